@@ -1,0 +1,209 @@
+"""Commands (imperative) and events (past tense). Immutable; exact Decimals for quantities and money.
+
+Every message carries ``ts_ns``: when it happened according to the injected clock (or, for venue
+events, the time the venue says it happened).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId
+
+
+class OrderSide(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is OrderSide.BUY else -1
+
+
+class OrderType(StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+
+
+class TimeInForce(StrEnum):
+    GTC = "gtc"  # rests until filled or canceled
+    IOC = "ioc"  # fills what it can at once, the rest is canceled
+    FOK = "fok"  # fills completely at once or not at all
+
+
+class Liquidity(StrEnum):
+    MAKER = "maker"
+    TAKER = "taker"
+
+
+# --------------------------------------------------------------------------- commands
+@dataclass(frozen=True, slots=True)
+class SubmitOrder:
+    ts_ns: int
+    client_order_id: ClientOrderId
+    strategy_id: str
+    instrument_id: InstrumentId
+    side: OrderSide
+    order_type: OrderType
+    quantity: Decimal  # base quantity (contracts for derivatives); 0 when quote_quantity is used
+    price: Decimal | None = None
+    time_in_force: TimeInForce = TimeInForce.GTC
+    post_only: bool = False
+    # Market buy spending this much quote currency, fee included (Binance ``quoteOrderQty``).
+    quote_quantity: Decimal | None = None
+    reduce_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    ts_ns: int
+    client_order_id: ClientOrderId
+    instrument_id: InstrumentId
+    strategy_id: str
+
+
+Command = SubmitOrder | CancelOrder
+
+
+# --------------------------------------------------------------------------- order events
+@dataclass(frozen=True, slots=True)
+class OrderDenied:
+    """Refused before leaving the process (risk or exchange-rule check)."""
+
+    ts_ns: int
+    client_order_id: ClientOrderId
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSubmitted:
+    ts_ns: int
+    client_order_id: ClientOrderId
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAccepted:
+    ts_ns: int
+    client_order_id: ClientOrderId
+    venue_order_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRejected:
+    ts_ns: int
+    client_order_id: ClientOrderId
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFilled:
+    ts_ns: int
+    client_order_id: ClientOrderId
+    venue_order_id: str
+    trade_id: str  # unique per venue: a fill is applied once however often it is reported
+    instrument_id: InstrumentId
+    side: OrderSide
+    quantity: Decimal
+    price: Decimal
+    fee: Decimal  # positive = paid, in ``fee_currency``
+    fee_currency: str
+    liquidity: Liquidity
+    # What remains to fill after this fill, as the venue reports it. Needed for quote-sized market
+    # orders, whose base quantity is known only at the venue; ``None`` = derive from the order.
+    leaves_quantity: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPendingCancel:
+    ts_ns: int
+    client_order_id: ClientOrderId
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCanceled:
+    ts_ns: int
+    client_order_id: ClientOrderId
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCancelRejected:
+    ts_ns: int
+    client_order_id: ClientOrderId
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderExpired:
+    ts_ns: int
+    client_order_id: ClientOrderId
+
+
+@dataclass(frozen=True, slots=True)
+class OrderStatusUnknown:
+    """The venue's answer was lost (timeout, 5xx): the order may or may not exist.
+
+    Resolved by a later report or by reconciliation, never by re-sending.
+    """
+
+    ts_ns: int
+    client_order_id: ClientOrderId
+    reason: str
+
+
+OrderEvent = (
+    OrderDenied
+    | OrderSubmitted
+    | OrderAccepted
+    | OrderRejected
+    | OrderFilled
+    | OrderPendingCancel
+    | OrderCanceled
+    | OrderCancelRejected
+    | OrderExpired
+    | OrderStatusUnknown
+)
+
+
+# --------------------------------------------------------------------------- account events
+class PostingReason(StrEnum):
+    DEPOSIT = "deposit"  # initial capital or an external deposit
+    TRADE = "trade"  # the asset legs of a spot fill, or realised PnL of a derivative fill
+    FEE = "fee"
+    FUNDING = "funding"
+    SETTLEMENT = "settlement"  # a binary outcome paying out at expiry
+    TRANSFER = "transfer"
+
+
+@dataclass(frozen=True, slots=True)
+class BalancePosted:
+    """One change of one balance; the ledger is the sum of its postings."""
+
+    ts_ns: int
+    venue: str
+    asset: str
+    amount: Decimal
+    reason: PostingReason
+    reference: str  # trade id, funding time, ...
+
+
+@dataclass(frozen=True, slots=True)
+class FundingPaid:
+    ts_ns: int
+    instrument_id: InstrumentId
+    position: Decimal  # signed contracts held at the funding time
+    mark: Decimal
+    rate: Decimal
+    amount: Decimal  # signed: positive received, negative paid
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class PositionChanged:
+    ts_ns: int
+    instrument_id: InstrumentId
+    quantity: Decimal  # signed
+    avg_price: Decimal
+    realized_pnl: Decimal

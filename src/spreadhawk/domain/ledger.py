@@ -1,0 +1,83 @@
+"""The ledger: exact balances per (venue, asset), changed only by postings.
+
+Every change is a ``BalancePosted`` with a reason (deposit, trade, fee, funding, settlement,
+transfer), so the balance of any asset equals the sum of its postings, and a report can say where
+each unit of money came from. ``postings_for_fill`` is the one place that says how a fill moves
+money:
+
+* spot and binary outcomes exchange assets: the base (or outcome token) is received or delivered
+  and the quote paid or received at the fill price;
+* perpetuals hold no base asset: closing realises PnL into the settlement currency (average-cost,
+  as ``Position`` computes it);
+* the fee is always paid in the fill's ``fee_currency`` (the simulator charges the settlement
+  currency; a venue that charges in the received asset says so in the fill).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+
+from spreadhawk.domain.events import BalancePosted, OrderFilled, PostingReason
+from spreadhawk.domain.instruments import Instrument, InstrumentKind
+from spreadhawk.domain.positions import Position
+
+ZERO = Decimal(0)
+
+
+def postings_for_fill(
+    fill: OrderFilled, instrument: Instrument, position_before: Position
+) -> list[BalancePosted]:
+    venue, ts, ref = instrument.venue, fill.ts_ns, fill.trade_id
+    postings: list[BalancePosted] = []
+    if instrument.kind is InstrumentKind.PERPETUAL:
+        after = position_before.apply_fill(fill)
+        pnl = after.realized_pnl - position_before.realized_pnl
+        if pnl:
+            postings.append(BalancePosted(ts, venue, instrument.settlement, pnl, PostingReason.TRADE, ref))
+    else:
+        sign = fill.side.sign
+        base_amount = fill.quantity * instrument.contract_size * sign
+        quote_amount = -fill.quantity * fill.price * instrument.contract_size * sign
+        postings.append(BalancePosted(ts, venue, instrument.base, base_amount, PostingReason.TRADE, ref))
+        postings.append(BalancePosted(ts, venue, instrument.quote, quote_amount, PostingReason.TRADE, ref))
+    if fill.fee:
+        postings.append(BalancePosted(ts, venue, fill.fee_currency, -fill.fee, PostingReason.FEE, ref))
+    return postings
+
+
+class Ledger:
+    """Balances per (venue, asset). Mutable aggregate; every mutation is a recorded posting."""
+
+    __slots__ = ("_balances", "_postings")
+
+    def __init__(self) -> None:
+        self._balances: dict[tuple[str, str], Decimal] = {}
+        self._postings: list[BalancePosted] = []
+
+    def post(self, posting: BalancePosted) -> None:
+        if not isinstance(posting.amount, Decimal):
+            raise TypeError(f"ledger amounts must be Decimal, got {type(posting.amount).__name__}")
+        key = (posting.venue, posting.asset)
+        self._balances[key] = self._balances.get(key, ZERO) + posting.amount
+        self._postings.append(posting)
+
+    def post_all(self, postings: Iterable[BalancePosted]) -> None:
+        for posting in postings:
+            self.post(posting)
+
+    def balance(self, venue: str, asset: str) -> Decimal:
+        return self._balances.get((venue, asset), ZERO)
+
+    def balances(self) -> Mapping[tuple[str, str], Decimal]:
+        return dict(self._balances)
+
+    def venue_balances(self, venue: str) -> dict[str, Decimal]:
+        return {asset: amount for (v, asset), amount in self._balances.items() if v == venue}
+
+    @property
+    def postings(self) -> tuple[BalancePosted, ...]:
+        return tuple(self._postings)
+
+    def total_by_reason(self, asset: str, reason: PostingReason) -> Decimal:
+        return sum((p.amount for p in self._postings if p.asset == asset and p.reason is reason), ZERO)
