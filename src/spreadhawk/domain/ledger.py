@@ -25,9 +25,7 @@ from spreadhawk.domain.positions import Position
 ZERO = Decimal(0)
 
 
-def postings_for_fill(
-    fill: OrderFilled, instrument: Instrument, position_before: Position
-) -> list[BalancePosted]:
+def postings_for_fill(fill: OrderFilled, instrument: Instrument, position_before: Position) -> list[BalancePosted]:
     venue, ts, ref = instrument.venue, fill.ts_ns, fill.trade_id
     postings: list[BalancePosted] = []
     if instrument.kind is InstrumentKind.PERPETUAL:

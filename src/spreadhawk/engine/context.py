@@ -1,0 +1,97 @@
+"""The narrow view of the engine a strategy gets: read state, submit and cancel. Nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+from spreadhawk.domain.events import CancelOrder, OrderSide, OrderType, SubmitOrder, TimeInForce
+from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId
+from spreadhawk.domain.instruments import Instrument
+from spreadhawk.domain.orderbook import OrderBook
+from spreadhawk.domain.orders import Order
+from spreadhawk.domain.positions import Position
+from spreadhawk.engine.engine import Engine
+
+
+class StrategyContext:
+    __slots__ = ("_engine", "_next_id", "logs", "strategy_id")
+
+    def __init__(self, engine: Engine, strategy_id: str) -> None:
+        self._engine = engine
+        self.strategy_id = strategy_id
+        self._next_id = 0
+        self.logs: list[tuple[int, str]] = []
+
+    # --- reading ---------------------------------------------------------------------
+    def now_ns(self) -> int:
+        return self._engine.clock.now_ns()
+
+    def instrument(self, instrument_id: InstrumentId) -> Instrument:
+        return self._engine.instruments[instrument_id]
+
+    def book(self, instrument_id: InstrumentId) -> OrderBook:
+        return self._engine.books[instrument_id]
+
+    def position(self, instrument_id: InstrumentId) -> Position:
+        return self._engine.portfolio.position(instrument_id)
+
+    def balance(self, venue: str, asset: str) -> Decimal:
+        return self._engine.portfolio.ledger.balance(venue, asset)
+
+    def order(self, client_order_id: ClientOrderId) -> Order:
+        return self._engine.orders[client_order_id]
+
+    def open_orders(self, instrument_id: InstrumentId | None = None) -> list[Order]:
+        return [
+            o
+            for o in self._engine.orders.values()
+            if o.strategy_id == self.strategy_id
+            and o.is_open
+            and (instrument_id is None or o.instrument_id == instrument_id)
+        ]
+
+    # --- acting ----------------------------------------------------------------------
+    def submit(
+        self,
+        instrument_id: InstrumentId,
+        side: OrderSide,
+        quantity: Decimal,
+        *,
+        price: Decimal | None = None,
+        time_in_force: TimeInForce = TimeInForce.GTC,
+        post_only: bool = False,
+        quote_quantity: Decimal | None = None,
+        reduce_only: bool = False,
+    ) -> Order:
+        """Submit a limit order when ``price`` is given, else a market order.
+
+        Client order ids are ``<strategy id>-<n>``: deterministic, so a replay produces the same
+        ids and a restarted node can look its orders up at the venue.
+        """
+        self._next_id += 1
+        command = SubmitOrder(
+            ts_ns=self.now_ns(),
+            client_order_id=ClientOrderId(f"{self.strategy_id}-{self._next_id}"),
+            strategy_id=self.strategy_id,
+            instrument_id=instrument_id,
+            side=side,
+            order_type=OrderType.MARKET if price is None else OrderType.LIMIT,
+            quantity=quantity,
+            price=price,
+            time_in_force=time_in_force,
+            post_only=post_only,
+            quote_quantity=quote_quantity,
+            reduce_only=reduce_only,
+        )
+        return self._engine.submit(command)
+
+    def cancel(self, client_order_id: ClientOrderId) -> None:
+        order = self._engine.orders[client_order_id]
+        self._engine.cancel(CancelOrder(self.now_ns(), client_order_id, order.instrument_id, self.strategy_id))
+
+    def schedule(self, ts_ns: int, callback: Callable[[], None]) -> None:
+        self._engine.schedule(ts_ns, callback)
+
+    def log(self, message: str) -> None:
+        self.logs.append((self.now_ns(), message))

@@ -1,0 +1,247 @@
+"""The engine: one deterministic, single-threaded event loop for every mode.
+
+Market data arrives from a driver (``run_replay`` here, a live driver later) in time order; timers
+and venue reports wait in a ``Scheduler``. Everything is processed in (timestamp_ns, sequence)
+order: before a market-data event at time t the driver fires every timer due at or before t. The
+engine updates its books, lets the venue react (a simulated venue matches resting orders), then
+hands the event to the strategies. Strategy commands and venue events are journaled before they
+are acted on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any
+
+from spreadhawk.domain.events import (
+    CancelOrder,
+    FundingPaid,
+    OrderDenied,
+    OrderEvent,
+    OrderFilled,
+    OrderSubmitted,
+    PositionChanged,
+    SubmitOrder,
+)
+from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId, venue_of
+from spreadhawk.domain.instruments import Instrument
+from spreadhawk.domain.market import Bar, BookDeltas, BookSnapshot, MarketData, TradeTick
+from spreadhawk.domain.orderbook import OrderBook
+from spreadhawk.domain.orders import Order
+from spreadhawk.engine.clock import Clock, SimClock
+from spreadhawk.engine.journal import Journal
+from spreadhawk.engine.portfolio import Portfolio
+from spreadhawk.engine.ports import Venue, VenueEvent
+from spreadhawk.engine.scheduler import Scheduler
+
+Handler = Callable[[Any], None]
+
+
+class EngineError(Exception):
+    pass
+
+
+class Engine:
+    def __init__(
+        self,
+        instruments: Iterable[Instrument],
+        *,
+        clock: Clock | None = None,
+        valuation_currency: str = "USDT",
+        equity_interval_ns: int = 60_000_000_000,
+        journal: Journal | None = None,
+    ) -> None:
+        self.clock: Clock = clock or SimClock()
+        self.instruments = {i.id: i for i in instruments}
+        self.books = {iid: OrderBook(iid) for iid in self.instruments}
+        self.portfolio = Portfolio(self.instruments.values(), valuation_currency)
+        self.orders: dict[ClientOrderId, Order] = {}
+        self.journal = journal or Journal()
+        self.scheduler = Scheduler()
+        self.venues: dict[str, Venue] = {}
+        self.equity_curve: list[tuple[int, Decimal]] = []
+        self.events_processed = 0
+        self.fills: list[OrderFilled] = []
+        self._equity_interval_ns = equity_interval_ns
+        self._next_equity_ns: int | None = None
+        self._last_price: dict[InstrumentId, Decimal] = {}
+        self._data_handlers: dict[type, list[Handler]] = {}
+        self._order_handlers: dict[str, dict[type, Handler]] = {}
+        self._exposure_ns = 0
+        self._last_exposure_check: int | None = None
+
+    # --------------------------------------------------------------------------- wiring
+    def add_venue(self, venue: Venue) -> None:
+        if venue.name in self.venues:
+            raise EngineError(f"venue {venue.name!r} added twice")
+        self.venues[venue.name] = venue
+        venue.bind(_Hub(self))
+
+    def subscribe(self, data_type: type, handler: Handler) -> None:
+        self._data_handlers.setdefault(data_type, []).append(handler)
+
+    def subscribe_orders(self, strategy_id: str, handlers: dict[type, Handler]) -> None:
+        self._order_handlers[strategy_id] = handlers
+
+    def deposit(self, venue: str, asset: str, amount: Decimal) -> None:
+        self.journal.append(self.portfolio.deposit(self.clock.now_ns(), venue, asset, amount))
+
+    # --------------------------------------------------------------------------- time
+    def schedule(self, ts_ns: int, callback: Callable[[], None]) -> None:
+        self.scheduler.schedule(ts_ns, callback)
+
+    def run_until(self, ts_ns: int) -> None:
+        """Fire every timer due at or before ``ts_ns``, in order, advancing the clock to each."""
+        clock = self.clock
+        pop = self.scheduler.pop_due
+        while (item := pop(ts_ns)) is not None:
+            due, callback = item
+            if isinstance(clock, SimClock):
+                clock.advance_to(due)
+            callback()
+
+    # --------------------------------------------------------------------------- market data
+    def process(self, data: MarketData) -> None:
+        ts = data.ts_ns
+        clock = self.clock
+        if isinstance(clock, SimClock):
+            clock.advance_to(ts)
+        kind = type(data)
+        iid = data.instrument_id
+        if kind is BookDeltas:
+            self.books[iid].apply_deltas(data)  # type: ignore[arg-type]
+        elif kind is BookSnapshot:
+            self.books[iid].apply_snapshot(data)  # type: ignore[arg-type]
+        elif kind is Bar:
+            self._last_price[iid] = data.close  # type: ignore[union-attr]
+        elif kind is TradeTick:
+            self._last_price[iid] = self.instruments[iid].price(data.price)  # type: ignore[union-attr]
+        venue = self.venues.get(venue_of(iid))
+        if venue is not None:
+            venue.on_market_data(data)
+        handlers = self._data_handlers.get(kind)
+        if handlers:
+            for handler in handlers:
+                handler(data)
+        self.events_processed += 1
+        if self._next_equity_ns is None or ts >= self._next_equity_ns:
+            self.sample_equity(ts)
+
+    def price(self, instrument_id: InstrumentId) -> Decimal | None:
+        """Book mid while the book is valid, else the last trade or bar close."""
+        book = self.books.get(instrument_id)
+        if book is not None and book.is_valid:
+            mid = book.mid_ticks()
+            if mid is not None:
+                inst = self.instruments[instrument_id]
+                return inst.tick_size * Decimal(repr(mid))
+        return self._last_price.get(instrument_id)
+
+    def sample_equity(self, ts_ns: int) -> None:
+        equity = self.portfolio.equity(self.price)
+        if self.equity_curve and self.equity_curve[-1][0] == ts_ns:
+            self.equity_curve[-1] = (ts_ns, equity)
+        else:
+            self.equity_curve.append((ts_ns, equity))
+        if self._last_exposure_check is not None and self.portfolio.has_exposure():
+            self._exposure_ns += ts_ns - self._last_exposure_check
+        self._last_exposure_check = ts_ns
+        self._next_equity_ns = ts_ns + self._equity_interval_ns
+
+    @property
+    def exposure_ns(self) -> int:
+        return self._exposure_ns
+
+    # --------------------------------------------------------------------------- commands
+    def submit(self, command: SubmitOrder) -> Order:
+        """Journal the intent, check exchange rules, then send. A denied order never leaves."""
+        if command.client_order_id in self.orders:
+            raise EngineError(f"duplicate client order id {command.client_order_id}")
+        self.journal.append(command)
+        order = Order.from_command(command)
+        self.orders[order.client_order_id] = order
+        inst = self.instruments.get(command.instrument_id)
+        venue = self.venues.get(venue_of(command.instrument_id))
+        reason = self._pre_trade_check(command, inst, venue)
+        if reason is not None:
+            self._record(OrderDenied(self.clock.now_ns(), command.client_order_id, reason))
+            return self.orders[order.client_order_id]
+        self._record(OrderSubmitted(self.clock.now_ns(), command.client_order_id))
+        assert venue is not None  # checked by _pre_trade_check
+        venue.submit(command)
+        return self.orders[order.client_order_id]
+
+    def cancel(self, command: CancelOrder) -> None:
+        order = self.orders.get(command.client_order_id)
+        if order is None or order.is_terminal:
+            return  # nothing to cancel; not an error for a strategy racing a fill
+        self.journal.append(command)
+        self.venues[venue_of(command.instrument_id)].cancel(command)
+
+    @staticmethod
+    def _pre_trade_check(command: SubmitOrder, inst: Instrument | None, venue: Venue | None) -> str | None:
+        if inst is None:
+            return f"unknown instrument {command.instrument_id}"
+        if venue is None:
+            return f"no venue connected for {command.instrument_id}"
+        if command.quote_quantity is not None:
+            return None if command.quote_quantity > 0 else "quote quantity must be positive"
+        return inst.check_order(command.quantity, command.price)
+
+    # --------------------------------------------------------------------------- venue events
+    def on_venue_event(self, event: VenueEvent) -> None:
+        self.journal.append(event)
+        if isinstance(event, FundingPaid):
+            self.journal.append(self.portfolio.apply_funding(event))
+            return
+        self._apply_order_event(event)
+
+    def _record(self, event: OrderEvent) -> None:
+        """An event the engine itself raises: journaled like a venue's, then applied."""
+        self.journal.append(event)
+        self._apply_order_event(event)
+
+    def _apply_order_event(self, event: OrderEvent) -> None:
+        order = self.orders.get(event.client_order_id)
+        if order is None:
+            raise EngineError(f"venue reported {type(event).__name__} for unknown order {event.client_order_id}")
+        updated = order.apply(event)
+        self.orders[order.client_order_id] = updated
+        if isinstance(event, OrderFilled) and updated is not order:
+            self.fills.append(event)
+            position, postings = self.portfolio.apply_fill(event)
+            for posting in postings:
+                self.journal.append(posting)
+            self.journal.append(
+                PositionChanged(
+                    event.ts_ns, position.instrument_id, position.quantity, position.avg_price, position.realized_pnl
+                )
+            )
+        handler = self._order_handlers.get(order.strategy_id, {}).get(type(event))
+        if handler is not None:
+            handler(event)
+
+
+class _Hub:
+    """The engine as a venue sees it (``VenueHub``)."""
+
+    __slots__ = ("_engine",)
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def now_ns(self) -> int:
+        return self._engine.clock.now_ns()
+
+    def schedule(self, ts_ns: int, callback: Callable[[], None]) -> None:
+        self._engine.schedule(ts_ns, callback)
+
+    def book(self, instrument_id: InstrumentId) -> OrderBook | None:
+        return self._engine.books.get(instrument_id)
+
+    def instrument(self, instrument_id: InstrumentId) -> Instrument:
+        return self._engine.instruments[instrument_id]
+
+    def emit(self, event: VenueEvent) -> None:
+        self._engine.on_venue_event(event)

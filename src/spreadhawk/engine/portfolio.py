@@ -1,0 +1,98 @@
+"""Portfolio: positions and balances per venue as the engine learns them from venue events.
+
+Balances live in a domain ``Ledger`` (exact Decimals, one posting per change). Equity is valued in
+one currency: an asset held is priced by the most recent price of any instrument that quotes it in
+that currency (book mid while the book is valid, else the last trade or bar close); a perpetual
+adds its unrealised PnL at the same price.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+
+from spreadhawk.domain.events import BalancePosted, FundingPaid, OrderFilled, PostingReason
+from spreadhawk.domain.identifiers import InstrumentId
+from spreadhawk.domain.instruments import Instrument, InstrumentKind
+from spreadhawk.domain.ledger import Ledger, postings_for_fill
+from spreadhawk.domain.positions import Position
+
+ZERO = Decimal(0)
+PriceOf = Callable[[InstrumentId], Decimal | None]
+
+
+class Portfolio:
+    def __init__(self, instruments: Iterable[Instrument], valuation_currency: str) -> None:
+        self.instruments = {i.id: i for i in instruments}
+        self.valuation_currency = valuation_currency
+        self.ledger = Ledger()
+        self.positions: dict[InstrumentId, Position] = {}
+        self.fees_paid: dict[str, Decimal] = {}
+        self.traded_notional: dict[str, Decimal] = {}
+        self._pricing: dict[str, list[InstrumentId]] = {}
+        for inst in self.instruments.values():
+            if inst.quote == valuation_currency and inst.kind is not InstrumentKind.PERPETUAL:
+                self._pricing.setdefault(inst.base, []).append(inst.id)
+
+    def position(self, instrument_id: InstrumentId) -> Position:
+        pos = self.positions.get(instrument_id)
+        if pos is None:
+            inst = self.instruments[instrument_id]
+            pos = Position(instrument_id, contract_size=inst.contract_size)
+        return pos
+
+    def deposit(self, ts_ns: int, venue: str, asset: str, amount: Decimal) -> BalancePosted:
+        posting = BalancePosted(ts_ns, venue, asset, amount, PostingReason.DEPOSIT, "initial")
+        self.ledger.post(posting)
+        return posting
+
+    def apply_fill(self, fill: OrderFilled) -> tuple[Position, list[BalancePosted]]:
+        inst = self.instruments[fill.instrument_id]
+        before = self.position(fill.instrument_id)
+        if fill.trade_id in before.trade_ids:
+            return before, []  # reported twice: applied once
+        postings = postings_for_fill(fill, inst, before)
+        self.ledger.post_all(postings)
+        after = before.apply_fill(fill)
+        self.positions[fill.instrument_id] = after
+        self.fees_paid[fill.fee_currency] = self.fees_paid.get(fill.fee_currency, ZERO) + fill.fee
+        notional = fill.quantity * fill.price * inst.contract_size
+        self.traded_notional[inst.quote] = self.traded_notional.get(inst.quote, ZERO) + notional
+        return after, postings
+
+    def apply_funding(self, event: FundingPaid) -> BalancePosted:
+        inst = self.instruments[event.instrument_id]
+        posting = BalancePosted(
+            event.ts_ns, inst.venue, event.currency, event.amount, PostingReason.FUNDING, str(event.ts_ns)
+        )
+        self.ledger.post(posting)
+        return posting
+
+    def asset_price(self, asset: str, price_of: PriceOf) -> Decimal | None:
+        if asset == self.valuation_currency:
+            return Decimal(1)
+        for iid in self._pricing.get(asset, ()):
+            price = price_of(iid)
+            if price is not None:
+                return price
+        return None
+
+    def equity(self, price_of: PriceOf) -> Decimal:
+        """Total value in the valuation currency; assets with no price yet are left out."""
+        total = ZERO
+        for (_, asset), amount in self.ledger.balances().items():
+            if amount:
+                price = self.asset_price(asset, price_of)
+                if price is not None:
+                    total += amount * price
+        for iid, pos in self.positions.items():
+            inst = self.instruments[iid]
+            if inst.kind is InstrumentKind.PERPETUAL and pos.quantity:
+                price = price_of(iid)
+                settle_price = self.asset_price(inst.settlement, price_of)
+                if price is not None and settle_price is not None:
+                    total += pos.unrealized_pnl(price) * settle_price
+        return total
+
+    def has_exposure(self) -> bool:
+        return any(not p.is_flat for p in self.positions.values())

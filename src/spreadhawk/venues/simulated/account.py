@@ -1,0 +1,73 @@
+"""The simulated venue's account: balances it holds, funds reserved by resting orders, positions.
+
+A real exchange refuses an order its balance cannot cover and locks the funds of a resting order;
+so does this one. Spot and binary orders lock the asset they deliver (quote plus taker fee for a
+buy, base for a sell). Perpetual orders lock initial margin (notional / leverage) plus fee in the
+settlement currency.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from spreadhawk.domain.events import BalancePosted, OrderFilled, OrderSide, PostingReason
+from spreadhawk.domain.identifiers import InstrumentId
+from spreadhawk.domain.instruments import Instrument, InstrumentKind
+from spreadhawk.domain.ledger import Ledger, postings_for_fill
+from spreadhawk.domain.positions import Position
+
+ZERO = Decimal(0)
+
+
+class SimAccount:
+    def __init__(self, venue: str, leverage: Decimal) -> None:
+        self.venue = venue
+        self.leverage = leverage
+        self.ledger = Ledger()
+        self.reserved: dict[str, Decimal] = {}
+        self.positions: dict[InstrumentId, Position] = {}
+
+    def deposit(self, ts_ns: int, asset: str, amount: Decimal) -> None:
+        self.ledger.post(BalancePosted(ts_ns, self.venue, asset, amount, PostingReason.DEPOSIT, "initial"))
+
+    def free(self, asset: str) -> Decimal:
+        return self.ledger.balance(self.venue, asset) - self.reserved.get(asset, ZERO)
+
+    def requirement(
+        self, inst: Instrument, side: OrderSide, quantity: Decimal, price: Decimal, fee_rate: Decimal
+    ) -> tuple[str, Decimal]:
+        """(asset, amount) an order of ``quantity`` at ``price`` must have free to be accepted."""
+        notional = quantity * price * inst.contract_size
+        fee = notional * fee_rate
+        if inst.kind is InstrumentKind.PERPETUAL:
+            position = self.position(inst)
+            reducing = min(quantity, abs(position.quantity)) if position.quantity * side.sign < 0 else ZERO
+            opening = (quantity - reducing) * price * inst.contract_size
+            return inst.settlement, opening / self.leverage + fee
+        if side is OrderSide.BUY:
+            return inst.quote, notional + fee
+        return inst.base, quantity * inst.contract_size
+
+    def shortfall(self, asset: str, amount: Decimal) -> str | None:
+        free = self.free(asset)
+        if amount > free:
+            return f"insufficient balance: needs {amount} {asset}, {free} free on {self.venue}"
+        return None
+
+    def reserve(self, asset: str, amount: Decimal) -> None:
+        self.reserved[asset] = self.reserved.get(asset, ZERO) + amount
+
+    def release(self, asset: str, amount: Decimal) -> None:
+        left = self.reserved.get(asset, ZERO) - amount
+        self.reserved[asset] = left if left > 0 else ZERO
+
+    def position(self, inst: Instrument) -> Position:
+        return self.positions.get(inst.id) or Position(inst.id, contract_size=inst.contract_size)
+
+    def apply_fill(self, fill: OrderFilled, inst: Instrument) -> None:
+        before = self.position(inst)
+        self.ledger.post_all(postings_for_fill(fill, inst, before))
+        self.positions[inst.id] = before.apply_fill(fill)
+
+    def post(self, posting: BalancePosted) -> None:
+        self.ledger.post(posting)
