@@ -51,6 +51,7 @@ class Engine:
         valuation_currency: str = "USDT",
         equity_interval_ns: int = 60_000_000_000,
         journal: Journal | None = None,
+        benchmark: InstrumentId | None = None,
     ) -> None:
         self.clock: Clock = clock or SimClock()
         self.instruments = {i.id: i for i in instruments}
@@ -61,6 +62,8 @@ class Engine:
         self.scheduler = Scheduler()
         self.venues: dict[str, Venue] = {}
         self.equity_curve: list[tuple[int, Decimal]] = []
+        self.benchmark = benchmark  # priced at every equity sample (returns correlation)
+        self.benchmark_curve: list[tuple[int, Decimal | None]] = []
         self.events_processed = 0
         self.fills: list[OrderFilled] = []
         self._equity_interval_ns = equity_interval_ns
@@ -140,10 +143,13 @@ class Engine:
 
     def sample_equity(self, ts_ns: int) -> None:
         equity = self.portfolio.equity(self.price)
+        bench = self.price(self.benchmark) if self.benchmark is not None else None
         if self.equity_curve and self.equity_curve[-1][0] == ts_ns:
             self.equity_curve[-1] = (ts_ns, equity)
+            self.benchmark_curve[-1] = (ts_ns, bench)
         else:
             self.equity_curve.append((ts_ns, equity))
+            self.benchmark_curve.append((ts_ns, bench))
         if self._last_exposure_check is not None and self.portfolio.has_exposure():
             self._exposure_ns += ts_ns - self._last_exposure_check
         self._last_exposure_check = ts_ns

@@ -173,11 +173,12 @@ class SimulatedVenue:
         qty: Decimal,
         liquidity: Liquidity,
         leaves: Decimal | None,
+        ts_ns: int | None = None,
     ) -> None:
         fee_rate = inst.maker_fee if liquidity is Liquidity.MAKER else inst.taker_fee
         fee = qty * price * inst.contract_size * fee_rate
         fill = OrderFilled(
-            ts_ns=self.hub.now_ns(),
+            ts_ns=self.hub.now_ns() if ts_ns is None else ts_ns,
             client_order_id=cmd.client_order_id,
             venue_order_id=venue_order_id,
             trade_id=self._next_id("t"),
@@ -368,7 +369,7 @@ class SimulatedVenue:
         self._bar_instruments.add(iid)
         inst = self.hub.instrument(iid)
         for cmd, voi in self._pending_bar_orders.pop(iid, []):
-            self._fill_market_at_open(cmd, voi, inst, bar.open)
+            self._fill_market_at_open(cmd, voi, inst, bar.open, bar.open_ts_ns)
         for working in list(self._working.get(iid, {}).values()):
             is_buy = working.cmd.side is OrderSide.BUY
             limit = inst.price(working.price_ticks)
@@ -376,7 +377,10 @@ class SimulatedVenue:
                 gapped = bar.open < limit if is_buy else bar.open > limit
                 self._fill_resting(working, inst, inst.units(working.leaves), bar.open if gapped else None)
 
-    def _fill_market_at_open(self, cmd: SubmitOrder, voi: str, inst: Instrument, price: Decimal) -> None:
+    def _fill_market_at_open(
+        self, cmd: SubmitOrder, voi: str, inst: Instrument, price: Decimal, open_ts_ns: int
+    ) -> None:
+        """Fill at the bar's open; the fill is stamped with the open time, when that price traded."""
         qty = cmd.quantity
         if cmd.quote_quantity is not None:
             qty = inst.round_lot_down(cmd.quote_quantity / (price * inst.contract_size * (1 + inst.taker_fee)))
@@ -388,8 +392,8 @@ class SimulatedVenue:
         if shortfall is not None:
             self._reject(cmd, shortfall)
             return
-        self._emit(OrderAccepted(self.hub.now_ns(), cmd.client_order_id, voi))
-        self._fill(cmd, voi, inst, price, qty, Liquidity.TAKER, ZERO)
+        self._emit(OrderAccepted(max(open_ts_ns, cmd.ts_ns), cmd.client_order_id, voi))
+        self._fill(cmd, voi, inst, price, qty, Liquidity.TAKER, ZERO, max(open_ts_ns, cmd.ts_ns))
 
     # --------------------------------------------------------------------------- funding
     def _on_funding(self, funding: FundingRate) -> None:

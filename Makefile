@@ -1,0 +1,35 @@
+# Two commands do all the set-up on a fresh machine (Python >= 3.11 with pip):
+#   make demo   installs everything and runs the demo backtest on the built-in synthetic market
+#   make test   installs everything (with dev tools) and runs ruff, mypy, import-linter and pytest
+# uv is installed with pip when it is missing; dependencies come from uv.lock (exact versions).
+
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := python3 -m uv
+endif
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: demo test install install-dev bench uv
+
+uv:
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv || python3 -m pip install --quiet --user uv
+
+install: uv
+	$(UV) sync --frozen --no-dev
+
+install-dev: uv
+	$(UV) sync --frozen
+
+demo: install
+	$(UV) run --frozen --no-dev spreadhawk demo
+
+test: install-dev
+	$(UV) run --frozen ruff check src tests bench
+	$(UV) run --frozen ruff format --check src tests bench
+	$(UV) run --frozen mypy
+	$(UV) run --frozen lint-imports
+	$(UV) run --frozen pytest -q
+
+bench: install-dev
+	$(UV) run --frozen python bench/bench_replay.py

@@ -1,0 +1,208 @@
+"""The ``spreadhawk`` command line: a thin layer over the runtime services.
+
+Every expected failure (bad config, missing file, unknown run, unreachable database) ends with a
+one-line ``error: ...`` on stderr and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
+
+from spreadhawk.persistence import RunStore
+from spreadhawk.runtime.config import ConfigError, load_config
+from spreadhawk.runtime.services import BacktestService, QueryService, database_url
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="spreadhawk: crypto arbitrage backtests.")
+err = Console(stderr=True)
+out = Console()
+
+DbOption = Annotated[
+    str, typer.Option("--db", help="SQLite file or SQLAlchemy URL of the run store", envvar="SPREADHAWK_DB")
+]
+
+
+def fail(message: str, code: int = 2) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _store(db: str) -> Iterator[RunStore]:
+    try:
+        store = RunStore(database_url(db))
+    except SQLAlchemyError as exc:
+        fail(f"cannot open run store {db}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[int], Callable[[int], None]] | None]:
+    if not enabled:
+        yield None
+        return
+    columns = (TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TextColumn("events"), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+
+        def factory(total: int) -> Callable[[int], None]:
+            task = bar.add_task("replay", total=total)
+            return lambda done: bar.update(task, completed=done)
+
+        yield factory
+
+
+def _run_backtest(config_path: Path, overrides: list[str], as_json: bool, db: str) -> dict[str, Any]:
+    try:
+        config = load_config(config_path, overrides)
+        with _store(db) as store, _progress(sys.stderr.isatty()) as progress:
+            outcome = BacktestService(store).run(config, progress)
+    except ConfigError as exc:
+        fail(str(exc))
+    except SQLAlchemyError as exc:
+        fail(f"run store {db}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
+    if as_json:
+        typer.echo(json.dumps(outcome.result, sort_keys=True))
+    else:
+        _print_result(outcome.result)
+    return outcome.result
+
+
+@app.command()
+def backtest(
+    config: Annotated[Path, typer.Argument(help="run config (TOML)")],
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override: key.path=value (repeatable)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    db: DbOption = "spreadhawk.db",
+) -> None:
+    """Backtest a strategy on recorded or simulated data."""
+    _run_backtest(config, set_ or [], as_json, db)
+
+
+@app.command()
+def demo(
+    seed: Annotated[int, typer.Option(help="seed of the synthetic market")] = 7,
+    hours: Annotated[float, typer.Option(help="length of the simulated session")] = 2.0,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    db: DbOption = "spreadhawk.db",
+) -> None:
+    """Cross-exchange arbitrage on a seeded two-venue synthetic market (no data or network needed)."""
+    if hours <= 0 or hours > 72:
+        fail(f"--hours must be in (0, 72], got {hours}")
+    preset = resources.files("spreadhawk.runtime.presets").joinpath("demo_cross_exchange.toml")
+    with resources.as_file(preset) as path:
+        _run_backtest(path, [f"run.seed={seed}", f"data.0.hours={hours}"], as_json, db)
+
+
+@app.command()
+def runs(db: DbOption = "spreadhawk.db", limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
+    """List stored runs, newest first."""
+    with _store(db) as store:
+        summaries = QueryService(store).runs(limit)
+    table = Table("run id", "strategy", "seed", "events", "total return", "sharpe", "max dd", "trades")
+    for s in summaries:
+        m = s.metrics
+        table.add_row(
+            s.run_id,
+            s.strategy.rsplit(":", 1)[-1],
+            str(s.seed),
+            f"{s.events_processed:,}",
+            _pct(m.get("total_return")),
+            _num(m.get("sharpe")),
+            _pct(m.get("max_drawdown")),
+            str(m.get("trades")),
+        )
+    out.print(table if summaries else "no runs stored yet")
+
+
+@app.command()
+def show(
+    run_id: Annotated[str, typer.Argument(help="id printed by backtest / listed by runs")],
+    db: DbOption = "spreadhawk.db",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show one stored run: its metrics, strategy counters and config."""
+    with _store(db) as store:
+        record = QueryService(store).run(run_id)
+    if record is None:
+        fail(f"no run {run_id!r} in {db} (see 'spreadhawk runs')")
+        return
+    result = dict(record.config.get("result", {}))
+    if as_json:
+        typer.echo(json.dumps({"result": result, "config": record.config.get("config")}, sort_keys=True))
+        return
+    _print_result(result)
+    out.print(f"orders stored: {len(record.orders)}, fills: {len(record.fills)}, equity points: {len(record.equity)}")
+
+
+def _print_result(result: dict[str, Any]) -> None:
+    table = Table("metric", "value", title=f"run {result.get('run_id')}")
+    for key in (
+        "initial_equity",
+        "final_equity",
+        "pnl",
+        "total_return",
+        "cagr",
+        "annualized_volatility",
+        "sharpe",
+        "sortino",
+        "calmar",
+        "max_drawdown",
+        "max_drawdown_duration_s",
+        "trades",
+        "win_rate",
+        "profit_factor",
+        "expectancy",
+        "exposure_time",
+        "turnover",
+        "fees_paid",
+        "btc_correlation",
+        "orders",
+        "fills",
+        "events_processed",
+        "wall_seconds",
+    ):
+        table.add_row(key, _fmt(result.get(key)))
+    out.print(table)
+    stats = result.get("strategy_stats") or {}
+    if stats:
+        out.print("strategy: " + json.dumps(stats, sort_keys=True, default=str), soft_wrap=True)
+    out.print(
+        f"valuation currency: {result.get('valuation_currency')}   journal sha256: {result.get('journal_sha256')}"
+    )
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _pct(value: Any) -> str:
+    return "n/a" if value is None else f"{value * 100:.2f}%"
+
+
+def _num(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def run() -> None:
+    """Console-script entry point."""
+    os.environ.setdefault("COLUMNS", "120")
+    app()

@@ -1,0 +1,200 @@
+"""Typed run configuration, validated at the edge.
+
+A run is described by one TOML file (examples under ``examples/``). Every section is a frozen
+pydantic model that rejects unknown keys, so a typo is an error that names the key rather than a
+setting silently ignored. ``load_config`` turns any problem (missing file, bad TOML, unknown key,
+wrong type, missing data file, bad ``--set`` override) into a ``ConfigError`` whose message is one
+line naming the problem. Paths in the file are relative to the file's directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from spreadhawk.domain.instruments import InstrumentKind
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with a one-line message for the user."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RunSection(_Section):
+    name: str = ""
+    seed: int = 0
+    valuation_currency: str = "USDT"
+    equity_interval_s: float = Field(default=60.0, gt=0)
+    journal: str = ""  # write the event journal to this path when set
+
+
+class InstrumentSection(_Section):
+    """An instrument, either a named preset (see ``spreadhawk.data.readers.instruments``) or inline."""
+
+    preset: str = ""
+    venue: str = ""
+    symbol: str = ""
+    kind: InstrumentKind = InstrumentKind.SPOT
+    base: str = ""
+    quote: str = ""
+    tick_size: Decimal | None = None
+    lot_size: Decimal | None = None
+    maker_fee: Decimal | None = None
+    taker_fee: Decimal | None = None
+    min_notional: Decimal | None = None
+    contract_size: Decimal | None = None
+    settlement: str = ""
+    size_increment: Decimal | None = None
+
+
+DataFormat = Literal[
+    "freqtrade_ohlcv",
+    "freqtrade_funding",
+    "freqtrade_mark",
+    "freqtrade_trades",
+    "lean_trade_bars",
+    "lean_quotes",
+    "link_books",
+    "hftbacktest",
+    "catalog",
+    "synthetic_two_venue",
+]
+
+
+class DataSection(_Section):
+    format: DataFormat
+    instrument: str = ""  # instrument id (VENUE:SYMBOL) the file belongs to
+    path: str = ""
+    paths: list[str] = []  # several consecutive files of one capture (hftbacktest)
+    interval: str = ""  # bar interval when the file name does not say it
+    kind: str = ""  # catalog record kind
+    hours: float = Field(default=1.0, gt=0)  # synthetic market length
+    instruments: list[str] = []  # synthetic market: one instrument per venue
+
+
+class VenueSection(_Section):
+    latency_ms: float = Field(default=0.0, ge=0)
+    ack_latency_ms: float = Field(default=0.0, ge=0)
+    leverage: Decimal = Field(default=Decimal(1), gt=0)
+    balances: dict[str, Decimal] = {}
+
+    @field_validator("balances")
+    @classmethod
+    def _non_negative(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        for asset, amount in value.items():
+            if amount < 0:
+                raise ValueError(f"balance of {asset} must not be negative")
+        return value
+
+
+class StrategySection(_Section):
+    path: str  # "package.module:Class"
+    id: str = ""
+    params: dict[str, Any] = {}
+
+
+class RunConfig(_Section):
+    run: RunSection = RunSection()
+    instruments: list[InstrumentSection] = Field(min_length=1)
+    data: list[DataSection] = Field(min_length=1)
+    venues: dict[str, VenueSection] = {}
+    strategy: StrategySection
+    base_dir: str = "."  # set by the loader: directory of the config file
+
+    def resolve(self, path: str) -> Path:
+        candidate = Path(path)
+        return candidate if candidate.is_absolute() else (Path(self.base_dir) / candidate).resolve()
+
+    def canonical_json(self) -> str:
+        """The config as canonical JSON, without where it was loaded from (for hashing and storage)."""
+        body = self.model_dump(mode="json", exclude={"base_dir"})
+        return json.dumps(body, sort_keys=True, separators=(",", ":"))
+
+    def config_hash(self) -> str:
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``a.b.c=value`` -> (["a","b","c"], value); the value is read as TOML, else as a string."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. --set strategy.params.fast=5")
+    key, raw = text.split("=", 1)
+    parts = [p for p in key.strip().split(".") if p]
+    if not parts:
+        raise ConfigError(f"--set {text!r}: empty key")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return parts, value
+
+
+def apply_override(body: dict[str, Any], parts: list[str], value: Any) -> None:
+    node: Any = body
+    for i, part in enumerate(parts[:-1]):
+        if isinstance(node, list):
+            node = _list_item(node, part, parts[: i + 1])
+            continue
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {'.'.join(parts)}: {'.'.join(parts[:i])} is not a table")
+        node = node.setdefault(part, {})
+    last = parts[-1]
+    if isinstance(node, list):
+        index = int(last) if last.isdigit() else -1
+        if not 0 <= index < len(node):
+            raise ConfigError(f"--set {'.'.join(parts)}: no item {last} in that list")
+        node[index] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        raise ConfigError(f"--set {'.'.join(parts)}: {'.'.join(parts[:-1])} is not a table")
+
+
+def _list_item(node: list[Any], part: str, where: list[str]) -> Any:
+    if not part.isdigit() or int(part) >= len(node):
+        raise ConfigError(f"--set: {'.'.join(where)}: expected an index below {len(node)}")
+    return node[int(part)]
+
+
+def load_config(path: Path, overrides: list[str] | None = None) -> RunConfig:
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        body = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a UTF-8 text file") from None
+    for text in overrides or []:
+        parts, value = parse_override(text)
+        apply_override(body, parts, value)
+    if "base_dir" in body:
+        raise ConfigError(f"{path}: unknown key 'base_dir'")
+    body["base_dir"] = str(path.resolve().parent)
+    try:
+        return RunConfig.model_validate(body)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {describe_validation_error(exc)}") from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """The first error of a pydantic validation, as one line naming the key."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "config"
+    if first["type"] == "extra_forbidden":
+        return f"unknown key '{where}'"
+    if first["type"] == "missing":
+        return f"missing required key '{where}'"
+    given = first.get("input")
+    shown = "" if isinstance(given, dict | list) else f" (got {given!r})"
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {first['msg']}{shown}{more}"

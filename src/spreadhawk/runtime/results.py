@@ -1,0 +1,129 @@
+"""From a finished engine to results: round trips, metrics, and the record that is stored."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from spreadhawk.analytics.metrics import ClosedTrade, EquityCurve, Metrics, compute_metrics
+from spreadhawk.domain.events import OrderFilled
+from spreadhawk.domain.identifiers import InstrumentId
+from spreadhawk.domain.positions import Position
+from spreadhawk.engine.engine import Engine
+
+ZERO = Decimal(0)
+
+
+def round_trips(engine: Engine) -> list[ClosedTrade]:
+    """Round trips per instrument: from flat to flat (a flip closes one trip and opens the next).
+
+    PnL is realised PnL net of the fees of the trip's fills, valued in the valuation currency;
+    the return is that PnL over the largest notional the trip held.
+    """
+    trades: list[ClosedTrade] = []
+    by_instrument: dict[InstrumentId, list[OrderFilled]] = {}
+    for fill in engine.fills:
+        by_instrument.setdefault(fill.instrument_id, []).append(fill)
+    for iid, fills in sorted(by_instrument.items()):
+        inst = engine.instruments[iid]
+        rate = engine.portfolio.asset_price(inst.settlement, engine.price) or Decimal(1)
+        trades.extend(_trips(Position(iid, contract_size=inst.contract_size), fills, rate))
+    trades.sort(key=lambda t: (t.exit_ts_ns, t.entry_ts_ns))
+    return trades
+
+
+def _trips(position: Position, fills: Iterable[OrderFilled], rate: Decimal) -> list[ClosedTrade]:
+    trips: list[ClosedTrade] = []
+    entry_ts, pnl, peak = 0, ZERO, ZERO
+    for fill in fills:
+        before = position
+        position = position.apply_fill(fill)
+        if before.is_flat:
+            entry_ts, pnl, peak = fill.ts_ns, ZERO, ZERO
+        pnl += position.realized_pnl - before.realized_pnl - fill.fee
+        peak = max(peak, abs(position.quantity) * position.avg_price * position.contract_size)
+        flipped = not before.is_flat and not position.is_flat and (before.quantity > 0) != (position.quantity > 0)
+        if position.is_flat or flipped:
+            value = float(pnl * rate)
+            trips.append(ClosedTrade(entry_ts, fill.ts_ns, value, float(pnl / peak) if peak else 0.0))
+            entry_ts, pnl, peak = fill.ts_ns, ZERO, abs(position.quantity) * position.avg_price
+    return trips
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummaryFigures:
+    metrics: Metrics
+    fees_paid: Decimal  # valuation currency
+    traded_notional: Decimal  # valuation currency
+    final_equity: Decimal
+    initial_equity: Decimal
+
+
+def summarise(engine: Engine) -> RunSummaryFigures:
+    portfolio = engine.portfolio
+    fees = _value(portfolio.fees_paid, engine)
+    notional = _value(portfolio.traded_notional, engine)
+    ts = np.array([t for t, _ in engine.equity_curve], dtype=np.int64)
+    eq = np.array([float(e) for _, e in engine.equity_curve], dtype=np.float64)
+    if len(eq) == 0 or eq[0] <= 0:
+        raise ValueError("the run has no positive starting equity (no balances deposited, or nothing priced)")
+    curve = EquityCurve(ts, eq)
+    mean_equity = Decimal(repr(float(eq.mean())))
+    benchmark = _benchmark(engine)
+    metrics = compute_metrics(
+        curve,
+        round_trips(engine),
+        fees_paid=float(fees),
+        turnover=float(notional / mean_equity) if mean_equity else 0.0,
+        exposure_ns=min(engine.exposure_ns, curve.elapsed_ns),
+        benchmark=benchmark,
+    )
+    return RunSummaryFigures(metrics, fees, notional, engine.equity_curve[-1][1], engine.equity_curve[0][1])
+
+
+def _value(amounts: dict[str, Decimal], engine: Engine) -> Decimal:
+    total = ZERO
+    for asset, amount in amounts.items():
+        price = engine.portfolio.asset_price(asset, engine.price)
+        if price is not None:
+            total += amount * price
+    return total
+
+
+def _benchmark(engine: Engine) -> EquityCurve | None:
+    points = [(t, float(p)) for t, p in engine.benchmark_curve if p is not None]
+    if len(points) < 3:
+        return None
+    ts = np.array([t for t, _ in points], dtype=np.int64)
+    if len(ts) != len(engine.equity_curve) or np.any(np.diff(ts) <= 0):
+        return None
+    return EquityCurve(ts, np.array([p for _, p in points], dtype=np.float64))
+
+
+def result_json(
+    run_id: str,
+    figures: RunSummaryFigures,
+    engine: Engine,
+    strategy_stats: dict[str, Any],
+    wall_seconds: float,
+) -> dict[str, Any]:
+    """The one JSON object ``spreadhawk backtest --json`` prints (snake_case keys)."""
+    body: dict[str, Any] = dict(figures.metrics.as_dict())
+    body.update(
+        run_id=run_id,
+        orders=len(engine.orders),
+        fills=len(engine.fills),
+        events_processed=engine.events_processed,
+        wall_seconds=round(wall_seconds, 3),
+        initial_equity=str(figures.initial_equity),
+        final_equity=str(figures.final_equity),
+        pnl=str(figures.final_equity - figures.initial_equity),
+        valuation_currency=engine.portfolio.valuation_currency,
+        journal_sha256=engine.journal.digest,
+        strategy_stats=strategy_stats,
+    )
+    return body

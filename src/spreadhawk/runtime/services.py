@@ -1,0 +1,83 @@
+"""The service layer every front-end calls (CLI now; REST API and dashboard later).
+
+Front-ends never touch the engine: they ask a service to run a backtest or to read stored runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from spreadhawk.engine.clock import WallClock
+from spreadhawk.persistence import RunRecord, RunStore, RunSummary, make_run_id
+from spreadhawk.runtime.config import RunConfig
+from spreadhawk.runtime.modes import build_backtest
+from spreadhawk.runtime.results import result_json, summarise
+
+ProgressFactory = Callable[[int], Callable[[int], None]]  # total events -> progress callback
+
+
+def database_url(path: str | Path) -> str:
+    text = str(path)
+    return text if "://" in text else f"sqlite:///{Path(text).resolve()}"
+
+
+@dataclass(frozen=True)
+class BacktestOutcome:
+    run_id: str
+    result: dict[str, Any]
+
+
+class BacktestService:
+    def __init__(self, store: RunStore) -> None:
+        self._store = store
+
+    def run(self, config: RunConfig, progress: ProgressFactory | None = None) -> BacktestOutcome:
+        node = build_backtest(config)
+        started = time.perf_counter()
+        node.run(progress(node.event_count) if progress is not None else None)
+        wall = time.perf_counter() - started
+        figures = summarise(node.engine)
+        run_id = self._free_run_id(config)
+        stats = node.strategy.stats()
+        result = result_json(run_id, figures, node.engine, stats, wall)
+        engine = node.engine
+        self._store.save_run(
+            RunRecord(
+                run_id=run_id,
+                created_ns=WallClock().now_ns(),
+                strategy=config.strategy.path,
+                config={"config": config.model_dump(mode="json", exclude={"base_dir"}), "result": result},
+                config_hash=config.config_hash(),
+                seed=config.run.seed,
+                metrics=figures.metrics.as_dict(),
+                orders=tuple(engine.orders.values()),
+                fills=tuple(engine.fills),
+                equity=tuple(engine.equity_curve),
+                events_processed=engine.events_processed,
+                wall_seconds=wall,
+            )
+        )
+        return BacktestOutcome(run_id, result)
+
+    def _free_run_id(self, config: RunConfig) -> str:
+        sequence = 0
+        while True:
+            run_id = make_run_id(config.config_hash(), config.run.seed, sequence)
+            if self._store.get_run(run_id) is None:
+                return run_id
+            sequence += 1
+
+
+class QueryService:
+    def __init__(self, store: RunStore) -> None:
+        self._store = store
+
+    def runs(self, limit: int = 50) -> list[RunSummary]:
+        return self._store.list_runs(limit)
+
+    def run(self, run_id: str) -> RunRecord | None:
+        return self._store.get_run(run_id)

@@ -1,0 +1,153 @@
+"""Turn the ``[[instruments]]`` and ``[[data]]`` sections of a config into domain objects."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+
+from spreadhawk.data.catalog import ParquetCatalog
+from spreadhawk.data.readers import (
+    DataFormatError,
+    read_freqtrade_funding,
+    read_freqtrade_mark,
+    read_freqtrade_ohlcv,
+    read_freqtrade_trades,
+    read_hftbacktest,
+    read_lean_quotes,
+    read_lean_trade_bars,
+    read_link_books,
+)
+from spreadhawk.data.readers import instruments as presets
+from spreadhawk.domain.identifiers import InstrumentId
+from spreadhawk.domain.instruments import Instrument
+from spreadhawk.domain.market import MarketData
+from spreadhawk.runtime.config import ConfigError, DataSection, InstrumentSection, RunConfig
+from spreadhawk.venues.simulated.synthetic import TwoVenueParams, generate_two_venue_books
+
+_OVERRIDABLE = ("tick_size", "lot_size", "maker_fee", "taker_fee", "min_notional", "contract_size", "size_increment")
+
+
+def preset_names() -> list[str]:
+    return sorted(
+        name
+        for name, fn in inspect.getmembers(presets, inspect.isfunction)
+        if not name.startswith("_") and fn.__module__ == presets.__name__
+    )
+
+
+def build_instrument(section: InstrumentSection) -> Instrument:
+    if section.preset:
+        name, _, arg = section.preset.partition(":")
+        factory = getattr(presets, name, None) if name in preset_names() else None
+        if factory is None:
+            raise ConfigError(f"unknown instrument preset {section.preset!r}; known: {', '.join(preset_names())}")
+        try:
+            inst: Instrument = factory(arg) if arg else factory()
+        except TypeError:
+            raise ConfigError(f"instrument preset {name!r} needs an argument, e.g. '{name}:ETH'") from None
+        changes = {k: getattr(section, k) for k in _OVERRIDABLE if getattr(section, k) is not None}
+        return replace(inst, **changes) if changes else inst
+    missing = [k for k in ("venue", "symbol", "base", "quote", "tick_size", "lot_size") if not getattr(section, k)]
+    if missing:
+        raise ConfigError(f"instrument needs a preset or these keys: {', '.join(missing)}")
+    assert section.tick_size is not None
+    assert section.lot_size is not None
+    zero = Decimal(0)
+    try:
+        return Instrument(
+            venue=section.venue,
+            symbol=section.symbol,
+            kind=section.kind,
+            base=section.base,
+            quote=section.quote,
+            tick_size=section.tick_size,
+            lot_size=section.lot_size,
+            maker_fee=section.maker_fee or zero,
+            taker_fee=section.taker_fee or zero,
+            min_notional=section.min_notional or zero,
+            contract_size=section.contract_size or Decimal(1),
+            settlement=section.settlement,
+            size_increment=section.size_increment or zero,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"instrument {section.venue}:{section.symbol}: {exc}") from None
+
+
+def build_instruments(config: RunConfig) -> dict[InstrumentId, Instrument]:
+    built: dict[InstrumentId, Instrument] = {}
+    for section in config.instruments:
+        inst = build_instrument(section)
+        if inst.id in built:
+            raise ConfigError(f"instrument {inst.id} is declared twice")
+        built[inst.id] = inst
+    return built
+
+
+Loader = Callable[[Path, Instrument], list[MarketData]]
+
+
+def _loaders(section: DataSection) -> dict[str, Loader]:
+    interval = section.interval or None
+    return {
+        "freqtrade_ohlcv": lambda p, i: list(read_freqtrade_ohlcv(p, i, interval)),
+        "freqtrade_funding": lambda p, i: list(read_freqtrade_funding(p, i)),
+        "freqtrade_mark": lambda p, i: list(read_freqtrade_mark(p, i, interval)),
+        "freqtrade_trades": lambda p, i: list(read_freqtrade_trades(p, i)),
+        "lean_trade_bars": lambda p, i: list(read_lean_trade_bars(p, i)),
+        "lean_quotes": lambda p, i: list(read_lean_quotes(p, i)),
+        "link_books": lambda p, i: list(read_link_books(p, i)),
+    }
+
+
+def load_source(
+    config: RunConfig, section: DataSection, instruments: dict[InstrumentId, Instrument]
+) -> list[MarketData]:
+    """The records of one ``[[data]]`` section; any problem becomes a one-line ``ConfigError``."""
+    if section.format == "synthetic_two_venue":
+        return _synthetic(config, section, instruments)
+    inst = _instrument(section, instruments)
+    try:
+        if section.format == "hftbacktest":
+            paths = [_existing(config, p) for p in (section.paths or [section.path])]
+            return read_hftbacktest(paths, inst)
+        if section.format == "catalog":
+            if not section.kind:
+                raise ConfigError("catalog data needs 'kind' (e.g. 'book_snapshot')")
+            return list(ParquetCatalog(_existing(config, section.path)).read(section.kind, inst.id))
+        return _loaders(section)[section.format](_existing(config, section.path), inst)
+    except DataFormatError as exc:
+        raise ConfigError(f"data error: {exc}") from None
+
+
+def _instrument(section: DataSection, instruments: dict[InstrumentId, Instrument]) -> Instrument:
+    inst = instruments.get(InstrumentId(section.instrument))
+    if inst is None:
+        known = ", ".join(sorted(instruments)) or "none"
+        raise ConfigError(f"data {section.format}: unknown instrument {section.instrument!r} (declared: {known})")
+    return inst
+
+
+def _existing(config: RunConfig, path: str) -> Path:
+    if not path:
+        raise ConfigError("data section needs 'path'")
+    resolved = config.resolve(path)
+    if not resolved.exists():
+        raise ConfigError(f"data file not found: {resolved}")
+    return resolved
+
+
+def _synthetic(
+    config: RunConfig, section: DataSection, instruments: dict[InstrumentId, Instrument]
+) -> list[MarketData]:
+    ids = section.instruments
+    if len(ids) != 2:
+        raise ConfigError("synthetic_two_venue needs 'instruments' = [two instrument ids on different venues]")
+    pair = [_instrument(replace_instrument(section, i), instruments) for i in ids]
+    return list(generate_two_venue_books(pair, config.run.seed, TwoVenueParams(hours=section.hours)))
+
+
+def replace_instrument(section: DataSection, instrument_id: str) -> DataSection:
+    return section.model_copy(update={"instrument": instrument_id})

@@ -1,0 +1,286 @@
+"""Cross-exchange arbitrage: buy where an asset is cheap, sell where it is dear, both legs as takers.
+
+Rule, for each direction (buy on A and sell on B, then the reverse; instruments in sorted order):
+walk A's asks and B's bids together, best first, and keep each slice while it pays on its own,
+``bid_B * (1 - taker_B) - ask_A * (1 + taker_A) > ask_A * min_profit_bps / 10_000``. The quantity is
+also bounded by ``max_quantity``, by the quote held on A (notional plus taker fee), by the base held
+on B, and rounded down to a multiple of both lot sizes; each leg must meet its venue's min notional
+at its limit price. The legs are IOC limits at the worst level taken (buy: highest ask, sell: lowest
+bid). "Opportunities seen" are decisions where the touch passes the rule; each is either taken or
+skipped for one reason (``leg_in_flight``, ``cooldown``, ``insufficient_balance_buy_venue``,
+``insufficient_balance_sell_venue``, ``below_lot_size``, ``below_min_notional``). ``book_invalid``
+counts decisions that could not look, for want of two valid books.
+
+Decisions are coalesced: the strategy decides ``decision_delay_ns`` (default 1 ns) after the first
+book update it has not yet looked at, so every record sharing a timestamp (two venues sampled at the
+same instant) is applied first and one venue's new book is never paired with the other's previous
+one. 0 decides inside each update handler. Liquidity our fills took stays subtracted from its level
+until that venue next updates the level (snapshot: every level; deltas: the levels listed), as the
+simulated venue does.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+from fractions import Fraction
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from spreadhawk.domain.events import (
+    OrderCanceled,
+    OrderDenied,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    OrderSide,
+    TimeInForce,
+)
+from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId, venue_of
+from spreadhawk.domain.instruments import Instrument
+from spreadhawk.domain.market import BookDeltas, BookSide, BookSnapshot
+from spreadhawk.domain.orders import OrderStatus
+from spreadhawk.strategy.base import Strategy, StrategyConfig
+
+ZERO = Decimal(0)
+Slice = tuple[Decimal, Decimal, Decimal]  # (ask, bid, quantity)
+COUNTERS = ("decisions", "opportunities_seen", "opportunities_taken", "legs_filled", "legs_partially_filled")
+
+
+class CrossExchangeArbConfig(StrategyConfig):
+    instruments: list[str] = Field(description="two instrument ids, same base/quote, on different venues")
+    max_quantity: Decimal = Field(gt=0, description="base quantity per opportunity")
+    min_profit_bps: float = Field(default=5.0, ge=0, description="margin over both taker fees, bps of the ask")
+    cooldown_ms: int = Field(default=0, ge=0, description="wait after taking an opportunity")
+    decision_delay_ns: int = Field(default=1, ge=0, description="coalescing delay; 0 = decide on every record")
+
+    @field_validator("instruments")
+    @classmethod
+    def _two_venues(cls, ids: list[str]) -> list[str]:
+        if len(ids) != 2:
+            raise ValueError(f"cross-exchange arbitrage needs exactly 2 instrument ids, got {len(ids)}: {ids}")
+        for iid in ids:
+            venue, _, symbol = iid.partition(":")
+            if not venue or not symbol:
+                raise ValueError(f"{iid!r} is not an instrument id of the form 'VENUE:SYMBOL'")
+        if venue_of(InstrumentId(ids[0])) == venue_of(InstrumentId(ids[1])):
+            raise ValueError(f"both instruments are on venue {venue_of(InstrumentId(ids[0]))!r}: need two venues")
+        return sorted(ids)
+
+
+@dataclass(frozen=True, slots=True)
+class ArbPlan:
+    buy: Instrument
+    sell: Instrument
+    quantity: Decimal
+    buy_limit: Decimal
+    sell_limit: Decimal
+    gross_edge: Decimal  # sum of (bid - ask) * quantity over the slices, before fees
+    net_edge: Decimal  # after both taker fees
+
+
+class CrossExchangeArb(Strategy):
+    config_class = CrossExchangeArbConfig
+
+    def __init__(self, config: CrossExchangeArbConfig, strategy_id: str | None = None) -> None:
+        super().__init__(config, strategy_id)
+        self.cfg = config
+        self.ids = (InstrumentId(config.instruments[0]), InstrumentId(config.instruments[1]))
+        self._margin = Decimal(repr(config.min_profit_bps)) / 10_000
+        self._taken: dict[InstrumentId, dict[int, int]] = {}  # price ticks -> size units we consumed
+        self._in_flight: set[ClientOrderId] = set()
+        self._decision_pending = False
+        self._last_taken_ns: int | None = None
+        self._counts = dict.fromkeys((*COUNTERS, "legs_unfilled"), 0)
+        self._skipped: dict[str, int] = {}
+        self._edge = {"expected_gross_edge": ZERO, "expected_net_edge": ZERO}
+        self._lot: Decimal | None = None
+
+    def on_start(self) -> None:
+        self._check_pair()
+
+    def _check_pair(self) -> Decimal:
+        """The lot both legs can trade; raises unless the instruments trade the same pair."""
+        if self._lot is None:
+            a, b = (self.ctx.instrument(iid) for iid in self.ids)
+            if (a.base, a.quote) != (b.base, b.quote):
+                raise ValueError(f"{a.id} trades {a.base}/{a.quote} but {b.id} trades {b.base}/{b.quote}")
+            self._lot = _common_lot(a.lot_size, b.lot_size)
+        return self._lot
+
+    # --------------------------------------------------------------------------- market data
+    def on_book_snapshot(self, snapshot: BookSnapshot) -> None:
+        if snapshot.instrument_id in self.ids:
+            self._taken.pop(snapshot.instrument_id, None)
+            self._book_changed()
+
+    def on_book_deltas(self, deltas: BookDeltas) -> None:
+        if deltas.instrument_id in self.ids:
+            taken = self._taken.get(deltas.instrument_id)
+            if taken:
+                for price, _ in (*deltas.bids, *deltas.asks):
+                    taken.pop(price, None)
+            self._book_changed()
+
+    def _book_changed(self) -> None:
+        if self.cfg.decision_delay_ns == 0:
+            self._decide()
+        elif not self._decision_pending:
+            self._decision_pending = True
+            self.ctx.schedule(self.ctx.now_ns() + self.cfg.decision_delay_ns, self._decide)
+
+    # --------------------------------------------------------------------------- deciding
+    def _decide(self) -> None:
+        self._decision_pending = False
+        self._counts["decisions"] += 1
+        if not all(self.ctx.book(iid).is_valid for iid in self.ids):
+            self._skip("book_invalid")
+            return
+        a, b = self.ids
+        for buy_id, sell_id in ((a, b), (b, a)):
+            self._consider(self.ctx.instrument(buy_id), self.ctx.instrument(sell_id))
+
+    def _consider(self, buy: Instrument, sell: Instrument) -> None:
+        asks, bids = self._available(buy, BookSide.ASK), self._available(sell, BookSide.BID)
+        if not asks or not bids or not self._pays(buy, sell, asks[0][0], bids[0][0]):
+            return
+        self._counts["opportunities_seen"] += 1
+        now = self.ctx.now_ns()
+        if self._in_flight:
+            self._skip("leg_in_flight")
+        elif self._last_taken_ns is not None and now < self._last_taken_ns + self.cfg.cooldown_ms * 1_000_000:
+            self._skip("cooldown")
+        else:
+            plan = self._plan(buy, sell, asks, bids)
+            if isinstance(plan, str):
+                self._skip(plan)
+                return
+            self._counts["opportunities_taken"] += 1
+            self._edge["expected_gross_edge"] += plan.gross_edge
+            self._edge["expected_net_edge"] += plan.net_edge
+            self._last_taken_ns = now
+            self._submit_legs(plan)
+
+    def _pays(self, buy: Instrument, sell: Instrument, ask: Decimal, bid: Decimal) -> bool:
+        return bid * (1 - sell.taker_fee) - ask * (1 + buy.taker_fee) > ask * self._margin
+
+    def _available(self, inst: Instrument, side: BookSide) -> list[tuple[Decimal, Decimal]]:
+        taken = self._taken.get(inst.id, {})
+        levels = ((price, size - taken.get(price, 0)) for price, size in self.ctx.book(inst.id).levels(side))
+        return [(inst.price(price), inst.size(left)) for price, left in levels if left > 0]
+
+    def _plan(
+        self,
+        buy: Instrument,
+        sell: Instrument,
+        asks: list[tuple[Decimal, Decimal]],
+        bids: list[tuple[Decimal, Decimal]],
+    ) -> ArbPlan | str:
+        """The legs to send, or the reason to skip."""
+        quote_free = self.ctx.balance(buy.venue, buy.quote)
+        base_free = self.ctx.balance(sell.venue, sell.base)
+        slices: list[Slice] = []
+        bound = "below_lot_size"  # what stopped the walk: depth and margin, or a limit
+        i = j = 0
+        ask_left, bid_left = asks[0][1], bids[0][1]
+        qty = cost = ZERO
+        while i < len(asks) and j < len(bids) and self._pays(buy, sell, asks[i][0], bids[j][0]):
+            ask, bid = asks[i][0], bids[j][0]
+            limits = (
+                (self.cfg.max_quantity - qty, "below_lot_size"),
+                (
+                    (quote_free - cost * (1 + buy.taker_fee)) / (ask * (1 + buy.taker_fee)),
+                    "insufficient_balance_buy_venue",
+                ),
+                (base_free - qty, "insufficient_balance_sell_venue"),
+            )
+            room, reason = min(limits, key=lambda limit: limit[0])  # first of equals: deterministic
+            take = min(ask_left, bid_left, room)
+            if take > 0:
+                slices.append((ask, bid, take))
+                qty, cost = qty + take, cost + ask * take
+            if take >= room:
+                bound = reason
+                break
+            ask_left, bid_left = ask_left - take, bid_left - take
+            if ask_left == 0 and (i := i + 1) < len(asks):
+                ask_left = asks[i][1]
+            if bid_left == 0 and (j := j + 1) < len(bids):
+                bid_left = bids[j][1]
+        lot = self._check_pair()
+        quantity = (qty / lot).to_integral_value(rounding=ROUND_DOWN) * lot
+        if quantity == 0:
+            return bound
+        kept = _truncate(slices, quantity)
+        plan = ArbPlan(
+            buy,
+            sell,
+            quantity,
+            buy_limit=max(ask for ask, _, _ in kept),
+            sell_limit=min(bid for _, bid, _ in kept),
+            gross_edge=sum(((bid - ask) * q for ask, bid, q in kept), ZERO),
+            net_edge=sum(((bid * (1 - sell.taker_fee) - ask * (1 + buy.taker_fee)) * q for ask, bid, q in kept), ZERO),
+        )
+        if buy.notional(quantity, plan.buy_limit) < buy.min_notional:
+            return "below_min_notional"
+        if sell.notional(quantity, plan.sell_limit) < sell.min_notional:
+            return "below_min_notional"
+        return plan
+
+    def _skip(self, reason: str) -> None:
+        self._skipped[reason] = self._skipped.get(reason, 0) + 1
+
+    # --------------------------------------------------------------------------- doing
+    def _submit_legs(self, plan: ArbPlan) -> None:
+        """Send both legs as IOC limits (the one place a paired-leg executor will replace)."""
+        legs = ((plan.buy, OrderSide.BUY, plan.buy_limit), (plan.sell, OrderSide.SELL, plan.sell_limit))
+        for inst, side, limit in legs:
+            order = self.ctx.submit(inst.id, side, plan.quantity, price=limit, time_in_force=TimeInForce.IOC)
+            if not order.is_terminal:
+                self._in_flight.add(order.client_order_id)
+
+    def on_order_filled(self, event: OrderFilled) -> None:
+        inst = self.ctx.instrument(event.instrument_id)
+        if event.ts_ns >= self.ctx.book(inst.id).ts_ns:  # the venue has not updated the book since
+            taken = self._taken.setdefault(inst.id, {})
+            ticks = inst.ticks(event.price)
+            taken[ticks] = taken.get(ticks, 0) + inst.units(event.quantity)
+        self._leg_event(event)
+
+    def _leg_event(self, event: OrderFilled | OrderCanceled | OrderRejected | OrderDenied | OrderExpired) -> None:
+        """Count a leg once, when it ends: filled, partially filled (then canceled) or unfilled."""
+        order = self.ctx.order(event.client_order_id)
+        if not order.is_terminal:
+            return
+        if order.status is OrderStatus.FILLED:
+            self._counts["legs_filled"] += 1
+        else:
+            self._counts["legs_partially_filled" if order.filled_quantity > 0 else "legs_unfilled"] += 1
+        self._in_flight.discard(order.client_order_id)
+
+    on_order_canceled = on_order_rejected = on_order_denied = on_order_expired = _leg_event
+
+    def stats(self) -> dict[str, Any]:
+        return {**self._counts, "skipped": dict(sorted(self._skipped.items())), **self._edge}
+
+
+def _common_lot(a: Decimal, b: Decimal) -> Decimal:
+    """Smallest quantity that is a multiple of both lot sizes."""
+    fa, fb = Fraction(a), Fraction(b)
+    den = math.lcm(fa.denominator, fb.denominator)
+    num = math.lcm(fa.numerator * (den // fa.denominator), fb.numerator * (den // fb.denominator))
+    return Decimal(num) / Decimal(den)
+
+
+def _truncate(slices: list[Slice], quantity: Decimal) -> list[Slice]:
+    """The first slices adding up to ``quantity`` (the last one cut short)."""
+    kept: list[Slice] = []
+    left = quantity
+    for ask, bid, q in slices:
+        if left <= 0:
+            break
+        kept.append((ask, bid, min(q, left)))
+        left -= q
+    return kept

@@ -1,0 +1,125 @@
+"""Long-only moving-average crossover on bars.
+
+On every bar of its instrument the strategy appends the close and computes two simple moving
+averages as ``math.fsum(window) / n``, exactly as backtrader's ``SMA`` does, so its decisions match
+backtrader's bit for bit. Crossings follow backtrader's ``CrossOver`` indicator: the fast average
+crosses *above* when the last non-zero difference ``fast - slow`` before this bar was negative and
+``fast > slow`` now (below: positive, then ``fast < slow``). The first difference, on the bar where
+both averages first exist, seeds that memory (even when it is zero) and can't signal by itself, and a
+zero difference keeps the previous non-zero one. So touching the slow average and then moving away
+on the same side isn't a cross.
+
+Signals are floats (they aren't money); orders are exact. Crossing above while flat, with no order
+in flight, is a market buy of the whole quote balance on the venue (``quote_quantity``). Crossing
+below while long is a market sell of the whole position.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from decimal import Decimal
+from itertools import islice
+from typing import Any
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from spreadhawk.domain.events import OrderCanceled, OrderDenied, OrderFilled, OrderRejected, OrderSide
+from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId
+from spreadhawk.domain.market import Bar
+from spreadhawk.strategy.base import Strategy, StrategyConfig
+
+ZERO = Decimal(0)
+
+
+class SmaCrossConfig(StrategyConfig):
+    instrument_id: str
+    fast: int = Field(default=10, gt=0, description="bars in the fast simple moving average")
+    slow: int = Field(default=50, gt=0, description="bars in the slow simple moving average")
+
+    @field_validator("slow")
+    @classmethod
+    def _slow_longer_than_fast(cls, slow: int, info: ValidationInfo) -> int:
+        fast = info.data.get("fast")  # absent when fast itself was invalid
+        if fast is not None and slow <= fast:
+            raise ValueError(f"slow ({slow}) must be longer than fast ({fast})")
+        return slow
+
+
+class SmaCross(Strategy):
+    config_class = SmaCrossConfig
+
+    def __init__(self, config: SmaCrossConfig, strategy_id: str | None = None) -> None:
+        super().__init__(config, strategy_id)
+        self.cfg = config
+        self.instrument_id = InstrumentId(config.instrument_id)
+        self._closes: deque[float] = deque(maxlen=config.slow)
+        self._last_nonzero_diff: float | None = None  # backtrader's NonZeroDifference, one bar behind
+        self._in_flight: ClientOrderId | None = None
+        self._counts = dict.fromkeys(("bars", "signals_up", "signals_down", "orders", "fills", "rejections"), 0)
+
+    # --------------------------------------------------------------------------- signals
+    def on_bar(self, bar: Bar) -> None:
+        if bar.instrument_id != self.instrument_id:
+            return
+        self._counts["bars"] += 1
+        closes = self._closes
+        closes.append(float(bar.close))
+        if len(closes) < self.cfg.slow:
+            return
+        fast = math.fsum(islice(closes, self.cfg.slow - self.cfg.fast, None)) / self.cfg.fast
+        slow = math.fsum(closes) / self.cfg.slow
+        diff = fast - slow
+        before = self._last_nonzero_diff
+        if before is None or diff:
+            self._last_nonzero_diff = diff
+        if before is None:
+            return  # the seed bar: no previous difference, no cross
+        if before < 0 and fast > slow:
+            self._counts["signals_up"] += 1
+            self._enter()
+        elif before > 0 and fast < slow:
+            self._counts["signals_down"] += 1
+            self._exit()
+
+    # --------------------------------------------------------------------------- orders
+    def _enter(self) -> None:
+        ctx = self.ctx
+        if self._in_flight is not None or not ctx.position(self.instrument_id).is_flat:
+            return
+        inst = ctx.instrument(self.instrument_id)
+        budget = ctx.balance(inst.venue, inst.quote)
+        if budget > 0:
+            self._submit(OrderSide.BUY, ZERO, budget)
+
+    def _exit(self) -> None:
+        quantity = self.ctx.position(self.instrument_id).quantity
+        if self._in_flight is None and quantity > 0:
+            self._submit(OrderSide.SELL, quantity, None)
+
+    def _submit(self, side: OrderSide, quantity: Decimal, quote_quantity: Decimal | None) -> None:
+        order = self.ctx.submit(self.instrument_id, side, quantity, quote_quantity=quote_quantity)
+        self._counts["orders"] += 1
+        self._in_flight = None if order.is_terminal else order.client_order_id  # a denied order is final
+
+    def on_order_filled(self, event: OrderFilled) -> None:
+        self._counts["fills"] += 1
+        self._settle(event.client_order_id)
+
+    def on_order_rejected(self, event: OrderRejected) -> None:
+        self._counts["rejections"] += 1
+        self._settle(event.client_order_id)
+
+    def on_order_denied(self, event: OrderDenied) -> None:
+        self._counts["rejections"] += 1
+        self._settle(event.client_order_id)
+
+    def on_order_canceled(self, event: OrderCanceled) -> None:
+        self._settle(event.client_order_id)
+
+    def _settle(self, client_order_id: ClientOrderId) -> None:
+        if client_order_id == self._in_flight and self.ctx.order(client_order_id).is_terminal:
+            self._in_flight = None
+
+    def stats(self) -> dict[str, Any]:
+        return dict(self._counts)
