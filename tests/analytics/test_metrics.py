@@ -22,6 +22,7 @@ from spreadhawk.analytics.metrics import (
 
 DAY_NS = 86_400 * 1_000_000_000
 HOUR_NS = 3_600 * 1_000_000_000
+WEEK_NS = 7 * DAY_NS
 
 
 def curve(values: Sequence[float], step_ns: int = DAY_NS, start_ns: int = 0) -> EquityCurve:
@@ -56,10 +57,11 @@ def metrics(
 def test_tiny_curve_hand_computed() -> None:
     # Daily [100, 110, 99, 121]: returns 0.1, -0.1, 2/9, in 27ths 2.7, -2.7, 6; mean 2/27;
     # deviations 0.7, -4.7, 4 (27ths), squares sum to 38.58 / 27**2, over n - 1 = 2.
-    m = metrics(curve([100, 110, 99, 121]), exposure_ns=DAY_NS)
+    # Weekly samples (CAGR needs at least a week), annualised as if daily to keep the sqrt(365).
+    m = metrics(curve([100, 110, 99, 121], step_ns=WEEK_NS), exposure_ns=WEEK_NS, periods_per_year=365)
     std = math.sqrt(19.29) / 27
     mean = 2 / 27
-    cagr = 1.21 ** (365 / 3) - 1
+    cagr = 1.21 ** (365 / 21) - 1
     assert m.total_return == pytest.approx(0.21)
     assert m.cagr == pytest.approx(cagr)
     assert m.annualized_volatility == pytest.approx(std * math.sqrt(365))
@@ -67,7 +69,7 @@ def test_tiny_curve_hand_computed() -> None:
     assert m.sortino == pytest.approx(mean / math.sqrt(0.01 / 3) * math.sqrt(365))
     assert m.max_drawdown == pytest.approx(0.1)  # 110 -> 99
     assert m.calmar == pytest.approx(cagr / 0.1)
-    assert m.max_drawdown_duration_s == 2 * 86_400  # peak on day 1, back above 110 on day 3
+    assert m.max_drawdown_duration_s == 2 * 7 * 86_400  # peak in week 1, back above 110 in week 3
     assert m.exposure_time == pytest.approx(1 / 3)
     assert (m.turnover, m.fees_paid, m.trades) == (2.0, 1.5, 0)
     assert m.btc_correlation is None
@@ -111,7 +113,7 @@ def test_no_trades() -> None:
 
 # --------------------------------------------------------------------------- edge cases
 def test_flat_curve() -> None:
-    m = metrics(curve([100, 100, 100, 100]))
+    m = metrics(curve([100, 100, 100, 100], step_ns=WEEK_NS))
     assert m.total_return == 0.0
     assert m.cagr == 0.0
     assert m.annualized_volatility == 0.0
@@ -144,7 +146,7 @@ def test_two_points_give_sortino_but_no_sharpe() -> None:
 
 
 def test_ruin() -> None:
-    m = metrics(curve([100, 50, 0]))
+    m = metrics(curve([100, 50, 0], step_ns=WEEK_NS))
     assert m.total_return == -1.0
     assert m.cagr == -1.0
     assert m.max_drawdown == 1.0
@@ -152,6 +154,15 @@ def test_ruin() -> None:
     assert m.sharpe is None  # a return relative to zero equity means nothing
     assert m.sortino is None
     assert m.max_drawdown == 1.0
+
+
+def test_cagr_of_a_run_shorter_than_a_week_is_undefined() -> None:
+    m = metrics(curve([100, 101, 102], step_ns=HOUR_NS))
+    assert m.total_return == pytest.approx(0.02)
+    assert m.cagr is None
+    assert m.calmar is None
+    m = metrics(curve([100, 101], step_ns=7 * DAY_NS))
+    assert m.cagr == pytest.approx(1.01 ** (365 / 7) - 1)
 
 
 def test_cagr_overflow_is_undefined() -> None:

@@ -8,7 +8,9 @@ the simple period returns, ``P`` periods per year, one year = 365 days because c
 every day):
 
 * ``total_return`` = ``e_n / e_0 - 1``.
-* ``cagr`` = ``(e_n / e_0) ** (1 / years) - 1`` with ``years = (t_n - t_0) / 365 days``;
+* ``cagr`` = ``(e_n / e_0) ** (1 / years) - 1`` with ``years = (t_n - t_0) / 365 days``; undefined for
+  runs shorter than ``MIN_CAGR_DAYS`` (7): compounding two hours of returns over a year gives
+  numbers like 1e34 that say nothing;
   ``-1`` when the run ends with no equity; undefined for a zero-length curve or when the
   compounding overflows a float (a large return over a few seconds).
 * Return-based ratios (volatility, Sharpe, Sortino, correlation) are undefined when equity is at
@@ -246,8 +248,11 @@ def _pearson(x: FloatArray, y: FloatArray) -> float | None:
     return max(-1.0, min(1.0, corr))  # rounding can overshoot the bounds by an ulp
 
 
+MIN_CAGR_DAYS = 7
+
+
 def _cagr(total_return: float, elapsed_ns: int) -> float | None:
-    if elapsed_ns <= 0:
+    if elapsed_ns < MIN_CAGR_DAYS * 86_400 * _NS_PER_S:
         return None
     growth = 1.0 + total_return
     if growth <= 0:

@@ -18,14 +18,19 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
+from rich.table import Column, Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from spreadhawk.persistence import RunStore
 from spreadhawk.runtime.config import ConfigError, load_config
 from spreadhawk.runtime.services import BacktestService, QueryService, database_url
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="spreadhawk: crypto arbitrage backtests.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="spreadhawk: crypto arbitrage backtests.",
+)
 err = Console(stderr=True)
 out = Console()
 
@@ -113,7 +118,8 @@ def runs(db: DbOption = "spreadhawk.db", limit: Annotated[int, typer.Option(min=
     """List stored runs, newest first."""
     with _store(db) as store:
         summaries = QueryService(store).runs(limit)
-    table = Table("run id", "strategy", "seed", "events", "total return", "sharpe", "max dd", "trades")
+    headers = ("strategy", "seed", "events", "total return", "sharpe", "max dd", "trades")
+    table = Table(Column("run id", no_wrap=True), *headers)
     for s in summaries:
         m = s.metrics
         table.add_row(

@@ -198,6 +198,7 @@ class FundingPaid:
     rate: Decimal
     amount: Decimal  # signed: positive received, negative paid
     currency: str
+    funding_ts_ns: int  # the funding time paid for (a record may arrive after it)
 
 
 @dataclass(frozen=True, slots=True)

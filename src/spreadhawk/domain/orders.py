@@ -69,6 +69,9 @@ TRANSITIONS: dict[tuple[OrderStatus, type], OrderStatus] = {
     (S.PENDING_CANCEL, OrderCancelRejected): S.ACCEPTED,
     (S.ACCEPTED, OrderCancelRejected): S.ACCEPTED,
     (S.PARTIALLY_FILLED, OrderCancelRejected): S.PARTIALLY_FILLED,
+    # A cancel that lost the race with a fill (or with another cancel) is refused by the venue:
+    # the order stays where it ended.
+    **{(s, OrderCancelRejected): s for s in (S.FILLED, S.CANCELED, S.EXPIRED, S.REJECTED)},
 }
 
 TERMINAL = frozenset({S.DENIED, S.FILLED, S.CANCELED, S.REJECTED, S.EXPIRED})
@@ -143,6 +146,8 @@ class Order:
     def apply(self, event: OrderEvent) -> Order:
         if event.client_order_id != self.client_order_id:
             raise IllegalTransitionError(f"{event!r} is not for order {self.client_order_id}")
+        if isinstance(event, OrderFilled) and event.trade_id in self.trade_ids:
+            return self  # the same fill reported twice (stream and poll), in any state: applied once
         target = TRANSITIONS.get((self.status, type(event)))
         if target is None:
             raise IllegalTransitionError(
@@ -152,14 +157,12 @@ class Order:
             return self._apply_fill(event)
         if isinstance(event, OrderAccepted):
             return replace(self, status=target, venue_order_id=event.venue_order_id)
-        if isinstance(event, OrderCancelRejected) and self.filled_quantity > 0:
+        if isinstance(event, OrderCancelRejected) and not self.is_terminal and self.filled_quantity > 0:
             target = S.PARTIALLY_FILLED
         reason = getattr(event, "reason", self.reason)
         return replace(self, status=target, reason=reason)
 
     def _apply_fill(self, fill: OrderFilled) -> Order:
-        if fill.trade_id in self.trade_ids:
-            return self  # the same fill reported twice (stream and poll) is applied once
         filled = self.filled_quantity + fill.quantity
         if self.quote_quantity is None and filled > self.quantity:
             raise OverfillError(

@@ -106,10 +106,23 @@ class Engine:
 
     # --------------------------------------------------------------------------- market data
     def process(self, data: MarketData) -> None:
-        ts = data.ts_ns
+        """One market-data record: update the book, let the venue react, then the strategies."""
+        self._apply(data)
+        self._dispatch(data)
+
+    def process_batch(self, records: list[MarketData]) -> None:
+        """Records that share one timestamp happened at the same instant (two venues sampled
+        together): every book and venue sees all of them before any strategy sees one, so no
+        strategy pairs one venue's new book with another's previous one."""
+        for data in records:
+            self._apply(data)
+        for data in records:
+            self._dispatch(data)
+
+    def _apply(self, data: MarketData) -> None:
         clock = self.clock
         if isinstance(clock, SimClock):
-            clock.advance_to(ts)
+            clock.advance_to(data.ts_ns)
         kind = type(data)
         iid = data.instrument_id
         if kind is BookDeltas:
@@ -123,11 +136,14 @@ class Engine:
         venue = self.venues.get(venue_of(iid))
         if venue is not None:
             venue.on_market_data(data)
-        handlers = self._data_handlers.get(kind)
+
+    def _dispatch(self, data: MarketData) -> None:
+        handlers = self._data_handlers.get(type(data))
         if handlers:
             for handler in handlers:
                 handler(data)
         self.events_processed += 1
+        ts = data.ts_ns
         if self._next_equity_ns is None or ts >= self._next_equity_ns:
             self.sample_equity(ts)
 

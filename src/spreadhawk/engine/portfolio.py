@@ -63,7 +63,7 @@ class Portfolio:
     def apply_funding(self, event: FundingPaid) -> BalancePosted:
         inst = self.instruments[event.instrument_id]
         posting = BalancePosted(
-            event.ts_ns, inst.venue, event.currency, event.amount, PostingReason.FUNDING, str(event.ts_ns)
+            event.ts_ns, inst.venue, event.currency, event.amount, PostingReason.FUNDING, str(event.funding_ts_ns)
         )
         self.ledger.post(posting)
         return posting

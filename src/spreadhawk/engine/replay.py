@@ -55,15 +55,31 @@ def run_replay(
     process = engine.process
     pending = engine.scheduler.pending
     count = 0
+    next_report = progress_every
+    batch: list[MarketData] = []
+    batch_ts = -1
     for record in feed:
+        ts = record.ts_ns
+        if ts == batch_ts:
+            batch.append(record)  # the same instant: processed together (see Engine.process_batch)
+            continue
+        if batch:
+            if len(batch) == 1:
+                process(batch[0])
+            else:
+                engine.process_batch(batch)
+            count += len(batch)
+            if progress is not None and count >= next_report:
+                progress(count)
+                next_report = count + progress_every
         if pending:  # hot path: skip the call when nothing is scheduled
-            run_until(record.ts_ns)
-        process(record)
-        count += 1
-        if progress is not None and count % progress_every == 0:
-            progress(count)
+            run_until(ts)
+        batch_ts = ts
+        batch = [record]
+    if batch:
+        engine.process_batch(batch)
+        count += len(batch)
     engine.run_until(2**63 - 1)
-    last = engine.clock.now_ns()
-    engine.sample_equity(last)
+    engine.sample_equity(engine.clock.now_ns())
     if progress is not None:
         progress(count)

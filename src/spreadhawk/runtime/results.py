@@ -124,6 +124,17 @@ def result_json(
         pnl=str(figures.final_equity - figures.initial_equity),
         valuation_currency=engine.portfolio.valuation_currency,
         journal_sha256=engine.journal.digest,
-        strategy_stats=strategy_stats,
+        strategy_stats=jsonable(strategy_stats),
     )
     return body
+
+
+def jsonable(value: Any) -> Any:
+    """Decimals as exact strings, containers recursively; what JSON cannot hold becomes ``str``."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)

@@ -12,9 +12,10 @@ skipped for one reason (``leg_in_flight``, ``cooldown``, ``insufficient_balance_
 counts decisions that could not look, for want of two valid books.
 
 Decisions are coalesced: the strategy decides ``decision_delay_ns`` (default 1 ns) after the first
-book update it has not yet looked at, so every record sharing a timestamp (two venues sampled at the
-same instant) is applied first and one venue's new book is never paired with the other's previous
-one. 0 decides inside each update handler. Liquidity our fills took stays subtracted from its level
+book update it has not yet looked at, so two venues updating at the same instant cost one decision,
+not two. (Pairing one venue's new book with the other's previous one cannot happen either way: the
+engine applies every record of an instant before any strategy sees one.) 0 decides inside each
+update handler. Liquidity our fills took stays subtracted from its level
 until that venue next updates the level (snapshot: every level; deltas: the levels listed), as the
 simulated venue does.
 """
@@ -46,6 +47,7 @@ from spreadhawk.strategy.base import Strategy, StrategyConfig
 
 ZERO = Decimal(0)
 Slice = tuple[Decimal, Decimal, Decimal]  # (ask, bid, quantity)
+WALK_DEPTH = 100  # levels per side an opportunity may sweep; far more than any spread pays for
 COUNTERS = ("decisions", "opportunities_seen", "opportunities_taken", "legs_filled", "legs_partially_filled")
 
 
@@ -143,9 +145,12 @@ class CrossExchangeArb(Strategy):
             self._consider(self.ctx.instrument(buy_id), self.ctx.instrument(sell_id))
 
     def _consider(self, buy: Instrument, sell: Instrument) -> None:
-        asks, bids = self._available(buy, BookSide.ASK), self._available(sell, BookSide.BID)
-        if not asks or not bids or not self._pays(buy, sell, asks[0][0], bids[0][0]):
+        # Cheap test at the touch first: most updates show no opportunity, and converting a deep
+        # book to Decimals on every update would cost more than everything else the engine does.
+        ask, bid = self._touch(buy, BookSide.ASK), self._touch(sell, BookSide.BID)
+        if ask is None or bid is None or not self._pays(buy, sell, ask, bid):
             return
+        asks, bids = self._available(buy, BookSide.ASK), self._available(sell, BookSide.BID)
         self._counts["opportunities_seen"] += 1
         now = self.ctx.now_ns()
         if self._in_flight:
@@ -166,9 +171,22 @@ class CrossExchangeArb(Strategy):
     def _pays(self, buy: Instrument, sell: Instrument, ask: Decimal, bid: Decimal) -> bool:
         return bid * (1 - sell.taker_fee) - ask * (1 + buy.taker_fee) > ask * self._margin
 
+    def _touch(self, inst: Instrument, side: BookSide) -> Decimal | None:
+        """Best price on ``side`` with liquidity we have not already taken."""
+        taken = self._taken.get(inst.id)
+        book = self.ctx.book(inst.id)
+        if not taken:
+            best = book.best_ask() if side is BookSide.ASK else book.best_bid()
+            return inst.price(best[0]) if best is not None else None
+        for price, size in book.levels(side, WALK_DEPTH):
+            if size > taken.get(price, 0):
+                return inst.price(price)
+        return None
+
     def _available(self, inst: Instrument, side: BookSide) -> list[tuple[Decimal, Decimal]]:
+        """Up to ``WALK_DEPTH`` levels, best first, less what we already took."""
         taken = self._taken.get(inst.id, {})
-        levels = ((price, size - taken.get(price, 0)) for price, size in self.ctx.book(inst.id).levels(side))
+        levels = ((p, size - taken.get(p, 0)) for p, size in self.ctx.book(inst.id).levels(side, WALK_DEPTH))
         return [(inst.price(price), inst.size(left)) for price, left in levels if left > 0]
 
     def _plan(

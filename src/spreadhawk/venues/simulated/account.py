@@ -26,23 +26,43 @@ class SimAccount:
         self.ledger = Ledger()
         self.reserved: dict[str, Decimal] = {}
         self.positions: dict[InstrumentId, Position] = {}
+        self._settles_in: dict[InstrumentId, str] = {}  # perpetuals only: margin currency
 
     def deposit(self, ts_ns: int, asset: str, amount: Decimal) -> None:
         self.ledger.post(BalancePosted(ts_ns, self.venue, asset, amount, PostingReason.DEPOSIT, "initial"))
 
     def free(self, asset: str) -> Decimal:
-        return self.ledger.balance(self.venue, asset) - self.reserved.get(asset, ZERO)
+        """Balance not locked by resting orders nor held as margin of open perpetual positions."""
+        return self.ledger.balance(self.venue, asset) - self.reserved.get(asset, ZERO) - self.margin_used(asset)
+
+    def margin_used(self, asset: str) -> Decimal:
+        used = ZERO
+        for position in self.positions.values():
+            if position.quantity and self._settles_in.get(position.instrument_id) == asset:
+                used += abs(position.quantity) * position.avg_price * position.contract_size / self.leverage
+        return used
 
     def requirement(
-        self, inst: Instrument, side: OrderSide, quantity: Decimal, price: Decimal, fee_rate: Decimal
+        self,
+        inst: Instrument,
+        side: OrderSide,
+        quantity: Decimal,
+        price: Decimal,
+        fee_rate: Decimal,
+        notional: Decimal | None = None,
     ) -> tuple[str, Decimal]:
-        """(asset, amount) an order of ``quantity`` at ``price`` must have free to be accepted."""
-        notional = quantity * price * inst.contract_size
+        """(asset, amount) an order of ``quantity`` must have free to be accepted.
+
+        ``notional`` (price × quantity summed over the levels an order sweeps) is passed when known,
+        so the check uses the exact cost rather than quantity × an average price rounded to 28 digits.
+        """
+        if notional is None:
+            notional = quantity * price * inst.contract_size
         fee = notional * fee_rate
         if inst.kind is InstrumentKind.PERPETUAL:
             position = self.position(inst)
             reducing = min(quantity, abs(position.quantity)) if position.quantity * side.sign < 0 else ZERO
-            opening = (quantity - reducing) * price * inst.contract_size
+            opening = notional * (quantity - reducing) / quantity if quantity else ZERO
             return inst.settlement, opening / self.leverage + fee
         if side is OrderSide.BUY:
             return inst.quote, notional + fee
@@ -68,6 +88,8 @@ class SimAccount:
         before = self.position(inst)
         self.ledger.post_all(postings_for_fill(fill, inst, before))
         self.positions[inst.id] = before.apply_fill(fill)
+        if inst.kind is InstrumentKind.PERPETUAL:
+            self._settles_in[inst.id] = inst.settlement
 
     def post(self, posting: BalancePosted) -> None:
         self.ledger.post(posting)

@@ -39,8 +39,8 @@ class TwoVenueParams:
     level_step_bps: tuple[float, float] = (0.5, 1.0)
     top_size: tuple[float, float] = (0.8, 0.5)  # base units at the touch
     lag_steps: int = 8  # the second venue sees the fair price this many steps late
-    dislocations_per_hour: float = 30.0
-    dislocation_mean_bps: float = 25.0
+    dislocations_per_hour: float = 20.0
+    dislocation_mean_bps: float = 15.0
     dislocation_half_life_s: float = 3.0
     levels: int = 10
 

@@ -20,12 +20,14 @@ What it models, and the conventions it documents:
   ``position × contract size × mark × rate``.
 * **Book unavailable.** While the venue's book is invalid (sequence gap, crossed) it cannot match:
   orders are rejected rather than filled at prices nobody could have had.
+* **Atomic reports.** Everything one arrival or one market-data record causes (every fill of a
+  sweep, every resting order a trade reaches) is settled inside the venue before any report goes
+  out, so a strategy reacting to the first fill sees the venue as it is after the whole step.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 
 from spreadhawk.domain.events import BalancePosted as Posting
@@ -38,16 +40,14 @@ from spreadhawk.domain.events import (
     OrderCancelRejected,
     OrderFilled,
     OrderRejected,
-    OrderSide,
     OrderType,
     PostingReason,
     SubmitOrder,
     TimeInForce,
 )
-from spreadhawk.domain.identifiers import InstrumentId
+from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
 from spreadhawk.domain.market import (
-    Aggressor,
     Bar,
     BookDeltas,
     BookSide,
@@ -60,21 +60,14 @@ from spreadhawk.domain.market import (
 from spreadhawk.engine.ports import VenueEvent, VenueHub
 from spreadhawk.venues.simulated.account import SimAccount
 from spreadhawk.venues.simulated.matching import sweep, sweep_budget
+from spreadhawk.venues.simulated.resting import (
+    WorkingOrder,
+    allocate_trade,
+    bar_limit_fill_price,
+    marketable_at_open,
+)
 
 ZERO = Decimal(0)
-
-
-@dataclass(slots=True)
-class _Working:
-    """A resting order inside the venue (mutable: the venue's private state)."""
-
-    cmd: SubmitOrder
-    venue_order_id: str
-    leaves: Decimal
-    price_ticks: int
-    queue_ahead: int
-    reserve_asset: str
-    reserved: Decimal
 
 
 class SimulatedVenue:
@@ -91,12 +84,13 @@ class SimulatedVenue:
         self.ack_latency_ns = ack_latency_ns
         self.account = SimAccount(name, leverage)
         self._hub: VenueHub | None = None
-        self._working: dict[InstrumentId, dict[str, _Working]] = {}
-        self._pending_bar_orders: dict[InstrumentId, list[tuple[SubmitOrder, str]]] = {}
+        self._working: dict[InstrumentId, dict[ClientOrderId, WorkingOrder]] = {}
+        self._pending_bar_orders: dict[InstrumentId, dict[ClientOrderId, tuple[SubmitOrder, str]]] = {}
         self._bar_instruments: set[InstrumentId] = set()
         self._consumed: dict[InstrumentId, dict[int, int]] = {}
         self._marks: dict[InstrumentId, Decimal] = {}
         self._funding_paid: dict[InstrumentId, int] = {}
+        self._outbox: list[VenueEvent] = []
         self._ids = 0
 
     # --------------------------------------------------------------------------- port
@@ -116,10 +110,10 @@ class SimulatedVenue:
         return self.account.ledger.venue_balances(self.name)
 
     def submit(self, command: SubmitOrder) -> None:
-        self._after(self.latency_ns, lambda: self._arrive(command))
+        self._after(self.latency_ns, lambda: self._step(lambda: self._arrive(command)))
 
     def cancel(self, command: CancelOrder) -> None:
-        self._after(self.latency_ns, lambda: self._cancel_arrives(command))
+        self._after(self.latency_ns, lambda: self._step(lambda: self._cancel_arrives(command)))
 
     def on_market_data(self, data: MarketData) -> None:
         kind = type(data)
@@ -135,16 +129,16 @@ class SimulatedVenue:
                     for price, _ in data.asks:  # type: ignore[union-attr]
                         consumed.pop(price, None)
             if self._working.get(iid):
-                self._match_resting_against_book(iid)
+                self._step(lambda: self._match_resting_against_book(iid))
         elif kind is TradeTick:
             if self._working.get(iid):
-                self._match_resting_against_trade(data)  # type: ignore[arg-type]
+                self._step(lambda: self._match_resting_against_trade(data))  # type: ignore[arg-type]
         elif kind is Bar:
-            self._on_bar(data)  # type: ignore[arg-type]
+            self._step(lambda: self._on_bar(data))  # type: ignore[arg-type]
         elif kind is MarkPrice:
             self._marks[iid] = data.mark  # type: ignore[union-attr]
         elif kind is FundingRate:
-            self._on_funding(data)  # type: ignore[arg-type]
+            self._step(lambda: self._on_funding(data))  # type: ignore[arg-type]
 
     # --------------------------------------------------------------------------- plumbing
     def _after(self, delay_ns: int, action: Callable[[], None]) -> None:
@@ -153,9 +147,22 @@ class SimulatedVenue:
         else:
             self.hub.schedule(self.hub.now_ns() + delay_ns, action)
 
-    def _emit(self, event: VenueEvent) -> None:
+    def _step(self, action: Callable[[], None]) -> None:
+        """Run one venue step, then send its reports (see "Atomic reports" above)."""
+        action()
+        events, self._outbox = self._outbox, []
+        if not events:
+            return
         hub = self.hub
-        self._after(self.ack_latency_ns, lambda: hub.emit(event))
+        if self.ack_latency_ns <= 0:
+            for event in events:
+                hub.emit(event)
+        else:
+            for event in events:
+                hub.schedule(hub.now_ns() + self.ack_latency_ns, lambda e=event: hub.emit(e))  # type: ignore[misc]
+
+    def _emit(self, event: VenueEvent) -> None:
+        self._outbox.append(event)
 
     def _next_id(self, prefix: str) -> str:
         self._ids += 1
@@ -176,7 +183,6 @@ class SimulatedVenue:
         ts_ns: int | None = None,
     ) -> None:
         fee_rate = inst.maker_fee if liquidity is Liquidity.MAKER else inst.taker_fee
-        fee = qty * price * inst.contract_size * fee_rate
         fill = OrderFilled(
             ts_ns=self.hub.now_ns() if ts_ns is None else ts_ns,
             client_order_id=cmd.client_order_id,
@@ -186,7 +192,7 @@ class SimulatedVenue:
             side=cmd.side,
             quantity=qty,
             price=price,
-            fee=fee,
+            fee=qty * price * inst.contract_size * fee_rate,
             fee_currency=inst.settlement,
             liquidity=liquidity,
             leaves_quantity=leaves,
@@ -205,7 +211,7 @@ class SimulatedVenue:
             reason = book.invalid_reason if book is not None else "no book"
             self._reject(cmd, f"venue cannot match: book unavailable ({reason})")
             return
-        is_buy = cmd.side is OrderSide.BUY
+        is_buy = cmd.side.sign > 0
         limit = inst.ticks(cmd.price) if cmd.price is not None else None
         opposite = book.levels(BookSide.ASK if is_buy else BookSide.BID)
         if cmd.post_only and limit is not None and opposite:
@@ -226,8 +232,7 @@ class SimulatedVenue:
             return
         rests = cmd.order_type is OrderType.LIMIT and cmd.time_in_force is TimeInForce.GTC
         rest_qty = quantity - inst.size(filled_units) if rests else ZERO
-        taker_notional = sum((inst.price(p) * inst.size(s) for p, s in fills), ZERO)
-        need_asset, need = self._requirement(inst, cmd, fills, rest_qty, taker_notional)
+        need_asset, need = self._requirement(inst, cmd, fills, rest_qty)
         shortfall = self.account.shortfall(need_asset, need)
         if shortfall is not None:
             self._reject(cmd, shortfall)
@@ -244,21 +249,16 @@ class SimulatedVenue:
         if rest_qty > 0 and limit is not None:
             self._rest(cmd, voi, inst, rest_qty, limit)
         elif leaves > 0 or (cmd.quote_quantity is not None and not fills):
-            self._emit(
-                OrderCanceled(self.hub.now_ns(), cmd.client_order_id, "unfilled remainder canceled (IOC/market)")
-            )
+            reason = "unfilled remainder canceled (IOC/market)"
+            self._emit(OrderCanceled(self.hub.now_ns(), cmd.client_order_id, reason))
 
     def _requirement(
-        self,
-        inst: Instrument,
-        cmd: SubmitOrder,
-        fills: list[tuple[int, int]],
-        rest_qty: Decimal,
-        taker_notional: Decimal,
+        self, inst: Instrument, cmd: SubmitOrder, fills: list[tuple[int, int]], rest_qty: Decimal
     ) -> tuple[str, Decimal]:
+        """Funds the taker part (exact notional of the levels swept) and the resting part need."""
         taker_qty = inst.size(sum(size for _, size in fills))
-        avg = taker_notional / taker_qty if taker_qty else ZERO
-        asset, need = self.account.requirement(inst, cmd.side, taker_qty, avg, inst.taker_fee)
+        notional = sum((inst.price(p) * inst.size(s) for p, s in fills), ZERO) * inst.contract_size
+        asset, need = self.account.requirement(inst, cmd.side, taker_qty, ZERO, inst.taker_fee, notional)
         if rest_qty > 0 and cmd.price is not None:
             _, rest_need = self.account.requirement(inst, cmd.side, rest_qty, cmd.price, inst.maker_fee)
             need += rest_need
@@ -276,83 +276,71 @@ class SimulatedVenue:
 
     def _rest(self, cmd: SubmitOrder, voi: str, inst: Instrument, qty: Decimal, limit: int) -> None:
         book = self.hub.book(inst.id)
-        own_side = BookSide.BID if cmd.side is OrderSide.BUY else BookSide.ASK
+        own_side = BookSide.BID if cmd.side.sign > 0 else BookSide.ASK
         ahead = book.size_at(own_side, limit) if book is not None and book.is_valid else 0
         asset, amount = self.account.requirement(inst, cmd.side, qty, inst.price(limit), inst.maker_fee)
         self.account.reserve(asset, amount)
-        working = _Working(cmd, voi, qty, limit, ahead, asset, amount)
+        working = WorkingOrder(cmd, voi, qty, limit, ahead, asset, amount)
         self._working.setdefault(inst.id, {})[cmd.client_order_id] = working
 
     def _cancel_arrives(self, cmd: CancelOrder) -> None:
+        now = self.hub.now_ns()
+        pending = self._pending_bar_orders.get(cmd.instrument_id, {}).pop(cmd.client_order_id, None)
+        if pending is not None:  # a bar order still waiting for the next open
+            self._emit(OrderCanceled(now, cmd.client_order_id, "canceled by client before the next bar"))
+            return
         working = self._working.get(cmd.instrument_id, {}).pop(cmd.client_order_id, None)
         if working is None:
-            self._emit(OrderCancelRejected(self.hub.now_ns(), cmd.client_order_id, "order not open at venue"))
+            self._emit(OrderCancelRejected(now, cmd.client_order_id, "order not open at venue"))
             return
         self.account.release(working.reserve_asset, working.reserved)
-        self._emit(OrderCanceled(self.hub.now_ns(), cmd.client_order_id, "canceled by client"))
+        self._emit(OrderCanceled(now, cmd.client_order_id, "canceled by client"))
 
     # --------------------------------------------------------------------------- resting orders
-    def _fill_resting(self, working: _Working, inst: Instrument, units: int, price: Decimal | None = None) -> None:
+    def _fill_resting(self, working: WorkingOrder, inst: Instrument, units: int, price: Decimal | None = None) -> None:
         qty = min(inst.size(units), working.leaves)
         if qty <= 0:
             return
-        fill_price = price if price is not None else inst.price(working.price_ticks)
         share = working.reserved * qty / working.leaves
         self.account.release(working.reserve_asset, share)
         working.reserved -= share
         working.leaves -= qty
+        fill_price = price if price is not None else inst.price(working.price_ticks)
         self._fill(working.cmd, working.venue_order_id, inst, fill_price, qty, Liquidity.MAKER, None)
         if working.leaves <= 0:
             del self._working[inst.id][working.cmd.client_order_id]
 
     def _match_resting_against_book(self, iid: InstrumentId) -> None:
+        """Queue upkeep, and fills when the displayed book has moved through a resting price."""
         book = self.hub.book(iid)
         if book is None or not book.is_valid:
             return
         inst = self.hub.instrument(iid)
+        consumed = self._consumed.setdefault(iid, {})
         for working in list(self._working[iid].values()):
-            is_buy = working.cmd.side is OrderSide.BUY
-            own = BookSide.BID if is_buy else BookSide.ASK
+            own = BookSide.BID if working.is_buy else BookSide.ASK
             working.queue_ahead = min(working.queue_ahead, book.size_at(own, working.price_ticks))
-            opposite = book.levels(BookSide.ASK if is_buy else BookSide.BID)
-            through = sweep(
-                opposite,
-                inst.units(working.leaves),
-                limit=working.price_ticks,
-                is_buy=is_buy,
-                consumed=self._consumed.setdefault(iid, {}),
-            )
-            units = sum(size for _, size in through)
-            if units:
-                # The market moved through our price: the displayed liquidity that crossed us trades
-                # with us at our price (we were there first).
+            opposite = book.levels(BookSide.ASK if working.is_buy else BookSide.BID)
+            units = inst.units(working.leaves)
+            through = sweep(opposite, units, limit=working.price_ticks, is_buy=working.is_buy, consumed=consumed)
+            if through:
+                # Displayed liquidity crossing our price trades with us at our price (we were there first).
                 for price, size in through:
-                    consumed = self._consumed[iid]
                     consumed[price] = consumed.get(price, 0) + size
-                self._fill_resting(working, inst, units)
+                self._fill_resting(working, inst, sum(size for _, size in through))
 
     def _match_resting_against_trade(self, trade: TradeTick) -> None:
         inst = self.hub.instrument(trade.instrument_id)
-        for working in list(self._working[trade.instrument_id].values()):
-            is_buy = working.cmd.side is OrderSide.BUY
-            hits_us = trade.aggressor is (Aggressor.SELLER if is_buy else Aggressor.BUYER)
-            if not hits_us and trade.aggressor is not Aggressor.UNKNOWN:
-                continue
-            better = trade.price < working.price_ticks if is_buy else trade.price > working.price_ticks
-            if better:
-                self._fill_resting(working, inst, trade.size)
-            elif trade.price == working.price_ticks:
-                if working.queue_ahead >= trade.size:
-                    working.queue_ahead -= trade.size
-                else:
-                    excess = trade.size - working.queue_ahead
-                    working.queue_ahead = 0
-                    self._fill_resting(working, inst, excess)
+        working = self._working[trade.instrument_id]
+        leaves = {coid: inst.units(w.leaves) for coid, w in working.items()}
+        for order, units in allocate_trade(list(working.values()), trade, leaves):
+            self._fill_resting(order, inst, units)
 
     # --------------------------------------------------------------------------- bars
     def _arrive_on_bars(self, cmd: SubmitOrder, inst: Instrument) -> None:
-        if cmd.order_type is OrderType.MARKET:
-            self._pending_bar_orders.setdefault(inst.id, []).append((cmd, self._next_id("o")))
+        """Market and IOC/FOK orders meet the next bar's open; GTC limits rest (see the docstring)."""
+        if cmd.order_type is OrderType.MARKET or cmd.time_in_force is not TimeInForce.GTC:
+            self._pending_bar_orders.setdefault(inst.id, {})[cmd.client_order_id] = (cmd, self._next_id("o"))
             return
         assert cmd.price is not None
         asset, need = self.account.requirement(inst, cmd.side, cmd.quantity, cmd.price, inst.maker_fee)
@@ -368,19 +356,21 @@ class SimulatedVenue:
         iid = bar.instrument_id
         self._bar_instruments.add(iid)
         inst = self.hub.instrument(iid)
-        for cmd, voi in self._pending_bar_orders.pop(iid, []):
-            self._fill_market_at_open(cmd, voi, inst, bar.open, bar.open_ts_ns)
+        for cmd, voi in self._pending_bar_orders.pop(iid, {}).values():
+            self._fill_at_open(cmd, voi, inst, bar)
         for working in list(self._working.get(iid, {}).values()):
-            is_buy = working.cmd.side is OrderSide.BUY
-            limit = inst.price(working.price_ticks)
-            if (is_buy and bar.low < limit) or (not is_buy and bar.high > limit):
-                gapped = bar.open < limit if is_buy else bar.open > limit
-                self._fill_resting(working, inst, inst.units(working.leaves), bar.open if gapped else None)
+            price = bar_limit_fill_price(working.is_buy, inst.price(working.price_ticks), bar)
+            if price is not None:
+                self._fill_resting(working, inst, inst.units(working.leaves), price)
 
-    def _fill_market_at_open(
-        self, cmd: SubmitOrder, voi: str, inst: Instrument, price: Decimal, open_ts_ns: int
-    ) -> None:
-        """Fill at the bar's open; the fill is stamped with the open time, when that price traded."""
+    def _fill_at_open(self, cmd: SubmitOrder, voi: str, inst: Instrument, bar: Bar) -> None:
+        """Fill at the bar's open, stamped with the open time, when that price traded."""
+        ts = max(bar.open_ts_ns, cmd.ts_ns)
+        price = bar.open
+        if cmd.price is not None and not marketable_at_open(cmd.side.sign > 0, cmd.price, bar):
+            self._emit(OrderAccepted(ts, cmd.client_order_id, voi))
+            self._emit(OrderCanceled(ts, cmd.client_order_id, f"{cmd.time_in_force}: limit not reached at the open"))
+            return
         qty = cmd.quantity
         if cmd.quote_quantity is not None:
             qty = inst.round_lot_down(cmd.quote_quantity / (price * inst.contract_size * (1 + inst.taker_fee)))
@@ -392,8 +382,8 @@ class SimulatedVenue:
         if shortfall is not None:
             self._reject(cmd, shortfall)
             return
-        self._emit(OrderAccepted(max(open_ts_ns, cmd.ts_ns), cmd.client_order_id, voi))
-        self._fill(cmd, voi, inst, price, qty, Liquidity.TAKER, ZERO, max(open_ts_ns, cmd.ts_ns))
+        self._emit(OrderAccepted(ts, cmd.client_order_id, voi))
+        self._fill(cmd, voi, inst, price, qty, Liquidity.TAKER, ZERO, ts)
 
     # --------------------------------------------------------------------------- funding
     def _on_funding(self, funding: FundingRate) -> None:
@@ -413,9 +403,9 @@ class SimulatedVenue:
         if not position.quantity or mark is None:
             return
         amount = -position.quantity * inst.contract_size * mark * funding.rate
-        self.account.post(
-            Posting(
-                self.hub.now_ns(), self.name, inst.settlement, amount, PostingReason.FUNDING, str(funding.funding_ts_ns)
-            )
+        now = self.hub.now_ns()
+        reference = str(funding.funding_ts_ns)
+        self.account.post(Posting(now, self.name, inst.settlement, amount, PostingReason.FUNDING, reference))
+        self._emit(
+            FundingPaid(now, iid, position.quantity, mark, funding.rate, amount, inst.settlement, funding.funding_ts_ns)
         )
-        self._emit(FundingPaid(self.hub.now_ns(), iid, position.quantity, mark, funding.rate, amount, inst.settlement))

@@ -1,0 +1,32 @@
+"""Readers that turn the real recordings (``shared/data``) into domain market-data records.
+
+Every reader takes the ``Instrument`` the file belongs to, converts book prices and sizes to exact
+integer tick/size-unit counts (rejecting values off the instrument's grid) and raises
+``DataFormatError`` naming the file and the line or row when a file cannot be read.
+"""
+
+from __future__ import annotations
+
+from spreadhawk.data.readers._common import DataFormatError
+from spreadhawk.data.readers.freqtrade import (
+    read_freqtrade_funding,
+    read_freqtrade_mark,
+    read_freqtrade_ohlcv,
+    read_freqtrade_trades,
+)
+from spreadhawk.data.readers.hftbacktest import iter_hftbacktest, read_hftbacktest
+from spreadhawk.data.readers.lean import read_lean_quotes, read_lean_trade_bars
+from spreadhawk.data.readers.link_books import read_link_books
+
+__all__ = [
+    "DataFormatError",
+    "iter_hftbacktest",
+    "read_freqtrade_funding",
+    "read_freqtrade_mark",
+    "read_freqtrade_ohlcv",
+    "read_freqtrade_trades",
+    "read_hftbacktest",
+    "read_lean_quotes",
+    "read_lean_trade_bars",
+    "read_link_books",
+]

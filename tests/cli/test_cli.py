@@ -1,0 +1,124 @@
+"""The command line as a user meets it: results as JSON, stored runs, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from spreadhawk.cli.main import app
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples"
+METRIC_KEYS = {
+    "total_return", "cagr", "annualized_volatility", "sharpe", "sortino", "calmar", "max_drawdown",
+    "max_drawdown_duration_s", "win_rate", "profit_factor", "expectancy", "exposure_time", "turnover",
+    "fees_paid", "btc_correlation", "trades", "run_id", "orders", "fills", "events_processed", "wall_seconds",
+}  # fmt: skip
+
+runner = CliRunner()
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_demo_runs_stores_and_is_reproducible(tmp_path: Path) -> None:
+    db = str(tmp_path / "runs.db")
+    code, out, err = invoke("demo", "--hours", "0.25", "--seed", "3", "--json", "--db", db)
+    assert code == 0, err
+    first = json.loads(out)
+    assert METRIC_KEYS <= set(first)
+    assert first["events_processed"] == 2 * 4 * 900  # two venues, 4 snapshots/s, 15 minutes
+    code, out, _ = invoke("demo", "--hours", "0.25", "--seed", "3", "--json", "--db", db)
+    second = json.loads(out)
+    assert second["journal_sha256"] == first["journal_sha256"]
+    assert second["final_equity"] == first["final_equity"]
+    assert second["run_id"] != first["run_id"]  # same config and seed, stored as a second run
+    code, out, _ = invoke("demo", "--hours", "0.25", "--seed", "4", "--json", "--db", db)
+    assert json.loads(out)["journal_sha256"] != first["journal_sha256"]
+
+    code, out, _ = invoke("runs", "--db", db)
+    assert code == 0
+    assert first["run_id"] in out
+    code, out, _ = invoke("show", first["run_id"], "--db", db, "--json")
+    assert code == 0
+    assert json.loads(out)["result"]["final_equity"] == first["final_equity"]
+
+
+def test_backtest_with_override_prints_one_json_object(shared_data: Path, tmp_path: Path) -> None:
+    code, out, err = invoke(
+        "backtest", str(EXAMPLES / "sma_cross_eth_btc.toml"), "--set", "strategy.params.fast=20",
+        "--json", "--db", str(tmp_path / "r.db"),
+    )  # fmt: skip
+    assert code == 0, err
+    body = json.loads(out)
+    assert METRIC_KEYS <= set(body)
+    assert body["events_processed"] == 5760
+    assert body["orders"] == body["fills"] > 0
+
+
+def _config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "bad.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+DEMO = (REPO / "src/spreadhawk/runtime/presets/demo_cross_exchange.toml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("text", "overrides", "expected"),
+    [
+        (DEMO.replace("seed = 7", "sed = 7"), [], "unknown key 'run.sed'"),
+        (DEMO.replace("seed = 7", 'seed = "x"'), [], "run.seed: Input should be a valid integer"),
+        (DEMO, ["strategy.params.max_quantity=-1"], "strategy.params.max_quantity"),
+        (DEMO, ["strategy.params.colour=1"], "unknown key 'strategy.params.colour'"),
+        (DEMO, ["strategy.path=spreadhawk.nowhere:Nope"], "module 'spreadhawk.nowhere' not found"),
+        (DEMO, ["strategy.path=spreadhawk.strategy.base:Nope"], "'Nope' is not a Strategy class"),
+        (DEMO, ["strategy.path=nocolon"], "must look like 'package.module:Class'"),
+        (DEMO, ["venues.SIMA.latency_ms=-5"], "venues.SIMA.latency_ms"),
+        (DEMO, ["venues.NOPE.latency_ms=5"], "venues.NOPE: no instrument is declared on venue 'NOPE'"),
+        (DEMO, ["data.0.format=csv"], "data.0.format"),
+        (DEMO, ["novalue"], "expected KEY=VALUE"),
+        (DEMO.replace("[run]", "[run\n"), [], "invalid TOML"),
+        (
+            DEMO.replace('format = "synthetic_two_venue"', 'format = "link_books"\npath = "missing.csv"').replace(
+                'instruments = ["SIMA:BTC/USDT", "SIMB:BTC/USDT"]\nhours', 'instrument = "SIMA:BTC/USDT"\nhours'
+            ),
+            [],
+            "data file not found",
+        ),
+    ],
+)
+def test_bad_config_is_one_line_naming_the_problem(
+    tmp_path: Path, text: str, overrides: list[str], expected: str
+) -> None:
+    args = ["backtest", str(_config(tmp_path, text)), "--db", str(tmp_path / "r.db")]
+    for override in overrides:
+        args += ["--set", override]
+    code, out, err = invoke(*args)
+    assert code == 2
+    assert "Traceback" not in out + err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error:")
+    assert expected in lines[0]
+
+
+def test_missing_config_file_and_unknown_run(tmp_path: Path) -> None:
+    code, _, err = invoke("backtest", str(tmp_path / "nope.toml"), "--db", str(tmp_path / "r.db"))
+    assert code == 2
+    assert "config file not found" in err
+    code, _, err = invoke("show", "abc-0-0", "--db", str(tmp_path / "r.db"))
+    assert code == 2
+    assert "no run 'abc-0-0'" in err
+
+
+def test_unwritable_database_is_reported(tmp_path: Path) -> None:
+    code, _, err = invoke("runs", "--db", str(tmp_path / "no" / "such" / "dir" / "r.db"))
+    assert code == 2
+    assert "cannot open run store" in err
