@@ -26,6 +26,8 @@ ZERO = Decimal(0)
 
 
 def postings_for_fill(fill: OrderFilled, instrument: Instrument, position_before: Position) -> list[BalancePosted]:
+    if fill.trade_id in position_before.trade_ids:
+        return []  # this fill was already booked: a fill moves money once
     venue, ts, ref = instrument.venue, fill.ts_ns, fill.trade_id
     postings: list[BalancePosted] = []
     if instrument.kind is InstrumentKind.PERPETUAL:

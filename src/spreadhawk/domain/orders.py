@@ -163,6 +163,10 @@ class Order:
         return replace(self, status=target, reason=reason)
 
     def _apply_fill(self, fill: OrderFilled) -> Order:
+        if fill.quantity <= 0:
+            raise IllegalTransitionError(
+                f"order {self.client_order_id}: fill quantity {fill.quantity} must be positive"
+            )
         filled = self.filled_quantity + fill.quantity
         if self.quote_quantity is None and filled > self.quantity:
             raise OverfillError(

@@ -34,6 +34,8 @@ class Position:
             raise ValueError(f"fill for {fill.instrument_id} applied to position in {self.instrument_id}")
         if fill.trade_id in self.trade_ids:
             return self
+        if fill.quantity <= 0:
+            raise ValueError(f"fill {fill.trade_id}: quantity {fill.quantity} must be positive")
         signed = fill.quantity * fill.side.sign
         qty, avg, realized = self.quantity, self.avg_price, self.realized_pnl
         new_qty = qty + signed

@@ -48,6 +48,29 @@ class BacktestNode:
         run_replay(self.engine, ReplayFeed(self.sources), progress=progress)
         self.strategy.on_stop()
         self.engine.journal.close()
+        differences = self.reconcile()
+        if differences:
+            raise ReconciliationError("engine and venue balances disagree: " + "; ".join(differences))
+
+    def reconcile(self) -> list[str]:
+        """Differences between each venue's balances and the engine's view of them (none expected).
+
+        The engine learns balances only from venue reports; a difference means a report was lost,
+        duplicated or misapplied, and the run's results cannot be trusted.
+        """
+        ledger = self.engine.portfolio.ledger
+        differences = []
+        for name, venue in sorted(self.venues.items()):
+            held = {a: v for a, v in venue.balances().items() if v}
+            seen = {a: v for a, v in ledger.venue_balances(name).items() if v}
+            for asset in sorted(set(held) | set(seen)):
+                if held.get(asset, Decimal(0)) != seen.get(asset, Decimal(0)):
+                    differences.append(f"{name} {asset}: venue {held.get(asset, 0)} vs engine {seen.get(asset, 0)}")
+        return differences
+
+
+class ReconciliationError(Exception):
+    pass
 
 
 def build_backtest(config: RunConfig) -> BacktestNode:

@@ -27,8 +27,10 @@ What it models, and the conventions it documents:
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 
 from spreadhawk.domain.events import BalancePosted as Posting
 from spreadhawk.domain.events import (
@@ -90,7 +92,8 @@ class SimulatedVenue:
         self._consumed: dict[InstrumentId, dict[int, int]] = {}
         self._marks: dict[InstrumentId, Decimal] = {}
         self._funding_paid: dict[InstrumentId, int] = {}
-        self._outbox: list[VenueEvent] = []
+        self._outbox: deque[VenueEvent] = deque()
+        self._delivering = False
         self._ids = 0
 
     # --------------------------------------------------------------------------- port
@@ -148,18 +151,26 @@ class SimulatedVenue:
             self.hub.schedule(self.hub.now_ns() + delay_ns, action)
 
     def _step(self, action: Callable[[], None]) -> None:
-        """Run one venue step, then send its reports (see "Atomic reports" above)."""
+        """Run one venue step, then send its reports in order (see "Atomic reports" above).
+
+        A strategy reacting to a report may start a nested step (an order or cancel with no
+        latency); its reports queue behind the outer step's, so the engine learns everything in the
+        order the venue did it.
+        """
         action()
-        events, self._outbox = self._outbox, []
-        if not events:
+        if self._delivering:
             return
+        self._delivering = True
         hub = self.hub
-        if self.ack_latency_ns <= 0:
-            for event in events:
-                hub.emit(event)
-        else:
-            for event in events:
-                hub.schedule(hub.now_ns() + self.ack_latency_ns, lambda e=event: hub.emit(e))  # type: ignore[misc]
+        try:
+            while self._outbox:
+                event = self._outbox.popleft()
+                if self.ack_latency_ns <= 0:
+                    hub.emit(event)
+                else:
+                    hub.schedule(hub.now_ns() + self.ack_latency_ns, partial(hub.emit, event))
+        finally:
+            self._delivering = False
 
     def _emit(self, event: VenueEvent) -> None:
         self._outbox.append(event)
@@ -388,8 +399,9 @@ class SimulatedVenue:
     # --------------------------------------------------------------------------- funding
     def _on_funding(self, funding: FundingRate) -> None:
         iid = funding.instrument_id
-        if funding.ts_ns < funding.funding_ts_ns or self._funding_paid.get(iid) == funding.funding_ts_ns:
-            return  # an estimate, or this funding time was already paid
+        last_paid = self._funding_paid.get(iid)
+        if funding.ts_ns < funding.funding_ts_ns or (last_paid is not None and funding.funding_ts_ns <= last_paid):
+            return  # an estimate, or this funding time (or a later one) was already paid
         inst = self.hub.instrument(iid)
         if inst.kind is not InstrumentKind.PERPETUAL:
             return
