@@ -161,6 +161,7 @@ def _print_result(result: dict[str, Any]) -> None:
         "initial_equity",
         "final_equity",
         "pnl",
+        "pnl_vs_holding",
         "total_return",
         "cagr",
         "annualized_volatility",

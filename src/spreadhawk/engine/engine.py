@@ -29,6 +29,7 @@ from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.market import Bar, BookDeltas, BookSnapshot, MarketData, TradeTick
 from spreadhawk.domain.orderbook import OrderBook
 from spreadhawk.domain.orders import Order
+from spreadhawk.engine.bus import MessageBus
 from spreadhawk.engine.clock import Clock, SimClock
 from spreadhawk.engine.journal import Journal
 from spreadhawk.engine.portfolio import Portfolio
@@ -69,8 +70,7 @@ class Engine:
         self._equity_interval_ns = equity_interval_ns
         self._next_equity_ns: int | None = None
         self._last_price: dict[InstrumentId, Decimal] = {}
-        self._data_handlers: dict[type, list[Handler]] = {}
-        self._order_handlers: dict[str, dict[type, Handler]] = {}
+        self.bus = MessageBus()
         self._exposure_ns = 0
         self._last_exposure_check: int | None = None
 
@@ -80,12 +80,6 @@ class Engine:
             raise EngineError(f"venue {venue.name!r} added twice")
         self.venues[venue.name] = venue
         venue.bind(_Hub(self))
-
-    def subscribe(self, data_type: type, handler: Handler) -> None:
-        self._data_handlers.setdefault(data_type, []).append(handler)
-
-    def subscribe_orders(self, strategy_id: str, handlers: dict[type, Handler]) -> None:
-        self._order_handlers[strategy_id] = handlers
 
     def deposit(self, venue: str, asset: str, amount: Decimal) -> None:
         self.journal.append(self.portfolio.deposit(self.clock.now_ns(), venue, asset, amount))
@@ -138,7 +132,7 @@ class Engine:
             venue.on_market_data(data)
 
     def _dispatch(self, data: MarketData) -> None:
-        handlers = self._data_handlers.get(type(data))
+        handlers = self.bus.handlers(type(data))
         if handlers:
             for handler in handlers:
                 handler(data)
@@ -215,7 +209,10 @@ class Engine:
     def on_venue_event(self, event: VenueEvent) -> None:
         self.journal.append(event)
         if isinstance(event, FundingPaid):
-            self.journal.append(self.portfolio.apply_funding(event))
+            posting = self.portfolio.apply_funding(event)
+            self.journal.append(posting)
+            self.bus.publish(event)
+            self.bus.publish(posting)
             return
         self._apply_order_event(event)
 
@@ -233,16 +230,15 @@ class Engine:
         if isinstance(event, OrderFilled) and updated is not order:
             self.fills.append(event)
             position, postings = self.portfolio.apply_fill(event)
+            changed = PositionChanged(
+                event.ts_ns, position.instrument_id, position.quantity, position.avg_price, position.realized_pnl
+            )
             for posting in postings:
                 self.journal.append(posting)
-            self.journal.append(
-                PositionChanged(
-                    event.ts_ns, position.instrument_id, position.quantity, position.avg_price, position.realized_pnl
-                )
-            )
-        handler = self._order_handlers.get(order.strategy_id, {}).get(type(event))
-        if handler is not None:
-            handler(event)
+                self.bus.publish(posting)
+            self.journal.append(changed)
+            self.bus.publish(changed)
+        self.bus.publish(event, key=order.strategy_id)  # the owning strategy, and any listener
 
 
 class _Hub:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from spreadhawk.analytics.metrics import ClosedTrade, EquityCurve, Metrics, compute_metrics
-from spreadhawk.domain.events import OrderFilled
+from spreadhawk.domain.events import OrderFilled, PostingReason
 from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.positions import Position
 from spreadhawk.engine.engine import Engine
@@ -61,6 +61,9 @@ class RunSummaryFigures:
     traded_notional: Decimal  # valuation currency
     final_equity: Decimal
     initial_equity: Decimal
+    # Final equity less the starting balances valued at the final prices: what trading added
+    # (net of fees and funding) beyond simply holding the initial inventory.
+    pnl_vs_holding: Decimal
 
 
 def summarise(engine: Engine) -> RunSummaryFigures:
@@ -82,7 +85,17 @@ def summarise(engine: Engine) -> RunSummaryFigures:
         exposure_ns=min(engine.exposure_ns, curve.elapsed_ns),
         benchmark=benchmark,
     )
-    return RunSummaryFigures(metrics, fees, notional, engine.equity_curve[-1][1], engine.equity_curve[0][1])
+    final = engine.equity_curve[-1][1]
+    return RunSummaryFigures(metrics, fees, notional, final, engine.equity_curve[0][1], final - _held_value(engine))
+
+
+def _held_value(engine: Engine) -> Decimal:
+    """The deposits, valued at the final prices."""
+    deposits: dict[str, Decimal] = {}
+    for posting in engine.portfolio.ledger.postings:
+        if posting.reason is PostingReason.DEPOSIT:
+            deposits[posting.asset] = deposits.get(posting.asset, ZERO) + posting.amount
+    return _value(deposits, engine)
 
 
 def _value(amounts: dict[str, Decimal], engine: Engine) -> Decimal:
@@ -122,6 +135,7 @@ def result_json(
         initial_equity=str(figures.initial_equity),
         final_equity=str(figures.final_equity),
         pnl=str(figures.final_equity - figures.initial_equity),
+        pnl_vs_holding=str(figures.pnl_vs_holding),
         valuation_currency=engine.portfolio.valuation_currency,
         journal_sha256=engine.journal.digest,
         strategy_stats=jsonable(strategy_stats),

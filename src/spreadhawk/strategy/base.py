@@ -100,5 +100,6 @@ def attach_strategy(engine: Engine, strategy: Strategy) -> None:
     """Wire a strategy's handlers into the engine and give it its context."""
     strategy.attach(StrategyContext(engine, strategy.id))
     for message_type, handler in strategy.handlers(MARKET_DATA_TYPES).items():
-        engine.subscribe(message_type, handler)
-    engine.subscribe_orders(strategy.id, strategy.handlers(ORDER_EVENT_TYPES))
+        engine.bus.subscribe(message_type, handler)
+    for message_type, handler in strategy.handlers(ORDER_EVENT_TYPES).items():
+        engine.bus.subscribe(message_type, handler, key=strategy.id)  # only its own orders
