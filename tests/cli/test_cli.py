@@ -122,3 +122,28 @@ def test_unwritable_database_is_reported(tmp_path: Path) -> None:
     code, _, err = invoke("runs", "--db", str(tmp_path / "no" / "such" / "dir" / "r.db"))
     assert code == 2
     assert "cannot open run store" in err
+
+
+def test_data_imported_to_the_catalog_replays_identically(shared_data: Path, tmp_path: Path) -> None:
+    config = str(EXAMPLES / "cross_exchange_link_usdt.toml")
+    catalog = tmp_path / "catalog"
+    code, out, err = invoke("import", config, "--out", str(catalog), "--name", "link")
+    assert code == 0, err
+    assert "BINANCE:LINK/USDT" in out
+    assert "HUOBI:LINK/USDT" in out
+    assert "7,200" in out
+    db = str(tmp_path / "r.db")
+    cheap_fees = ["--set", "instruments.0.taker_fee=0.0001", "--set", "instruments.1.taker_fee=0.0001"]
+    code, out, err = invoke("backtest", config, *cheap_fees, "--json", "--db", db)
+    assert code == 0, err
+    from_files = json.loads(out)
+    from_catalog_args = []
+    for i in (0, 1):
+        for key, value in (("format", "catalog"), ("path", str(catalog)), ("kind", "book_snapshot")):
+            from_catalog_args += ["--set", f"data.{i}.{key}={value}"]
+    code, out, err = invoke("backtest", config, *cheap_fees, *from_catalog_args, "--json", "--db", db)
+    assert code == 0, err
+    from_catalog = json.loads(out)
+    assert from_files["fills"] > 0
+    assert from_catalog["journal_sha256"] == from_files["journal_sha256"]
+    assert from_catalog["final_equity"] == from_files["final_equity"]

@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import fields
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,9 +22,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Column, Table
 from sqlalchemy.exc import SQLAlchemyError
 
+from spreadhawk.analytics.metrics import Metrics
+from spreadhawk.data.catalog import ParquetCatalog
 from spreadhawk.persistence import RunStore
 from spreadhawk.runtime.config import ConfigError, load_config
-from spreadhawk.runtime.services import BacktestService, QueryService, database_url
+from spreadhawk.runtime.services import BacktestService, DataService, QueryService, database_url
 
 app = typer.Typer(
     add_completion=False,
@@ -31,8 +34,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="spreadhawk: crypto arbitrage backtests.",
 )
-err = Console(stderr=True)
-out = Console()
+errors = Console(stderr=True)
+console = Console()
 
 DbOption = Annotated[
     str, typer.Option("--db", help="SQLite file or SQLAlchemy URL of the run store", envvar="SPREADHAWK_DB")
@@ -40,7 +43,7 @@ DbOption = Annotated[
 
 
 def fail(message: str, code: int = 2) -> None:
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    errors.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -62,7 +65,7 @@ def _progress(enabled: bool) -> Iterator[Callable[[int], Callable[[int], None]] 
         yield None
         return
     columns = (TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TextColumn("events"), TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=True) as bar:
+    with Progress(*columns, console=errors, transient=True) as bar:
 
         def factory(total: int) -> Callable[[int], None]:
             task = bar.add_task("replay", total=total)
@@ -113,6 +116,24 @@ def demo(
         _run_backtest(path, [f"run.seed={seed}", f"data.0.hours={hours}"], as_json, db)
 
 
+@app.command("import")
+def import_data(
+    config: Annotated[Path, typer.Argument(help="run config whose [[data]] sections to import")],
+    out: Annotated[Path, typer.Option("--out", help="catalog folder")] = Path("catalog"),
+    name: Annotated[str, typer.Option(help="name of the stored files")] = "data",
+) -> None:
+    """Normalise a config's data into the Parquet catalog (read back with format = "catalog")."""
+    try:
+        entries = DataService(ParquetCatalog(out)).import_config(load_config(config), name)
+    except ConfigError as exc:
+        fail(str(exc))
+        return
+    table = Table("kind", "instrument", "name", "rows", "file")
+    for e in entries:
+        table.add_row(e.kind, e.instrument_id, e.name, f"{e.rows:,}", str(e.path))
+    console.print(table)
+
+
 @app.command()
 def runs(db: DbOption = "spreadhawk.db", limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
     """List stored runs, newest first."""
@@ -132,7 +153,7 @@ def runs(db: DbOption = "spreadhawk.db", limit: Annotated[int, typer.Option(min=
             _pct(m.get("max_drawdown")),
             str(m.get("trades")),
         )
-    out.print(table if summaries else "no runs stored yet")
+    console.print(table if summaries else "no runs stored yet")
 
 
 @app.command()
@@ -152,43 +173,33 @@ def show(
         typer.echo(json.dumps({"result": result, "config": record.config.get("config")}, sort_keys=True))
         return
     _print_result(result)
-    out.print(f"orders stored: {len(record.orders)}, fills: {len(record.fills)}, equity points: {len(record.equity)}")
+    console.print(
+        f"orders stored: {len(record.orders)}, fills: {len(record.fills)}, equity points: {len(record.equity)}"
+    )
+
+
+SUMMARY_KEYS = (
+    "initial_equity",
+    "final_equity",
+    "pnl",
+    "pnl_vs_holding",
+    *(f.name for f in fields(Metrics)),
+    "orders",
+    "fills",
+    "events_processed",
+    "wall_seconds",
+)
 
 
 def _print_result(result: dict[str, Any]) -> None:
     table = Table("metric", "value", title=f"run {result.get('run_id')}")
-    for key in (
-        "initial_equity",
-        "final_equity",
-        "pnl",
-        "pnl_vs_holding",
-        "total_return",
-        "cagr",
-        "annualized_volatility",
-        "sharpe",
-        "sortino",
-        "calmar",
-        "max_drawdown",
-        "max_drawdown_duration_s",
-        "trades",
-        "win_rate",
-        "profit_factor",
-        "expectancy",
-        "exposure_time",
-        "turnover",
-        "fees_paid",
-        "btc_correlation",
-        "orders",
-        "fills",
-        "events_processed",
-        "wall_seconds",
-    ):
+    for key in SUMMARY_KEYS:
         table.add_row(key, _fmt(result.get(key)))
-    out.print(table)
+    console.print(table)
     stats = result.get("strategy_stats") or {}
     if stats:
-        out.print("strategy: " + json.dumps(stats, sort_keys=True, default=str), soft_wrap=True)
-    out.print(
+        console.print("strategy: " + json.dumps(stats, sort_keys=True, default=str), soft_wrap=True)
+    console.print(
         f"valuation currency: {result.get('valuation_currency')}   journal sha256: {result.get('journal_sha256')}"
     )
 

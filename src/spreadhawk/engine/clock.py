@@ -14,6 +14,9 @@ from typing import Protocol
 class Clock(Protocol):
     def now_ns(self) -> int: ...
 
+    def advance_to(self, ts_ns: int) -> None:
+        """Called with the time of each event processed; only a simulated clock moves on it."""
+
 
 class SimClock:
     __slots__ = ("_now",)

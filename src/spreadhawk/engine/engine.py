@@ -90,12 +90,11 @@ class Engine:
 
     def run_until(self, ts_ns: int) -> None:
         """Fire every timer due at or before ``ts_ns``, in order, advancing the clock to each."""
-        clock = self.clock
+        advance_to = self.clock.advance_to
         pop = self.scheduler.pop_due
         while (item := pop(ts_ns)) is not None:
             due, callback = item
-            if isinstance(clock, SimClock):
-                clock.advance_to(due)
+            advance_to(due)
             callback()
 
     # --------------------------------------------------------------------------- market data
@@ -114,9 +113,7 @@ class Engine:
             self._dispatch(data)
 
     def _apply(self, data: MarketData) -> None:
-        clock = self.clock
-        if isinstance(clock, SimClock):
-            clock.advance_to(data.ts_ns)
+        self.clock.advance_to(data.ts_ns)
         kind = type(data)
         iid = data.instrument_id
         if kind is BookDeltas:

@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from spreadhawk.data.catalog import CatalogEntry, ParquetCatalog
 from spreadhawk.engine.clock import WallClock
 from spreadhawk.persistence import RunRecord, RunStore, RunSummary, make_run_id
-from spreadhawk.runtime.config import RunConfig
+from spreadhawk.runtime.config import ConfigError, RunConfig
 from spreadhawk.runtime.modes import build_backtest
 from spreadhawk.runtime.results import result_json, summarise
+from spreadhawk.runtime.sources import build_instruments, load_source
 
 ProgressFactory = Callable[[int], Callable[[int], None]]  # total events -> progress callback
 
@@ -70,6 +72,27 @@ class BacktestService:
             if self._store.get_run(run_id) is None:
                 return run_id
             sequence += 1
+
+
+class DataService:
+    """Normalise the data a config names into a Parquet catalog, so later runs read it fast."""
+
+    def __init__(self, catalog: ParquetCatalog) -> None:
+        self._catalog = catalog
+
+    def import_config(self, config: RunConfig, name: str) -> list[CatalogEntry]:
+        instruments = build_instruments(config)
+        written: set[Path] = set()
+        for section in config.data:
+            records = load_source(config, section, instruments)
+            try:
+                written.update(self._catalog.write(records, name))
+            except (ValueError, TypeError) as exc:
+                raise ConfigError(f"catalog: {exc}") from None
+        return [entry for entry in self._catalog.list() if entry.path in written]
+
+    def entries(self) -> list[CatalogEntry]:
+        return self._catalog.list()
 
 
 class QueryService:

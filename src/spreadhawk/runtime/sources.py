@@ -8,7 +8,9 @@ from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
-from spreadhawk.data.catalog import ParquetCatalog
+import pyarrow as pa
+
+from spreadhawk.data.catalog import KINDS, ParquetCatalog
 from spreadhawk.data.readers import (
     DataFormatError,
     read_freqtrade_funding,
@@ -115,11 +117,18 @@ def load_source(
             return read_hftbacktest(paths, inst)
         if section.format == "catalog":
             if not section.kind:
-                raise ConfigError("catalog data needs 'kind' (e.g. 'book_snapshot')")
-            return list(ParquetCatalog(_existing(config, section.path)).read(section.kind, inst.id))
+                raise ConfigError(f"catalog data needs 'kind', one of: {', '.join(sorted(KINDS.values()))}")
+            records = ParquetCatalog(_existing(config, section.path)).read(section.kind, inst.id)
+            if not records:
+                raise ConfigError(f"catalog {section.path}: no {section.kind} data for {inst.id}")
+            return records
         return _loaders(section)[section.format](_existing(config, section.path), inst)
-    except DataFormatError as exc:
+    except (DataFormatError, FileNotFoundError) as exc:
         raise ConfigError(f"data error: {exc}") from None
+    except ValueError as exc:  # catalog: unknown kind
+        raise ConfigError(f"data {section.format}: {exc}") from None
+    except pa.ArrowException as exc:
+        raise ConfigError(f"data {section.format}: unreadable Parquet file: {exc}") from None
 
 
 def _instrument(section: DataSection, instruments: dict[InstrumentId, Instrument]) -> Instrument:
