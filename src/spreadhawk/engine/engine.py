@@ -71,6 +71,7 @@ class Engine:
         self._next_equity_ns: int | None = None
         self._last_price: dict[InstrumentId, Decimal] = {}
         self.bus = MessageBus()
+        self._venue_of: dict[InstrumentId, Venue] = {}  # hot path: no string split per event
         self._exposure_ns = 0
         self._last_exposure_check: int | None = None
 
@@ -79,6 +80,9 @@ class Engine:
         if venue.name in self.venues:
             raise EngineError(f"venue {venue.name!r} added twice")
         self.venues[venue.name] = venue
+        for iid, inst in self.instruments.items():
+            if inst.venue == venue.name:
+                self._venue_of[iid] = venue
         venue.bind(_Hub(self))
 
     def deposit(self, venue: str, asset: str, amount: Decimal) -> None:
@@ -116,15 +120,19 @@ class Engine:
         self.clock.advance_to(data.ts_ns)
         kind = type(data)
         iid = data.instrument_id
-        if kind is BookDeltas:
-            self.books[iid].apply_deltas(data)  # type: ignore[arg-type]
-        elif kind is BookSnapshot:
-            self.books[iid].apply_snapshot(data)  # type: ignore[arg-type]
+        if kind is BookDeltas or kind is BookSnapshot:
+            book = self.books.get(iid)
+            if book is None:
+                raise EngineError(f"market data for {iid}, which is not a declared instrument")
+            if kind is BookDeltas:
+                book.apply_deltas(data)  # type: ignore[arg-type]
+            else:
+                book.apply_snapshot(data)  # type: ignore[arg-type]
         elif kind is Bar:
             self._last_price[iid] = data.close  # type: ignore[union-attr]
         elif kind is TradeTick:
             self._last_price[iid] = self.instruments[iid].price(data.price)  # type: ignore[union-attr]
-        venue = self.venues.get(venue_of(iid))
+        venue = self._venue_of.get(iid)
         if venue is not None:
             venue.on_market_data(data)
 
