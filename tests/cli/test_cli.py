@@ -84,6 +84,7 @@ DEMO = (REPO / "src/spreadhawk/runtime/presets/demo_cross_exchange.toml").read_t
         (DEMO, ["venues.NOPE.latency_ms=5"], "venues.NOPE: no instrument is declared on venue 'NOPE'"),
         (DEMO, ["data.0.format=csv"], "data.0.format"),
         (DEMO, ["novalue"], "expected KEY=VALUE"),
+        (DEMO, ['run.valuation_currency="EUR"'], "starts with no equity in EUR: deposit balances under [venues.NAME]"),
         (DEMO.replace("[run]", "[run\n"), [], "invalid TOML"),
         (
             DEMO.replace('format = "synthetic_two_venue"', 'format = "link_books"\npath = "missing.csv"').replace(

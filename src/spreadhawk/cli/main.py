@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Column, Table
 from sqlalchemy.exc import SQLAlchemyError
@@ -26,6 +27,7 @@ from spreadhawk.analytics.metrics import Metrics
 from spreadhawk.data.catalog import ParquetCatalog
 from spreadhawk.persistence import RunStore
 from spreadhawk.runtime.config import ConfigError, load_config
+from spreadhawk.runtime.results import NoEquityError
 from spreadhawk.runtime.services import BacktestService, DataService, QueryService, database_url
 
 app = typer.Typer(
@@ -43,7 +45,7 @@ DbOption = Annotated[
 
 
 def fail(message: str, code: int = 2) -> None:
-    errors.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    errors.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -79,7 +81,7 @@ def _run_backtest(config_path: Path, overrides: list[str], as_json: bool, db: st
         config = load_config(config_path, overrides)
         with _store(db) as store, _progress(sys.stderr.isatty()) as progress:
             outcome = BacktestService(store).run(config, progress)
-    except ConfigError as exc:
+    except (ConfigError, NoEquityError) as exc:
         fail(str(exc))
     except SQLAlchemyError as exc:
         fail(f"run store {db}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")

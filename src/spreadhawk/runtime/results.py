@@ -50,8 +50,12 @@ def _trips(position: Position, fills: Iterable[OrderFilled], rate: Decimal) -> l
         if position.is_flat or flipped:
             value = float(pnl * rate)
             trips.append(ClosedTrade(entry_ts, fill.ts_ns, value, float(pnl / peak) if peak else 0.0))
-            entry_ts, pnl, peak = fill.ts_ns, ZERO, abs(position.quantity) * position.avg_price
+            entry_ts, pnl, peak = fill.ts_ns, ZERO, abs(position.quantity) * position.avg_price * position.contract_size
     return trips
+
+
+class NoEquityError(ValueError):
+    """Nothing to measure returns against."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +77,10 @@ def summarise(engine: Engine) -> RunSummaryFigures:
     ts = np.array([t for t, _ in engine.equity_curve], dtype=np.int64)
     eq = np.array([float(e) for _, e in engine.equity_curve], dtype=np.float64)
     if len(eq) == 0 or eq[0] <= 0:
-        raise ValueError("the run has no positive starting equity (no balances deposited, or nothing priced)")
+        raise NoEquityError(
+            f"the run starts with no equity in {portfolio.valuation_currency}: deposit balances under [venues.NAME] "
+            "balances, in assets that an instrument prices in the valuation currency"
+        )
     curve = EquityCurve(ts, eq)
     mean_equity = Decimal(repr(float(eq.mean())))
     benchmark = _benchmark(engine)
