@@ -29,6 +29,7 @@ from spreadhawk.domain.market import (
     BookDeltas,
     BookSnapshot,
     FundingRate,
+    InstrumentSettled,
     Level,
     MarketData,
     MarkPrice,
@@ -136,6 +137,7 @@ RECORD: st.SearchStrategy[MarketData] = st.one_of(
     st.builds(Bar, IIDS, TS, TS, DECIMAL, DECIMAL, DECIMAL, DECIMAL, DECIMAL),
     st.builds(FundingRate, IIDS, TS, DECIMAL, TS),
     st.builds(MarkPrice, IIDS, TS, DECIMAL, st.none() | DECIMAL),
+    st.builds(InstrumentSettled, IIDS, TS, DECIMAL),
 )
 
 

@@ -37,6 +37,7 @@ from spreadhawk.domain.market import (
     BookDeltas,
     BookSnapshot,
     FundingRate,
+    InstrumentSettled,
     Level,
     MarketData,
     MarkPrice,
@@ -58,6 +59,7 @@ KINDS: dict[type[Any], str] = {
     Bar: "bar",
     FundingRate: "funding_rate",
     MarkPrice: "mark_price",
+    InstrumentSettled: "instrument_settled",
 }
 _RECORD_TYPES = {kind: cls for cls, kind in KINDS.items()}
 
@@ -302,6 +304,15 @@ def _decode_marks(table: pa.Table, iid: InstrumentId) -> builtins.list[MarketDat
     return [MarkPrice(iid, *values) for values in zip(ts, marks, indexes, strict=True)]
 
 
+def _encode_settlements(records: Sequence[Any]) -> pa.Table:
+    return _table({"ts_ns": _ints([r.ts_ns for r in records]), "price": _decimals([r.price for r in records])})
+
+
+def _decode_settlements(table: pa.Table, iid: InstrumentId) -> builtins.list[MarketData]:
+    (ts,) = _int_columns(table, "ts_ns")
+    return [InstrumentSettled(iid, t, p) for t, p in zip(ts, _from_decimals(table["price"]), strict=True)]
+
+
 def _int_columns(table: pa.Table, *names: str) -> builtins.list[builtins.list[int]]:
     return [_from_ints(table[name]) for name in names]
 
@@ -314,6 +325,7 @@ _ENCODERS: dict[str, Callable[[Sequence[Any]], pa.Table]] = {
     "bar": _encode_bars,
     "funding_rate": _encode_funding,
     "mark_price": _encode_marks,
+    "instrument_settled": _encode_settlements,
 }
 _DECODERS: dict[str, Callable[[pa.Table, InstrumentId], builtins.list[MarketData]]] = {
     "book_snapshot": _decode_snapshots,
@@ -323,4 +335,5 @@ _DECODERS: dict[str, Callable[[pa.Table, InstrumentId], builtins.list[MarketData
     "bar": _decode_bars,
     "funding_rate": _decode_funding,
     "mark_price": _decode_marks,
+    "instrument_settled": _decode_settlements,
 }

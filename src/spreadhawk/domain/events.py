@@ -202,6 +202,18 @@ class FundingPaid:
 
 
 @dataclass(frozen=True, slots=True)
+class SettlementPaid:
+    """A settled instrument paid out on the units held at the venue."""
+
+    ts_ns: int
+    instrument_id: InstrumentId
+    quantity: Decimal  # units held (signed)
+    price: Decimal  # settlement price
+    amount: Decimal  # quantity * price * contract size, in ``currency``
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
 class PositionChanged:
     ts_ns: int
     instrument_id: InstrumentId

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
-from spreadhawk.domain.events import BalancePosted, OrderFilled, PostingReason
+from spreadhawk.domain.events import BalancePosted, OrderFilled, PostingReason, SettlementPaid
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
 from spreadhawk.domain.positions import Position
 
@@ -44,6 +44,17 @@ def postings_for_fill(fill: OrderFilled, instrument: Instrument, position_before
     if fill.fee:
         postings.append(BalancePosted(ts, venue, fill.fee_currency, -fill.fee, PostingReason.FEE, ref))
     return postings
+
+
+def postings_for_settlement(event: SettlementPaid, instrument: Instrument) -> list[BalancePosted]:
+    """A settled spot-like instrument (a binary outcome token) is exchanged for its payout."""
+    venue, ts, ref = instrument.venue, event.ts_ns, f"settle:{instrument.id}"
+    return [
+        BalancePosted(
+            ts, venue, instrument.base, -event.quantity * instrument.contract_size, PostingReason.SETTLEMENT, ref
+        ),
+        BalancePosted(ts, venue, event.currency, event.amount, PostingReason.SETTLEMENT, ref),
+    ]
 
 
 class Ledger:

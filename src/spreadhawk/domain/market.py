@@ -123,4 +123,14 @@ class MarkPrice:
     index: Decimal | None = None
 
 
-MarketData = BookSnapshot | BookDeltas | QuoteTick | TradeTick | Bar | FundingRate | MarkPrice
+@dataclass(frozen=True, slots=True)
+class InstrumentSettled:
+    """An instrument settles: every unit held is paid ``price`` of the settlement currency (a binary
+    outcome pays 1 if it happened, else 0) and the instrument stops trading."""
+
+    instrument_id: InstrumentId
+    ts_ns: int
+    price: Decimal
+
+
+MarketData = BookSnapshot | BookDeltas | QuoteTick | TradeTick | Bar | FundingRate | MarkPrice | InstrumentSettled

@@ -28,6 +28,11 @@ class Position:
     def unrealized_pnl(self, price: Decimal) -> Decimal:
         return (price - self.avg_price) * self.quantity * self.contract_size
 
+    def settle(self, price: Decimal) -> Position:
+        """Flat after settlement at ``price``: the open quantity realises (price - entry) PnL."""
+        realized = self.realized_pnl + (price - self.avg_price) * self.quantity * self.contract_size
+        return replace(self, quantity=ZERO, avg_price=ZERO, realized_pnl=realized)
+
     def apply_fill(self, fill: OrderFilled) -> Position:
         """Next position after ``fill``; a fill already applied (same trade id) changes nothing."""
         if fill.instrument_id != self.instrument_id:

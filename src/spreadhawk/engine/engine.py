@@ -22,6 +22,7 @@ from spreadhawk.domain.events import (
     OrderFilled,
     OrderSubmitted,
     PositionChanged,
+    SettlementPaid,
     SubmitOrder,
 )
 from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId, venue_of
@@ -131,7 +132,7 @@ class Engine:
         elif kind is Bar:
             self._last_price[iid] = data.close  # type: ignore[union-attr]
         elif kind is TradeTick:
-            self._last_price[iid] = self.instruments[iid].price(data.price)  # type: ignore[union-attr]
+            self._last_price[iid] = self.instruments[iid].price(data.price)  # type: ignore[union-attr, arg-type]
         venue = self._venue_of.get(iid)
         if venue is not None:
             venue.on_market_data(data)
@@ -213,11 +214,15 @@ class Engine:
     # --------------------------------------------------------------------------- venue events
     def on_venue_event(self, event: VenueEvent) -> None:
         self.journal.append(event)
-        if isinstance(event, FundingPaid):
-            posting = self.portfolio.apply_funding(event)
-            self.journal.append(posting)
+        if isinstance(event, FundingPaid | SettlementPaid):
+            if isinstance(event, FundingPaid):
+                postings = [self.portfolio.apply_funding(event)]
+            else:
+                postings = self.portfolio.apply_settlement(event)
             self.bus.publish(event)
-            self.bus.publish(posting)
+            for posting in postings:
+                self.journal.append(posting)
+                self.bus.publish(posting)
             return
         self._apply_order_event(event)
 

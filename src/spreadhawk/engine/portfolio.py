@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 
-from spreadhawk.domain.events import BalancePosted, FundingPaid, OrderFilled, PostingReason
+from spreadhawk.domain.events import BalancePosted, FundingPaid, OrderFilled, PostingReason, SettlementPaid
 from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
-from spreadhawk.domain.ledger import Ledger, postings_for_fill
+from spreadhawk.domain.ledger import Ledger, postings_for_fill, postings_for_settlement
 from spreadhawk.domain.positions import Position
 
 ZERO = Decimal(0)
@@ -67,6 +67,13 @@ class Portfolio:
         )
         self.ledger.post(posting)
         return posting
+
+    def apply_settlement(self, event: SettlementPaid) -> list[BalancePosted]:
+        inst = self.instruments[event.instrument_id]
+        postings = postings_for_settlement(event, inst)
+        self.ledger.post_all(postings)
+        self.positions[inst.id] = self.position(inst.id).settle(event.price)
+        return postings
 
     def asset_price(self, asset: str, price_of: PriceOf) -> Decimal | None:
         if asset == self.valuation_currency:

@@ -12,13 +12,13 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Protocol
 
-from spreadhawk.domain.events import CancelOrder, FundingPaid, OrderEvent, SubmitOrder
+from spreadhawk.domain.events import CancelOrder, FundingPaid, OrderEvent, SettlementPaid, SubmitOrder
 from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.market import MarketData
 from spreadhawk.domain.orderbook import OrderBook
 
-VenueEvent = OrderEvent | FundingPaid
+VenueEvent = OrderEvent | FundingPaid | SettlementPaid
 
 
 class VenueHub(Protocol):

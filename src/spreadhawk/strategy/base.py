@@ -32,6 +32,7 @@ MARKET_DATA_TYPES: tuple[type, ...] = (
     md.Bar,
     md.FundingRate,
     md.MarkPrice,
+    md.InstrumentSettled,
 )
 ORDER_EVENT_TYPES: tuple[type, ...] = (
     ev.OrderDenied,

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from spreadhawk.domain.events import BalancePosted, OrderFilled, OrderSide, PostingReason
+from spreadhawk.domain.events import BalancePosted, OrderFilled, OrderSide, PostingReason, SettlementPaid
 from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
-from spreadhawk.domain.ledger import Ledger, postings_for_fill
+from spreadhawk.domain.ledger import Ledger, postings_for_fill, postings_for_settlement
 from spreadhawk.domain.positions import Position
 
 ZERO = Decimal(0)
@@ -90,6 +90,10 @@ class SimAccount:
         self.positions[inst.id] = before.apply_fill(fill)
         if inst.kind is InstrumentKind.PERPETUAL:
             self._settles_in[inst.id] = inst.settlement
+
+    def settle(self, event: SettlementPaid, inst: Instrument) -> None:
+        self.ledger.post_all(postings_for_settlement(event, inst))
+        self.positions[inst.id] = self.position(inst).settle(event.price)
 
     def post(self, posting: BalancePosted) -> None:
         self.ledger.post(posting)

@@ -31,6 +31,7 @@ from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
 from functools import partial
+from typing import Any
 
 from spreadhawk.domain.events import BalancePosted as Posting
 from spreadhawk.domain.events import (
@@ -44,6 +45,7 @@ from spreadhawk.domain.events import (
     OrderRejected,
     OrderType,
     PostingReason,
+    SettlementPaid,
     SubmitOrder,
     TimeInForce,
 )
@@ -55,6 +57,7 @@ from spreadhawk.domain.market import (
     BookSide,
     BookSnapshot,
     FundingRate,
+    InstrumentSettled,
     MarketData,
     MarkPrice,
     TradeTick,
@@ -92,6 +95,13 @@ class SimulatedVenue:
         self._consumed: dict[InstrumentId, dict[int, int]] = {}
         self._marks: dict[InstrumentId, Decimal] = {}
         self._funding_paid: dict[InstrumentId, int] = {}
+        self._settled: set[InstrumentId] = set()
+        # Records that arrive rarely; each is handled in one venue step.
+        self._slow_handlers: dict[type, Callable[[Any], None]] = {
+            Bar: self._on_bar,
+            FundingRate: self._on_funding,
+            InstrumentSettled: self._on_settlement,
+        }
         self._outbox: deque[VenueEvent] = deque()
         self._delivering = False
         self._ids = 0
@@ -122,26 +132,30 @@ class SimulatedVenue:
         kind = type(data)
         iid = data.instrument_id
         if kind is BookDeltas or kind is BookSnapshot:
-            consumed = self._consumed.get(iid)
-            if consumed:
-                if kind is BookSnapshot:
-                    consumed.clear()
-                else:
-                    for price, _ in data.bids:  # type: ignore[union-attr]
-                        consumed.pop(price, None)
-                    for price, _ in data.asks:  # type: ignore[union-attr]
-                        consumed.pop(price, None)
-            if self._working.get(iid):
-                self._step(lambda: self._match_resting_against_book(iid))
+            self._on_book(data)  # type: ignore[arg-type]
         elif kind is TradeTick:
             if self._working.get(iid):
                 self._step(lambda: self._match_resting_against_trade(data))  # type: ignore[arg-type]
-        elif kind is Bar:
-            self._step(lambda: self._on_bar(data))  # type: ignore[arg-type]
         elif kind is MarkPrice:
             self._marks[iid] = data.mark  # type: ignore[union-attr]
-        elif kind is FundingRate:
-            self._step(lambda: self._on_funding(data))  # type: ignore[arg-type]
+        else:
+            handler = self._slow_handlers.get(kind)
+            if handler is not None:
+                self._step(lambda: handler(data))
+
+    def _on_book(self, data: BookSnapshot | BookDeltas) -> None:
+        iid = data.instrument_id
+        consumed = self._consumed.get(iid)
+        if consumed:
+            if type(data) is BookSnapshot:
+                consumed.clear()  # a fresh picture of the book includes what we took
+            else:
+                for price, _ in data.bids:
+                    consumed.pop(price, None)
+                for price, _ in data.asks:
+                    consumed.pop(price, None)
+        if self._working.get(iid):
+            self._step(lambda: self._match_resting_against_book(iid))
 
     # --------------------------------------------------------------------------- plumbing
     def _after(self, delay_ns: int, action: Callable[[], None]) -> None:
@@ -214,6 +228,9 @@ class SimulatedVenue:
     # --------------------------------------------------------------------------- arrival
     def _arrive(self, cmd: SubmitOrder) -> None:
         inst = self.hub.instrument(cmd.instrument_id)
+        if cmd.instrument_id in self._settled:
+            self._reject(cmd, f"{cmd.instrument_id} has settled and no longer trades")
+            return
         if cmd.instrument_id in self._bar_instruments:
             self._arrive_on_bars(cmd, inst)
             return
@@ -395,6 +412,29 @@ class SimulatedVenue:
             return
         self._emit(OrderAccepted(ts, cmd.client_order_id, voi))
         self._fill(cmd, voi, inst, price, qty, Liquidity.TAKER, ZERO, ts)
+
+    # --------------------------------------------------------------------------- settlement
+    def _on_settlement(self, settled: InstrumentSettled) -> None:
+        """Pay out every unit held, and cancel the orders still working: the instrument is gone."""
+        iid = settled.instrument_id
+        if iid in self._settled:
+            return
+        self._settled.add(iid)
+        inst = self.hub.instrument(iid)
+        now = self.hub.now_ns()
+        for working in list(self._working.pop(iid, {}).values()):
+            self.account.release(working.reserve_asset, working.reserved)
+            self._emit(OrderCanceled(now, working.cmd.client_order_id, "instrument settled"))
+        for cmd, _ in self._pending_bar_orders.pop(iid, {}).values():
+            self._emit(OrderCanceled(now, cmd.client_order_id, "instrument settled"))
+        held = self.account.ledger.balance(self.name, inst.base) if inst.kind is not InstrumentKind.PERPETUAL else ZERO
+        if not held:
+            return
+        event = SettlementPaid(
+            now, iid, held, settled.price, held * settled.price * inst.contract_size, inst.settlement
+        )
+        self.account.settle(event, inst)
+        self._emit(event)
 
     # --------------------------------------------------------------------------- funding
     def _on_funding(self, funding: FundingRate) -> None:
