@@ -11,6 +11,7 @@ are acted on.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -42,6 +43,14 @@ Handler = Callable[[Any], None]
 
 class EngineError(Exception):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class EquitySampled:
+    """Published (not journaled: it is derived) each time the engine samples equity."""
+
+    ts_ns: int
+    equity: Decimal
 
 
 class Engine:
@@ -166,6 +175,7 @@ class Engine:
         else:
             self.equity_curve.append((ts_ns, equity))
             self.benchmark_curve.append((ts_ns, bench))
+        self.bus.publish(EquitySampled(ts_ns, equity))
         if self._last_exposure_check is not None and self.portfolio.has_exposure():
             self._exposure_ns += ts_ns - self._last_exposure_check
         self._last_exposure_check = ts_ns

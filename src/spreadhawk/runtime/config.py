@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from spreadhawk.domain.instruments import InstrumentKind
 
@@ -107,8 +107,19 @@ class RunConfig(_Section):
     instruments: list[InstrumentSection] = Field(min_length=1)
     data: list[DataSection] = Field(min_length=1)
     venues: dict[str, VenueSection] = {}
-    strategy: StrategySection
+    strategy: StrategySection | None = None  # one strategy ...
+    strategies: list[StrategySection] = []  # ... or several, sharing the venues' balances
     base_dir: str = "."  # set by the loader: directory of the config file
+
+    @model_validator(mode="after")
+    def _one_way_to_name_strategies(self) -> RunConfig:
+        if (self.strategy is None) == (not self.strategies):
+            raise ValueError("give either [strategy] or [[strategies]] (one or more), not both and not neither")
+        return self
+
+    @property
+    def strategy_sections(self) -> list[StrategySection]:
+        return [self.strategy] if self.strategy is not None else list(self.strategies)
 
     def resolve(self, path: str) -> Path:
         candidate = Path(path)
@@ -190,6 +201,8 @@ def describe_validation_error(exc: ValidationError) -> str:
     """The first error of a pydantic validation, as one line naming the key."""
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "config"
+    if not first["loc"] and first["type"] == "value_error":
+        return str(first["msg"]).removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         return f"unknown key '{where}'"
     if first["type"] == "missing":

@@ -19,11 +19,13 @@ from pathlib import Path
 from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.market import MarketData
+from spreadhawk.engine.attribution import StrategyAttribution
 from spreadhawk.engine.clock import SimClock
 from spreadhawk.engine.engine import Engine
 from spreadhawk.engine.journal import Journal
 from spreadhawk.engine.replay import ReplayFeed, run_replay
 from spreadhawk.runtime.config import ConfigError, RunConfig
+from spreadhawk.runtime.recorders import PriceRecorder
 from spreadhawk.runtime.sources import build_instruments, load_source
 from spreadhawk.strategy.base import Strategy, attach_strategy
 from spreadhawk.strategy.loader import StrategyLoadError, build_strategy
@@ -35,18 +37,22 @@ NS_PER_MS = 1_000_000
 @dataclass
 class BacktestNode:
     engine: Engine
-    strategy: Strategy
+    strategies: list[Strategy]
     venues: dict[str, SimulatedVenue]
     sources: list[list[MarketData]]
+    attribution: StrategyAttribution
+    prices: PriceRecorder
 
     @property
     def event_count(self) -> int:
         return sum(len(s) for s in self.sources)
 
     def run(self, progress: Callable[[int], None] | None = None) -> None:
-        self.strategy.on_start()
+        for strategy in self.strategies:
+            strategy.on_start()
         run_replay(self.engine, ReplayFeed(self.sources), progress=progress)
-        self.strategy.on_stop()
+        for strategy in self.strategies:
+            strategy.on_stop()
         self.engine.journal.close()
         differences = self.reconcile()
         if differences:
@@ -77,10 +83,7 @@ def build_backtest(config: RunConfig) -> BacktestNode:
     """Wire a backtest from a validated config; any problem is a one-line ``ConfigError``."""
     instruments = build_instruments(config)
     sources = [load_source(config, section, instruments) for section in config.data]
-    try:
-        strategy = build_strategy(config.strategy.path, config.strategy.params, config.strategy.id)
-    except StrategyLoadError as exc:
-        raise ConfigError(str(exc)) from None
+    strategies = _strategies(config)
     start_ns = min((s[0].ts_ns for s in sources if s), default=0)
     journal = Journal(config.resolve(config.run.journal)) if config.run.journal else Journal()
     engine = Engine(
@@ -98,8 +101,24 @@ def build_backtest(config: RunConfig) -> BacktestNode:
         for asset, amount in sorted(section.balances.items()):
             venues[name].deposit(asset, amount)
             engine.deposit(name, asset, amount)
-    attach_strategy(engine, strategy)
-    return BacktestNode(engine, strategy, venues, sources)
+    for strategy in strategies:
+        attach_strategy(engine, strategy)
+    attribution = StrategyAttribution(engine, [s.id for s in strategies])
+    return BacktestNode(engine, strategies, venues, sources, attribution, PriceRecorder(engine))
+
+
+def _strategies(config: RunConfig) -> list[Strategy]:
+    built: list[Strategy] = []
+    for index, section in enumerate(config.strategy_sections):
+        try:
+            strategy = build_strategy(section.path, section.params, section.id)
+        except StrategyLoadError as exc:
+            where = "" if config.strategy is not None else f"strategies.{index}: "
+            raise ConfigError(f"{where}{exc}") from None
+        if any(s.id == strategy.id for s in built):
+            raise ConfigError(f"two strategies have the id {strategy.id!r}: give each an 'id'")
+        built.append(strategy)
+    return built
 
 
 def _venues(config: RunConfig, instruments: dict[InstrumentId, Instrument]) -> dict[str, SimulatedVenue]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,10 +15,13 @@ from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.positions import Position
 from spreadhawk.engine.engine import Engine
 
+if TYPE_CHECKING:
+    from spreadhawk.runtime.modes import BacktestNode
+
 ZERO = Decimal(0)
 
 
-def round_trips(engine: Engine) -> list[ClosedTrade]:
+def round_trips(engine: Engine, fills: Iterable[OrderFilled] | None = None) -> list[ClosedTrade]:
     """Round trips per instrument: from flat to flat (a flip closes one trip and opens the next).
 
     PnL is realised PnL net of the fees of the trip's fills, valued in the valuation currency;
@@ -26,12 +29,12 @@ def round_trips(engine: Engine) -> list[ClosedTrade]:
     """
     trades: list[ClosedTrade] = []
     by_instrument: dict[InstrumentId, list[OrderFilled]] = {}
-    for fill in engine.fills:
+    for fill in engine.fills if fills is None else fills:
         by_instrument.setdefault(fill.instrument_id, []).append(fill)
-    for iid, fills in sorted(by_instrument.items()):
+    for iid, instrument_fills in sorted(by_instrument.items()):
         inst = engine.instruments[iid]
         rate = engine.portfolio.asset_price(inst.settlement, engine.price) or Decimal(1)
-        trades.extend(_trips(Position(iid, contract_size=inst.contract_size), fills, rate))
+        trades.extend(_trips(Position(iid, contract_size=inst.contract_size), instrument_fills, rate))
     trades.sort(key=lambda t: (t.exit_ts_ns, t.entry_ts_ns))
     return trades
 
@@ -124,15 +127,11 @@ def _benchmark(engine: Engine) -> EquityCurve | None:
     return EquityCurve(ts, np.array([p for _, p in points], dtype=np.float64))
 
 
-def result_json(
-    run_id: str,
-    figures: RunSummaryFigures,
-    engine: Engine,
-    strategy_stats: dict[str, Any],
-    wall_seconds: float,
-) -> dict[str, Any]:
+def result_json(run_id: str, figures: RunSummaryFigures, node: BacktestNode, wall_seconds: float) -> dict[str, Any]:
     """The one JSON object ``spreadhawk backtest --json`` prints (snake_case keys)."""
+    engine = node.engine
     body: dict[str, Any] = dict(figures.metrics.as_dict())
+    stats = {s.id: jsonable(s.stats()) for s in node.strategies}
     body.update(
         run_id=run_id,
         orders=len(engine.orders),
@@ -145,9 +144,47 @@ def result_json(
         pnl_vs_holding=str(figures.pnl_vs_holding),
         valuation_currency=engine.portfolio.valuation_currency,
         journal_sha256=engine.journal.digest,
-        strategy_stats=jsonable(strategy_stats),
+        strategy_stats=next(iter(stats.values())) if len(stats) == 1 else stats,
+        strategies=_per_strategy(node, stats),
+        costs={
+            "fees": str(figures.fees_paid),
+            "funding": str(_posted(engine, PostingReason.FUNDING)),
+            "settlement": str(_posted(engine, PostingReason.SETTLEMENT)),
+        },
+        series={
+            "prices": {iid: points for iid, points in node.prices.series.items()},
+            "strategy_equity": {
+                sid: [(ts, float(v)) for ts, v in curve] for sid, curve in node.attribution.curves.items()
+            },
+        },
     )
     return body
+
+
+def _per_strategy(node: BacktestNode, stats: dict[str, Any]) -> dict[str, Any]:
+    engine, attribution = node.engine, node.attribution
+    fills_of: dict[str, list[OrderFilled]] = {s.id: [] for s in node.strategies}
+    for fill in engine.fills:
+        fills_of[engine.orders[fill.client_order_id].strategy_id].append(fill)
+    return {
+        sid: {
+            "pnl": str(attribution.pnl(sid)),
+            "fees": str(attribution.fees(sid)),
+            "fills": len(fills_of[sid]),
+            "trades": len(round_trips(engine, fills_of[sid])),
+            "stats": stats[sid],
+        }
+        for sid in fills_of
+    }
+
+
+def _posted(engine: Engine, reason: PostingReason) -> Decimal:
+    """Net amount posted for ``reason``, valued in the valuation currency."""
+    by_asset: dict[str, Decimal] = {}
+    for posting in engine.portfolio.ledger.postings:
+        if posting.reason is reason:
+            by_asset[posting.asset] = by_asset.get(posting.asset, ZERO) + posting.amount
+    return _value(by_asset, engine)
 
 
 def jsonable(value: Any) -> Any:

@@ -44,14 +44,13 @@ class BacktestService:
         wall = time.perf_counter() - started
         figures = summarise(node.engine)
         run_id = self._free_run_id(config)
-        stats = node.strategy.stats()
-        result = result_json(run_id, figures, node.engine, stats, wall)
+        result = result_json(run_id, figures, node, wall)
         engine = node.engine
         self._store.save_run(
             RunRecord(
                 run_id=run_id,
                 created_ns=WallClock().now_ns(),
-                strategy=config.strategy.path,
+                strategy=", ".join(section.path for section in config.strategy_sections),
                 config={"config": config.model_dump(mode="json", exclude={"base_dir"}), "result": result},
                 config_hash=config.config_hash(),
                 seed=config.run.seed,

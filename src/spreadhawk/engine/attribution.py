@@ -1,0 +1,99 @@
+"""Per-strategy PnL when several strategies share the venues' balances.
+
+Each strategy gets a shadow ``Portfolio`` with no deposits: its own fills are booked into it, so its
+ledger holds exactly what its trading moved (assets bought and sold, fees). Funding and settlement
+are paid per venue position, not per strategy; they are shared out in proportion to each
+strategy's own position in the instrument at that moment. A strategy's PnL is then the value of its
+shadow ledger (plus unrealised PnL of its perpetuals) at current prices, and the strategies' PnLs
+add up to the account's PnL net of the starting inventory's revaluation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from spreadhawk.domain.events import BalancePosted as Posting
+from spreadhawk.domain.events import FundingPaid, OrderFilled, PostingReason, SettlementPaid
+from spreadhawk.domain.instruments import Instrument, InstrumentKind
+from spreadhawk.engine.engine import Engine, EquitySampled
+from spreadhawk.engine.portfolio import Portfolio
+
+ZERO = Decimal(0)
+
+
+class StrategyAttribution:
+    def __init__(self, engine: Engine, strategy_ids: Iterable[str]) -> None:
+        self._engine = engine
+        instruments = list(engine.instruments.values())
+        currency = engine.portfolio.valuation_currency
+        self.portfolios = {sid: Portfolio(instruments, currency) for sid in strategy_ids}
+        self.fills: dict[str, int] = dict.fromkeys(self.portfolios, 0)
+        self.curves: dict[str, list[tuple[int, Decimal]]] = {sid: [] for sid in self.portfolios}
+        bus = engine.bus
+        bus.subscribe(OrderFilled, self._on_fill)
+        bus.subscribe(FundingPaid, self._on_funding)
+        bus.subscribe(SettlementPaid, self._on_settlement)
+        bus.subscribe(EquitySampled, self._on_sample)
+
+    def pnl(self, strategy_id: str) -> Decimal:
+        return self.portfolios[strategy_id].equity(self._engine.price)
+
+    def fees(self, strategy_id: str) -> Decimal:
+        portfolio = self.portfolios[strategy_id]
+        total = ZERO
+        for asset, amount in portfolio.fees_paid.items():
+            price = portfolio.asset_price(asset, self._engine.price)
+            total += amount * price if price is not None else ZERO
+        return total
+
+    def _on_fill(self, fill: OrderFilled) -> None:
+        order = self._engine.orders.get(fill.client_order_id)
+        portfolio = self.portfolios.get(order.strategy_id) if order is not None else None
+        if portfolio is not None and order is not None:
+            portfolio.apply_fill(fill)
+            self.fills[order.strategy_id] += 1
+
+    def _shares(self, instrument: Instrument, total: Decimal) -> list[tuple[Portfolio, Decimal]]:
+        """Each strategy's fraction of ``total`` units held (positions, or tokens for spot-like)."""
+        if not total:
+            return []
+        shares = []
+        for portfolio in self.portfolios.values():
+            if instrument.kind is InstrumentKind.PERPETUAL:
+                held = portfolio.position(instrument.id).quantity
+            else:
+                held = portfolio.ledger.balance(instrument.venue, instrument.base)
+            if held:
+                shares.append((portfolio, held / total))
+        return shares
+
+    def _on_funding(self, event: FundingPaid) -> None:
+        inst = self._engine.instruments[event.instrument_id]
+        for portfolio, share in self._shares(inst, event.position):
+            portfolio.ledger.post(
+                Posting(
+                    event.ts_ns,
+                    inst.venue,
+                    event.currency,
+                    event.amount * share,
+                    PostingReason.FUNDING,
+                    str(event.funding_ts_ns),
+                )
+            )
+
+    def _on_settlement(self, event: SettlementPaid) -> None:
+        inst = self._engine.instruments[event.instrument_id]
+        for portfolio, share in self._shares(inst, event.quantity):
+            held = event.quantity * share
+            portfolio.apply_settlement(
+                SettlementPaid(event.ts_ns, inst.id, held, event.price, event.amount * share, event.currency)
+            )
+
+    def _on_sample(self, sample: EquitySampled) -> None:
+        for sid, curve in self.curves.items():
+            pnl = self.pnl(sid)
+            if curve and curve[-1][0] == sample.ts_ns:
+                curve[-1] = (sample.ts_ns, pnl)
+            else:
+                curve.append((sample.ts_ns, pnl))
