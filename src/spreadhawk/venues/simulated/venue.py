@@ -231,10 +231,11 @@ class SimulatedVenue:
         if cmd.instrument_id in self._settled:
             self._reject(cmd, f"{cmd.instrument_id} has settled and no longer trades")
             return
-        if cmd.instrument_id in self._bar_instruments:
-            self._arrive_on_bars(cmd, inst)
-            return
         book = self.hub.book(cmd.instrument_id)
+        has_book = book is not None and book.update_count > 0
+        if cmd.instrument_id in self._bar_instruments and not has_book:
+            self._arrive_on_bars(cmd, inst)  # bars are all this venue knows of the market
+            return
         if book is None or not book.is_valid:
             reason = book.invalid_reason if book is not None else "no book"
             self._reject(cmd, f"venue cannot match: book unavailable ({reason})")
@@ -386,6 +387,9 @@ class SimulatedVenue:
         inst = self.hub.instrument(iid)
         for cmd, voi in self._pending_bar_orders.pop(iid, {}).values():
             self._fill_at_open(cmd, voi, inst, bar)
+        book = self.hub.book(iid)
+        if book is not None and book.update_count > 0:
+            return  # the book and the trades match resting orders; bars built from them add nothing
         for working in list(self._working.get(iid, {}).values()):
             price = bar_limit_fill_price(working.is_buy, inst.price(working.price_ticks), bar)
             if price is not None:
