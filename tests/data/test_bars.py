@@ -42,9 +42,10 @@ def test_quiet_interval_repeats_the_last_close_with_no_volume() -> None:
 
     stream = list(with_trade_bars([trade(10, 100), trade(20, 102), trade(3 * MINUTE + 1, 99)], [inst], MINUTE))
     bars = [r for r in stream if isinstance(r, Bar)]
-    assert [b.ts_ns for b in bars] == [MINUTE, 2 * MINUTE, 3 * MINUTE]
+    assert [b.ts_ns for b in bars] == [MINUTE, 2 * MINUTE, 3 * MINUTE, 4 * MINUTE]  # the last one at the end
     assert bars[0].close == inst.price(102)
     assert bars[0].volume == inst.size(10)
     assert (bars[1].open, bars[1].close, bars[1].volume) == (inst.price(102), inst.price(102), Decimal(0))
+    assert (bars[3].open, bars[3].volume) == (inst.price(99), inst.size(5))
     with pytest.raises(ValueError, match="positive"):
         list(with_trade_bars([], [inst], 0))

@@ -33,56 +33,60 @@ class _Building:
         self.volume += size
 
 
+class _Aggregator:
+    def __init__(self, instruments: Iterable[Instrument], interval_ns: int) -> None:
+        if interval_ns <= 0:
+            raise ValueError(f"bar interval must be positive, got {interval_ns} ns")
+        self.interval_ns = interval_ns
+        self.wanted: dict[InstrumentId, Instrument] = {i.id: i for i in instruments}
+        self.building: dict[InstrumentId, _Building] = {}
+        self.last_close: dict[InstrumentId, int] = {}
+        self.next_close: int | None = None
+
+    def close_before(self, ts_ns: int) -> Iterator[Bar]:
+        """Bars of every interval that ended at or before ``ts_ns``."""
+        if self.next_close is None:
+            self.next_close = (ts_ns // self.interval_ns + 1) * self.interval_ns
+        while ts_ns >= self.next_close:
+            yield from self._close_interval(include_quiet=True)
+            self.next_close += self.interval_ns
+
+    def add(self, trade: TradeTick) -> None:
+        current = self.building.get(trade.instrument_id)
+        if current is None:
+            self.building[trade.instrument_id] = _Building(trade.price, trade.size)
+        else:
+            current.add(trade.price, trade.size)
+
+    def flush(self) -> Iterator[Bar]:
+        if self.next_close is not None:
+            yield from self._close_interval(include_quiet=False)
+
+    def _close_interval(self, *, include_quiet: bool) -> Iterator[Bar]:
+        assert self.next_close is not None
+        close_ns, interval = self.next_close, self.interval_ns
+        for iid, inst in self.wanted.items():
+            bar = self.building.pop(iid, None)
+            if bar is not None:
+                self.last_close[iid] = bar.close
+                yield Bar(
+                    iid, close_ns, interval, inst.price(bar.open), inst.price(bar.high), inst.price(bar.low),
+                    inst.price(bar.close), inst.size(bar.volume),
+                )  # fmt: skip
+            elif include_quiet and iid in self.last_close:
+                price = inst.price(self.last_close[iid])
+                yield Bar(iid, close_ns, interval, price, price, price, price, ZERO)
+
+
 def with_trade_bars(
     records: Iterable[MarketData], instruments: Iterable[Instrument], interval_ns: int
 ) -> Iterator[MarketData]:
     """``records`` with bars of ``instruments`` inserted, built from their trade ticks."""
-    if interval_ns <= 0:
-        raise ValueError(f"bar interval must be positive, got {interval_ns} ns")
-    wanted: dict[InstrumentId, Instrument] = {i.id: i for i in instruments}
-    building: dict[InstrumentId, _Building | None] = dict.fromkeys(wanted)
-    last_close: dict[InstrumentId, int] = {}
-    next_close: int | None = None
+    aggregator = _Aggregator(instruments, interval_ns)
+    wanted = aggregator.wanted
     for record in records:
-        ts = record.ts_ns
-        if next_close is None:
-            next_close = (ts // interval_ns + 1) * interval_ns
-        while ts >= next_close:
-            for iid, inst in wanted.items():
-                bar = _close(inst, building[iid], last_close.get(iid), next_close, interval_ns)
-                if bar is not None:
-                    last_close[iid] = inst.ticks(bar.close)
-                    yield bar
-                building[iid] = None
-            next_close += interval_ns
+        yield from aggregator.close_before(record.ts_ns)
         if type(record) is TradeTick and record.instrument_id in wanted:
-            current = building[record.instrument_id]
-            if current is None:
-                building[record.instrument_id] = _Building(record.price, record.size)
-            else:
-                current.add(record.price, record.size)
+            aggregator.add(record)
         yield record
-    if next_close is not None:  # the data ends inside an interval: its bar closes at the boundary
-        for iid, inst in wanted.items():
-            if building[iid] is not None:
-                bar = _close(inst, building[iid], last_close.get(iid), next_close, interval_ns)
-                if bar is not None:
-                    yield bar
-
-
-def _close(inst: Instrument, bar: _Building | None, last: int | None, close_ns: int, interval_ns: int) -> Bar | None:
-    if bar is None:
-        if last is None:
-            return None  # no trade yet: nothing to report
-        price = inst.price(last)
-        return Bar(inst.id, close_ns, interval_ns, price, price, price, price, ZERO)
-    return Bar(
-        inst.id,
-        close_ns,
-        interval_ns,
-        inst.price(bar.open),
-        inst.price(bar.high),
-        inst.price(bar.low),
-        inst.price(bar.close),
-        inst.size(bar.volume),
-    )
+    yield from aggregator.flush()
