@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine (Python >= 3.11 with pip):
 #   make demo   installs everything and runs the demo backtest on the built-in synthetic market
-#   make test   installs everything (with dev tools) and runs ruff, mypy, import-linter and pytest
+#   make test   installs everything (with dev tools, and chromium when root on Debian) and runs
+#               ruff, mypy, import-linter and pytest
 # uv is installed with pip when it is missing; dependencies come from uv.lock (exact versions).
 
 SHELL := /bin/bash
@@ -10,7 +11,7 @@ UV := python3 -m uv
 endif
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test install install-dev bench uv
+.PHONY: demo test install install-dev bench uv browser
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv || python3 -m pip install --quiet --user uv
@@ -24,7 +25,14 @@ install-dev: uv
 demo: install
 	$(UV) run --frozen --no-dev spreadhawk demo
 
-test: install-dev
+# The report's browser test needs Debian's chromium; installed when we are root with apt (CI),
+# otherwise the test skips and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "note: chromium is not installed; the HTML report's browser test will be skipped"
+
+test: install-dev browser
 	$(UV) run --frozen ruff check src tests bench
 	$(UV) run --frozen ruff format --check src tests bench
 	$(UV) run --frozen mypy

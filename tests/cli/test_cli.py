@@ -28,17 +28,23 @@ def invoke(*args: str) -> tuple[int, str, str]:
 
 def test_demo_runs_stores_and_is_reproducible(tmp_path: Path) -> None:
     db = str(tmp_path / "runs.db")
-    code, out, err = invoke("demo", "--hours", "0.25", "--seed", "3", "--json", "--db", db)
+    reports = tmp_path / "reports"
+    code, out, err = invoke(
+        "demo", "--hours", "0.25", "--seed", "3", "--json", "--db", db, "--report-dir", str(reports)
+    )
     assert code == 0, err
     first = json.loads(out)
+    report = reports / f"{first['run_id']}.html"
+    assert f"report: {report}" in err.replace("\n", "")
+    assert report.stat().st_size > 1_000_000  # plotly inlined: no CDN at run time
     assert set(first) >= METRIC_KEYS
     assert first["events_processed"] == 2 * 4 * 900  # two venues, 4 snapshots/s, 15 minutes
-    code, out, _ = invoke("demo", "--hours", "0.25", "--seed", "3", "--json", "--db", db)
+    code, out, _ = invoke("demo", "--hours", "0.25", "--seed", "3", "--json", "--db", db, "--no-report")
     second = json.loads(out)
     assert second["journal_sha256"] == first["journal_sha256"]
     assert second["final_equity"] == first["final_equity"]
     assert second["run_id"] != first["run_id"]  # same config and seed, stored as a second run
-    code, out, _ = invoke("demo", "--hours", "0.25", "--seed", "4", "--json", "--db", db)
+    code, out, _ = invoke("demo", "--hours", "0.25", "--seed", "4", "--json", "--db", db, "--no-report")
     assert json.loads(out)["journal_sha256"] != first["journal_sha256"]
 
     code, out, _ = invoke("runs", "--db", db)
@@ -47,12 +53,19 @@ def test_demo_runs_stores_and_is_reproducible(tmp_path: Path) -> None:
     code, out, _ = invoke("show", first["run_id"], "--db", db, "--json")
     assert code == 0
     assert json.loads(out)["result"]["final_equity"] == first["final_equity"]
+    again = tmp_path / "again.html"
+    code, out, err = invoke("report", first["run_id"], "--db", db, "--out", str(again))
+    assert code == 0, err
+    assert again.read_text(encoding="utf-8").count(first["run_id"]) >= 2
+    code, _, err = invoke("report", "nope-0-0", "--db", db)
+    assert code == 2
+    assert "no run 'nope-0-0'" in err
 
 
 def test_backtest_with_override_prints_one_json_object(shared_data: Path, tmp_path: Path) -> None:
     code, out, err = invoke(
         "backtest", str(EXAMPLES / "sma_cross_eth_btc.toml"), "--set", "strategy.params.fast=20",
-        "--json", "--db", str(tmp_path / "r.db"),
+        "--json", "--db", str(tmp_path / "r.db"), "--no-report",
     )  # fmt: skip
     assert code == 0, err
     body = json.loads(out)
@@ -135,14 +148,14 @@ def test_data_imported_to_the_catalog_replays_identically(shared_data: Path, tmp
     assert "7,200" in out
     db = str(tmp_path / "r.db")
     cheap_fees = ["--set", "instruments.0.taker_fee=0.0001", "--set", "instruments.1.taker_fee=0.0001"]
-    code, out, err = invoke("backtest", config, *cheap_fees, "--json", "--db", db)
+    code, out, err = invoke("backtest", config, *cheap_fees, "--json", "--db", db, "--no-report")
     assert code == 0, err
     from_files = json.loads(out)
     from_catalog_args = []
     for i in (0, 1):
         for key, value in (("format", "catalog"), ("path", str(catalog)), ("kind", "book_snapshot")):
             from_catalog_args += ["--set", f"data.{i}.{key}={value}"]
-    code, out, err = invoke("backtest", config, *cheap_fees, *from_catalog_args, "--json", "--db", db)
+    code, out, err = invoke("backtest", config, *cheap_fees, *from_catalog_args, "--json", "--db", db, "--no-report")
     assert code == 0, err
     from_catalog = json.loads(out)
     assert from_files["fills"] > 0

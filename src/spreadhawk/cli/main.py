@@ -28,7 +28,7 @@ from spreadhawk.data.catalog import ParquetCatalog
 from spreadhawk.persistence import RunStore
 from spreadhawk.runtime.config import ConfigError, load_config
 from spreadhawk.runtime.results import NoEquityError
-from spreadhawk.runtime.services import BacktestService, DataService, QueryService, database_url
+from spreadhawk.runtime.services import BacktestService, DataService, QueryService, ReportService, database_url
 
 app = typer.Typer(
     add_completion=False,
@@ -39,6 +39,8 @@ app = typer.Typer(
 errors = Console(stderr=True)
 console = Console()
 
+ReportOption = Annotated[Path, typer.Option("--report-dir", help="where the HTML report is written (<run id>.html)")]
+NoReportOption = Annotated[bool, typer.Option("--no-report", help="do not write the HTML report")]
 DbOption = Annotated[
     str, typer.Option("--db", help="SQLite file or SQLAlchemy URL of the run store", envvar="SPREADHAWK_DB")
 ]
@@ -76,19 +78,30 @@ def _progress(enabled: bool) -> Iterator[Callable[[int], Callable[[int], None]] 
         yield factory
 
 
-def _run_backtest(config_path: Path, overrides: list[str], as_json: bool, db: str) -> dict[str, Any]:
+def _run_backtest(
+    config_path: Path, overrides: list[str], as_json: bool, db: str, report_dir: Path | None
+) -> dict[str, Any]:
     try:
         config = load_config(config_path, overrides)
         with _store(db) as store, _progress(sys.stderr.isatty()) as progress:
             outcome = BacktestService(store).run(config, progress)
+            report = (
+                ReportService(store).write(outcome.run_id, report_dir / f"{outcome.run_id}.html")
+                if report_dir
+                else None
+            )
     except (ConfigError, NoEquityError) as exc:
         fail(str(exc))
     except SQLAlchemyError as exc:
         fail(f"run store {db}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
+    except OSError as exc:
+        fail(f"cannot write the report: {exc}")
     if as_json:
         typer.echo(json.dumps(outcome.result, sort_keys=True))
     else:
         _print_result(outcome.result)
+    if report is not None:
+        errors.print(f"report: {escape(str(report))}", highlight=False, soft_wrap=True)
     return outcome.result
 
 
@@ -98,9 +111,11 @@ def backtest(
     set_: Annotated[list[str] | None, typer.Option("--set", help="override: key.path=value (repeatable)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     db: DbOption = "spreadhawk.db",
+    report_dir: ReportOption = Path("reports"),
+    no_report: NoReportOption = False,
 ) -> None:
     """Backtest a strategy on recorded or simulated data."""
-    _run_backtest(config, set_ or [], as_json, db)
+    _run_backtest(config, set_ or [], as_json, db, None if no_report else report_dir)
 
 
 @app.command()
@@ -109,13 +124,16 @@ def demo(
     hours: Annotated[float, typer.Option(help="length of the simulated session")] = 2.0,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     db: DbOption = "spreadhawk.db",
+    report_dir: ReportOption = Path("reports"),
+    no_report: NoReportOption = False,
 ) -> None:
     """Cross-exchange arbitrage on a seeded two-venue synthetic market (no data or network needed)."""
     if hours <= 0 or hours > 72:
         fail(f"--hours must be in (0, 72], got {hours}")
     preset = resources.files("spreadhawk.runtime.presets").joinpath("demo_cross_exchange.toml")
     with resources.as_file(preset) as path:
-        _run_backtest(path, [f"run.seed={seed}", f"data.0.hours={hours}"], as_json, db)
+        overrides = [f"run.seed={seed}", f"data.0.hours={hours}"]
+        _run_backtest(path, overrides, as_json, db, None if no_report else report_dir)
 
 
 @app.command("import")
@@ -134,6 +152,26 @@ def import_data(
     for e in entries:
         table.add_row(e.kind, e.instrument_id, e.name, f"{e.rows:,}", str(e.path))
     console.print(table)
+
+
+@app.command()
+def report(
+    run_id: Annotated[str, typer.Argument(help="id printed by backtest / listed by runs")],
+    out: Annotated[Path | None, typer.Option("--out", help="file to write (default reports/<run id>.html)")] = None,
+    db: DbOption = "spreadhawk.db",
+) -> None:
+    """Write a stored run's self-contained HTML report."""
+    path = out or Path("reports") / f"{run_id}.html"
+    try:
+        with _store(db) as store:
+            written = ReportService(store).write(run_id, path)
+    except OSError as exc:
+        fail(f"cannot write the report: {exc}")
+        return
+    if written is None:
+        fail(f"no run {run_id!r} in {db} (see 'spreadhawk runs')")
+        return
+    console.print(f"report: {escape(str(written))}", highlight=False, soft_wrap=True)
 
 
 @app.command()

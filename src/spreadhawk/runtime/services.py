@@ -14,6 +14,7 @@ from typing import Any
 from spreadhawk.data.catalog import CatalogEntry, ParquetCatalog
 from spreadhawk.engine.clock import WallClock
 from spreadhawk.persistence import RunRecord, RunStore, RunSummary, make_run_id
+from spreadhawk.report import write_report
 from spreadhawk.runtime.config import ConfigError, RunConfig
 from spreadhawk.runtime.modes import build_backtest
 from spreadhawk.runtime.results import result_json, summarise
@@ -92,6 +93,17 @@ class DataService:
 
     def entries(self) -> list[CatalogEntry]:
         return self._catalog.list()
+
+
+class ReportService:
+    """Writes a stored run's self-contained HTML report."""
+
+    def __init__(self, store: RunStore) -> None:
+        self._store = store
+
+    def write(self, run_id: str, path: Path) -> Path | None:
+        record = self._store.get_run(run_id)
+        return write_report(record, path) if record is not None else None
 
 
 class QueryService:

@@ -1,0 +1,365 @@
+"""The HTML report: every section, self-contained, escaped, small, and it renders in headless Chromium."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterator
+from dataclasses import replace
+from decimal import Decimal
+from html.parser import HTMLParser
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from plotly.offline import get_plotlyjs
+
+from spreadhawk.domain.events import Liquidity, OrderFilled, OrderSide, OrderType, TimeInForce
+from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId
+from spreadhawk.domain.orders import Order, OrderStatus
+from spreadhawk.persistence import RunRecord, RunStore
+from spreadhawk.report import render_report, write_report
+from spreadhawk.report.html import _decimate
+from spreadhawk.runtime.config import load_config
+from spreadhawk.runtime.services import BacktestService
+
+CHROMIUM = Path("/usr/bin/chromium")
+SECTIONS = ("summary", "metrics", "equity", "trades", "strategies", "costs", "counters", "config")
+T0 = 1_704_067_200_000_000_000  # 2024-01-01 00:00 UTC
+MINUTE = 60_000_000_000
+EVIL = "<script>alert('x')</script>&"  # must come out as text, never as markup
+BTC = InstrumentId("SIMA:BTC/USDT")
+ETH = InstrumentId("SIMB:ETH/USDT")
+METRICS: dict[str, float | int | None] = {
+    "total_return": 0.0123,
+    "cagr": None,
+    "sharpe": 1.5,
+    "max_drawdown": 0.02,
+    "max_drawdown_duration_s": 3_700.0,
+    "win_rate": 0.5,
+    "trades": 3,
+    "fees_paid": 1.25,
+}
+
+
+# --------------------------------------------------------------------------- records
+def _order(cid: str, strategy: str, iid: InstrumentId, side: OrderSide) -> Order:
+    return Order(
+        client_order_id=ClientOrderId(cid),
+        strategy_id=strategy,
+        instrument_id=iid,
+        side=side,
+        order_type=OrderType.MARKET,
+        quantity=Decimal("0.1"),
+        price=None,
+        time_in_force=TimeInForce.IOC,
+        post_only=False,
+        quote_quantity=None,
+        reduce_only=False,
+        ts_init=T0,
+        status=OrderStatus.FILLED,
+    )
+
+
+def _fill(i: int, order: Order, price: str, liquidity: Liquidity = Liquidity.TAKER) -> OrderFilled:
+    return OrderFilled(
+        ts_ns=T0 + (10 + i * 30) * MINUTE,
+        client_order_id=order.client_order_id,
+        venue_order_id=f"v{i}",
+        trade_id=f"t{i}",
+        instrument_id=order.instrument_id,
+        side=order.side,
+        quantity=order.quantity,
+        price=Decimal(price),
+        fee=Decimal("0.25"),
+        fee_currency="BNB" if i == 3 else "USDT",
+        liquidity=liquidity,
+    )
+
+
+def _series(n: int, start: float, step: float) -> list[list[float]]:
+    return [[T0 + i * MINUTE, start + step * np.sin(i / 20)] for i in range(n)]
+
+
+def synthetic_record(*, full: bool = True, equity_points: int = 300) -> RunRecord:
+    """Two strategies on two instruments. ``full=False``: a result without the optional keys."""
+    orders = (
+        _order("a-1", EVIL, BTC, OrderSide.BUY),
+        _order("a-2", EVIL, BTC, OrderSide.SELL),
+        _order("b-1", "basis", ETH, OrderSide.SELL),
+        _order("b-2", "basis", ETH, OrderSide.BUY),
+    )
+    fills = tuple(
+        _fill(i, o, p, Liquidity.MAKER if i == 0 else Liquidity.TAKER)
+        for i, (o, p) in enumerate(zip(orders, ("42000", "42100.5", "2300", "2290"), strict=True))
+    )
+    equity = tuple(
+        (T0 + i * MINUTE, Decimal(100_000) + Decimal(i % 37) - Decimal(i // 3)) for i in range(equity_points)
+    )
+    result: dict[str, Any] = {
+        "run_id": "abc123def4567890-7-0",
+        "valuation_currency": "USDT",
+        "initial_equity": "100000",
+        "final_equity": "99950.5",
+        "pnl": "-49.5",
+        "pnl_vs_holding": "12.25",
+        "journal_sha256": "f" * 64,
+        "fees_paid": 1.25,
+        "strategy_stats": {"decisions": 1200, "skipped": {"no_balance": 3}},
+    }
+    if full:
+        result["strategies"] = {
+            EVIL: {"pnl": "30.5", "fees": "0.5", "fills": 2, "trades": 1, "stats": {"signals": 4}},
+            "basis": {"pnl": "-80", "fees": "0.75", "fills": 2, "trades": 1, "stats": {"rolls": 2}},
+        }
+        result["costs"] = {"fees": "1.25", "funding": "-3.5", "settlement": "17"}
+        result["series"] = {
+            "prices": {BTC: _series(200, 42_000, 150), ETH: _series(200, 2_300, 10)},
+            "strategy_equity": {EVIL: _series(200, 50_000, 30), "basis": _series(200, 50_000, -40)},
+        }
+    return RunRecord(
+        run_id="abc123def4567890-7-0",
+        created_ns=T0,
+        strategy="tests.report:TwoStrategies",
+        config={
+            "config": {"run": {"name": EVIL, "seed": 7}, "strategy": {"params": {"edge_bps": 3.5}}},
+            "result": result,
+        },
+        config_hash="abc123def4567890",
+        seed=7,
+        metrics=METRICS,
+        orders=orders,
+        fills=fills,
+        equity=equity,
+        events_processed=12_345,
+        wall_seconds=0.5,
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_record(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunRecord]:
+    """A real run: the demo preset, half an hour of the synthetic market, stored and read back.
+
+    Half an hour rather than six minutes: the shorter market gives the arbitrage no fill to mark
+    (the run still takes about 0.1 s)."""
+    preset = resources.files("spreadhawk.runtime.presets").joinpath("demo_cross_exchange.toml")
+    db = tmp_path_factory.mktemp("report") / "runs.db"
+    with resources.as_file(preset) as path, RunStore(f"sqlite:///{db}") as store:
+        outcome = BacktestService(store).run(load_config(path, ["data.0.hours=0.5"]))
+        record = store.get_run(outcome.run_id)
+        assert record is not None
+        yield record
+
+
+def _outside_plotly(html: str) -> str:
+    bundle = get_plotlyjs()
+    assert html.count(bundle) == 1, "plotly's bundle is inlined exactly once"
+    return html.replace(bundle, "")
+
+
+def _figure_ids(html: str) -> list[str]:
+    return re.findall(r'<div id="([^"]+)" class="plotly-graph-div"', html)
+
+
+# --------------------------------------------------------------------------- content
+@pytest.mark.parametrize("full", [True, False])
+def test_synthetic_report_has_every_section_metric_and_identity(full: bool) -> None:
+    record = synthetic_record(full=full)
+    html = render_report(record)
+    page = _outside_plotly(html)
+    for section in SECTIONS:
+        assert f'<section id="{section}">' in page
+    for name in METRICS:
+        assert f"<td>{name}</td>" in page
+    assert "<td class=num>n/a</td>" in page  # cagr is None
+    assert "<td class=num>1.23 %</td>" in page  # total_return as a percentage
+    assert "3,700 s (1h 1m)" in page
+    for text in ("abc123def4567890-7-0", "tests.report:TwoStrategies", "abc123def4567890", "edge_bps"):
+        assert text in page
+    assert "<td>seed</td><td class=num>7</td>" in page
+    assert "<td>BNB</td><td class=num>0.25</td><td class=num>0</td><td class=num>1</td>" in page  # fees by currency
+    assert ("<td>signals</td>" in page) is full  # per-strategy counters, when recorded
+    assert ("skipped.no_balance" in page) is not full  # else the run's
+    ids = _figure_ids(html)
+    if full:
+        assert ids == [
+            "fig-equity",
+            "fig-drawdown",
+            "fig-price-0",
+            "fig-price-1",
+            "fig-strategy-pnl",
+            "fig-strategy-equity",
+        ]
+        assert "<td>funding payments (net received)</td><td class=num>-3.5</td>" in page
+        assert "<td>binary settlements (net received)</td><td class=num>17</td>" in page
+        assert "<td>rolls</td>" in page  # per-strategy counters
+        assert "no price series" not in page
+    else:  # the optional keys are absent: notes instead of charts, and no crash
+        assert ids == ["fig-equity", "fig-drawdown", "fig-price-0", "fig-price-1"]
+        for note in (
+            "no per-strategy breakdown",
+            "funding payments and settlements were not recorded",
+            "no price series",
+        ):
+            assert note in page
+
+
+def test_run_text_is_escaped_everywhere() -> None:
+    page = _outside_plotly(render_report(synthetic_record()))
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;&amp;" in page  # tables and config
+    assert "\\u003cscript\\u003e" in page  # plotly escapes the same text inside the figure JSON
+
+
+def test_report_is_self_contained() -> None:
+    html = render_report(synthetic_record())
+    # The bundle sits in a plain inline <script>; its own code mentions URLs (links in the
+    # modebar, map tiles we never use), so the checks below look at everything else.
+    assert f'<script type="text/javascript">{get_plotlyjs()}</script>' in html
+    page = _outside_plotly(html)
+    assert not re.search(r"<script[^>]*\ssrc\s*=", page, re.IGNORECASE)
+    assert not re.search(r"<link\b", page, re.IGNORECASE)
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.IGNORECASE)
+    assert not re.search(r"https?://", page)  # stricter still: no URL at all
+    assert "Content-Security-Policy" in page
+
+
+def test_real_demo_run(demo_record: RunRecord, tmp_path: Path) -> None:
+    path = write_report(demo_record, tmp_path / "nested" / "report.html")
+    html = path.read_text(encoding="utf-8")
+    page = _outside_plotly(html)
+    assert demo_record.run_id in page
+    for section in SECTIONS:
+        assert f'<section id="{section}">' in page
+    for name in demo_record.metrics:
+        assert f"<td>{name}</td>" in page
+    assert {"fig-equity", "fig-drawdown", "fig-price-0", "fig-price-1"} <= set(_figure_ids(html))
+    assert "cross_exchange_arb" in page
+    if "costs" in demo_record.config["result"]:  # funding and settlements appear once the engine reports them
+        assert "<td>funding payments (net received)</td>" in page
+        assert "<td>binary settlements (net received)</td>" in page
+    assert path.stat().st_size < 6_000_000
+
+
+def test_a_run_without_fills_still_shows_the_prices_it_saw() -> None:
+    page = _outside_plotly(render_report(replace(synthetic_record(), fills=(), orders=())))
+    assert "no fills: nothing was traded" in page
+    assert [i for i in _figure_ids(page) if i.startswith("fig-price")] == ["fig-price-0", "fig-price-1"]
+    assert "0 fills" in page
+
+
+def test_long_series_are_decimated_and_keep_their_extremes() -> None:
+    n = 200_000
+    ts = np.arange(n, dtype=np.int64) * MINUTE
+    ys = np.random.default_rng(1).normal(size=n).cumsum()
+    kept_ts, kept_ys = _decimate(ts, ys, limit=20_000)
+    assert len(kept_ys) <= 20_002
+    assert kept_ys.min() == ys.min()
+    assert kept_ys.max() == ys.max()
+    assert kept_ts[0] == ts[0]
+    assert kept_ts[-1] == ts[-1]
+    assert np.all(np.diff(kept_ts) > 0)
+    _, short_ys = _decimate(ts[:100], ys[:100], limit=20_000)
+    assert len(short_ys) == 100
+
+
+def test_a_long_run_stays_small() -> None:
+    html = render_report(synthetic_record(equity_points=300_000))
+    assert len(html.encode()) < 10_000_000
+
+
+# --------------------------------------------------------------------------- browser
+class _PlotScan(HTMLParser):
+    """Per plotly graph div of the rendered DOM: how many svg.main-svg and trace groups it holds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.plots: dict[str, dict[str, int]] = {}
+        self._current: str | None = None
+        self._depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attr = dict(attrs)
+        classes = (attr.get("class") or "").split()
+        if self._current is None:
+            if tag == "div" and "plotly-graph-div" in classes:
+                self._current, self._depth = attr.get("id") or f"anon-{len(self.plots)}", 1
+                self.plots[self._current] = {"main_svg": 0, "traces": 0}
+            return
+        self._depth += tag == "div"
+        counts = self.plots[self._current]
+        counts["main_svg"] += tag == "svg" and "main-svg" in classes
+        counts["traces"] += tag == "g" and "trace" in classes
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._current is not None and tag == "div":
+            self._depth -= 1
+            if self._depth == 0:
+                self._current = None
+
+
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason=f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium) to run the browser test",
+)
+
+
+def _open_in_chromium(report: Path, profile: Path) -> tuple[list[str], dict[str, dict[str, int]]]:
+    """Load the report headless; return the page's console lines and what each plot container holds."""
+    command = [
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",  # root in containers and CI
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--enable-logging=stderr",
+        "--v=0",
+        # Virtual time runs the page's timers and promises to completion before the DOM is dumped.
+        "--virtual-time-budget=5000",
+        "--dump-dom",
+        report.as_uri(),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    # With --enable-logging=stderr every console message of a page is one INFO:CONSOLE line
+    # ending with "source: <url> (<line>)". The line does not carry the level (log/warn/error),
+    # so the callers allow none from the report: a healthy report logs nothing. That covers
+    # uncaught exceptions, console.error and CSP refusals of an external load.
+    messages = [line for line in done.stderr.splitlines() if "CONSOLE" in line and report.as_uri() in line]
+    scan = _PlotScan()
+    scan.feed(done.stdout)
+    return messages, scan.plots
+
+
+@needs_chromium
+@pytest.mark.parametrize("source", ["synthetic", "demo"])
+def test_report_renders_in_headless_chromium(source: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    record = synthetic_record() if source == "synthetic" else request.getfixturevalue("demo_record")
+    report = write_report(record, tmp_path / "report.html")
+    expected = _figure_ids(report.read_text(encoding="utf-8"))
+    messages, plots = _open_in_chromium(report, tmp_path / "profile")
+    assert messages == []
+    assert list(plots) == expected
+    empty = {name: counts for name, counts in plots.items() if not counts["main_svg"] or not counts["traces"]}
+    assert empty == {}, "plotly drew nothing in these containers"
+
+
+@needs_chromium
+def test_the_browser_check_sees_errors_and_empty_plots(tmp_path: Path) -> None:
+    """The check above can fail: a script error and a container plotly never filled are both seen."""
+    html = render_report(synthetic_record(full=False))
+    broken = '<div id="fig-never" class="plotly-graph-div"></div><script>null.boom;</script></body>'
+    report = tmp_path / "broken.html"
+    report.write_text(html.replace("</body>", broken), encoding="utf-8")
+    messages, plots = _open_in_chromium(report, tmp_path / "profile")
+    assert len(messages) == 1
+    assert "Uncaught TypeError" in messages[0]
+    assert plots["fig-never"] == {"main_svg": 0, "traces": 0}
+    assert plots["fig-equity"]["traces"] == 1
