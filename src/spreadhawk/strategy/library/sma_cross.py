@@ -10,8 +10,9 @@ zero difference keeps the previous non-zero one. So touching the slow average an
 on the same side isn't a cross.
 
 Signals are floats (they aren't money); orders are exact. Crossing above while flat, with no order
-in flight, is a market buy of the whole quote balance on the venue (``quote_quantity``). Crossing
-below while long is a market sell of the whole position.
+in flight, is a market buy of the whole quote balance on the venue (``quote_quantity``), or of
+``max_quote`` when set (strategies sharing a venue). Crossing below while long is a market sell of the
+whole position.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ class SmaCrossConfig(StrategyConfig):
     instrument_id: str
     fast: int = Field(default=10, gt=0, description="bars in the fast simple moving average")
     slow: int = Field(default=50, gt=0, description="bars in the slow simple moving average")
+    max_quote: Decimal | None = Field(
+        default=None, gt=0, description="spend at most this much quote per entry (default: the whole balance)"
+    )
 
     @field_validator("slow")
     @classmethod
@@ -89,6 +93,8 @@ class SmaCross(Strategy):
             return
         inst = ctx.instrument(self.instrument_id)
         budget = ctx.balance(inst.venue, inst.quote)
+        if self.cfg.max_quote is not None:
+            budget = min(budget, self.cfg.max_quote)
         if budget > 0:
             self._submit(OrderSide.BUY, ZERO, budget)
 
