@@ -3,7 +3,8 @@
 A strategy is a small class with a typed, frozen config and handlers named after the messages it
 wants: ``on_bar(bar)``, ``on_book_deltas(deltas)``, ``on_book_snapshot(snapshot)``,
 ``on_quote_tick``, ``on_trade_tick``, ``on_funding_rate``, ``on_mark_price`` for market data and
-``on_order_filled``, ``on_order_rejected``, ``on_order_canceled``, ... for its own orders. The
+``on_order_filled``, ``on_order_rejected``, ``on_order_canceled``, ... for its own orders, and
+``on_funding_paid`` / ``on_settlement_paid`` for venue positions. The
 handler name is derived from the message class name, so there is no long base class to override;
 define only what you use. Handlers are synchronous and return quickly. Everything a strategy may
 do goes through ``self.ctx`` (a ``StrategyContext``): read books, positions, balances and time;
@@ -46,6 +47,11 @@ ORDER_EVENT_TYPES: tuple[type, ...] = (
     ev.OrderExpired,
     ev.OrderStatusUnknown,
 )
+
+
+# Account events concern a venue position, not one strategy's orders: every strategy that defines a
+# handler gets them (``on_funding_paid``, ``on_settlement_paid``) and filters by instrument.
+ACCOUNT_EVENT_TYPES: tuple[type, ...] = (ev.FundingPaid, ev.SettlementPaid)
 
 
 def handler_name(message_type: type) -> str:
@@ -100,7 +106,7 @@ class Strategy:
 def attach_strategy(engine: Engine, strategy: Strategy) -> None:
     """Wire a strategy's handlers into the engine and give it its context."""
     strategy.attach(StrategyContext(engine, strategy.id))
-    for message_type, handler in strategy.handlers(MARKET_DATA_TYPES).items():
+    for message_type, handler in strategy.handlers(MARKET_DATA_TYPES + ACCOUNT_EVENT_TYPES).items():
         engine.bus.subscribe(message_type, handler)
     for message_type, handler in strategy.handlers(ORDER_EVENT_TYPES).items():
         engine.bus.subscribe(message_type, handler, key=strategy.id)  # only its own orders
