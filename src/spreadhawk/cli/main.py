@@ -79,8 +79,8 @@ def _progress(enabled: bool) -> Iterator[Callable[[int], Callable[[int], None]] 
 
 
 def _run_backtest(
-    config_path: Path, overrides: list[str], as_json: bool, db: str, report_dir: Path | None
-) -> dict[str, Any]:
+    config_path: Path, overrides: list[str], as_json: bool, db: str, report_dir: Path | None, *, quiet: bool = False
+) -> tuple[dict[str, Any], Path | None]:
     try:
         config = load_config(config_path, overrides)
         with _store(db) as store, _progress(sys.stderr.isatty()) as progress:
@@ -96,13 +96,15 @@ def _run_backtest(
         fail(f"run store {db}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
     except OSError as exc:
         fail(f"cannot write the report: {exc}")
-    if as_json:
+    if quiet:
+        pass  # the caller prints its own summary
+    elif as_json:
         typer.echo(json.dumps(outcome.result, sort_keys=True))
     else:
         _print_result(outcome.result)
-    if report is not None:
+    if report is not None and not quiet:
         errors.print(f"report: {escape(str(report))}", highlight=False, soft_wrap=True)
-    return outcome.result
+    return outcome.result, report
 
 
 @app.command()
@@ -120,20 +122,30 @@ def backtest(
 
 @app.command()
 def demo(
-    seed: Annotated[int, typer.Option(help="seed of the synthetic market")] = 7,
-    hours: Annotated[float, typer.Option(help="length of the simulated session")] = 2.0,
+    seed: Annotated[int, typer.Option(help="seed of the simulated market")] = 7,
+    hours: Annotated[float, typer.Option(help="length of the simulated session")] = 24.0,
+    fast: Annotated[bool, typer.Option("--fast", help="a one-hour session instead of a day")] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     db: DbOption = "spreadhawk.db",
     report_dir: ReportOption = Path("reports"),
     no_report: NoReportOption = False,
 ) -> None:
-    """Cross-exchange arbitrage on a seeded two-venue synthetic market (no data or network needed)."""
+    """A simulated trading day on the embedded market, with every strategy spreadhawk has.
+
+    No data or network needed: three venues, BTC and ETH spot and perpetuals, 15-minute binary
+    markets; the summary compares the strategies, and the HTML report shows the whole run.
+    """
+    hours = 1.0 if fast else hours
     if hours <= 0 or hours > 72:
         fail(f"--hours must be in (0, 72], got {hours}")
-    preset = resources.files("spreadhawk.runtime.presets").joinpath("demo_cross_exchange.toml")
+    preset = resources.files("spreadhawk.runtime.presets").joinpath("demo_market.toml")
     with resources.as_file(preset) as path:
         overrides = [f"run.seed={seed}", f"data.0.hours={hours}"]
-        _run_backtest(path, overrides, as_json, db, None if no_report else report_dir)
+        result, report = _run_backtest(path, overrides, True, db, None if no_report else report_dir, quiet=not as_json)
+    if not as_json:
+        _print_strategies(result)
+        if report is not None:
+            console.print(f"report: {escape(str(report))}", highlight=False, soft_wrap=True)
 
 
 @app.command("import")
@@ -242,6 +254,36 @@ def _print_result(result: dict[str, Any]) -> None:
     console.print(
         f"valuation currency: {result.get('valuation_currency')}   journal sha256: {result.get('journal_sha256')}"
     )
+
+
+def _print_strategies(result: dict[str, Any]) -> None:
+    currency = result.get("valuation_currency", "")
+    table = Table(
+        "strategy", "fills", f"PnL net of fees ({currency})", "fees", "Sharpe", "max drawdown", "seen", "taken",
+        title=f"demo run {result.get('run_id')}: {result.get('events_processed'):,} events in "
+        f"{result.get('wall_seconds')} s",
+    )  # fmt: skip
+    for sid, row in sorted((result.get("strategies") or {}).items()):
+        stats = row.get("stats") or {}
+        table.add_row(
+            sid, str(row.get("fills")), _money(row.get("pnl")), _money(row.get("fees")), _num(row.get("sharpe")),
+            _money(row.get("max_drawdown_value")), str(stats.get("opportunities_seen", "-")),
+            str(stats.get("opportunities_taken", "-")),
+        )  # fmt: skip
+    console.print(table)
+    costs = result.get("costs") or {}
+    console.print(
+        f"account: PnL {_money(result.get('pnl'))} {currency}, of which trading (vs holding the starting "
+        f"inventory) {_money(result.get('pnl_vs_holding'))}; fees {_money(costs.get('fees'))}, "
+        f"funding {_money(costs.get('funding'))}, settlements {_money(costs.get('settlement'))}",
+        highlight=False,
+    )
+
+
+def _money(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    return f"{float(value):,.2f}"
 
 
 def _fmt(value: Any) -> str:

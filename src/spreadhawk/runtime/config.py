@@ -67,6 +67,7 @@ DataFormat = Literal[
     "hftbacktest",
     "catalog",
     "synthetic_two_venue",
+    "market_simulator",
 ]
 
 
@@ -77,12 +78,20 @@ class DataSection(_Section):
     paths: list[str] = []  # several consecutive files of one capture (hftbacktest)
     interval: str = ""  # bar interval when the file name does not say it
     kind: str = ""  # catalog record kind
-    hours: float = Field(default=1.0, gt=0)  # synthetic market length
-    instruments: list[str] = []  # synthetic market: one instrument per venue
+    hours: float = Field(default=1.0, gt=0)  # simulated market length
+    instruments: list[str] = []  # synthetic two-venue market: one instrument per venue
+    # market_simulator: what the embedded market simulates (its own instruments are declared for you)
+    assets: list[str] = ["BTC", "ETH"]
+    perps: bool = True
+    binaries: bool = True
+    funding_interval_h: float = Field(default=8.0, gt=0)
+    # bars built from the trades of these instruments (any source), e.g. bars = "1m"
+    bars: str = ""
+    bar_instruments: list[str] = []
 
 
 class VenueSection(_Section):
-    latency_ms: float = Field(default=0.0, ge=0)
+    latency_ms: float | None = Field(default=None, ge=0)  # default: the simulated venue's own, else 0
     ack_latency_ms: float = Field(default=0.0, ge=0)
     leverage: Decimal = Field(default=Decimal(1), gt=0)
     balances: dict[str, Decimal] = {}
@@ -104,7 +113,7 @@ class StrategySection(_Section):
 
 class RunConfig(_Section):
     run: RunSection = RunSection()
-    instruments: list[InstrumentSection] = Field(min_length=1)
+    instruments: list[InstrumentSection] = []  # a market_simulator source declares its own
     data: list[DataSection] = Field(min_length=1)
     venues: dict[str, VenueSection] = {}
     strategy: StrategySection | None = None  # one strategy ...

@@ -11,7 +11,7 @@ plug in here when live connectivity exists; nothing below this module will chang
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -26,6 +26,7 @@ from spreadhawk.engine.journal import Journal
 from spreadhawk.engine.replay import ReplayFeed, run_replay
 from spreadhawk.runtime.config import ConfigError, RunConfig
 from spreadhawk.runtime.recorders import PriceRecorder
+from spreadhawk.runtime.simulated_market import simulated_market, with_bars
 from spreadhawk.runtime.sources import build_instruments, load_source
 from spreadhawk.strategy.base import Strategy, attach_strategy
 from spreadhawk.strategy.loader import StrategyLoadError, build_strategy
@@ -39,13 +40,10 @@ class BacktestNode:
     engine: Engine
     strategies: list[Strategy]
     venues: dict[str, SimulatedVenue]
-    sources: list[list[MarketData]]
+    sources: list[Iterable[MarketData]]
     attribution: StrategyAttribution
     prices: PriceRecorder
-
-    @property
-    def event_count(self) -> int:
-        return sum(len(s) for s in self.sources)
+    event_count: int  # records the sources hold (bars built on the way are not counted)
 
     def run(self, progress: Callable[[int], None] | None = None) -> None:
         for strategy in self.strategies:
@@ -82,29 +80,53 @@ class ReconciliationError(Exception):
 def build_backtest(config: RunConfig) -> BacktestNode:
     """Wire a backtest from a validated config; any problem is a one-line ``ConfigError``."""
     instruments = build_instruments(config)
-    sources = [load_source(config, section, instruments) for section in config.data]
+    latency_defaults: dict[str, float] = {}
+    simulated = {}
+    for index, section in enumerate(config.data):
+        if section.format == "market_simulator":
+            market = simulated_market(config, section)
+            simulated[index] = market
+            latency_defaults.update(market.latency_ms())
+            for inst in market.instruments():
+                if inst.id in instruments:
+                    raise ConfigError(f"instrument {inst.id} is declared and also simulated: declare it once")
+                instruments[inst.id] = inst
+    if not instruments:
+        raise ConfigError("no instruments: declare [[instruments]] or use a market_simulator data source")
+    sources: list[Iterable[MarketData]] = []
+    count = 0
+    for index, section in enumerate(config.data):
+        simulator = simulated.get(index)
+        if simulator is not None:
+            sources.append(with_bars(simulator.simulator, section, instruments))
+            count += simulator.count
+        else:
+            loaded = load_source(config, section, instruments)
+            sources.append(with_bars(loaded, section, instruments))
+            count += len(loaded)
     strategies = _strategies(config)
-    start_ns = min((s[0].ts_ns for s in sources if s), default=0)
+    starts = [m.simulator.config.start_ns for m in simulated.values()]
+    starts += [s[0].ts_ns for s in sources if isinstance(s, list) and s]
     journal = Journal(config.resolve(config.run.journal)) if config.run.journal else Journal()
     engine = Engine(
         instruments.values(),
-        clock=SimClock(start_ns),
+        clock=SimClock(min(starts, default=0)),
         valuation_currency=config.run.valuation_currency,
         equity_interval_ns=int(config.run.equity_interval_s * 1e9),
         journal=journal,
         benchmark=_btc_benchmark(instruments, config.run.valuation_currency),
     )
-    venues = _venues(config, instruments)
+    venues = _venues(config, instruments, latency_defaults)
     for venue in venues.values():
         engine.add_venue(venue)
-    for name, section in sorted(config.venues.items()):
-        for asset, amount in sorted(section.balances.items()):
+    for name, venue_section in sorted(config.venues.items()):
+        for asset, amount in sorted(venue_section.balances.items()):
             venues[name].deposit(asset, amount)
             engine.deposit(name, asset, amount)
     for strategy in strategies:
         attach_strategy(engine, strategy)
     attribution = StrategyAttribution(engine, [s.id for s in strategies])
-    return BacktestNode(engine, strategies, venues, sources, attribution, PriceRecorder(engine))
+    return BacktestNode(engine, strategies, venues, sources, attribution, PriceRecorder(engine), count)
 
 
 def _strategies(config: RunConfig) -> list[Strategy]:
@@ -121,7 +143,9 @@ def _strategies(config: RunConfig) -> list[Strategy]:
     return built
 
 
-def _venues(config: RunConfig, instruments: dict[InstrumentId, Instrument]) -> dict[str, SimulatedVenue]:
+def _venues(
+    config: RunConfig, instruments: dict[InstrumentId, Instrument], latency_defaults: dict[str, float]
+) -> dict[str, SimulatedVenue]:
     names = sorted({inst.venue for inst in instruments.values()})
     unknown = sorted(set(config.venues) - set(names))
     if unknown:
@@ -129,9 +153,12 @@ def _venues(config: RunConfig, instruments: dict[InstrumentId, Instrument]) -> d
     venues = {}
     for name in names:
         section = config.venues.get(name)
+        latency_ms = section.latency_ms if section and section.latency_ms is not None else None
+        if latency_ms is None:
+            latency_ms = latency_defaults.get(name, 0.0)
         venues[name] = SimulatedVenue(
             name,
-            latency_ns=int((section.latency_ms if section else 0) * NS_PER_MS),
+            latency_ns=int(latency_ms * NS_PER_MS),
             ack_latency_ns=int((section.ack_latency_ms if section else 0) * NS_PER_MS),
             leverage=section.leverage if section else Decimal(1),
         )

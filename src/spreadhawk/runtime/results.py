@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from spreadhawk.analytics.metrics import ClosedTrade, EquityCurve, Metrics, compute_metrics
+from spreadhawk.analytics.metrics import ClosedTrade, EquityCurve, Metrics, compute_metrics, infer_periods_per_year
 from spreadhawk.domain.events import OrderFilled, PostingReason
 from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.positions import Position
@@ -172,10 +173,30 @@ def _per_strategy(node: BacktestNode, stats: dict[str, Any]) -> dict[str, Any]:
             "fees": str(attribution.fees(sid)),
             "fills": len(fills_of[sid]),
             "trades": len(round_trips(engine, fills_of[sid])),
+            **pnl_curve_stats(attribution.curves[sid]),
             "stats": stats[sid],
         }
         for sid in fills_of
     }
+
+
+def pnl_curve_stats(curve: list[tuple[int, Decimal]]) -> dict[str, float | None]:
+    """Sharpe and max drawdown of a strategy's PnL curve (it starts at 0, so no return base exists).
+
+    Sharpe = mean / std of the PnL changes per sample, annualised by the sampling rate: the ratio
+    does not depend on the capital it is measured against. The drawdown is in the valuation
+    currency (largest fall from a running peak of PnL).
+    """
+    if len(curve) < 3:
+        return {"sharpe": None, "max_drawdown_value": 0.0}
+    ts = np.array([t for t, _ in curve], dtype=np.int64)
+    pnl = np.array([float(v) for _, v in curve], dtype=np.float64)
+    changes = np.diff(pnl)
+    std = float(changes.std(ddof=1))
+    periods = infer_periods_per_year(ts)
+    sharpe = float(changes.mean()) / std * math.sqrt(periods) if std > 1e-12 and periods else None
+    drawdown = float(np.max(np.maximum.accumulate(pnl) - pnl))
+    return {"sharpe": sharpe, "max_drawdown_value": drawdown}
 
 
 def _posted(engine: Engine, reason: PostingReason) -> Decimal:

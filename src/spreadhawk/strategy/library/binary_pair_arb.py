@@ -1,0 +1,265 @@
+"""Prediction-market pair arbitrage: buy YES and NO of one market when together they cost less than 1.
+
+One YES and one NO token of the same market pay exactly 1 (× contract size) at settlement, whatever
+the outcome. So when ``ask_yes·(1 + fee_yes) + ask_no·(1 + fee_no) < 1 - min_edge`` (each side's
+taker fee on its own price, as the venue charges it), buying both locks the difference per pair.
+There is no merge here (Polymarket can redeem a YES+NO pair for 1 at once; this venue cannot), so
+pairs are held to settlement: the capital stays locked until expiry and the edge arrives then.
+
+Pairs are discovered, not configured: markets roll every 15 minutes. A BINARY instrument on
+``venue`` whose symbol ends in ``-YES`` (``-NO``) is paired with the same symbol ending in ``-NO``
+(``-YES``), as the simulator names them (``BTC-UPDOWN-20240101T0000-YES``), when the partner exists
+with the same expiry, quote, lot and contract size. The first book update of a token pairs it.
+
+On a book update of a pair (once per instant, however many of its books changed), the two ask books
+are walked together, best first, keeping each slice while the rule above holds. The quantity is
+bounded by ``max_pairs``, the quote balance on the venue, what is left of ``max_quote_per_market``
+(fees included), and rounded down to the lot. Liquidity our fills took stays subtracted until the
+venue next updates that level, as the simulated venue does.
+
+Legs are IOC limit buys at the worst ask taken, same quantity. IOC rather than FOK: a leg whose
+book thinned still fills what is there, so a partial loss of liquidity leaves a small unmatched
+remainder instead of one leg filled in full and the other not at all. A leg that fills less than
+the other (legging) is counted, never chased: the unmatched tokens are held to settlement as they
+are (a paired-leg executor will hedge them later).
+
+Guards against false arbitrage, each counted as a skip of an opportunity seen: ``stale_book``
+(either book older than ``max_book_age_ms``: a sum below 1 from a book that stopped updating is not
+real), ``near_expiry`` (less than ``min_time_to_expiry_s`` left: a leg could arrive after the
+market closed), ``leg_in_flight`` (earlier legs have not reported: balance and liquidity unknown),
+``insufficient_balance``, ``market_budget_spent``, ``below_lot_size``, ``below_min_notional``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+from functools import partial
+from typing import Any
+
+from pydantic import Field
+
+from spreadhawk.domain.events import OrderCanceled, OrderDenied, OrderFilled, OrderRejected, OrderSide, TimeInForce
+from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId, instrument_id, venue_of
+from spreadhawk.domain.instruments import Instrument, InstrumentKind
+from spreadhawk.domain.market import BookDeltas, BookSide, BookSnapshot, InstrumentSettled
+from spreadhawk.strategy.base import Strategy, StrategyConfig
+
+ZERO = Decimal(0)
+MS, S = 1_000_000, 1_000_000_000
+OUTCOMES = {"YES": "NO", "NO": "YES"}
+Slice = tuple[Decimal, Decimal, Decimal]  # (yes ask, no ask, pairs)
+Asks = list[tuple[Decimal, Decimal]]  # (price, size) best first
+
+
+class BinaryPairArbConfig(StrategyConfig):
+    venue: str = Field(default="PREDICT", description="venue of the binary markets")
+    min_edge: Decimal = Field(default=Decimal("0.005"), ge=0, description="1 - cost per pair after fees, at least")
+    max_pairs: Decimal = Field(default=Decimal(500), gt=0, description="pairs bought per opportunity, at most")
+    max_quote_per_market: Decimal = Field(default=Decimal(2000), gt=0, description="quote spent per market, fees in")
+    max_book_age_ms: int = Field(default=15_000, gt=0, description="skip when either book is older than this")
+    min_time_to_expiry_s: float = Field(default=30.0, ge=0, description="no trade this close to expiry")
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    yes: Instrument
+    no: Instrument
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    quantity: Decimal
+    yes_limit: Decimal
+    no_limit: Decimal
+    edge: Decimal  # sum over the slices of (payout - cost per pair with fees) × pairs
+
+
+class BinaryPairArb(Strategy):
+    config_class = BinaryPairArbConfig
+
+    def __init__(self, config: BinaryPairArbConfig, strategy_id: str | None = None) -> None:
+        super().__init__(config, strategy_id)
+        self.cfg = config
+        self._min_to_expiry_ns = round(config.min_time_to_expiry_s * S)
+        self._pairs: dict[InstrumentId, Pair | None] = {}  # either token -> its pair (None: not a pair)
+        self._pending: set[InstrumentId] = set()  # yes ids of the pairs with a decision scheduled
+        self._spent: dict[InstrumentId, Decimal] = {}  # yes id -> quote spent on the market, fees in
+        self._taken: dict[InstrumentId, dict[int, int]] = {}  # ask ticks -> units our fills took
+        self._legs: dict[ClientOrderId, tuple[ClientOrderId, ClientOrderId]] = {}  # in flight -> both legs
+        self._counts = dict.fromkeys(("opportunities_seen", "opportunities_taken", "legged"), 0)
+        self._skipped: dict[str, int] = {}
+        self._sums = {"pairs_bought": ZERO, "unmatched_quantity": ZERO, "expected_edge": ZERO}
+
+    # --------------------------------------------------------------------------- discovery
+    def _pair(self, iid: InstrumentId) -> Pair | None:
+        if iid not in self._pairs:
+            self._pairs[iid] = pair = self._discover(iid)
+            if pair is not None:
+                self._pairs[pair.yes.id] = self._pairs[pair.no.id] = pair
+        return self._pairs[iid]
+
+    def _discover(self, iid: InstrumentId) -> Pair | None:
+        if venue_of(iid) != self.cfg.venue or (inst := self.ctx.instrument(iid)).kind is not InstrumentKind.BINARY:
+            return None
+        stem, _, outcome = inst.symbol.rpartition("-")
+        if outcome not in OUTCOMES or inst.expiry_ns is None:
+            return None  # not a token of a two-outcome market settling at a known time
+        try:
+            other = self.ctx.instrument(instrument_id(inst.venue, f"{stem}-{OUTCOMES[outcome]}"))
+        except KeyError:
+            return None
+        rules = (other.kind, other.expiry_ns, other.quote, other.lot_size, other.contract_size)
+        if rules != (inst.kind, inst.expiry_ns, inst.quote, inst.lot_size, inst.contract_size):
+            return None  # not the two sides of one market: their payouts need not add up to 1
+        return Pair(inst, other) if outcome == "YES" else Pair(other, inst)
+
+    # --------------------------------------------------------------------------- market data
+    def on_book_snapshot(self, snapshot: BookSnapshot) -> None:
+        self._taken.pop(snapshot.instrument_id, None)
+        self._book_changed(snapshot.instrument_id)
+
+    def on_book_deltas(self, deltas: BookDeltas) -> None:
+        taken = self._taken.get(deltas.instrument_id)
+        if taken:
+            for price, _ in deltas.asks:
+                taken.pop(price, None)
+        self._book_changed(deltas.instrument_id)
+
+    def on_instrument_settled(self, settled: InstrumentSettled) -> None:
+        pair = self._pairs.pop(settled.instrument_id, None)
+        self._taken.pop(settled.instrument_id, None)
+        if pair is not None:
+            self._spent.pop(pair.yes.id, None)
+
+    # --------------------------------------------------------------------------- deciding
+    def _book_changed(self, iid: InstrumentId) -> None:
+        # Decide 1 ns after the instant, once: both books of a pair often update at the same instant,
+        # and a fill made while that instant's records are still being dispatched would be wrongly
+        # forgotten by a record the venue had already applied before the fill.
+        pair = self._pair(iid)
+        if pair is not None and pair.yes.id not in self._pending:
+            self._pending.add(pair.yes.id)
+            self.ctx.schedule(self.ctx.now_ns() + 1, partial(self._decide, pair))
+
+    def _decide(self, pair: Pair) -> None:
+        self._pending.discard(pair.yes.id)
+        if not (self.ctx.book(pair.yes.id).is_valid and self.ctx.book(pair.no.id).is_valid):
+            return
+        yes_asks, no_asks = self._asks(pair.yes), self._asks(pair.no)
+        if not yes_asks or not no_asks or not self._pays(pair, yes_asks[0][0], no_asks[0][0]):
+            return
+        self._counts["opportunities_seen"] += 1
+        plan = self._guard(pair, self.ctx.now_ns()) or self._plan(pair, yes_asks, no_asks)
+        if isinstance(plan, str):
+            self._skipped[plan] = self._skipped.get(plan, 0) + 1
+            return
+        self._counts["opportunities_taken"] += 1
+        self._sums["expected_edge"] += plan.edge
+        legs = tuple(
+            self.ctx.submit(inst.id, OrderSide.BUY, plan.quantity, price=limit, time_in_force=TimeInForce.IOC)
+            for inst, limit in ((pair.yes, plan.yes_limit), (pair.no, plan.no_limit))
+        )
+        both = (legs[0].client_order_id, legs[1].client_order_id)
+        self._legs.update(dict.fromkeys(both, both))
+        self._leg_done(both[0])  # with no latency both legs are already done
+
+    def _cost(self, pair: Pair, yes_ask: Decimal, no_ask: Decimal) -> Decimal:
+        """Quote paid for one pair, both taker fees included."""
+        yes, no = pair.yes, pair.no
+        return (yes_ask * (1 + yes.taker_fee) + no_ask * (1 + no.taker_fee)) * yes.contract_size
+
+    def _pays(self, pair: Pair, yes_ask: Decimal, no_ask: Decimal) -> bool:
+        return pair.yes.contract_size - self._cost(pair, yes_ask, no_ask) > self.cfg.min_edge
+
+    def _guard(self, pair: Pair, now: int) -> str | None:
+        max_age = self.cfg.max_book_age_ms * MS
+        if any(now - self.ctx.book(inst.id).ts_ns > max_age for inst in (pair.yes, pair.no)):
+            return "stale_book"
+        if (pair.yes.expiry_ns or 0) - now < self._min_to_expiry_ns:
+            return "near_expiry"
+        return "leg_in_flight" if self._legs else None
+
+    def _asks(self, inst: Instrument) -> Asks:
+        """Ask levels best first, less what our fills took."""
+        taken = self._taken.get(inst.id, {})
+        levels = ((p, size - taken.get(p, 0)) for p, size in self.ctx.book(inst.id).levels(BookSide.ASK))
+        return [(inst.price(price), inst.size(left)) for price, left in levels if left > 0]
+
+    def _plan(self, pair: Pair, yes_asks: Asks, no_asks: Asks) -> Plan | str:
+        """The legs to send, or the reason to skip."""
+        balance = self.ctx.balance(self.cfg.venue, pair.yes.quote)
+        budget_left = self.cfg.max_quote_per_market - self._spent.get(pair.yes.id, ZERO)
+        slices: list[Slice] = []
+        bound, i, j, qty, spend = "below_lot_size", 0, 0, ZERO, ZERO
+        yes_left, no_left = yes_asks[0][1], no_asks[0][1]
+        while i < len(yes_asks) and j < len(no_asks) and self._pays(pair, yes_asks[i][0], no_asks[j][0]):
+            cost = self._cost(pair, yes_asks[i][0], no_asks[j][0])
+            limits = (
+                (self.cfg.max_pairs - qty, "below_lot_size"),
+                ((balance - spend) / cost, "insufficient_balance"),
+                ((budget_left - spend) / cost, "market_budget_spent"),
+            )
+            room, reason = min(limits, key=lambda limit: limit[0])  # first of equals: deterministic
+            take = max(min(yes_left, no_left, room), ZERO)
+            if take > 0:
+                slices.append((yes_asks[i][0], no_asks[j][0], take))
+                qty, spend = qty + take, spend + cost * take
+            if take >= room:
+                bound = reason
+                break
+            yes_left, no_left = yes_left - take, no_left - take
+            if yes_left == 0 and (i := i + 1) < len(yes_asks):
+                yes_left = yes_asks[i][1]
+            if no_left == 0 and (j := j + 1) < len(no_asks):
+                no_left = no_asks[j][1]
+        lot = pair.yes.lot_size
+        quantity = (qty / lot).to_integral_value(rounding=ROUND_DOWN) * lot
+        if quantity == 0:
+            return bound
+        kept, left = [], quantity
+        for yes_ask, no_ask, q in slices:  # the first slices adding up to the rounded quantity
+            if left > 0:
+                kept.append((yes_ask, no_ask, min(q, left)))
+                left -= q
+        yes_limit, no_limit = max(s[0] for s in kept), max(s[1] for s in kept)
+        for inst, limit in ((pair.yes, yes_limit), (pair.no, no_limit)):
+            if inst.notional(quantity, limit) < inst.min_notional:
+                return "below_min_notional"
+        payout = pair.yes.contract_size
+        edge = sum(((payout - self._cost(pair, y, n)) * q for y, n, q in kept), ZERO)
+        return Plan(quantity, yes_limit, no_limit, edge)
+
+    # --------------------------------------------------------------------------- doing
+    def on_order_filled(self, event: OrderFilled) -> None:
+        inst = self.ctx.instrument(event.instrument_id)
+        if event.ts_ns >= self.ctx.book(inst.id).ts_ns:  # the venue has not updated the book since
+            taken = self._taken.setdefault(inst.id, {})
+            ticks = inst.ticks(event.price)
+            taken[ticks] = taken.get(ticks, 0) + inst.units(event.quantity)
+        pair = self._pairs.get(inst.id)
+        if pair is not None:
+            spent = self._spent.get(pair.yes.id, ZERO)
+            self._spent[pair.yes.id] = spent + inst.notional(event.quantity, event.price) + event.fee
+        self._leg_done(event.client_order_id)
+
+    def _leg_event(self, event: OrderCanceled | OrderRejected | OrderDenied) -> None:
+        self._leg_done(event.client_order_id)
+
+    on_order_canceled = on_order_rejected = on_order_denied = _leg_event
+
+    def _leg_done(self, client_order_id: ClientOrderId) -> None:
+        """Once both legs of an opportunity are final, count the pairs and any unmatched remainder."""
+        both = self._legs.get(client_order_id)
+        if both is None or not all(self.ctx.order(coid).is_terminal for coid in both):
+            return
+        filled = [self.ctx.order(coid).filled_quantity for coid in both]
+        self._sums["pairs_bought"] += min(filled)
+        if filled[0] != filled[1]:
+            self._counts["legged"] += 1  # held as is: never chased (see the module docstring)
+            self._sums["unmatched_quantity"] += abs(filled[0] - filled[1])
+        for coid in both:
+            del self._legs[coid]
+
+    def stats(self) -> dict[str, Any]:
+        return {**self._counts, "skipped": dict(sorted(self._skipped.items())), **self._sums}

@@ -1,0 +1,277 @@
+"""Funding capture: long spot and short the perpetual of the same pair while funding pays the short.
+
+Decisions are made on each ``MarkPrice`` of the perpetual (once a second on Binance and on the
+simulator) and on each funding estimate. All figures are bps of notional:
+
+* expected funding = the latest estimated rate (``FundingRate`` with ``ts_ns < funding_ts_ns``)
+  × ``horizon_hours / funding_interval_hours`` periods;
+* costs = taker fees of both legs, in and out (``2 × (spot taker + perp taker)``), plus half of each
+  book's spread on each leg, each way (so each book's whole spread);
+* enter when flat and expected − costs > ``min_edge_bps`` (strictly) with |basis| ≤ ``max_basis_bps``:
+  a market buy of spot and a market sell of the perpetual, of the same base quantity
+  (``notional`` / spot mid, rounded down to both lot sizes).
+
+Both legs go back (exit) on the first of: ``liquidation_guard``, ``basis`` (|perp mid / spot mid − 1|
+> ``max_basis_bps``), ``funding_flip`` (the estimate turns negative: the short would pay),
+``max_hold`` (``max_hold_hours`` since the entry), ``legging`` (the legs hold different quantities).
+
+Liquidation: the venue's leverage is not visible to a strategy, so ``leverage`` must equal the
+venue's (the runtime's ``[venues.X] leverage``). The venue holds notional / leverage of margin per
+unit short, so the short is liquidated (maintenance margin ignored: an optimistic bound) when the
+mark reaches entry × (1 + 1 / leverage); the liquidation distance is that price / mark − 1. Below
+``min_liquidation_distance`` the pair is closed: as margin is held per unit, reducing part of the
+short would leave the rest's liquidation price where it is.
+
+Funding received is what the venue pays this strategy's short (``FUNDING`` postings of the ledger).
+The engine does not deliver ``FundingPaid`` to strategies yet, so it is derived from the realised
+``FundingRate`` record the venue pays on: ``-perp quantity × contract size × mark × rate``, at the
+last ``MarkPrice`` (as the venue values it). This equals the ledger when the venue's position is
+the strategy's own fills (no fill report in flight at the funding time). Once ``FundingPaid``
+reaches ``on_funding_paid``, that (pro rata of this strategy's share) is used instead.
+
+A legging incident is a pair of legs that ends with unequal quantities (one leg rejected, partly
+filled); it stops new entries, and the next decision unwinds what is held. The paired-leg executor
+with automatic hedging will replace ``_submit_legs``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+from fractions import Fraction
+from typing import Any, Self
+
+from pydantic import Field, model_validator
+
+from spreadhawk.domain.events import (
+    FundingPaid,
+    OrderCanceled,
+    OrderDenied,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    OrderSide,
+)
+from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId
+from spreadhawk.domain.instruments import InstrumentKind
+from spreadhawk.domain.market import FundingRate, MarkPrice
+from spreadhawk.strategy.base import Strategy, StrategyConfig
+
+ZERO = Decimal(0)
+BPS = Decimal(10_000)
+HOUR_NS = 3_600_000_000_000
+
+
+class FundingCaptureConfig(StrategyConfig):
+    spot: str = Field(description="spot instrument id, e.g. 'ALPHA:BTC/USDT'")
+    perp: str = Field(description="perpetual of the same base/quote (on the same venue or another)")
+    notional: Decimal = Field(gt=0, description="quote per entry, at the spot mid")
+    min_edge_bps: float = Field(default=5.0, ge=0, description="expected funding over costs needed to enter")
+    horizon_hours: float = Field(default=24.0, gt=0, description="expected holding time")
+    funding_interval_hours: float = Field(default=8.0, gt=0, description="the perpetual's funding period")
+    max_hold_hours: float = Field(default=72.0, gt=0)
+    max_basis_bps: float = Field(default=50.0, gt=0, description="exit when |perp mid / spot mid - 1| exceeds it")
+    leverage: Decimal = Field(default=Decimal(1), gt=0, description="must equal the perp venue's leverage")
+    min_liquidation_distance: float = Field(default=0.3, gt=0, description="close below this (0.3 = 30 %)")
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Self:
+        if self.min_liquidation_distance >= 1 / float(self.leverage):
+            raise ValueError(
+                f"min_liquidation_distance {self.min_liquidation_distance} is not below the distance at entry "
+                f"(1 / leverage = {1 / float(self.leverage):.4g}): every entry would be closed at once"
+            )
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class Touch:
+    bid: Decimal
+    ask: Decimal
+
+    @property
+    def mid(self) -> Decimal:
+        return (self.bid + self.ask) / 2
+
+    @property
+    def spread_bps(self) -> Decimal:
+        return (self.ask - self.bid) / self.mid * BPS
+
+
+class FundingCapture(Strategy):
+    config_class = FundingCaptureConfig
+
+    def __init__(self, config: FundingCaptureConfig, strategy_id: str | None = None) -> None:
+        super().__init__(config, strategy_id)
+        self.cfg = config
+        self.spot_id, self.perp_id = InstrumentId(config.spot), InstrumentId(config.perp)
+        self._periods = Decimal(repr(config.horizon_hours)) / Decimal(repr(config.funding_interval_hours))
+        self._min_edge, self._max_basis = Decimal(repr(config.min_edge_bps)), Decimal(repr(config.max_basis_bps))
+        self._rate: Decimal | None = None  # latest funding estimate
+        self._mark: Decimal | None = None
+        self._held = {self.spot_id: ZERO, self.perp_id: ZERO}  # own signed quantities, from own fills
+        self._sold = (ZERO, ZERO)  # perp (quantity, notional) sold since flat: the entry price
+        self._opened_ns: int | None = None
+        self._in_flight: set[ClientOrderId] = set()
+        self._submitting = self._halted = False
+        self._last_funding_ts = -1
+        self._counts = {"entries": 0, "legging_incidents": 0}
+        self._exits: dict[str, int] = {}
+        self._fees: dict[str, Decimal] = {}
+        self._funding = ZERO
+        self._best_edge: Decimal | None = None
+        self._lot = ZERO
+
+    def on_start(self) -> None:
+        spot, perp = self.ctx.instrument(self.spot_id), self.ctx.instrument(self.perp_id)
+        if (spot.base, spot.quote) != (perp.base, perp.quote) or perp.kind is not InstrumentKind.PERPETUAL:
+            raise ValueError(f"{perp.id} must be a perpetual of {spot.id}'s pair {spot.base}/{spot.quote}")
+        self._lot = _common_lot(spot.lot_size * spot.contract_size, perp.lot_size * perp.contract_size)
+
+    # --------------------------------------------------------------------------- market data
+    def on_mark_price(self, mark: MarkPrice) -> None:
+        if mark.instrument_id == self.perp_id:
+            self._mark = mark.mark
+            self._decide()
+
+    def on_funding_rate(self, funding: FundingRate) -> None:
+        if funding.instrument_id != self.perp_id:
+            return
+        if funding.ts_ns < funding.funding_ts_ns:
+            self._rate = funding.rate
+            self._decide()
+        else:  # realised: what the venue pays our short, at the last mark (else the book's mid, as the venue)
+            touch = self._touch(self.perp_id)
+            mark = self._mark if self._mark is not None else touch.mid if touch is not None else None
+            if mark is not None:
+                size = self.ctx.instrument(self.perp_id).contract_size
+                self._book(funding.funding_ts_ns, -self._held[self.perp_id] * size * mark * funding.rate)
+
+    def on_funding_paid(self, paid: FundingPaid) -> None:
+        """Not delivered to strategies yet (see the module docstring); takes over when it is."""
+        own = self._held[self.perp_id]
+        if paid.instrument_id == self.perp_id and paid.position:
+            self._book(paid.funding_ts_ns, paid.amount if own == paid.position else paid.amount * own / paid.position)
+
+    def _book(self, funding_ts_ns: int, amount: Decimal) -> None:
+        if funding_ts_ns > self._last_funding_ts:  # once per funding time, whichever record comes first
+            self._last_funding_ts = funding_ts_ns
+            self._funding += amount
+
+    # --------------------------------------------------------------------------- deciding
+    def _decide(self) -> None:
+        spot, perp = self._touch(self.spot_id), self._touch(self.perp_id)
+        if self._in_flight or spot is None or perp is None:
+            return
+        basis = abs(perp.mid / spot.mid - 1) * BPS
+        if self._held[self.spot_id] or self._held[self.perp_id]:
+            reason = self._exit_reason(basis)
+            if reason is not None:
+                self._exits[reason] = self._exits.get(reason, 0) + 1
+                self._submit_legs(-self._held[self.spot_id], -self._held[self.perp_id])
+        elif self._rate is not None and not self._halted:
+            edge = self._rate * self._periods * BPS - self.costs_bps(spot, perp)
+            self._best_edge = edge if self._best_edge is None else max(self._best_edge, edge)
+            if edge > self._min_edge and basis <= self._max_basis:
+                self._enter(spot.mid)
+
+    def costs_bps(self, spot: Touch, perp: Touch) -> Decimal:
+        """Round trip of both legs as a taker: fees in and out, half of each spread each way."""
+        fees = self.ctx.instrument(self.spot_id).taker_fee + self.ctx.instrument(self.perp_id).taker_fee
+        return 2 * fees * BPS + spot.spread_bps + perp.spread_bps
+
+    def _exit_reason(self, basis_bps: Decimal) -> str | None:
+        distance = self.liquidation_distance()
+        held_for = self.ctx.now_ns() - (self._opened_ns or 0)
+        reasons = (
+            ("liquidation_guard", distance is not None and distance < Decimal(repr(self.cfg.min_liquidation_distance))),
+            ("basis", basis_bps > self._max_basis),
+            ("funding_flip", self._rate is not None and self._rate < 0),
+            ("max_hold", held_for >= round(self.cfg.max_hold_hours * HOUR_NS)),
+            ("legging", self._unbalanced()),
+        )
+        return next((reason for reason, hit in reasons if hit), None)
+
+    def liquidation_distance(self) -> Decimal | None:
+        """How far the mark may rise before the short is liquidated (fraction of the mark)."""
+        sold_qty, sold_notional = self._sold
+        if self._mark is None or not sold_qty or not self._held[self.perp_id]:
+            return None
+        return sold_notional / sold_qty * (1 + 1 / self.cfg.leverage) / self._mark - 1
+
+    def _touch(self, iid: InstrumentId) -> Touch | None:
+        book, inst = self.ctx.book(iid), self.ctx.instrument(iid)
+        bid, ask = (book.best_bid(), book.best_ask()) if book.is_valid else (None, None)
+        return Touch(inst.price(bid[0]), inst.price(ask[0])) if bid and ask else None
+
+    def _enter(self, spot_mid: Decimal) -> None:
+        spot, perp = self.ctx.instrument(self.spot_id), self.ctx.instrument(self.perp_id)
+        base = (self.cfg.notional / spot_mid / self._lot).to_integral_value(rounding=ROUND_DOWN) * self._lot
+        if base == 0 or min(spot.min_notional, perp.min_notional) > base * spot_mid:
+            return
+        self._counts["entries"] += 1
+        self._opened_ns = self.ctx.now_ns()
+        self._submit_legs(base / spot.contract_size, -base / perp.contract_size)
+
+    # --------------------------------------------------------------------------- doing
+    def _submit_legs(self, spot_qty: Decimal, perp_qty: Decimal) -> None:
+        """Both legs as market orders, signed quantities (the one place a paired-leg executor replaces)."""
+        self._submitting = True
+        for iid, qty in ((self.spot_id, spot_qty), (self.perp_id, perp_qty)):
+            if qty:
+                order = self.ctx.submit(iid, OrderSide.BUY if qty > 0 else OrderSide.SELL, abs(qty))
+                if not order.is_terminal:
+                    self._in_flight.add(order.client_order_id)
+        self._submitting = False
+        self._legs_done()
+
+    def on_order_filled(self, fill: OrderFilled) -> None:
+        self._held[fill.instrument_id] += fill.quantity * fill.side.sign
+        self._fees[fill.fee_currency] = self._fees.get(fill.fee_currency, ZERO) + fill.fee
+        if fill.instrument_id == self.perp_id and fill.side is OrderSide.SELL:
+            self._sold = (self._sold[0] + fill.quantity, self._sold[1] + fill.quantity * fill.price)
+        self._leg_event(fill)
+
+    def _leg_event(self, event: OrderFilled | OrderCanceled | OrderRejected | OrderDenied | OrderExpired) -> None:
+        if self.ctx.order(event.client_order_id).is_terminal:
+            self._in_flight.discard(event.client_order_id)
+            self._legs_done()
+
+    on_order_canceled = on_order_rejected = on_order_denied = on_order_expired = _leg_event
+
+    def _legs_done(self) -> None:
+        """When no leg is in flight: count a legging incident, or note that the pair is flat."""
+        if self._in_flight or self._submitting:
+            return
+        spot, perp = self._held[self.spot_id], self._held[self.perp_id]
+        if self._unbalanced():
+            self._counts["legging_incidents"] += 1
+            self._halted = True
+            self.ctx.log(f"legging: spot {spot}, perp {perp}; unwinding, no new entries")
+        if not perp:
+            self._sold = (ZERO, ZERO)
+        if not spot and not perp:
+            self._opened_ns = None
+
+    def _unbalanced(self) -> bool:
+        """The legs hold different base quantities."""
+        sizes = (self.ctx.instrument(iid).contract_size * held for iid, held in self._held.items())
+        return sum(sizes, ZERO) != 0
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            **self._counts,
+            "exits": dict(sorted(self._exits.items())),
+            "funding_received": self._funding,
+            "fees_paid": dict(sorted(self._fees.items())),
+            "best_edge_bps": self._best_edge,
+            "halted": self._halted,
+        }
+
+
+def _common_lot(a: Decimal, b: Decimal) -> Decimal:
+    """Smallest quantity that is a multiple of both lot sizes."""
+    fa, fb = Fraction(a), Fraction(b)
+    den = math.lcm(fa.denominator, fb.denominator)
+    return Decimal(math.lcm(int(fa * den), int(fb * den))) / Decimal(den)
