@@ -92,6 +92,7 @@ def _config(tmp_path: Path, text: str) -> Path:
 
 
 DEMO = (REPO / "src/spreadhawk/runtime/presets/demo_cross_exchange.toml").read_text(encoding="utf-8")
+DEMO_MARKET = REPO / "src/spreadhawk/runtime/presets/demo_market.toml"
 
 
 @pytest.mark.parametrize(
@@ -172,3 +173,21 @@ def test_data_imported_to_the_catalog_replays_identically(shared_data: Path, tmp
     assert from_files["fills"] > 0
     assert from_catalog["journal_sha256"] == from_files["journal_sha256"]
     assert from_catalog["final_equity"] == from_files["final_equity"]
+
+
+def test_simulated_session_written_to_the_catalog_replays_like_the_live_simulation(tmp_path: Path) -> None:
+    out = tmp_path / "session"
+    code, stdout, err = invoke("simulate", "--hours", "0.25", "--seed", "3", "--out", str(out))
+    assert code == 0, err
+    assert "replay: spreadhawk backtest" in stdout
+    db = str(tmp_path / "r.db")
+    code, stdout, err = invoke("backtest", str(out / "replay.toml"), "--json", "--db", db, "--no-report")
+    assert code == 0, err
+    replayed = json.loads(stdout)
+    direct_args = ["--set", "data.0.hours=0.25", "--set", "run.seed=3", "--json", "--db", db, "--no-report"]
+    code, stdout, err = invoke("backtest", str(DEMO_MARKET), *direct_args)
+    assert code == 0, err
+    direct = json.loads(stdout)
+    assert replayed["events_processed"] == direct["events_processed"]
+    assert replayed["fills"] == direct["fills"]
+    assert replayed["final_equity"] == direct["final_equity"]

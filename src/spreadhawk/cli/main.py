@@ -29,6 +29,7 @@ from spreadhawk.persistence import RunStore
 from spreadhawk.runtime.config import ConfigError, load_config
 from spreadhawk.runtime.results import NoEquityError
 from spreadhawk.runtime.services import BacktestService, DataService, QueryService, ReportService, database_url
+from spreadhawk.runtime.simulate import simulate_to_catalog
 
 app = typer.Typer(
     add_completion=False,
@@ -146,6 +147,33 @@ def demo(
         _print_strategies(result)
         if report is not None:
             console.print(f"report: {escape(str(report))}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option("--out", help="catalog folder to write")],
+    hours: Annotated[float, typer.Option(help="length of the simulated session")] = 24.0,
+    seed: Annotated[int, typer.Option(help="seed of the simulated market")] = 7,
+) -> None:
+    """Write a simulated session (the demo's market) to the Parquet catalog, with a replay config."""
+    if hours <= 0 or hours > 72:
+        fail(f"--hours must be in (0, 72], got {hours}")
+    columns = (TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("records"))
+    try:
+        with Progress(*columns, console=errors, transient=True, disable=not sys.stderr.isatty()) as bar:
+            task = bar.add_task("simulate", total=None)
+            session = simulate_to_catalog(
+                out, hours=hours, seed=seed, progress=lambda done, total: bar.update(task, completed=done, total=total)
+            )
+    except (ConfigError, OSError) as exc:
+        fail(str(exc))
+        return
+    console.print(
+        f"{session.records:,} records of {session.instruments} instruments in {session.parts} parts under "
+        f"{escape(str(out))}\nreplay: spreadhawk backtest {escape(str(session.config_path))}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @app.command("import")

@@ -54,6 +54,7 @@ class InstrumentSection(_Section):
     contract_size: Decimal | None = None
     settlement: str = ""
     size_increment: Decimal | None = None
+    expiry_ns: int | None = None
 
 
 DataFormat = Literal[
