@@ -30,6 +30,8 @@ class Portfolio:
         self.fees_paid: dict[str, Decimal] = {}
         self.traded_notional: dict[str, Decimal] = {}
         self._pricing: dict[str, list[InstrumentId]] = {}
+        # Assets instruments settle or quote in (cash), as opposed to traded assets and outcome tokens.
+        self.currencies = frozenset(i.settlement for i in self.instruments.values()) | {valuation_currency}
         for inst in self.instruments.values():
             if inst.quote == valuation_currency and inst.kind is not InstrumentKind.PERPETUAL:
                 self._pricing.setdefault(inst.base, []).append(inst.id)

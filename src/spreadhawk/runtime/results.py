@@ -150,7 +150,7 @@ def result_json(run_id: str, figures: RunSummaryFigures, node: BacktestNode, wal
         costs={
             "fees": str(figures.fees_paid),
             "funding": str(_posted(engine, PostingReason.FUNDING)),
-            "settlement": str(_posted(engine, PostingReason.SETTLEMENT)),
+            "settlement": str(_settlement_payouts(engine)),
         },
         series={
             "prices": {iid: points for iid, points in node.prices.series.items()},
@@ -197,6 +197,19 @@ def pnl_curve_stats(curve: list[tuple[int, Decimal]]) -> dict[str, float | None]
     sharpe = float(changes.mean()) / std * math.sqrt(periods) if std > 1e-12 and periods else None
     drawdown = float(np.max(np.maximum.accumulate(pnl) - pnl))
     return {"sharpe": sharpe, "max_drawdown_value": drawdown}
+
+
+def _settlement_payouts(engine: Engine) -> Decimal:
+    """What settled instruments paid out, valued in the valuation currency.
+
+    A settlement posts two legs: the tokens leave (at their last traded price they are worth
+    whatever the book said) and the payout arrives; only the payout is a cash flow worth reporting.
+    """
+    by_asset: dict[str, Decimal] = {}
+    for posting in engine.portfolio.ledger.postings:
+        if posting.reason is PostingReason.SETTLEMENT and posting.asset in engine.portfolio.currencies:
+            by_asset[posting.asset] = by_asset.get(posting.asset, ZERO) + posting.amount
+    return _value(by_asset, engine)
 
 
 def _posted(engine: Engine, reason: PostingReason) -> Decimal:

@@ -11,11 +11,13 @@ Pairs are discovered, not configured: markets roll every 15 minutes. A BINARY in
 (``-YES``), as the simulator names them (``BTC-UPDOWN-20240101T0000-YES``), when the partner exists
 with the same expiry, quote, lot and contract size. The first book update of a token pairs it.
 
-On a book update of a pair (once per instant, however many of its books changed), the two ask books
-are walked together, best first, keeping each slice while the rule above holds. The quantity is
-bounded by ``max_pairs``, the quote balance on the venue, what is left of ``max_quote_per_market``
-(fees included), and rounded down to the lot. Liquidity our fills took stays subtracted until the
-venue next updates that level, as the simulated venue does.
+On a book update of a pair (decided 1 ns after the instant, once however many of its books
+changed), the two ask books are walked together, best first, keeping each slice while the rule
+above holds. The quantity is bounded by ``max_pairs``, the quote balance on the venue, what is left
+of ``max_quote_per_market`` (fees included), and rounded down to the lot. Liquidity our fills took
+stays subtracted until the venue next updates that level, as the simulated venue does. Fees are the
+instrument's ``taker_fee`` × price, as the simulated venue charges them (a venue with another fee
+curve needs its own ``_cost``).
 
 Legs are IOC limit buys at the worst ask taken, same quantity. IOC rather than FOK: a leg whose
 book thinned still fills what is there, so a partial loss of liquidity leaves a small unmatched
@@ -54,9 +56,12 @@ Asks = list[tuple[Decimal, Decimal]]  # (price, size) best first
 
 class BinaryPairArbConfig(StrategyConfig):
     venue: str = Field(default="PREDICT", description="venue of the binary markets")
-    min_edge: Decimal = Field(default=Decimal("0.005"), ge=0, description="1 - cost per pair after fees, at least")
+    min_edge: Decimal = Field(
+        default=Decimal("0.005"), ge=0, description="1 - cost per pair after fees must exceed this"
+    )
     max_pairs: Decimal = Field(default=Decimal(500), gt=0, description="pairs bought per opportunity, at most")
     max_quote_per_market: Decimal = Field(default=Decimal(2000), gt=0, description="quote spent per market, fees in")
+    # Above the simulated venue's 10 s heartbeat: a quiet book that is still live is republished by then.
     max_book_age_ms: int = Field(default=15_000, gt=0, description="skip when either book is older than this")
     min_time_to_expiry_s: float = Field(default=30.0, ge=0, description="no trade this close to expiry")
 

@@ -1,37 +1,35 @@
-"""Funding capture: long spot and short the perpetual of the same pair while funding pays the short.
+"""Funding capture: long spot, short the perpetual of the same pair, while funding pays the short.
 
 Decisions are made on each ``MarkPrice`` of the perpetual (once a second on Binance and on the
-simulator) and on each funding estimate. All figures are bps of notional:
+simulator) and on each funding estimate, in bps of notional:
 
 * expected funding = the latest estimated rate (``FundingRate`` with ``ts_ns < funding_ts_ns``)
   × ``horizon_hours / funding_interval_hours`` periods;
-* costs = taker fees of both legs, in and out (``2 × (spot taker + perp taker)``), plus half of each
-  book's spread on each leg, each way (so each book's whole spread);
-* enter when flat and expected − costs > ``min_edge_bps`` (strictly) with |basis| ≤ ``max_basis_bps``:
-  a market buy of spot and a market sell of the perpetual, of the same base quantity
-  (``notional`` / spot mid, rounded down to both lot sizes).
+* costs = taker fees of both legs in and out, ``2 × (spot taker + perp taker)``, plus half of each
+  book's spread per leg each way (each whole spread; depth beyond the touch is not priced);
+* enter when flat, ``cooldown_hours`` after the last exit, with expected − costs > ``min_edge_bps``
+  and |basis| ≤ ``max_basis_bps``: market buy spot, market sell the perpetual, the same base
+  quantity (``notional`` / spot mid, rounded down to both lot sizes).
 
-Both legs go back (exit) on the first of: ``liquidation_guard``, ``basis`` (|perp mid / spot mid − 1|
-> ``max_basis_bps``), ``funding_flip`` (the estimate turns negative: the short would pay),
-``max_hold`` (``max_hold_hours`` since the entry), ``legging`` (the legs hold different quantities).
+Both legs go back, at market, on the first of: ``liquidation_guard``; ``basis`` (|perp mid / spot
+mid − 1| > ``max_basis_bps``); ``funding_flip`` (the estimate turns negative: the short would pay);
+``max_hold`` (``max_hold_hours``); ``legging`` (the legs hold different quantities).
 
-Liquidation: the venue's leverage is not visible to a strategy, so ``leverage`` must equal the
-venue's (the runtime's ``[venues.X] leverage``). The venue holds notional / leverage of margin per
-unit short, so the short is liquidated (maintenance margin ignored: an optimistic bound) when the
-mark reaches entry × (1 + 1 / leverage); the liquidation distance is that price / mark − 1. Below
-``min_liquidation_distance`` the pair is closed: as margin is held per unit, reducing part of the
-short would leave the rest's liquidation price where it is.
+Liquidation: a strategy cannot see the venue's leverage, so ``leverage`` must equal the venue's
+(the runtime's ``[venues.X] leverage``). The venue holds notional / leverage of margin per unit, so
+the short is liquidated when the mark reaches entry × (1 + 1 / leverage) (maintenance margin
+ignored: an optimistic bound); the distance is that price / mark − 1. Below
+``min_liquidation_distance`` the pair is closed: with margin held per unit, reducing part of the
+short would leave the liquidation price of the rest where it was.
 
-Funding received is what the venue pays this strategy's short (``FUNDING`` postings of the ledger).
-The engine does not deliver ``FundingPaid`` to strategies yet, so it is derived from the realised
-``FundingRate`` record the venue pays on: ``-perp quantity × contract size × mark × rate``, at the
-last ``MarkPrice`` (as the venue values it). This equals the ledger when the venue's position is
-the strategy's own fills (no fill report in flight at the funding time). Once ``FundingPaid``
-reaches ``on_funding_paid``, that (pro rata of this strategy's share) is used instead.
+Funding received: the engine does not deliver ``FundingPaid`` to strategies yet, so it is derived
+from the realised ``FundingRate`` the venue pays on, ``-own perp quantity × contract size × last
+mark × rate``, which is the ledger's ``FUNDING`` posting while no fill report of ours is in flight at
+the funding time. ``on_funding_paid`` (this strategy's share) takes over once it is delivered.
 
-A legging incident is a pair of legs that ends with unequal quantities (one leg rejected, partly
-filled); it stops new entries, and the next decision unwinds what is held. The paired-leg executor
-with automatic hedging will replace ``_submit_legs``.
+A legging incident is a pair of orders ending with unequal legs (one rejected or partly filled): it
+stops new entries and the next decision unwinds what is held. ``_submit_legs`` is the one place the
+paired-leg executor (with automatic hedging) will replace.
 """
 
 from __future__ import annotations
@@ -74,6 +72,7 @@ class FundingCaptureConfig(StrategyConfig):
     max_basis_bps: float = Field(default=50.0, gt=0, description="exit when |perp mid / spot mid - 1| exceeds it")
     leverage: Decimal = Field(default=Decimal(1), gt=0, description="must equal the perp venue's leverage")
     min_liquidation_distance: float = Field(default=0.3, gt=0, description="close below this (0.3 = 30 %)")
+    cooldown_hours: float = Field(default=1.0, ge=0, description="no entry this long after an exit")
 
     @model_validator(mode="after")
     def _reachable(self) -> Self:
@@ -112,7 +111,9 @@ class FundingCapture(Strategy):
         self._mark: Decimal | None = None
         self._held = {self.spot_id: ZERO, self.perp_id: ZERO}  # own signed quantities, from own fills
         self._sold = (ZERO, ZERO)  # perp (quantity, notional) sold since flat: the entry price
+        self._liq_floor = Decimal(repr(config.min_liquidation_distance))
         self._opened_ns: int | None = None
+        self._cooldown_until = 0
         self._in_flight: set[ClientOrderId] = set()
         self._submitting = self._halted = False
         self._last_funding_ts = -1
@@ -125,7 +126,8 @@ class FundingCapture(Strategy):
 
     def on_start(self) -> None:
         spot, perp = self.ctx.instrument(self.spot_id), self.ctx.instrument(self.perp_id)
-        if (spot.base, spot.quote) != (perp.base, perp.quote) or perp.kind is not InstrumentKind.PERPETUAL:
+        kinds = (spot.kind, perp.kind) == (InstrumentKind.SPOT, InstrumentKind.PERPETUAL)
+        if not kinds or (spot.base, spot.quote) != (perp.base, perp.quote):
             raise ValueError(f"{perp.id} must be a perpetual of {spot.id}'s pair {spot.base}/{spot.quote}")
         self._lot = _common_lot(spot.lot_size * spot.contract_size, perp.lot_size * perp.contract_size)
 
@@ -157,20 +159,22 @@ class FundingCapture(Strategy):
     def _book(self, funding_ts_ns: int, amount: Decimal) -> None:
         if funding_ts_ns > self._last_funding_ts:  # once per funding time, whichever record comes first
             self._last_funding_ts = funding_ts_ns
-            self._funding += amount
+            if amount:  # flat: nothing paid
+                self._funding += amount
 
     # --------------------------------------------------------------------------- deciding
     def _decide(self) -> None:
-        spot, perp = self._touch(self.spot_id), self._touch(self.perp_id)
-        if self._in_flight or spot is None or perp is None:
+        spot, perp = (None, None) if self._in_flight else (self._touch(self.spot_id), self._touch(self.perp_id))
+        if spot is None or perp is None:
             return
         basis = abs(perp.mid / spot.mid - 1) * BPS
         if self._held[self.spot_id] or self._held[self.perp_id]:
             reason = self._exit_reason(basis)
             if reason is not None:
                 self._exits[reason] = self._exits.get(reason, 0) + 1
+                self._cooldown_until = self.ctx.now_ns() + round(self.cfg.cooldown_hours * HOUR_NS)
                 self._submit_legs(-self._held[self.spot_id], -self._held[self.perp_id])
-        elif self._rate is not None and not self._halted:
+        elif self._rate is not None and not self._halted and self.ctx.now_ns() >= self._cooldown_until:
             edge = self._rate * self._periods * BPS - self.costs_bps(spot, perp)
             self._best_edge = edge if self._best_edge is None else max(self._best_edge, edge)
             if edge > self._min_edge and basis <= self._max_basis:
@@ -185,7 +189,7 @@ class FundingCapture(Strategy):
         distance = self.liquidation_distance()
         held_for = self.ctx.now_ns() - (self._opened_ns or 0)
         reasons = (
-            ("liquidation_guard", distance is not None and distance < Decimal(repr(self.cfg.min_liquidation_distance))),
+            ("liquidation_guard", distance is not None and distance < self._liq_floor),
             ("basis", basis_bps > self._max_basis),
             ("funding_flip", self._rate is not None and self._rate < 0),
             ("max_hold", held_for >= round(self.cfg.max_hold_hours * HOUR_NS)),
@@ -265,7 +269,7 @@ class FundingCapture(Strategy):
             "exits": dict(sorted(self._exits.items())),
             "funding_received": self._funding,
             "fees_paid": dict(sorted(self._fees.items())),
-            "best_edge_bps": self._best_edge,
+            "best_edge_bps": None if self._best_edge is None else self._best_edge.quantize(Decimal("0.0001")),
             "halted": self._halted,
         }
 
