@@ -287,7 +287,7 @@ def _print_result(result: dict[str, Any]) -> None:
 def _print_strategies(result: dict[str, Any]) -> None:
     currency = result.get("valuation_currency", "")
     table = Table(
-        "strategy", "fills", f"PnL net of fees ({currency})", "fees", "Sharpe", "max drawdown", "seen", "taken",
+        Column("strategy", no_wrap=True), "fills", f"PnL net of fees ({currency})", "fees", "Sharpe", "max drawdown", "seen", "taken",
         title=f"demo run {result.get('run_id')}: {result.get('events_processed'):,} events in "
         f"{result.get('wall_seconds')} s",
     )  # fmt: skip

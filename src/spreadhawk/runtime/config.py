@@ -86,6 +86,7 @@ class DataSection(_Section):
     perps: bool = True
     binaries: bool = True
     funding_interval_h: float = Field(default=8.0, gt=0)
+    basis_mean_bps: float | None = None  # perp over spot; default: the calibrated -4.5 bps
     # bars built from the trades of these instruments (any source), e.g. bars = "1m"
     bars: str = ""
     bar_instruments: list[str] = []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from spreadhawk.data.bars import with_trade_bars
 from spreadhawk.domain.identifiers import InstrumentId
@@ -41,11 +41,18 @@ def simulated_market(config: RunConfig, section: DataSection) -> SimulatedMarket
             assets=tuple(section.assets),
             perps=section.perps,
             binaries=section.binaries,
-            perp_params=PerpParams(funding_interval_h=section.funding_interval_h),
+            perp_params=_perp_params(section),
         )
         return SimulatedMarket(MarketSimulator(sim_config))
     except (ValueError, KeyError) as exc:
         raise ConfigError(f"data market_simulator: {exc}") from None
+
+
+def _perp_params(section: DataSection) -> PerpParams:
+    params = PerpParams(funding_interval_h=section.funding_interval_h)
+    if section.basis_mean_bps is not None:
+        params = replace(params, basis_mean_bps=section.basis_mean_bps)
+    return params
 
 
 def bar_interval_ns(text: str) -> int:

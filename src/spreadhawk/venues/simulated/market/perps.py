@@ -49,11 +49,15 @@ class PerpParams:
     mark_every_ms: int = 1000  # Binance markPrice@1s
 
     def funding_rate(self, premium: float) -> float:
-        """Funding rate of one period for the period-average ``premium`` (fractions, not bps)."""
+        """Funding rate of one period for the period-average ``premium`` (fractions, not bps).
+
+        Binance's 8-hour formula ``P + clamp(I - P, ±0.05 %)``, divided by ``8 / interval`` for shorter
+        intervals (as Binance does for its 4 h and 1 h contracts), so the carry per day does not depend
+        on how often it is paid.
+        """
         scale = self.funding_interval_h / 8.0
-        interest, clamp, cap = self.interest_8h * scale, self.clamp_8h * scale, self.cap_8h * scale
-        rate = premium + min(max(interest - premium, -clamp), clamp)
-        return min(max(rate, -cap), cap)
+        rate = premium + min(max(self.interest_8h - premium, -self.clamp_8h), self.clamp_8h)
+        return min(max(rate, -self.cap_8h), self.cap_8h) * scale
 
 
 class Basis:
