@@ -286,11 +286,10 @@ def _print_result(result: dict[str, Any]) -> None:
 
 def _print_strategies(result: dict[str, Any]) -> None:
     currency = result.get("valuation_currency", "")
-    table = Table(
-        Column("strategy", no_wrap=True), "fills", f"PnL net of fees ({currency})", "fees", "Sharpe", "max drawdown", "seen", "taken",
-        title=f"demo run {result.get('run_id')}: {result.get('events_processed'):,} events in "
-        f"{result.get('wall_seconds')} s",
-    )  # fmt: skip
+    headers = ("fills", f"PnL net of fees ({currency})", "fees", "Sharpe", "max drawdown", "seen", "taken")
+    events, seconds = result.get("events_processed"), result.get("wall_seconds")
+    title = f"demo run {result.get('run_id')}: {events:,} events in {seconds} s"
+    table = Table(Column("strategy", no_wrap=True), *headers, title=title)
     for sid, row in sorted((result.get("strategies") or {}).items()):
         stats = row.get("stats") or {}
         table.add_row(

@@ -35,7 +35,7 @@ market closed), ``leg_in_flight`` (earlier legs have not reported: balance and l
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -46,6 +46,7 @@ from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId, instrumen
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
 from spreadhawk.domain.market import BookDeltas, BookSide, BookSnapshot, InstrumentSettled
 from spreadhawk.strategy.base import Strategy, StrategyConfig
+from spreadhawk.strategy.paired_walk import round_down, truncate, walk_pair
 
 ZERO = Decimal(0)
 MS, S = 1_000_000, 1_000_000_000
@@ -195,38 +196,27 @@ class BinaryPairArb(Strategy):
         """The legs to send, or the reason to skip."""
         balance = self.ctx.balance(self.cfg.venue, pair.yes.quote)
         budget_left = self.cfg.max_quote_per_market - self._spent.get(pair.yes.id, ZERO)
-        slices: list[Slice] = []
-        bound, i, j, qty, spend = "below_lot_size", 0, 0, ZERO, ZERO
-        yes_left, no_left = yes_asks[0][1], no_asks[0][1]
-        while i < len(yes_asks) and j < len(no_asks) and self._pays(pair, yes_asks[i][0], no_asks[j][0]):
-            cost = self._cost(pair, yes_asks[i][0], no_asks[j][0])
-            limits = (
+
+        def limits(yes: Decimal, no: Decimal, qty: Decimal, spend: Decimal) -> tuple[tuple[Decimal, str], ...]:
+            cost = self._cost(pair, yes, no)
+            return (
                 (self.cfg.max_pairs - qty, "below_lot_size"),
                 ((balance - spend) / cost, "insufficient_balance"),
                 ((budget_left - spend) / cost, "market_budget_spent"),
             )
-            room, reason = min(limits, key=lambda limit: limit[0])  # first of equals: deterministic
-            take = max(min(yes_left, no_left, room), ZERO)
-            if take > 0:
-                slices.append((yes_asks[i][0], no_asks[j][0], take))
-                qty, spend = qty + take, spend + cost * take
-            if take >= room:
-                bound = reason
-                break
-            yes_left, no_left = yes_left - take, no_left - take
-            if yes_left == 0 and (i := i + 1) < len(yes_asks):
-                yes_left = yes_asks[i][1]
-            if no_left == 0 and (j := j + 1) < len(no_asks):
-                no_left = no_asks[j][1]
-        lot = pair.yes.lot_size
-        quantity = (qty / lot).to_integral_value(rounding=ROUND_DOWN) * lot
+
+        slices, bound = walk_pair(
+            yes_asks,
+            no_asks,
+            pays=lambda yes, no: self._pays(pair, yes, no),
+            limits=limits,
+            unit_spend=lambda yes, no: self._cost(pair, yes, no),
+            depth_reason="below_lot_size",
+        )
+        quantity = round_down(sum((q for _, _, q in slices), ZERO), pair.yes.lot_size)
         if quantity == 0:
             return bound
-        kept, left = [], quantity
-        for yes_ask, no_ask, q in slices:  # the first slices adding up to the rounded quantity
-            if left > 0:
-                kept.append((yes_ask, no_ask, min(q, left)))
-                left -= q
+        kept = truncate(slices, quantity)
         yes_limit, no_limit = max(s[0] for s in kept), max(s[1] for s in kept)
         for inst, limit in ((pair.yes, yes_limit), (pair.no, no_limit)):
             if inst.notional(quantity, limit) < inst.min_notional:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -44,6 +44,7 @@ from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.market import BookDeltas, BookSide, BookSnapshot
 from spreadhawk.domain.orders import OrderStatus
 from spreadhawk.strategy.base import Strategy, StrategyConfig
+from spreadhawk.strategy.paired_walk import round_down, truncate, walk_pair
 
 ZERO = Decimal(0)
 Slice = tuple[Decimal, Decimal, Decimal]  # (ask, bid, quantity)
@@ -199,39 +200,27 @@ class CrossExchangeArb(Strategy):
         """The legs to send, or the reason to skip."""
         quote_free = self.ctx.balance(buy.venue, buy.quote)
         base_free = self.ctx.balance(sell.venue, sell.base)
-        slices: list[Slice] = []
-        bound = "below_lot_size"  # what stopped the walk: depth and margin, or a limit
-        i = j = 0
-        ask_left, bid_left = asks[0][1], bids[0][1]
-        qty = cost = ZERO
-        while i < len(asks) and j < len(bids) and self._pays(buy, sell, asks[i][0], bids[j][0]):
-            ask, bid = asks[i][0], bids[j][0]
-            limits = (
+        buy_cost = 1 + buy.taker_fee
+
+        def limits(ask: Decimal, _bid: Decimal, qty: Decimal, cost: Decimal) -> tuple[tuple[Decimal, str], ...]:
+            return (
                 (self.cfg.max_quantity - qty, "below_lot_size"),
-                (
-                    (quote_free - cost * (1 + buy.taker_fee)) / (ask * (1 + buy.taker_fee)),
-                    "insufficient_balance_buy_venue",
-                ),
+                ((quote_free - cost * buy_cost) / (ask * buy_cost), "insufficient_balance_buy_venue"),
                 (base_free - qty, "insufficient_balance_sell_venue"),
             )
-            room, reason = min(limits, key=lambda limit: limit[0])  # first of equals: deterministic
-            take = min(ask_left, bid_left, room)
-            if take > 0:
-                slices.append((ask, bid, take))
-                qty, cost = qty + take, cost + ask * take
-            if take >= room:
-                bound = reason
-                break
-            ask_left, bid_left = ask_left - take, bid_left - take
-            if ask_left == 0 and (i := i + 1) < len(asks):
-                ask_left = asks[i][1]
-            if bid_left == 0 and (j := j + 1) < len(bids):
-                bid_left = bids[j][1]
-        lot = self._check_pair()
-        quantity = (qty / lot).to_integral_value(rounding=ROUND_DOWN) * lot
+
+        slices, bound = walk_pair(
+            asks,
+            bids,
+            pays=lambda ask, bid: self._pays(buy, sell, ask, bid),
+            limits=limits,
+            unit_spend=lambda ask, _bid: ask,
+            depth_reason="below_lot_size",
+        )
+        quantity = round_down(sum((q for _, _, q in slices), ZERO), self._check_pair())
         if quantity == 0:
             return bound
-        kept = _truncate(slices, quantity)
+        kept = truncate(slices, quantity)
         plan = ArbPlan(
             buy,
             sell,
@@ -290,15 +279,3 @@ def _common_lot(a: Decimal, b: Decimal) -> Decimal:
     den = math.lcm(fa.denominator, fb.denominator)
     num = math.lcm(fa.numerator * (den // fa.denominator), fb.numerator * (den // fb.denominator))
     return Decimal(num) / Decimal(den)
-
-
-def _truncate(slices: list[Slice], quantity: Decimal) -> list[Slice]:
-    """The first slices adding up to ``quantity`` (the last one cut short)."""
-    kept: list[Slice] = []
-    left = quantity
-    for ask, bid, q in slices:
-        if left <= 0:
-            break
-        kept.append((ask, bid, min(q, left)))
-        left -= q
-    return kept
