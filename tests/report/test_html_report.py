@@ -363,3 +363,21 @@ def test_the_browser_check_sees_errors_and_empty_plots(tmp_path: Path) -> None:
     assert "Uncaught TypeError" in messages[0]
     assert plots["fig-never"] == {"main_svg": 0, "traces": 0}
     assert plots["fig-equity"]["traces"] == 1
+
+
+def test_many_traded_instruments_chart_the_busiest_and_list_the_rest() -> None:
+    orders: list[Order] = []
+    fills: list[OrderFilled] = []
+    for n in range(20):  # instrument n traded n + 1 times
+        iid = InstrumentId(f"PREDICT:M{n:02d}-YES")
+        for k in range(n + 1):
+            order = _order(f"o{n}-{k}", "pairs", iid, OrderSide.BUY)
+            orders.append(order)
+            fills.append(replace(_fill(len(fills), order, "0.4"), trade_id=f"t{n}-{k}"))
+    record = replace(synthetic_record(), orders=tuple(orders), fills=tuple(fills))
+    page = _outside_plotly(render_report(record))
+    charts = [i for i in _figure_ids(page) if i.startswith("fig-price")]
+    assert len(charts) == 12
+    assert "8 more instruments traded" in page
+    assert "PREDICT:M19-YES: 20 fills" in page  # the busiest is charted
+    assert "<td>PREDICT:M00-YES</td><td>1</td>" in page  # the quietest is listed

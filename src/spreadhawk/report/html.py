@@ -32,6 +32,7 @@ from spreadhawk.persistence import RunRecord
 
 MAX_POINTS = 20_000  # per line series; longer ones are decimated (see _decimate)
 MAX_MARKERS = 5_000  # fills marked per instrument; beyond it every k-th fill, said in a note
+MAX_PRICE_CHARTS = 12  # instruments charted (most fills first); the rest are listed in a table
 PERCENT_METRICS = frozenset(
     {"total_return", "cagr", "annualized_volatility", "max_drawdown", "win_rate", "exposure_time"}
 )
@@ -153,13 +154,19 @@ def _trades(record: RunRecord, result: Mapping[str, Any]) -> str:
         by_instrument.update((iid, []) for iid in prices)
     elif not prices:
         parts.append(_note("no price series was recorded for this run: each line joins the fill prices"))
-    for i, (iid, fills) in enumerate(sorted(by_instrument.items())):
+    ranked = sorted(by_instrument.items(), key=lambda item: (-len(item[1]), item[0]))
+    charted, listed = ranked[:MAX_PRICE_CHARTS], ranked[MAX_PRICE_CHARTS:]
+    for i, (iid, fills) in enumerate(sorted(charted)):
         step = max(1, -(-len(fills) // MAX_MARKERS))  # ceil: at most MAX_MARKERS markers
         if step > 1:
             parts.append(_note(f"{iid}: {len(fills):,} fills, every {step}th is marked"))
         fig = _price_figure(fills, prices.get(iid), step, strategy_of)
         fig.update_layout(title=f"{iid}: {len(fills):,} fills", yaxis_title="price")
         parts.append(_plot(fig, f"fig-price-{i}", 420))
+    if listed:
+        parts.append(_note(f"{len(listed)} more instruments traded (fewest fills): listed, not charted"))
+        rows = "".join(f"<tr><td>{html.escape(iid)}</td><td>{len(fills):,}</td></tr>" for iid, fills in sorted(listed))
+        parts.append(f"<table><tr><th>instrument</th><th>fills</th></tr>{rows}</table>")
     return "".join(parts)
 
 
