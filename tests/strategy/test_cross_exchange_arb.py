@@ -315,10 +315,19 @@ def test_legs_that_meet_a_changed_book_fill_partly_or_not_at_all() -> None:
         _snap(B, 50 * MS, [("100.50", "5")], [("102.00", "1")]),
     ]
     run = _run([A, B], records, latency_ns=100 * MS)
-    assert run.fills == [(100 * MS + 1, "A", BUY, D("0.4"), D(100))]
+    # The buy leg got 0.4 and the sell leg nothing: the paired-leg executor completes the missing
+    # sell at market on B (it arrives 100 ms later, at B's 100.50 bid) instead of leaving 0.4 long.
+    assert run.fills == [
+        (100 * MS + 1, "A", BUY, D("0.4"), D(100)),
+        (200 * MS + 1, "B", SELL, D("0.400"), D("100.50")),
+    ]
     stats = run.stats
     assert (stats["legs_filled"], stats["legs_partially_filled"], stats["legs_unfilled"]) == (0, 1, 1)
     assert stats["skipped"] == {"leg_in_flight": 1}
+    execution = stats["execution"]
+    assert execution["units"] == 1
+    assert execution["hedged"] == 1
+    assert execution["total_legging_loss"] == D("0.2")  # sold 0.4 at 100.50 instead of the planned 101
 
 
 def test_cooldown_after_taking_an_opportunity() -> None:

@@ -37,19 +37,19 @@ from spreadhawk.domain.events import (
     OrderFilled,
     OrderRejected,
     OrderSide,
-    TimeInForce,
 )
-from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId, venue_of
+from spreadhawk.domain.identifiers import InstrumentId, venue_of
 from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.market import BookDeltas, BookSide, BookSnapshot
-from spreadhawk.domain.orders import OrderStatus
+from spreadhawk.domain.orders import TERMINAL, OrderStatus
+from spreadhawk.execution.paired import HedgeMode, Leg, PairedExecutor, PairedExecutorConfig
 from spreadhawk.strategy.base import Strategy, StrategyConfig
 from spreadhawk.strategy.paired_walk import round_down, truncate, walk_pair
 
 ZERO = Decimal(0)
 Slice = tuple[Decimal, Decimal, Decimal]  # (ask, bid, quantity)
 WALK_DEPTH = 100  # levels per side an opportunity may sweep; far more than any spread pays for
-COUNTERS = ("decisions", "opportunities_seen", "opportunities_taken", "legs_filled", "legs_partially_filled")
+COUNTERS = ("decisions", "opportunities_seen", "opportunities_taken")
 
 
 class CrossExchangeArbConfig(StrategyConfig):
@@ -58,6 +58,10 @@ class CrossExchangeArbConfig(StrategyConfig):
     min_profit_bps: float = Field(default=5.0, ge=0, description="margin over both taker fees, bps of the ask")
     cooldown_ms: int = Field(default=0, ge=0, description="wait after taking an opportunity")
     decision_delay_ns: int = Field(default=1, ge=0, description="coalescing delay; 0 = decide on every record")
+    # The paired-leg executor: what to do when one leg fills and the other does not.
+    hedge_after_ms: int = Field(default=1_000, ge=0, description="how long legs may work before hedging")
+    hedge_mode: HedgeMode = Field(default=HedgeMode.COMPLETE, description="complete the short leg, or unwind")
+    max_legging_loss: Decimal = Field(default=Decimal(50), ge=0, description="quote; costlier completions unwind")
 
     @field_validator("instruments")
     @classmethod
@@ -82,6 +86,8 @@ class ArbPlan:
     sell_limit: Decimal
     gross_edge: Decimal  # sum of (bid - ask) * quantity over the slices, before fees
     net_edge: Decimal  # after both taker fees
+    buy_decision: Decimal  # average price of the asks planned on (slippage is measured against it)
+    sell_decision: Decimal
 
 
 class CrossExchangeArb(Strategy):
@@ -93,16 +99,28 @@ class CrossExchangeArb(Strategy):
         self.ids = (InstrumentId(config.instruments[0]), InstrumentId(config.instruments[1]))
         self._margin = Decimal(repr(config.min_profit_bps)) / 10_000
         self._taken: dict[InstrumentId, dict[int, int]] = {}  # price ticks -> size units we consumed
-        self._in_flight: set[ClientOrderId] = set()
+        self._executor: PairedExecutor | None = None
         self._decision_pending = False
         self._last_taken_ns: int | None = None
-        self._counts = dict.fromkeys((*COUNTERS, "legs_unfilled"), 0)
+        self._counts = dict.fromkeys(COUNTERS, 0)
         self._skipped: dict[str, int] = {}
         self._edge = {"expected_gross_edge": ZERO, "expected_net_edge": ZERO}
         self._lot: Decimal | None = None
 
     def on_start(self) -> None:
         self._check_pair()
+
+    @property
+    def executor(self) -> PairedExecutor:
+        """Both legs go out together through it; it hedges or unwinds a leg that fails."""
+        if self._executor is None:
+            config = PairedExecutorConfig(
+                max_legging_loss=self.cfg.max_legging_loss,
+                hedge_after_ms=self.cfg.hedge_after_ms,
+                hedge_mode=self.cfg.hedge_mode,
+            )
+            self._executor = PairedExecutor(self.ctx, config)
+        return self._executor
 
     def _check_pair(self) -> Decimal:
         """The lot both legs can trade; raises unless the instruments trade the same pair."""
@@ -154,7 +172,7 @@ class CrossExchangeArb(Strategy):
         asks, bids = self._available(buy, BookSide.ASK), self._available(sell, BookSide.BID)
         self._counts["opportunities_seen"] += 1
         now = self.ctx.now_ns()
-        if self._in_flight:
+        if self.executor.is_busy:
             self._skip("leg_in_flight")
         elif self._last_taken_ns is not None and now < self._last_taken_ns + self.cfg.cooldown_ms * 1_000_000:
             self._skip("cooldown")
@@ -229,6 +247,8 @@ class CrossExchangeArb(Strategy):
             sell_limit=min(bid for _, bid, _ in kept),
             gross_edge=sum(((bid - ask) * q for ask, bid, q in kept), ZERO),
             net_edge=sum(((bid * (1 - sell.taker_fee) - ask * (1 + buy.taker_fee)) * q for ask, bid, q in kept), ZERO),
+            buy_decision=sum((ask * q for ask, _, q in kept), ZERO) / quantity,
+            sell_decision=sum((bid * q for _, bid, q in kept), ZERO) / quantity,
         )
         if buy.notional(quantity, plan.buy_limit) < buy.min_notional:
             return "below_min_notional"
@@ -241,12 +261,14 @@ class CrossExchangeArb(Strategy):
 
     # --------------------------------------------------------------------------- doing
     def _submit_legs(self, plan: ArbPlan) -> None:
-        """Send both legs as IOC limits (the one place a paired-leg executor will replace)."""
-        legs = ((plan.buy, OrderSide.BUY, plan.buy_limit), (plan.sell, OrderSide.SELL, plan.sell_limit))
-        for inst, side, limit in legs:
-            order = self.ctx.submit(inst.id, side, plan.quantity, price=limit, time_in_force=TimeInForce.IOC)
-            if not order.is_terminal:
-                self._in_flight.add(order.client_order_id)
+        """Send both legs as one unit through the paired-leg executor (IOC limits)."""
+        self.executor.submit(
+            [
+                Leg(plan.buy.id, OrderSide.BUY, plan.quantity, plan.buy_limit, plan.buy_decision),
+                Leg(plan.sell.id, OrderSide.SELL, plan.quantity, plan.sell_limit, plan.sell_decision),
+            ],
+            tag=f"{plan.buy.venue}->{plan.sell.venue}",
+        )
 
     def on_order_filled(self, event: OrderFilled) -> None:
         inst = self.ctx.instrument(event.instrument_id)
@@ -254,23 +276,32 @@ class CrossExchangeArb(Strategy):
             taken = self._taken.setdefault(inst.id, {})
             ticks = inst.ticks(event.price)
             taken[ticks] = taken.get(ticks, 0) + inst.units(event.quantity)
-        self._leg_event(event)
+        self.executor.on_order_event(event)
 
-    def _leg_event(self, event: OrderFilled | OrderCanceled | OrderRejected | OrderDenied | OrderExpired) -> None:
-        """Count a leg once, when it ends: filled, partially filled (then canceled) or unfilled."""
-        order = self.ctx.order(event.client_order_id)
-        if not order.is_terminal:
-            return
-        if order.status is OrderStatus.FILLED:
-            self._counts["legs_filled"] += 1
-        else:
-            self._counts["legs_partially_filled" if order.filled_quantity > 0 else "legs_unfilled"] += 1
-        self._in_flight.discard(order.client_order_id)
+    def _order_event(self, event: OrderCanceled | OrderRejected | OrderDenied | OrderExpired) -> None:
+        self.executor.on_order_event(event)
 
-    on_order_canceled = on_order_rejected = on_order_denied = on_order_expired = _leg_event
+    on_order_canceled = on_order_rejected = on_order_denied = on_order_expired = _order_event
+
+    def _leg_counts(self) -> dict[str, int]:
+        """Legs by how they ended (hedge orders are the executor's, reported in its stats)."""
+        counts = {"legs_filled": 0, "legs_partially_filled": 0, "legs_unfilled": 0}
+        for unit in self.executor.units.values():
+            for leg in unit.leg_orders:
+                if leg.status is OrderStatus.FILLED:
+                    counts["legs_filled"] += 1
+                elif leg.status in TERMINAL:
+                    counts["legs_partially_filled" if leg.filled > 0 else "legs_unfilled"] += 1
+        return counts
 
     def stats(self) -> dict[str, Any]:
-        return {**self._counts, "skipped": dict(sorted(self._skipped.items())), **self._edge}
+        return {
+            **self._counts,
+            **self._leg_counts(),
+            "skipped": dict(sorted(self._skipped.items())),
+            **self._edge,
+            "execution": self.executor.stats() if self._ctx is not None else {},
+        }
 
 
 def _common_lot(a: Decimal, b: Decimal) -> Decimal:
