@@ -8,6 +8,7 @@ integer tick/size-unit counts (rejecting values off the instrument's grid) and r
 from __future__ import annotations
 
 from spreadhawk.data.readers._common import DataFormatError
+from spreadhawk.data.readers.cryptofeed import iter_poloniex_books, read_binance_exchange_info, read_poloniex_markets
 from spreadhawk.data.readers.freqtrade import (
     read_freqtrade_funding,
     read_freqtrade_mark,
@@ -21,6 +22,8 @@ from spreadhawk.data.readers.link_books import read_link_books
 __all__ = [
     "DataFormatError",
     "iter_hftbacktest",
+    "iter_poloniex_books",
+    "read_binance_exchange_info",
     "read_freqtrade_funding",
     "read_freqtrade_mark",
     "read_freqtrade_ohlcv",
@@ -29,4 +32,5 @@ __all__ = [
     "read_lean_quotes",
     "read_lean_trade_bars",
     "read_link_books",
+    "read_poloniex_markets",
 ]
