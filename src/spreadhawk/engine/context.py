@@ -30,6 +30,10 @@ class StrategyContext:
     def instrument(self, instrument_id: InstrumentId) -> Instrument:
         return self._engine.instruments[instrument_id]
 
+    def instruments(self, venue: str | None = None) -> list[Instrument]:
+        """Every instrument the engine knows (on ``venue`` when given), sorted by id."""
+        return [i for _, i in sorted(self._engine.instruments.items()) if venue is None or i.venue == venue]
+
     def book(self, instrument_id: InstrumentId) -> OrderBook:
         return self._engine.books[instrument_id]
 
