@@ -3,7 +3,7 @@
 The simulator runs check the strategy against the generator's ground truth (``sim.mispricings``):
 it buys pairs while a mispricing lasts and not otherwise, the pairs settle into the ledger with a
 profit net of fees equal to the edge it expected, and a slow venue catches fewer mispricings and
-loses legs (the legs move apart while the orders travel).
+loses legs (the legs move apart while the orders travel), which the paired-leg executor completes.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from spreadhawk.domain.events import PostingReason
+from spreadhawk.domain.events import OrderSide, PostingReason
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
 from spreadhawk.domain.market import BookSnapshot, InstrumentSettled, MarketData
 from spreadhawk.domain.orders import Order
@@ -185,20 +185,40 @@ def test_no_trade_near_expiry() -> None:
     assert run.stats["skipped"] == {"near_expiry": 1}
 
 
-def test_a_lost_leg_is_counted_and_not_chased() -> None:
-    records = [
-        *_both(T0, [("0.40", 100)], [("0.55", 100)]),
-        _snap(NO, T0 + 500 * MS, [("0.55", 30), ("0.70", 100)]),  # before the legs arrive: NO thins out
-        _snap(YES, T0 + 1500 * MS, [("0.40", 100)]),
-    ]
-    run = _run(records, latency_ms=1000)
+LOST_LEG = [
+    *_both(T0, [("0.40", 100)], [("0.55", 100)]),
+    _snap(NO, T0 + 500 * MS, [("0.55", 30), ("0.70", 100)]),  # before the legs arrive: NO thins out
+    _snap(YES, T0 + 1500 * MS, [("0.40", 100)], bids=[("0.38", 200)]),
+]
+
+
+def test_a_lost_leg_is_completed_at_market_within_the_loss_bound() -> None:
+    run = _run(LOST_LEG, latency_ms=1000)
     assert run.stats["skipped"] == {"leg_in_flight": 1}
     assert run.bought(YES) == [(D("0.40"), D(100))]
+    # The 70 missing NO tokens are bought at market: estimated at 30 @ 0.55 + 40 @ 0.70 (6 over the
+    # decision, within the bound of 25), filled at 0.70 (the venue had already given us the 30 @ 0.55).
+    assert run.bought(NO) == [(D("0.55"), D(30)), (D("0.70"), D(70))]
+    (unit,) = run.strategy.executor.units.values()
+    assert (unit.status, unit.estimated_completion_cost, unit.legging_loss) == ("hedged", D("6.00"), D("10.50"))
+    assert run.stats["legged"] == 1
+    assert run.stats["pairs_bought"] == 100
+    assert run.stats["unmatched_quantity"] == 0
+    assert run.stats["execution"]["hedged"] == 1
+
+
+def test_a_lost_leg_too_dear_to_complete_is_unwound() -> None:
+    run = _run(LOST_LEG, latency_ms=1000, max_legging_loss="5")  # the completion would cost 6
     assert run.bought(NO) == [(D("0.55"), D(30))]
-    assert len(run.orders) == 2  # no order chases the 70 missing NO tokens
+    (unit,) = run.strategy.executor.units.values()
+    assert unit.status == "unwound"
+    assert "max_legging_loss" in unit.note
+    assert run.engine.fills[-1].side is OrderSide.SELL  # the 70 excess YES sold into the bid
+    assert (run.engine.fills[-1].price, run.engine.fills[-1].quantity) == (D("0.38"), D(70))
     assert run.stats["legged"] == 1
     assert run.stats["pairs_bought"] == 30
-    assert run.stats["unmatched_quantity"] == 70
+    assert run.stats["unmatched_quantity"] == 0
+    assert run.usdt() == D(10_000) - 30 * D("0.95") - 70 * (D("0.40") - D("0.38"))
 
 
 def test_only_the_yes_and_no_tokens_of_one_market_are_paired() -> None:
@@ -221,18 +241,15 @@ WINDOW_S = 120  # a mispricing of the largest size drawn has decayed below one t
 class SimRun:
     sim: MarketSimulator
     engine: Engine
+    strategy: BinaryPairArb
     stats: dict[str, Any]
 
     def decisions(self) -> list[tuple[int, Instrument, Decimal]]:
-        """(time, YES token, pairs matched) of every pair of legs sent."""
-        orders = sorted(self.engine.orders.values(), key=lambda o: int(o.client_order_id.rsplit("-", 1)[1]))
-        out = []
-        for yes, no in zip(orders[::2], orders[1::2], strict=True):
-            assert yes.ts_init == no.ts_init
-            out.append(
-                (yes.ts_init, self.engine.instruments[yes.instrument_id], min(yes.filled_quantity, no.filled_quantity))
-            )
-        return out
+        """(time, YES token, pairs the legs matched, before any hedge) of every unit of legs sent."""
+        return [
+            (u.created_ns, self.engine.instruments[u.legs[0].instrument_id], min(u.filled(0), u.filled(1)))
+            for u in self.strategy.executor.units.values()
+        ]
 
     def caught(self) -> list[bool]:
         """Per mispricing: was at least one pair bought on its market while it lasted?"""
@@ -261,7 +278,7 @@ def _sim_run(seed: int, latency_ms: int) -> SimRun:
     strategy = BinaryPairArb(BinaryPairArbConfig())
     attach_strategy(engine, strategy)
     run_replay(engine, sim)
-    return SimRun(sim, engine, strategy.stats())
+    return SimRun(sim, engine, strategy, strategy.stats())
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -294,9 +311,21 @@ def test_settled_pairs_reach_the_ledger_with_a_profit_net_of_fees(seed: int) -> 
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_a_slow_venue_catches_fewer_mispricings_and_loses_legs(seed: int) -> None:
+def test_a_slow_venue_catches_fewer_mispricings_and_hedges_its_lost_legs(seed: int) -> None:
     fast, slow = _sim_run(seed, 0), _sim_run(seed, 2000)
     assert sum(slow.caught()) < sum(fast.caught())
-    assert slow.stats["pairs_bought"] < fast.stats["pairs_bought"] / 2
     assert slow.stats["legged"] > 0
     assert slow.stats["skipped"]["leg_in_flight"] > 0
+    # Every lost leg was completed (or unwound): nothing is left to settle as a bet on the outcome.
+    execution = slow.stats["execution"]
+    assert execution["hedged"] > 0
+    assert execution["failed"] == execution["open"] == 0
+    assert slow.stats["unmatched_quantity"] == 0
+    assert execution["total_legging_loss"] > 0
+    # Completing legs pays for itself here: still a profit, below the fast venue's.
+    assert 0 < _pnl(slow) < _pnl(fast)
+
+
+def _pnl(run: SimRun) -> Decimal:
+    postings = run.engine.portfolio.ledger.postings
+    return sum((p.amount for p in postings if p.asset == "USDT" and p.reason is not PostingReason.DEPOSIT), D(0))

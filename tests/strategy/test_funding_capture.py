@@ -189,7 +189,7 @@ def test_closes_the_pair_when_the_short_nears_liquidation() -> None:
     assert run.strategy.liquidation_distance() is None  # flat
 
 
-def test_a_leg_that_fails_is_a_legging_incident_then_unwound_and_entries_stop() -> None:
+def test_a_refused_leg_is_unwound_by_the_executor_and_entries_stop() -> None:
     spot, perp = _inst("S", InstrumentKind.SPOT, "0.0004"), _inst("P", InstrumentKind.PERPETUAL, "0.001")
     records = [*_books(S, spot, perp), _estimate(2 * S, "0.001", perp), _estimate(3 * S, "0.001", perp)]
     run = _run(
@@ -199,14 +199,15 @@ def test_a_leg_that_fails_is_a_legging_incident_then_unwound_and_entries_stop() 
         spot=str(spot.id),
         perp=str(perp.id),
     )
+    # The executor sells the spot bought back at once (a refused leg is never re-sent); no exit needed.
     assert run.fills == [(spot.id, BUY, QTY, D("100.01")), (spot.id, SELL, QTY, D("99.99"))]
     stats = run.stats
-    assert (stats["entries"], stats["legging_incidents"], stats["exits"], stats["halted"]) == (
-        1,
-        1,
-        {"legging": 1},
-        True,
-    )
+    assert (stats["entries"], stats["legging_incidents"], stats["exits"], stats["halted"]) == (1, 1, {}, True)
+    assert (stats["execution"]["units"], stats["execution"]["unwound"]) == (1, 1)
+    (unit,) = run.strategy.executor.units.values()
+    assert "refused" in unit.note
+    assert unit.legs[0].decision_price == unit.legs[1].decision_price == D(100)  # the mids
+    assert unit.legs[0].limit_price is None  # market legs
 
 
 def test_a_liquidation_limit_beyond_the_distance_at_entry_is_rejected() -> None:
@@ -254,6 +255,7 @@ def test_on_a_positive_basis_the_short_receives_funding_in_the_ledger() -> None:
     stats = run.stats
     assert stats["entries"] >= 1
     assert stats["legging_incidents"] == 0
+    assert stats["execution"]["units"] == stats["execution"]["complete"] >= 2  # entries and exits, whole
     postings = [p for p in run.engine.portfolio.ledger.postings if p.reason is PostingReason.FUNDING]
     assert postings
     rate_at = {r.funding_ts_ns: r.rate for r in realised}

@@ -25,7 +25,7 @@ from spreadhawk.data.readers.cryptofeed import (
 from spreadhawk.domain.events import OrderSide
 from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
-from spreadhawk.domain.market import BookSnapshot
+from spreadhawk.domain.market import BookSnapshot, MarketData
 from spreadhawk.domain.orderbook import OrderBook
 from spreadhawk.engine.engine import Engine
 from spreadhawk.engine.replay import run_replay
@@ -377,17 +377,19 @@ def test_lot_and_min_notional_rules() -> None:
     assert size(cycle, {}, D(1)) == "book_invalid"
 
 
-def test_strategy_takes_the_cycle_and_counts() -> None:
+def _strategy_run(
+    records: list[MarketData], *, discover: bool = False, latency_ms: int = 0
+) -> tuple[Engine, TriangularArb]:
     instruments = [ETH_USDT, ETH_BTC, BTC_USDT]
     engine = Engine(instruments)
-    venue = SimulatedVenue("X")
+    venue = SimulatedVenue("X", latency_ns=latency_ms * 1_000_000)
     engine.add_venue(venue)
     for asset, amount in (("USDT", D(10_000)), ("ETH", D(10)), ("BTC", D(1))):
         venue.deposit(asset, amount)
         engine.deposit("X", asset, amount)
     config = TriangularArbConfig(
         venue="X",
-        instruments=[i.id for i in instruments],
+        instruments=[] if discover else [i.id for i in instruments],
         start_assets=["USDT"],
         max_start_amount={"USDT": D(150)},
         min_profit_bps=10,
@@ -395,12 +397,21 @@ def test_strategy_takes_the_cycle_and_counts() -> None:
     strategy = TriangularArb(config)
     attach_strategy(engine, strategy)
     strategy.on_start()
-    records = [
-        _book(ETH_USDT, [("99.00", "100")], [("100.00", "1"), ("101.00", "1")]),
-        _book(ETH_BTC, [("0.0051", "10")], [("0.0060", "100")]),
-        _book(BTC_USDT, [("20000.00", "10")], [("20001.00", "100")]),
-    ]
     run_replay(engine, records)
+    return engine, strategy
+
+
+CYCLE_BOOKS: list[MarketData] = [
+    _book(ETH_USDT, [("99.00", "100")], [("100.00", "1"), ("101.00", "1")]),
+    _book(ETH_BTC, [("0.0051", "10")], [("0.0060", "100")]),
+    _book(BTC_USDT, [("20000.00", "10")], [("20001.00", "100")]),
+]
+
+
+@pytest.mark.parametrize("discover", [False, True])
+def test_strategy_takes_the_cycle_and_counts(discover: bool) -> None:
+    # discover: no instruments configured, the strategy lists the venue's markets itself
+    engine, strategy = _strategy_run(CYCLE_BOOKS, discover=discover)
     stats = strategy.stats()
     assert stats["cycles"] == 2
     assert stats["evaluations"] == 6  # each of the 3 records re-quotes the 2 cycles on its market
@@ -416,6 +427,26 @@ def test_strategy_takes_the_cycle_and_counts() -> None:
         (BTC_USDT.id, OrderSide.SELL): D("0.0075"),
     }
     assert stats["expected_profit"] == {"USDT": D("149.85") - (D(100) + D("0.49") * 101)}
+
+    # The three legs went out as one executor unit and filled alike: nothing to hedge.
+    assert (stats["execution"]["units"], stats["execution"]["complete"]) == (1, 1)
+
+
+def test_a_leg_that_fills_short_is_completed_at_market() -> None:
+    # While the legs travel (1 s), BTC/USDT's bid thins: the last leg sells 0.005 of its 0.0075 BTC.
+    thinned = BookSnapshot(
+        BTC_USDT.id,
+        500_000_000,
+        2,
+        ((BTC_USDT.ticks("20000.00"), BTC_USDT.units("0.005")), (BTC_USDT.ticks("19990.00"), BTC_USDT.units(10))),
+        ((BTC_USDT.ticks("20001.00"), BTC_USDT.units(100)),),
+    )
+    engine, strategy = _strategy_run([*CYCLE_BOOKS, thinned], latency_ms=1000)
+    (unit,) = strategy.executor.units.values()
+    assert unit.status == "hedged"
+    sold = [(f.price, f.quantity) for f in engine.fills if f.instrument_id == BTC_USDT.id]
+    assert sold == [(D("20000.00"), D("0.005")), (D("19990.00"), D("0.0025"))]  # the rest at market
+    assert unit.legging_loss == D("0.025")  # 10 USDT a BTC below the decision, on 0.0025 BTC
 
 
 def test_config_rejects_other_venues() -> None:

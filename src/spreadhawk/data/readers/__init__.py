@@ -18,9 +18,18 @@ from spreadhawk.data.readers.freqtrade import (
 from spreadhawk.data.readers.hftbacktest import iter_hftbacktest, read_hftbacktest
 from spreadhawk.data.readers.lean import read_lean_quotes, read_lean_trade_bars
 from spreadhawk.data.readers.link_books import read_link_books
+from spreadhawk.data.readers.polymarket import (
+    PolymarketSequencer,
+    read_polymarket_book,
+    read_polymarket_market,
+    read_polymarket_markets,
+    read_polymarket_price_changes,
+    read_polymarket_trade,
+)
 
 __all__ = [
     "DataFormatError",
+    "PolymarketSequencer",
     "iter_hftbacktest",
     "iter_poloniex_books",
     "read_binance_exchange_info",
@@ -33,4 +42,9 @@ __all__ = [
     "read_lean_trade_bars",
     "read_link_books",
     "read_poloniex_markets",
+    "read_polymarket_book",
+    "read_polymarket_market",
+    "read_polymarket_markets",
+    "read_polymarket_price_changes",
+    "read_polymarket_trade",
 ]

@@ -19,16 +19,21 @@ stays subtracted until the venue next updates that level, as the simulated venue
 instrument's ``taker_fee`` × price, as the simulated venue charges them (a venue with another fee
 curve needs its own ``_cost``).
 
-Legs are IOC limit buys at the worst ask taken, same quantity. IOC rather than FOK: a leg whose
-book thinned still fills what is there, so a partial loss of liquidity leaves a small unmatched
-remainder instead of one leg filled in full and the other not at all. A leg that fills less than
-the other (legging) is counted, never chased: the unmatched tokens are held to settlement as they
-are (a paired-leg executor will hedge them later).
+Legs are IOC limit buys at the worst ask taken, same quantity, sent together as one unit through
+the paired-leg executor (``spreadhawk.execution.paired``). IOC rather than FOK: a leg whose book
+thinned still fills what is there, so a partial loss of liquidity leaves a small imbalance instead
+of one leg filled in full and the other not at all. A lost leg (one token filled more than the
+other) is hedged, not held: with ``hedge_mode="complete"`` the missing tokens are bought at market
+when that costs at most ``max_legging_loss`` (quote) over the prices decided on, i.e. while the
+completed pairs still cost at most ``1 - min_edge + max_legging_loss / pairs`` each; otherwise (or
+with ``hedge_mode="unwind"``) the excess tokens are sold at market. Holding an unmatched token to
+settlement is a directional bet on the outcome, which this strategy exists to avoid.
 
 Guards against false arbitrage, each counted as a skip of an opportunity seen: ``stale_book``
 (either book older than ``max_book_age_ms``: a sum below 1 from a book that stopped updating is not
 real), ``near_expiry`` (less than ``min_time_to_expiry_s`` left: a leg could arrive after the
-market closed), ``leg_in_flight`` (earlier legs have not reported: balance and liquidity unknown),
+market closed), ``leg_in_flight`` (an earlier unit is still open, legs or hedges: balance and
+liquidity unknown),
 ``insufficient_balance``, ``market_budget_spent``, ``below_lot_size``, ``below_min_notional``.
 """
 
@@ -41,10 +46,18 @@ from typing import Any
 
 from pydantic import Field
 
-from spreadhawk.domain.events import OrderCanceled, OrderDenied, OrderFilled, OrderRejected, OrderSide, TimeInForce
-from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId, instrument_id, venue_of
+from spreadhawk.domain.events import (
+    OrderCanceled,
+    OrderDenied,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    OrderSide,
+)
+from spreadhawk.domain.identifiers import InstrumentId, instrument_id, venue_of
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
 from spreadhawk.domain.market import BookDeltas, BookSide, BookSnapshot, InstrumentSettled
+from spreadhawk.execution.paired import HedgeMode, Leg, PairedExecutor, PairedExecutorConfig, UnitStatus
 from spreadhawk.strategy.base import Strategy, StrategyConfig
 from spreadhawk.strategy.paired_walk import round_down, truncate, walk_pair
 
@@ -65,6 +78,11 @@ class BinaryPairArbConfig(StrategyConfig):
     # Above the simulated venue's 10 s heartbeat: a quiet book that is still live is republished by then.
     max_book_age_ms: int = Field(default=15_000, gt=0, description="skip when either book is older than this")
     min_time_to_expiry_s: float = Field(default=30.0, ge=0, description="no trade this close to expiry")
+    # The paired-leg executor: what to do when one token fills more than the other.
+    hedge_after_ms: int = Field(default=1_000, ge=0, description="how long legs may work before hedging")
+    hedge_mode: HedgeMode = Field(default=HedgeMode.COMPLETE, description="buy the missing tokens, or sell the excess")
+    # 25 quote = 5 cents a pair on a full 500-pair unit: a completion dearer than that is unwound.
+    max_legging_loss: Decimal = Field(default=Decimal(25), ge=0, description="quote; costlier completions unwind")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +97,8 @@ class Plan:
     yes_limit: Decimal
     no_limit: Decimal
     edge: Decimal  # sum over the slices of (payout - cost per pair with fees) × pairs
+    yes_decision: Decimal  # average asks planned on (slippage and legging loss are measured against them)
+    no_decision: Decimal
 
 
 class BinaryPairArb(Strategy):
@@ -92,10 +112,22 @@ class BinaryPairArb(Strategy):
         self._pending: set[InstrumentId] = set()  # yes ids of the pairs with a decision scheduled
         self._spent: dict[InstrumentId, Decimal] = {}  # yes id -> quote spent on the market, fees in
         self._taken: dict[InstrumentId, dict[int, int]] = {}  # ask ticks -> units our fills took
-        self._legs: dict[ClientOrderId, tuple[ClientOrderId, ClientOrderId]] = {}  # in flight -> both legs
-        self._counts = dict.fromkeys(("opportunities_seen", "opportunities_taken", "legged"), 0)
+        self._executor: PairedExecutor | None = None
+        self._counts = dict.fromkeys(("opportunities_seen", "opportunities_taken"), 0)
         self._skipped: dict[str, int] = {}
-        self._sums = {"pairs_bought": ZERO, "unmatched_quantity": ZERO, "expected_edge": ZERO}
+        self._expected_edge = ZERO
+
+    @property
+    def executor(self) -> PairedExecutor:
+        """Both legs go out together through it; it completes or unwinds a leg that fails."""
+        if self._executor is None:
+            config = PairedExecutorConfig(
+                max_legging_loss=self.cfg.max_legging_loss,
+                hedge_after_ms=self.cfg.hedge_after_ms,
+                hedge_mode=self.cfg.hedge_mode,
+            )
+            self._executor = PairedExecutor(self.ctx, config)
+        return self._executor
 
     # --------------------------------------------------------------------------- discovery
     def _pair(self, iid: InstrumentId) -> Pair | None:
@@ -161,14 +193,14 @@ class BinaryPairArb(Strategy):
             self._skipped[plan] = self._skipped.get(plan, 0) + 1
             return
         self._counts["opportunities_taken"] += 1
-        self._sums["expected_edge"] += plan.edge
-        legs = tuple(
-            self.ctx.submit(inst.id, OrderSide.BUY, plan.quantity, price=limit, time_in_force=TimeInForce.IOC)
-            for inst, limit in ((pair.yes, plan.yes_limit), (pair.no, plan.no_limit))
+        self._expected_edge += plan.edge
+        self.executor.submit(
+            [
+                Leg(pair.yes.id, OrderSide.BUY, plan.quantity, plan.yes_limit, plan.yes_decision),
+                Leg(pair.no.id, OrderSide.BUY, plan.quantity, plan.no_limit, plan.no_decision),
+            ],
+            tag=pair.yes.symbol.rpartition("-")[0],
         )
-        both = (legs[0].client_order_id, legs[1].client_order_id)
-        self._legs.update(dict.fromkeys(both, both))
-        self._leg_done(both[0])  # with no latency both legs are already done
 
     def _cost(self, pair: Pair, yes_ask: Decimal, no_ask: Decimal) -> Decimal:
         """Quote paid for one pair, both taker fees included."""
@@ -184,7 +216,7 @@ class BinaryPairArb(Strategy):
             return "stale_book"
         if (pair.yes.expiry_ns or 0) - now < self._min_to_expiry_ns:
             return "near_expiry"
-        return "leg_in_flight" if self._legs else None
+        return "leg_in_flight" if self.executor.is_busy else None
 
     def _asks(self, inst: Instrument) -> Asks:
         """Ask levels best first, less what our fills took."""
@@ -223,38 +255,49 @@ class BinaryPairArb(Strategy):
                 return "below_min_notional"
         payout = pair.yes.contract_size
         edge = sum(((payout - self._cost(pair, y, n)) * q for y, n, q in kept), ZERO)
-        return Plan(quantity, yes_limit, no_limit, edge)
+        yes_decision = sum((y * q for y, _, q in kept), ZERO) / quantity
+        no_decision = sum((n * q for _, n, q in kept), ZERO) / quantity
+        return Plan(quantity, yes_limit, no_limit, edge, yes_decision, no_decision)
 
     # --------------------------------------------------------------------------- doing
     def on_order_filled(self, event: OrderFilled) -> None:
         inst = self.ctx.instrument(event.instrument_id)
-        if event.ts_ns >= self.ctx.book(inst.id).ts_ns:  # the venue has not updated the book since
-            taken = self._taken.setdefault(inst.id, {})
+        # Only buys take asks (the only side walked); an unwind sells into the bids.
+        if event.side is OrderSide.BUY and event.ts_ns >= self.ctx.book(inst.id).ts_ns:
+            taken = self._taken.setdefault(inst.id, {})  # the venue has not updated the book since
             ticks = inst.ticks(event.price)
             taken[ticks] = taken.get(ticks, 0) + inst.units(event.quantity)
         pair = self._pairs.get(inst.id)
-        if pair is not None:
+        if pair is not None:  # an unwind gives its proceeds back to the market's budget
             spent = self._spent.get(pair.yes.id, ZERO)
-            self._spent[pair.yes.id] = spent + inst.notional(event.quantity, event.price) + event.fee
-        self._leg_done(event.client_order_id)
+            self._spent[pair.yes.id] = spent + event.side.sign * inst.notional(event.quantity, event.price) + event.fee
+        self.executor.on_order_event(event)
 
-    def _leg_event(self, event: OrderCanceled | OrderRejected | OrderDenied) -> None:
-        self._leg_done(event.client_order_id)
+    def _order_event(self, event: OrderCanceled | OrderRejected | OrderDenied | OrderExpired) -> None:
+        self.executor.on_order_event(event)
 
-    on_order_canceled = on_order_rejected = on_order_denied = _leg_event
+    on_order_canceled = on_order_rejected = on_order_denied = on_order_expired = _order_event
 
-    def _leg_done(self, client_order_id: ClientOrderId) -> None:
-        """Once both legs of an opportunity are final, count the pairs and any unmatched remainder."""
-        both = self._legs.get(client_order_id)
-        if both is None or not all(self.ctx.order(coid).is_terminal for coid in both):
-            return
-        filled = [self.ctx.order(coid).filled_quantity for coid in both]
-        self._sums["pairs_bought"] += min(filled)
-        if filled[0] != filled[1]:
-            self._counts["legged"] += 1  # held as is: never chased (see the module docstring)
-            self._sums["unmatched_quantity"] += abs(filled[0] - filled[1])
-        for coid in both:
-            del self._legs[coid]
+    def _outcomes(self) -> dict[str, Decimal | int]:
+        """Pairs held and tokens left unmatched, per closed unit, after its hedges (from the executor)."""
+        legged, pairs, unmatched = 0, ZERO, ZERO
+        for unit in self.executor.units.values():
+            if unit.status is UnitStatus.OPEN:
+                continue
+            held = [unit.filled(0), unit.filled(1)]
+            if held[0] != held[1]:
+                legged += 1
+            for hedge in unit.hedges:  # complete buys the short token, unwind sells the long one
+                held[hedge.leg] += (1 if hedge.mode is HedgeMode.COMPLETE else -1) * hedge.order.filled
+            pairs += min(held)
+            unmatched += abs(held[0] - held[1])
+        return {"legged": legged, "pairs_bought": pairs, "unmatched_quantity": unmatched}
 
     def stats(self) -> dict[str, Any]:
-        return {**self._counts, "skipped": dict(sorted(self._skipped.items())), **self._sums}
+        return {
+            **self._counts,
+            **self._outcomes(),
+            "skipped": dict(sorted(self._skipped.items())),
+            "expected_edge": self._expected_edge,
+            "execution": self.executor.stats() if self._ctx is not None else {},
+        }

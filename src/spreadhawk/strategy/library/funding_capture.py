@@ -27,9 +27,14 @@ from the realised ``FundingRate`` the venue pays on, ``-own perp quantity × con
 mark × rate``, which is the ledger's ``FUNDING`` posting while no fill report of ours is in flight at
 the funding time. ``on_funding_paid`` (this strategy's share) takes over once it is delivered.
 
-A legging incident is a pair of orders ending with unequal legs (one rejected or partly filled): it
-stops new entries and the next decision unwinds what is held. ``_submit_legs`` is the one place the
-paired-leg executor (with automatic hedging) will replace.
+Both legs of an entry or an exit go out together, as market orders, through the paired-leg
+executor (``spreadhawk.execution.paired``), each leg's decision price being its book's mid. A leg
+that fills less than the other (rejected, or partly filled) is a legging incident: the executor
+completes it at market within ``max_legging_loss`` or unwinds the other leg, so the pair is never
+left one-legged by design. An entry that could not be made whole (unwound: a venue refused a leg,
+or completing was too dear) stops new entries, since the next one would most likely meet the same
+refusal; a unit the executor could not hedge (failed) stops them too, and the next decision closes
+what is held (exit reason ``legging``; a lone leg left is closed with a single market order).
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ from spreadhawk.domain.events import (
 from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId
 from spreadhawk.domain.instruments import InstrumentKind
 from spreadhawk.domain.market import FundingRate, MarkPrice
+from spreadhawk.execution.paired import HedgeMode, Leg, PairedExecutor, PairedExecutorConfig, UnitId, UnitStatus
 from spreadhawk.strategy.base import Strategy, StrategyConfig
 
 ZERO = Decimal(0)
@@ -73,6 +79,10 @@ class FundingCaptureConfig(StrategyConfig):
     leverage: Decimal = Field(default=Decimal(1), gt=0, description="must equal the perp venue's leverage")
     min_liquidation_distance: float = Field(default=0.3, gt=0, description="close below this (0.3 = 30 %)")
     cooldown_hours: float = Field(default=1.0, ge=0, description="no entry this long after an exit")
+    # The paired-leg executor. Market legs end at once; the deadline only matters if a venue is silent.
+    hedge_after_ms: int = Field(default=1_000, ge=0, description="how long legs may work before hedging")
+    hedge_mode: HedgeMode = Field(default=HedgeMode.COMPLETE, description="complete the short leg, or unwind")
+    max_legging_loss: Decimal = Field(default=Decimal(50), ge=0, description="quote; costlier completions unwind")
 
     @model_validator(mode="after")
     def _reachable(self) -> Self:
@@ -114,15 +124,33 @@ class FundingCapture(Strategy):
         self._liq_floor = Decimal(repr(config.min_liquidation_distance))
         self._opened_ns: int | None = None
         self._cooldown_until = 0
-        self._in_flight: set[ClientOrderId] = set()
-        self._submitting = self._halted = False
+        self._executor: PairedExecutor | None = None
+        self._entries: set[UnitId] = set()
+        self._lone: ClientOrderId | None = None  # a single leg left by a failed unit, being closed
+        self._halted = False
         self._last_funding_ts = -1
-        self._counts = {"entries": 0, "legging_incidents": 0}
+        self._counts = {"entries": 0}
         self._exits: dict[str, int] = {}
         self._fees: dict[str, Decimal] = {}
         self._funding = ZERO
         self._best_edge: Decimal | None = None
         self._lot = ZERO
+
+    @property
+    def executor(self) -> PairedExecutor:
+        """Both legs go out together through it; it completes or unwinds a leg that fails."""
+        if self._executor is None:
+            config = PairedExecutorConfig(
+                max_legging_loss=self.cfg.max_legging_loss,
+                hedge_after_ms=self.cfg.hedge_after_ms,
+                hedge_mode=self.cfg.hedge_mode,
+            )
+            self._executor = PairedExecutor(self.ctx, config)
+        return self._executor
+
+    @property
+    def _busy(self) -> bool:
+        return self.executor.is_busy or (self._lone is not None and not self.ctx.order(self._lone).is_terminal)
 
     def on_start(self) -> None:
         spot, perp = self.ctx.instrument(self.spot_id), self.ctx.instrument(self.perp_id)
@@ -164,7 +192,7 @@ class FundingCapture(Strategy):
 
     # --------------------------------------------------------------------------- deciding
     def _decide(self) -> None:
-        spot, perp = (None, None) if self._in_flight else (self._touch(self.spot_id), self._touch(self.perp_id))
+        spot, perp = (None, None) if self._busy else (self._touch(self.spot_id), self._touch(self.perp_id))
         if spot is None or perp is None:
             return
         basis = abs(perp.mid / spot.mid - 1) * BPS
@@ -173,12 +201,12 @@ class FundingCapture(Strategy):
             if reason is not None:
                 self._exits[reason] = self._exits.get(reason, 0) + 1
                 self._cooldown_until = self.ctx.now_ns() + round(self.cfg.cooldown_hours * HOUR_NS)
-                self._submit_legs(-self._held[self.spot_id], -self._held[self.perp_id])
+                self._submit_legs(-self._held[self.spot_id], -self._held[self.perp_id], spot.mid, perp.mid)
         elif self._rate is not None and not self._halted and self.ctx.now_ns() >= self._cooldown_until:
             edge = self._rate * self._periods * BPS - self.costs_bps(spot, perp)
             self._best_edge = edge if self._best_edge is None else max(self._best_edge, edge)
             if edge > self._min_edge and basis <= self._max_basis:
-                self._enter(spot.mid)
+                self._enter(spot.mid, perp.mid)
 
     def costs_bps(self, spot: Touch, perp: Touch) -> Decimal:
         """Round trip of both legs as a taker: fees in and out, half of each spread each way."""
@@ -209,53 +237,59 @@ class FundingCapture(Strategy):
         bid, ask = (book.best_bid(), book.best_ask()) if book.is_valid else (None, None)
         return Touch(inst.price(bid[0]), inst.price(ask[0])) if bid and ask else None
 
-    def _enter(self, spot_mid: Decimal) -> None:
+    def _enter(self, spot_mid: Decimal, perp_mid: Decimal) -> None:
         spot, perp = self.ctx.instrument(self.spot_id), self.ctx.instrument(self.perp_id)
         base = (self.cfg.notional / spot_mid / self._lot).to_integral_value(rounding=ROUND_DOWN) * self._lot
         if base == 0 or min(spot.min_notional, perp.min_notional) > base * spot_mid:
             return
         self._counts["entries"] += 1
         self._opened_ns = self.ctx.now_ns()
-        self._submit_legs(base / spot.contract_size, -base / perp.contract_size)
+        unit = self._submit_legs(base / spot.contract_size, -base / perp.contract_size, spot_mid, perp_mid)
+        if unit is not None:
+            self._entries.add(unit)
+            self._legs_done()  # without latency the unit is already judged
 
     # --------------------------------------------------------------------------- doing
-    def _submit_legs(self, spot_qty: Decimal, perp_qty: Decimal) -> None:
-        """Both legs as market orders, signed quantities (the one place a paired-leg executor replaces)."""
-        self._submitting = True
-        for iid, qty in ((self.spot_id, spot_qty), (self.perp_id, perp_qty)):
-            if qty:
-                order = self.ctx.submit(iid, OrderSide.BUY if qty > 0 else OrderSide.SELL, abs(qty))
-                if not order.is_terminal:
-                    self._in_flight.add(order.client_order_id)
-        self._submitting = False
+    def _submit_legs(self, spot_qty: Decimal, perp_qty: Decimal, spot_mid: Decimal, perp_mid: Decimal) -> UnitId | None:
+        """Signed quantities at market: both legs as one executor unit, decided at the mids."""
+        legs = [
+            Leg(iid, OrderSide.BUY if qty > 0 else OrderSide.SELL, abs(qty), None, mid)
+            for iid, qty, mid in ((self.spot_id, spot_qty, spot_mid), (self.perp_id, perp_qty, perp_mid))
+            if qty
+        ]
+        if len(legs) == 2:
+            return self.executor.submit(legs, tag="funding")
+        # One leg only: what a failed unit left. There is nothing to pair it with; close it alone.
+        (leg,) = legs
+        self._lone = self.ctx.submit(leg.instrument_id, leg.side, leg.quantity).client_order_id
         self._legs_done()
+        return None
 
     def on_order_filled(self, fill: OrderFilled) -> None:
         self._held[fill.instrument_id] += fill.quantity * fill.side.sign
         self._fees[fill.fee_currency] = self._fees.get(fill.fee_currency, ZERO) + fill.fee
         if fill.instrument_id == self.perp_id and fill.side is OrderSide.SELL:
             self._sold = (self._sold[0] + fill.quantity, self._sold[1] + fill.quantity * fill.price)
-        self._leg_event(fill)
+        self._order_event(fill)
 
-    def _leg_event(self, event: OrderFilled | OrderCanceled | OrderRejected | OrderDenied | OrderExpired) -> None:
-        if self.ctx.order(event.client_order_id).is_terminal:
-            self._in_flight.discard(event.client_order_id)
-            self._legs_done()
+    def _order_event(self, event: OrderFilled | OrderCanceled | OrderRejected | OrderDenied | OrderExpired) -> None:
+        self.executor.on_order_event(event)
+        self._legs_done()
 
-    on_order_canceled = on_order_rejected = on_order_denied = on_order_expired = _leg_event
+    on_order_canceled = on_order_rejected = on_order_denied = on_order_expired = _order_event
 
     def _legs_done(self) -> None:
-        """When no leg is in flight: count a legging incident, or note that the pair is flat."""
-        if self._in_flight or self._submitting:
+        """When nothing is working: stop entries if a unit could not be made whole; note a flat pair."""
+        if self._busy:
             return
-        spot, perp = self._held[self.spot_id], self._held[self.perp_id]
-        if self._unbalanced():
-            self._counts["legging_incidents"] += 1
-            self._halted = True
-            self.ctx.log(f"legging: spot {spot}, perp {perp}; unwinding, no new entries")
-        if not perp:
+        for unit_id, unit in self.executor.units.items():
+            bad = unit.status is UnitStatus.FAILED or (unit_id in self._entries and unit.status is UnitStatus.UNWOUND)
+            if bad and not self._halted:
+                self._halted = True
+                self.ctx.log(f"unit {unit_id} {unit.status}: {unit.note}; no new entries")
+        if not self._held[self.perp_id]:
             self._sold = (ZERO, ZERO)
-        if not spot and not perp:
+        if not self._held[self.spot_id] and not self._held[self.perp_id]:
             self._opened_ns = None
 
     def _unbalanced(self) -> bool:
@@ -266,11 +300,19 @@ class FundingCapture(Strategy):
     def stats(self) -> dict[str, Any]:
         return {
             **self._counts,
+            # units whose legs filled unequally, whatever the executor then did about it
+            "legging_incidents": sum(
+                u.status in (UnitStatus.HEDGED, UnitStatus.UNWOUND, UnitStatus.FAILED)
+                for u in self.executor.units.values()
+            )
+            if self._ctx is not None
+            else 0,
             "exits": dict(sorted(self._exits.items())),
             "funding_received": self._funding,
             "fees_paid": dict(sorted(self._fees.items())),
             "best_edge_bps": None if self._best_edge is None else self._best_edge.quantize(Decimal("0.0001")),
             "halted": self._halted,
+            "execution": self.executor.stats() if self._ctx is not None else {},
         }
 
 

@@ -1,6 +1,7 @@
 """Triangular arbitrage on one venue: convert a start asset around a cycle of markets and back.
 
-On start the strategy builds the conversion graph of the configured instruments and enumerates the
+On start the strategy builds the conversion graph of the configured instruments (every market the
+engine knows on ``venue`` when ``instruments`` is empty) and enumerates the
 cycles through its start assets (``spreadhawk.analytics.triangular``). On each book record it re-quotes
 only the cycles with a leg on that market, at the touch and net of taker fees. Every cycle beating
 ``min_profit_bps`` is an opportunity seen; the best one of the update is sized along the whole path
@@ -10,7 +11,13 @@ and taken, the others are skipped as ``not_best``. Other skip reasons: ``leg_in_
 the sizing reasons of ``analytics.triangular.size``.
 
 The legs are sent together as IOC limits at the worst level each one takes, so every intermediate
-asset must already be held; ``_submit_legs`` is where a paired-leg executor will take over.
+asset must already be held. They go out as one unit through the paired-leg executor
+(``spreadhawk.execution.paired``), whose balance rule is each leg's fill fraction: along a cycle the
+legs' quantities are in different assets, but each is sized from the previous one, so equal
+fractions mean the cycle was run at a uniform scale and nothing is left in an intermediate asset
+(beyond lot dust). A leg that fills short is completed at market, or the over-filled legs are
+unwound. ``max_legging_loss`` is compared with a sum over legs of amounts in each leg's own quote
+currency (the executor does not convert), so set it for the dearest quote of the venue's cycles.
 """
 
 from __future__ import annotations
@@ -28,12 +35,12 @@ from spreadhawk.domain.events import (
     OrderFilled,
     OrderRejected,
     OrderSide,
-    TimeInForce,
 )
-from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId
+from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.market import BookDeltas, BookSnapshot
 from spreadhawk.domain.orderbook import OrderBook
 from spreadhawk.engine.context import StrategyContext
+from spreadhawk.execution.paired import HedgeMode, Leg, PairedExecutor, PairedExecutorConfig
 from spreadhawk.strategy.base import Strategy, StrategyConfig
 
 COUNTERS = ("evaluations", "opportunities_seen", "opportunities_taken", "legs_submitted")
@@ -41,15 +48,23 @@ COUNTERS = ("evaluations", "opportunities_seen", "opportunities_taken", "legs_su
 
 class TriangularArbConfig(StrategyConfig):
     venue: str
-    instruments: list[str] = Field(min_length=3, description="instrument ids of the venue's markets")
+    instruments: list[str] = Field(default=[], description="the venue's markets to use; empty = all it lists")
     start_assets: list[str] = Field(min_length=1, description="assets a cycle may start (and end) in")
     max_legs: int = Field(default=3, ge=3, le=4)
     min_profit_bps: float = Field(default=0.0, ge=0, description="net of taker fees, bps of the start amount")
     max_start_amount: dict[str, Decimal] = Field(description="start asset -> largest amount put into one cycle")
+    # The paired-leg executor: what to do when one leg of the cycle fills less than the others.
+    hedge_after_ms: int = Field(default=1_000, ge=0, description="how long legs may work before hedging")
+    hedge_mode: HedgeMode = Field(default=HedgeMode.COMPLETE, description="complete the short legs, or unwind")
+    max_legging_loss: Decimal = Field(
+        default=Decimal(10), ge=0, description="summed in each leg's quote currency; costlier completions unwind"
+    )
 
     @field_validator("instruments")
     @classmethod
     def _same_venue(cls, ids: list[str], info: ValidationInfo) -> list[str]:
+        if 0 < len(ids) < 3:
+            raise ValueError(f"a cycle needs at least 3 markets, got {len(ids)}: {ids}")
         venue = info.data.get("venue")
         wrong = [iid for iid in ids if iid.partition(":")[0] != venue]
         if wrong:
@@ -78,14 +93,29 @@ class TriangularArb(Strategy):
         self._index: dict[InstrumentId, list[Cycle]] = {}
         self._n_cycles = 0
         self._min_profit = Decimal(repr(config.min_profit_bps))
-        self._in_flight: set[ClientOrderId] = set()
+        self._executor: PairedExecutor | None = None
         self._taken_at: dict[Cycle, int] = {}  # cycle -> ts_ns it was last taken
         self._counts = dict.fromkeys(COUNTERS, 0)
         self._skipped: dict[str, int] = {}
         self._expected_profit: dict[str, Decimal] = {}
 
+    @property
+    def executor(self) -> PairedExecutor:
+        """The cycle's legs go out together through it; it completes or unwinds a leg that fails."""
+        if self._executor is None:
+            config = PairedExecutorConfig(
+                max_legging_loss=self.cfg.max_legging_loss,
+                hedge_after_ms=self.cfg.hedge_after_ms,
+                hedge_mode=self.cfg.hedge_mode,
+            )
+            self._executor = PairedExecutor(self.ctx, config)
+        return self._executor
+
     def on_start(self) -> None:
-        instruments = [self.ctx.instrument(InstrumentId(iid)) for iid in self.cfg.instruments]
+        if self.cfg.instruments:
+            instruments = [self.ctx.instrument(InstrumentId(iid)) for iid in self.cfg.instruments]
+        else:  # discovered: a venue lists hundreds of markets, and they change
+            instruments = self.ctx.instruments(self.cfg.venue)
         cycles = ConversionGraph.from_instruments(instruments).cycles(self.cfg.max_legs, self.cfg.start_assets)
         self._n_cycles = len(cycles)
         self._index = cycle_index(cycles)
@@ -120,7 +150,7 @@ class TriangularArb(Strategy):
     def _take(self, cycle: Cycle, books: _Books) -> None:
         asset = cycle[0].source
         limit = min(self.cfg.max_start_amount.get(asset, Decimal(0)), self.ctx.balance(self.cfg.venue, asset))
-        if self._in_flight:
+        if self.executor.is_busy:
             self._skip("leg_in_flight")
             return
         if self._taken_at.get(cycle) == self.ctx.now_ns():
@@ -143,21 +173,22 @@ class TriangularArb(Strategy):
 
     # --------------------------------------------------------------------------- doing
     def _submit_legs(self, plan: CyclePlan) -> None:
-        """Send every leg as an IOC limit at once (the one place a paired-leg executor will replace)."""
+        """Send every leg at once as one executor unit (IOC limits at the worst level taken)."""
+        legs = []
         for leg in plan.legs:
+            inst = leg.edge.instrument
+            # Decision price: the average of the levels planned on (``spend`` of a buy is its notional;
+            # ``receive`` of a sell is its notional net of the taker fee ``size`` deducted).
+            notional = leg.spend if leg.edge.buys_base else leg.receive / (1 - inst.taker_fee)
             side = OrderSide.BUY if leg.edge.buys_base else OrderSide.SELL
-            order = self.ctx.submit(
-                leg.edge.instrument.id, side, leg.quantity, price=leg.price, time_in_force=TimeInForce.IOC
-            )
-            self._counts["legs_submitted"] += 1
-            if not order.is_terminal:
-                self._in_flight.add(order.client_order_id)
+            legs.append(Leg(inst.id, side, leg.quantity, leg.price, notional / leg.quantity))
+        self.executor.submit(legs, tag="->".join(edge.source for edge in plan.cycle))
+        self._counts["legs_submitted"] += len(legs)
 
-    def _leg_event(self, event: OrderFilled | OrderCanceled | OrderRejected | OrderDenied | OrderExpired) -> None:
-        if self.ctx.order(event.client_order_id).is_terminal:
-            self._in_flight.discard(event.client_order_id)
+    def _order_event(self, event: OrderFilled | OrderCanceled | OrderRejected | OrderDenied | OrderExpired) -> None:
+        self.executor.on_order_event(event)
 
-    on_order_filled = on_order_canceled = on_order_rejected = on_order_denied = on_order_expired = _leg_event
+    on_order_filled = on_order_canceled = on_order_rejected = on_order_denied = on_order_expired = _order_event
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -165,4 +196,5 @@ class TriangularArb(Strategy):
             **self._counts,
             "skipped": dict(sorted(self._skipped.items())),
             "expected_profit": dict(sorted(self._expected_profit.items())),
+            "execution": self.executor.stats() if self._ctx is not None else {},
         }
