@@ -39,7 +39,15 @@ def test_demo_runs_stores_and_is_reproducible(tmp_path: Path) -> None:
     assert report.stat().st_size > 1_000_000  # plotly inlined: no CDN at run time
     assert set(first) >= METRIC_KEYS
     assert first["events_processed"] > 10_000  # three venues, perpetuals and binaries for 15 minutes
-    assert set(first["strategies"]) == {"xarb_btc", "xarb_eth", "sma_eth", "funding_btc", "binary_pairs", "binary_fair"}
+    assert set(first["strategies"]) == {
+        "xarb_btc",
+        "xarb_eth",
+        "sma_eth",
+        "funding_btc",
+        "binary_pairs",
+        "binary_fair",
+        "tri_alpha",
+    }
     code, out, _ = invoke("demo", "--hours", "0.25", "--seed", "3", "--json", "--db", db, "--no-report")
     second = json.loads(out)
     assert second["journal_sha256"] == first["journal_sha256"]
@@ -66,7 +74,7 @@ def test_demo_runs_stores_and_is_reproducible(tmp_path: Path) -> None:
 def test_demo_prints_a_summary_per_strategy_and_the_report_path(tmp_path: Path) -> None:
     code, out, err = invoke("demo", "--hours", "0.25", "--db", str(tmp_path / "r.db"), "--report-dir", str(tmp_path))
     assert code == 0, err
-    for strategy in ("xarb_btc", "xarb_eth", "sma_eth", "funding_btc", "binary_pairs", "binary_fair"):
+    for strategy in ("xarb_btc", "xarb_eth", "sma_eth", "funding_btc", "binary_pairs", "binary_fair", "tri_alpha"):
         assert strategy in out
     assert "account: PnL" in out
     assert "report: " in out

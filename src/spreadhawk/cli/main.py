@@ -24,6 +24,7 @@ from rich.table import Column, Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from spreadhawk.analytics.metrics import Metrics
+from spreadhawk.cli.scan import register as register_scan
 from spreadhawk.data.catalog import ParquetCatalog
 from spreadhawk.persistence import RunStore
 from spreadhawk.runtime.config import ConfigError, load_config
@@ -327,6 +328,9 @@ def _pct(value: Any) -> str:
 
 def _num(value: Any) -> str:
     return "n/a" if value is None else f"{value:.2f}"
+
+
+register_scan(app)  # `spreadhawk scan` lives in its own module
 
 
 def run() -> None:

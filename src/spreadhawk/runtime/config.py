@@ -69,6 +69,7 @@ DataFormat = Literal[
     "catalog",
     "synthetic_two_venue",
     "market_simulator",
+    "poloniex_books",
 ]
 
 
@@ -87,6 +88,11 @@ class DataSection(_Section):
     binaries: bool = True
     funding_interval_h: float = Field(default=8.0, gt=0)
     basis_mean_bps: float | None = None  # perp over spot; default: the calibrated -4.5 bps
+    cross_pairs: list[list[str]] = []  # [[base, quote]] spot books besides X/USDT, e.g. [["ETH", "BTC"]]
+    cross_venues: list[str] = []  # the venues with the cross books; empty: every venue
+    # poloniex_books: path = the POLONIEX.ws capture; its markets (those with books in the capture)
+    # are declared for you from this /markets capture
+    markets_file: str = ""
     # bars built from the trades of these instruments (any source), e.g. bars = "1m"
     bars: str = ""
     bar_instruments: list[str] = []

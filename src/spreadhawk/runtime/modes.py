@@ -25,9 +25,8 @@ from spreadhawk.engine.engine import Engine
 from spreadhawk.engine.journal import Journal
 from spreadhawk.engine.replay import ReplayFeed, run_replay
 from spreadhawk.runtime.config import ConfigError, RunConfig
+from spreadhawk.runtime.feeds import load_feed
 from spreadhawk.runtime.recorders import PriceRecorder
-from spreadhawk.runtime.simulated_market import simulated_market, with_bars
-from spreadhawk.runtime.sources import build_instruments, load_source
 from spreadhawk.strategy.base import Strategy, attach_strategy
 from spreadhawk.strategy.loader import StrategyLoadError, build_strategy
 from spreadhawk.venues.simulated.venue import SimulatedVenue
@@ -79,44 +78,19 @@ class ReconciliationError(Exception):
 
 def build_backtest(config: RunConfig) -> BacktestNode:
     """Wire a backtest from a validated config; any problem is a one-line ``ConfigError``."""
-    instruments = build_instruments(config)
-    latency_defaults: dict[str, float] = {}
-    simulated = {}
-    for index, section in enumerate(config.data):
-        if section.format == "market_simulator":
-            market = simulated_market(config, section)
-            simulated[index] = market
-            latency_defaults.update(market.latency_ms())
-            for inst in market.instruments():
-                if inst.id in instruments:
-                    raise ConfigError(f"instrument {inst.id} is declared and also simulated: declare it once")
-                instruments[inst.id] = inst
-    if not instruments:
-        raise ConfigError("no instruments: declare [[instruments]] or use a market_simulator data source")
-    sources: list[Iterable[MarketData]] = []
-    count = 0
-    for index, section in enumerate(config.data):
-        simulator = simulated.get(index)
-        if simulator is not None:
-            sources.append(with_bars(simulator.simulator, section, instruments))
-            count += simulator.count
-        else:
-            loaded = load_source(config, section, instruments)
-            sources.append(with_bars(loaded, section, instruments))
-            count += len(loaded)
+    feed = load_feed(config)
+    instruments = feed.instruments
     strategies = _strategies(config)
-    starts = [m.simulator.config.start_ns for m in simulated.values()]
-    starts += [s[0].ts_ns for s in sources if isinstance(s, list) and s]
     journal = Journal(config.resolve(config.run.journal)) if config.run.journal else Journal()
     engine = Engine(
         instruments.values(),
-        clock=SimClock(min(starts, default=0)),
+        clock=SimClock(feed.start_ns),
         valuation_currency=config.run.valuation_currency,
         equity_interval_ns=int(config.run.equity_interval_s * 1e9),
         journal=journal,
         benchmark=_btc_benchmark(instruments, config.run.valuation_currency),
     )
-    venues = _venues(config, instruments, latency_defaults)
+    venues = _venues(config, instruments, feed.latency_ms)
     for venue in venues.values():
         engine.add_venue(venue)
     for name, venue_section in sorted(config.venues.items()):
@@ -126,7 +100,7 @@ def build_backtest(config: RunConfig) -> BacktestNode:
     for strategy in strategies:
         attach_strategy(engine, strategy)
     attribution = StrategyAttribution(engine, [s.id for s in strategies])
-    return BacktestNode(engine, strategies, venues, sources, attribution, PriceRecorder(engine), count)
+    return BacktestNode(engine, strategies, venues, feed.sources, attribution, PriceRecorder(engine), feed.count)
 
 
 def _strategies(config: RunConfig) -> list[Strategy]:

@@ -42,10 +42,19 @@ def simulated_market(config: RunConfig, section: DataSection) -> SimulatedMarket
             perps=section.perps,
             binaries=section.binaries,
             perp_params=_perp_params(section),
+            cross_pairs=_cross_pairs(section),
+            cross_venues=tuple(section.cross_venues),
         )
         return SimulatedMarket(MarketSimulator(sim_config))
     except (ValueError, KeyError) as exc:
         raise ConfigError(f"data market_simulator: {exc}") from None
+
+
+def _cross_pairs(section: DataSection) -> tuple[tuple[str, str], ...]:
+    for pair in section.cross_pairs:
+        if len(pair) != 2:
+            raise ValueError(f"cross_pairs: expected [base, quote] pairs, got {pair}")
+    return tuple((base, quote) for base, quote in section.cross_pairs)
 
 
 def _perp_params(section: DataSection) -> PerpParams:

@@ -14,6 +14,7 @@ import pyarrow as pa
 from spreadhawk.data.catalog import KINDS, ParquetCatalog
 from spreadhawk.data.readers import (
     DataFormatError,
+    iter_poloniex_books,
     read_freqtrade_funding,
     read_freqtrade_mark,
     read_freqtrade_ohlcv,
@@ -22,6 +23,7 @@ from spreadhawk.data.readers import (
     read_lean_quotes,
     read_lean_trade_bars,
     read_link_books,
+    read_poloniex_markets,
 )
 from spreadhawk.data.readers import instruments as presets
 from spreadhawk.domain.identifiers import InstrumentId
@@ -112,6 +114,8 @@ def load_source(
     """The records of one ``[[data]]`` section; any problem becomes a one-line ``ConfigError``."""
     if section.format == "synthetic_two_venue":
         return _synthetic(config, section, instruments)
+    if section.format == "poloniex_books":
+        return poloniex_books(config, section)[1]
     if section.format == "catalog" and not section.instrument:
         return _whole_catalog(config, section, instruments)
     inst = _instrument(section, instruments)
@@ -133,6 +137,22 @@ def load_source(
         raise ConfigError(f"data {section.format}: {exc}") from None
     except pa.ArrowException as exc:
         raise ConfigError(f"data {section.format}: unreadable Parquet file: {exc}") from None
+
+
+def poloniex_books(config: RunConfig, section: DataSection) -> tuple[list[Instrument], list[MarketData]]:
+    """A Poloniex ``book_lv2`` capture (``path``) and the instruments it has books for, read from the
+    ``/markets`` capture ``markets_file`` (so the source declares its own instruments)."""
+    if not section.markets_file:
+        raise ConfigError("poloniex_books needs 'markets_file', the Poloniex /markets capture (POLONIEX.0)")
+    try:
+        markets = read_poloniex_markets(_existing(config, section.markets_file))
+        records: list[MarketData] = list(iter_poloniex_books(_existing(config, section.path), markets))
+    except (DataFormatError, FileNotFoundError) as exc:
+        raise ConfigError(f"data error: {exc}") from None
+    if not records:
+        raise ConfigError(f"data poloniex_books: {section.path} holds no book of a market in {section.markets_file}")
+    seen = {record.instrument_id for record in records}
+    return [inst for inst in markets if inst.id in seen], records
 
 
 def _whole_catalog(

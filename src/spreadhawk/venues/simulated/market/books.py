@@ -77,6 +77,17 @@ def draw_dislocations(
     ]
 
 
+def dislocation_offset(dislocations: Sequence[Dislocation], ts: IntArray) -> FloatArray:
+    """Relative offset of the prices at ``ts`` (sorted) from the dislocations (sizes add up)."""
+    offset = np.zeros(len(ts))
+    for d in dislocations:
+        # Beyond 30 half-lives the offset is below 1e-9 of its size: not worth computing.
+        lo, hi = np.searchsorted(ts, [d.start_ns, d.start_ns + int(30 * d.half_life_s * S)])
+        age_s = (ts[lo:hi] - d.start_ns) / S
+        offset[lo:hi] += d.size_bps * 1e-4 * np.exp2(-age_s / d.half_life_s)
+    return offset
+
+
 class DisplayedPrice:
     """What one venue shows of one asset's fair value: ``lag_ms`` late, with its own slow OU noise and
     its dislocations. Vectorised over arrays of times; the log price is interpolated between steps."""
@@ -113,13 +124,7 @@ class DisplayedPrice:
         return np.exp(np.interp(t - self._lag_ns, self._t, self._log)) * (1.0 + offset)
 
     def dislocation_offset(self, ts: IntArray) -> FloatArray:
-        offset = np.zeros(len(ts))
-        for d in self._dislocations:
-            # Beyond 30 half-lives the offset is below 1e-9 of its size: not worth computing.
-            lo, hi = np.searchsorted(ts, [d.start_ns, d.start_ns + int(30 * d.half_life_s * S)])
-            age_s = (ts[lo:hi] - d.start_ns) / S
-            offset[lo:hi] += d.size_bps * 1e-4 * np.exp2(-age_s / d.half_life_s)
-        return offset
+        return dislocation_offset(self._dislocations, ts)
 
     def stress(self, ts: IntArray) -> tuple[FloatArray, BoolArray]:
         """Volatility relative to the run's median (clipped to 0.25..8) and the CRISIS flag at ``ts``."""

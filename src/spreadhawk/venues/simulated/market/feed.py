@@ -6,7 +6,14 @@ the stream order below, so the merge is stable). A simulated day is about two mi
 in lists, with their level tuples, they would take gigabytes, so no stream is materialised.
 
 Streams, in tie order: per asset, each venue's spot book, then each perpetual's book and its
-mark/funding records; then the YES and the NO tokens of the binary markets.
+mark/funding records; then each cross pair's book per venue (``cross_pairs``); then the YES and the
+NO tokens of the binary markets.
+
+A cross pair (ETH/BTC) shows, on each venue, that venue's displayed ETH/USDT over its displayed
+BTC/USDT, plus dislocations of its own drawn from the venue's profile. So the triangle ETH/USDT -
+ETH/BTC - BTC/USDT is consistent up to each book's spread, its publication grid (a book is up to
+``requote_bps`` stale) and the cross book's own dislocations: triangular opportunities are occasional
+and small, and on a venue without dislocations (ALPHA) they do not beat the fees.
 
 Every stream draws from its own generator, seeded by (seed, the stream's name): the same config
 gives the same records, and adding a venue or an asset leaves the other streams unchanged.
@@ -31,9 +38,13 @@ from spreadhawk.venues.simulated.market.books import (
     BookPlan,
     BookWriter,
     BookWriterParams,
+    BoolArray,
     Dislocation,
     DisplayedPrice,
+    FloatArray,
+    IntArray,
     S,
+    dislocation_offset,
     draw_dislocations,
     plan_book,
     writer_params,
@@ -41,7 +52,14 @@ from spreadhawk.venues.simulated.market.books import (
 from spreadhawk.venues.simulated.market.paths import FairValuePaths
 from spreadhawk.venues.simulated.market.perps import Basis, PerpParams, PerpPrices, funding_records, plan_funding
 from spreadhawk.venues.simulated.market.prices import CALIBRATED, PriceProcessParams, simulate_paths
-from spreadhawk.venues.simulated.market.venues import DEFAULT_VENUES, VenueProfile, perp_instrument, spot_instrument
+from spreadhawk.venues.simulated.market.venues import (
+    DEFAULT_VENUES,
+    VenueProfile,
+    cross_book,
+    cross_instrument,
+    perp_instrument,
+    spot_instrument,
+)
 
 DEFAULT_START_NS = 1_704_067_200 * S  # 2024-01-01 00:00 UTC
 _ONE = Decimal(1)
@@ -59,6 +77,8 @@ class MarketSimulatorConfig:
     perp_params: PerpParams = field(default_factory=PerpParams)
     binary_params: BinaryParams = field(default_factory=BinaryParams)
     price_params: PriceProcessParams = CALIBRATED
+    cross_pairs: tuple[tuple[str, str], ...] = ()  # (base, quote) spot books, e.g. (("ETH", "BTC"),)
+    cross_venues: tuple[str, ...] = ()  # the venues with the cross books; empty: every venue
 
     def __post_init__(self) -> None:
         if self.hours <= 0:
@@ -66,6 +86,19 @@ class MarketSimulatorConfig:
         names = [v.name for v in self.venues]
         if len(set(names)) != len(names) or not names:
             raise ValueError(f"venue names must be unique and at least one is needed, got {names}")
+        for pair in self.cross_pairs:
+            if len(pair) != 2 or pair[0] == pair[1]:
+                raise ValueError(f"a cross pair is two different assets (base, quote), got {list(pair)}")
+            missing = [a for a in pair if a not in self.assets]
+            if missing:
+                raise ValueError(
+                    f"cross pair {'/'.join(pair)}: {missing} not among the simulated assets {list(self.assets)}"
+                )
+        if len(set(self.cross_pairs)) != len(self.cross_pairs):
+            raise ValueError(f"a cross pair is listed twice: {[list(p) for p in self.cross_pairs]}")
+        unknown = [v for v in self.cross_venues if v not in names]
+        if unknown:
+            raise ValueError(f"cross_venues {unknown} are not simulated venues ({names})")
 
     @property
     def end_ns(self) -> int:
@@ -96,10 +129,13 @@ class MarketSimulator:
         self.dislocations: list[Dislocation] = []  # ground truth of every injected dislocation
         self.binary_markets: list[BinaryMarket] = []
         self.mispricings: list[Mispricing] = []
+        shown: dict[str, dict[str, DisplayedPrice]] = {}
         for asset in cfg.assets:
-            displayed = self._spot(asset)
+            displayed = shown[asset] = self._spot(asset)
             if cfg.perps:
                 self._perps(asset, displayed)
+        for base, quote in cfg.cross_pairs:
+            self._cross(base, quote, shown[base], shown[quote])
         if cfg.binaries and cfg.binary_params.asset in self.paths.prices:
             self._binaries()
 
@@ -167,6 +203,27 @@ class MarketSimulator:
                 _Stream(f"funding/{inst.id}", funding.records, partial(funding_records, inst, funding))
             )
 
+    def _cross(
+        self, base: str, quote: str, base_shown: dict[str, DisplayedPrice], quote_shown: dict[str, DisplayedPrice]
+    ) -> None:
+        cfg = self.config
+        quote_price = float(self.paths.prices[quote][0])
+        price = float(self.paths.prices[base][0]) / quote_price
+        for venue in cfg.venues:
+            if cfg.cross_venues and venue.name not in cfg.cross_venues:
+                continue
+            rng = self._rng(f"cross/{venue.name}/{base}/{quote}")
+            pair = f"{base}/{quote}"
+            dislocations = draw_dislocations(venue.dislocations, venue.name, pair, cfg.start_ns, cfg.end_ns, rng)
+            self.dislocations.extend(dislocations)
+            ratio = CrossPrice(base_shown[venue.name], quote_shown[venue.name], dislocations)
+            inst = cross_instrument(venue, base, quote, price)
+            profile = cross_book(venue.spot, quote_price)
+            plan = plan_book(profile, inst, ratio.mid, ratio.stress, cfg.start_ns, cfg.end_ns, rng)
+            params = writer_params(profile, inst, price, rng)
+            self._add(inst, f"cross/{inst.id}", plan.records, partial(BookWriter, inst, plan, params))
+        self.dislocations.sort(key=lambda d: (d.start_ns, d.venue, d.asset))
+
     def _binaries(self) -> None:
         cfg, params = self.config, self.config.binary_params
         rng = self._rng(f"binary/{params.venue}/{params.asset}")
@@ -187,6 +244,25 @@ class MarketSimulator:
     def _add(self, inst: Instrument, name: str, records: int, open_: Callable[[], Iterable[MarketData]]) -> None:
         self._instruments.append(inst)
         self._streams.append(_Stream(name, records, open_))
+
+
+class CrossPrice:
+    """What a venue shows of a cross pair: its displayed base over its displayed quote (both in
+    ``QUOTE``), offset by the cross book's own dislocations; stress is the base's."""
+
+    def __init__(self, base: DisplayedPrice, quote: DisplayedPrice, dislocations: list[Dislocation]) -> None:
+        self.base = base
+        self.quote = quote
+        self.dislocations = dislocations
+
+    def mid(self, ts: IntArray) -> FloatArray:
+        ratio: FloatArray = self.base.mid(ts) / self.quote.mid(ts)
+        if self.dislocations:
+            ratio = ratio * (1.0 + dislocation_offset(self.dislocations, ts))
+        return ratio
+
+    def stress(self, ts: IntArray) -> tuple[FloatArray, BoolArray]:
+        return self.base.stress(ts)
 
 
 def _ts(record: MarketData) -> int:

@@ -118,6 +118,67 @@ def asset_spec(asset: str, price: float) -> AssetSpec:
     return AssetSpec(tick, lot, tick * 10, lot)
 
 
+@dataclass(frozen=True, slots=True)
+class CrossSpec:
+    """Exchange rules of a cross pair (neither side the venue's ``QUOTE``); min notional in its quote."""
+
+    tick: Decimal
+    lot: Decimal
+    min_notional: Decimal
+
+
+CROSS_SPECS: dict[tuple[str, str], CrossSpec] = {
+    # Binance ETHBTC (exchangeInfo, cryptofeed sample): tick 0.00001, step 0.0001, min notional 0.0001 BTC
+    ("ETH", "BTC"): CrossSpec(Decimal("0.00001"), Decimal("0.0001"), Decimal("0.0001")),
+}
+# Assumption (no recording of a cross book in shared/data): a cross book holds this fraction of the
+# venue's spot depth and prints, in quote-notional terms (Binance ETHBTC is far thinner than BTCUSDT).
+CROSS_DEPTH_RATIO = 0.5
+
+
+def cross_spec(base: str, quote: str, price: float) -> CrossSpec:
+    """The rules of ``base/quote``; an unknown pair gets a tick of ~1e-4 of its price and a lot of ~1e-4
+    of a quote unit's worth, min notional 1e-4 quote units."""
+    known = CROSS_SPECS.get((base, quote))
+    if known is not None:
+        return known
+    magnitude = math.floor(math.log10(price))
+    return CrossSpec(Decimal(1).scaleb(magnitude - 4), Decimal(1).scaleb(-magnitude - 4), Decimal("0.0001"))
+
+
+def cross_instrument(venue: VenueProfile, base: str, quote: str, price: float) -> Instrument:
+    """A spot market of ``base`` in ``quote`` (e.g. ETH/BTC) on ``venue``, with the venue's spot fees.
+
+    The venue's ``tick_multiplier`` is not applied: it coarsens a USDT grid of ~0.04 bps, but the
+    cross tick is already ~2 bps of the price."""
+    spec = cross_spec(base, quote, price)
+    return Instrument(
+        venue=venue.name,
+        symbol=f"{base}/{quote}",
+        kind=InstrumentKind.SPOT,
+        base=base,
+        quote=quote,
+        tick_size=spec.tick,
+        lot_size=spec.lot,
+        maker_fee=venue.maker_fee,
+        taker_fee=venue.taker_fee,
+        min_notional=spec.min_notional,
+    )
+
+
+def cross_book(spot: BookProfile, quote_price: float) -> BookProfile:
+    """The venue's spot book profile for a cross pair: notionals converted from ``QUOTE`` into the cross
+    pair's quote at ``quote_price`` and scaled by ``CROSS_DEPTH_RATIO``."""
+    factor = CROSS_DEPTH_RATIO / quote_price
+    return replace(
+        spot,
+        touch_notional=spot.touch_notional * factor,
+        level_notional=spot.level_notional * factor,
+        trade_notional=spot.trade_notional * factor,
+        trade_rate_per_s=spot.trade_rate_per_s * CROSS_DEPTH_RATIO,
+    )
+
+
 def spot_instrument(venue: VenueProfile, asset: str, price: float) -> Instrument:
     spec = asset_spec(asset, price)
     return Instrument(

@@ -1,0 +1,68 @@
+"""The market data a config names, ready to replay: instruments (declared, and those a source
+brings: the simulator's, a capture's markets), the sources in order, how many records they hold,
+where the clock starts, and the simulated venues' own latencies. Backtests and scans share it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from spreadhawk.domain.identifiers import InstrumentId
+from spreadhawk.domain.instruments import Instrument
+from spreadhawk.domain.market import MarketData
+from spreadhawk.runtime.config import ConfigError, RunConfig
+from spreadhawk.runtime.simulated_market import SimulatedMarket, simulated_market, with_bars
+from spreadhawk.runtime.sources import build_instruments, load_source, poloniex_books
+
+
+@dataclass
+class LoadedFeed:
+    instruments: dict[InstrumentId, Instrument]
+    sources: list[Iterable[MarketData]]
+    count: int  # records the sources hold (bars built on the way are not counted)
+    start_ns: int
+    latency_ms: dict[str, float]  # simulated venues' own order latency, the default for [venues.NAME]
+    funding_interval_h: float | None  # a simulated market's funding interval, when there is one
+
+
+def load_feed(config: RunConfig) -> LoadedFeed:
+    """Any problem is a one-line ``ConfigError``."""
+    instruments = build_instruments(config)
+    latency_ms: dict[str, float] = {}
+    simulated: dict[int, SimulatedMarket] = {}
+    preloaded: dict[int, list[MarketData]] = {}  # sources that declare their own instruments
+    funding_interval_h = None
+    for index, section in enumerate(config.data):
+        own: list[Instrument] = []
+        if section.format == "market_simulator":
+            market = simulated[index] = simulated_market(config, section)
+            latency_ms.update(market.latency_ms())
+            funding_interval_h = section.funding_interval_h
+            own = market.instruments()
+        elif section.format == "poloniex_books":
+            own, preloaded[index] = poloniex_books(config, section)
+        _declare(instruments, own, section.format)
+    if not instruments:
+        raise ConfigError("no instruments: declare [[instruments]] or use a market_simulator or poloniex_books source")
+    sources: list[Iterable[MarketData]] = []
+    count = 0
+    starts = [m.simulator.config.start_ns for m in simulated.values()]
+    for index, section in enumerate(config.data):
+        simulator = simulated.get(index)
+        if simulator is not None:
+            sources.append(with_bars(simulator.simulator, section, instruments))
+            count += simulator.count
+        else:
+            loaded = preloaded[index] if index in preloaded else load_source(config, section, instruments)
+            sources.append(with_bars(loaded, section, instruments))
+            count += len(loaded)
+            starts += [loaded[0].ts_ns] if loaded else []
+    return LoadedFeed(instruments, sources, count, min(starts, default=0), latency_ms, funding_interval_h)
+
+
+def _declare(instruments: dict[InstrumentId, Instrument], own: list[Instrument], source: str) -> None:
+    """Add the instruments a source declares itself (a simulator's, a capture's markets)."""
+    for inst in own:
+        if inst.id in instruments:
+            raise ConfigError(f"instrument {inst.id} is declared and also read from {source}: declare it once")
+        instruments[inst.id] = inst
