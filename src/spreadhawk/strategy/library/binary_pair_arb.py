@@ -39,7 +39,6 @@ liquidity unknown),
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -54,16 +53,15 @@ from spreadhawk.domain.events import (
     OrderRejected,
     OrderSide,
 )
-from spreadhawk.domain.identifiers import InstrumentId, instrument_id, venue_of
-from spreadhawk.domain.instruments import Instrument, InstrumentKind
+from spreadhawk.domain.identifiers import InstrumentId, venue_of
+from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.market import BookDeltas, BookSide, BookSnapshot, InstrumentSettled
 from spreadhawk.execution.paired import HedgeMode, Leg, PairedExecutor, PairedExecutorConfig, UnitStatus
 from spreadhawk.strategy.base import Strategy, StrategyConfig
-from spreadhawk.strategy.paired_walk import round_down, truncate, walk_pair
+from spreadhawk.strategy.detectors import BinaryPair, PairPlan, binary_pair, pair_cost, plan_binary_pair
 
 ZERO = Decimal(0)
 MS, S = 1_000_000, 1_000_000_000
-OUTCOMES = {"YES": "NO", "NO": "YES"}
 Slice = tuple[Decimal, Decimal, Decimal]  # (yes ask, no ask, pairs)
 Asks = list[tuple[Decimal, Decimal]]  # (price, size) best first
 
@@ -85,22 +83,6 @@ class BinaryPairArbConfig(StrategyConfig):
     max_legging_loss: Decimal = Field(default=Decimal(25), ge=0, description="quote; costlier completions unwind")
 
 
-@dataclass(frozen=True, slots=True)
-class Pair:
-    yes: Instrument
-    no: Instrument
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    quantity: Decimal
-    yes_limit: Decimal
-    no_limit: Decimal
-    edge: Decimal  # sum over the slices of (payout - cost per pair with fees) × pairs
-    yes_decision: Decimal  # average asks planned on (slippage and legging loss are measured against them)
-    no_decision: Decimal
-
-
 class BinaryPairArb(Strategy):
     config_class = BinaryPairArbConfig
 
@@ -108,7 +90,7 @@ class BinaryPairArb(Strategy):
         super().__init__(config, strategy_id)
         self.cfg = config
         self._min_to_expiry_ns = round(config.min_time_to_expiry_s * S)
-        self._pairs: dict[InstrumentId, Pair | None] = {}  # either token -> its pair (None: not a pair)
+        self._pairs: dict[InstrumentId, BinaryPair | None] = {}  # either token -> its pair (None: not a pair)
         self._pending: set[InstrumentId] = set()  # yes ids of the pairs with a decision scheduled
         self._spent: dict[InstrumentId, Decimal] = {}  # yes id -> quote spent on the market, fees in
         self._taken: dict[InstrumentId, dict[int, int]] = {}  # ask ticks -> units our fills took
@@ -130,27 +112,23 @@ class BinaryPairArb(Strategy):
         return self._executor
 
     # --------------------------------------------------------------------------- discovery
-    def _pair(self, iid: InstrumentId) -> Pair | None:
+    def _pair(self, iid: InstrumentId) -> BinaryPair | None:
         if iid not in self._pairs:
             self._pairs[iid] = pair = self._discover(iid)
             if pair is not None:
                 self._pairs[pair.yes.id] = self._pairs[pair.no.id] = pair
         return self._pairs[iid]
 
-    def _discover(self, iid: InstrumentId) -> Pair | None:
-        if venue_of(iid) != self.cfg.venue or (inst := self.ctx.instrument(iid)).kind is not InstrumentKind.BINARY:
+    def _discover(self, iid: InstrumentId) -> BinaryPair | None:
+        if venue_of(iid) != self.cfg.venue:
             return None
-        stem, _, outcome = inst.symbol.rpartition("-")
-        if outcome not in OUTCOMES or inst.expiry_ns is None:
-            return None  # not a token of a two-outcome market settling at a known time
+        return binary_pair(self.ctx.instrument(iid), self._lookup)
+
+    def _lookup(self, iid: InstrumentId) -> Instrument | None:
         try:
-            other = self.ctx.instrument(instrument_id(inst.venue, f"{stem}-{OUTCOMES[outcome]}"))
+            return self.ctx.instrument(iid)
         except KeyError:
             return None
-        rules = (other.kind, other.expiry_ns, other.quote, other.lot_size, other.contract_size)
-        if rules != (inst.kind, inst.expiry_ns, inst.quote, inst.lot_size, inst.contract_size):
-            return None  # not the two sides of one market: their payouts need not add up to 1
-        return Pair(inst, other) if outcome == "YES" else Pair(other, inst)
 
     # --------------------------------------------------------------------------- market data
     def on_book_snapshot(self, snapshot: BookSnapshot) -> None:
@@ -180,7 +158,7 @@ class BinaryPairArb(Strategy):
             self._pending.add(pair.yes.id)
             self.ctx.schedule(self.ctx.now_ns() + 1, partial(self._decide, pair))
 
-    def _decide(self, pair: Pair) -> None:
+    def _decide(self, pair: BinaryPair) -> None:
         self._pending.discard(pair.yes.id)
         if not (self.ctx.book(pair.yes.id).is_valid and self.ctx.book(pair.no.id).is_valid):
             return
@@ -202,15 +180,10 @@ class BinaryPairArb(Strategy):
             tag=pair.yes.symbol.rpartition("-")[0],
         )
 
-    def _cost(self, pair: Pair, yes_ask: Decimal, no_ask: Decimal) -> Decimal:
-        """Quote paid for one pair, both taker fees included."""
-        yes, no = pair.yes, pair.no
-        return (yes_ask * (1 + yes.taker_fee) + no_ask * (1 + no.taker_fee)) * yes.contract_size
+    def _pays(self, pair: BinaryPair, yes_ask: Decimal, no_ask: Decimal) -> bool:
+        return pair.yes.contract_size - pair_cost(pair, yes_ask, no_ask) > self.cfg.min_edge
 
-    def _pays(self, pair: Pair, yes_ask: Decimal, no_ask: Decimal) -> bool:
-        return pair.yes.contract_size - self._cost(pair, yes_ask, no_ask) > self.cfg.min_edge
-
-    def _guard(self, pair: Pair, now: int) -> str | None:
+    def _guard(self, pair: BinaryPair, now: int) -> str | None:
         max_age = self.cfg.max_book_age_ms * MS
         if any(now - self.ctx.book(inst.id).ts_ns > max_age for inst in (pair.yes, pair.no)):
             return "stale_book"
@@ -224,40 +197,20 @@ class BinaryPairArb(Strategy):
         levels = ((p, size - taken.get(p, 0)) for p, size in self.ctx.book(inst.id).levels(BookSide.ASK))
         return [(inst.price(price), inst.size(left)) for price, left in levels if left > 0]
 
-    def _plan(self, pair: Pair, yes_asks: Asks, no_asks: Asks) -> Plan | str:
+    def _plan(self, pair: BinaryPair, yes_asks: Asks, no_asks: Asks) -> PairPlan | str:
         """The legs to send, or the reason to skip."""
         balance = self.ctx.balance(self.cfg.venue, pair.yes.quote)
         budget_left = self.cfg.max_quote_per_market - self._spent.get(pair.yes.id, ZERO)
 
         def limits(yes: Decimal, no: Decimal, qty: Decimal, spend: Decimal) -> tuple[tuple[Decimal, str], ...]:
-            cost = self._cost(pair, yes, no)
+            cost = pair_cost(pair, yes, no)
             return (
                 (self.cfg.max_pairs - qty, "below_lot_size"),
                 ((balance - spend) / cost, "insufficient_balance"),
                 ((budget_left - spend) / cost, "market_budget_spent"),
             )
 
-        slices, bound = walk_pair(
-            yes_asks,
-            no_asks,
-            pays=lambda yes, no: self._pays(pair, yes, no),
-            limits=limits,
-            unit_spend=lambda yes, no: self._cost(pair, yes, no),
-            depth_reason="below_lot_size",
-        )
-        quantity = round_down(sum((q for _, _, q in slices), ZERO), pair.yes.lot_size)
-        if quantity == 0:
-            return bound
-        kept = truncate(slices, quantity)
-        yes_limit, no_limit = max(s[0] for s in kept), max(s[1] for s in kept)
-        for inst, limit in ((pair.yes, yes_limit), (pair.no, no_limit)):
-            if inst.notional(quantity, limit) < inst.min_notional:
-                return "below_min_notional"
-        payout = pair.yes.contract_size
-        edge = sum(((payout - self._cost(pair, y, n)) * q for y, n, q in kept), ZERO)
-        yes_decision = sum((y * q for y, _, q in kept), ZERO) / quantity
-        no_decision = sum((n * q for _, n, q in kept), ZERO) / quantity
-        return Plan(quantity, yes_limit, no_limit, edge, yes_decision, no_decision)
+        return plan_binary_pair(pair, yes_asks, no_asks, min_edge=self.cfg.min_edge, limits=limits)
 
     # --------------------------------------------------------------------------- doing
     def on_order_filled(self, event: OrderFilled) -> None:

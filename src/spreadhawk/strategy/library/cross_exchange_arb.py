@@ -22,10 +22,7 @@ simulated venue does.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 
 from pydantic import Field, field_validator
@@ -44,7 +41,7 @@ from spreadhawk.domain.market import BookDeltas, BookSide, BookSnapshot
 from spreadhawk.domain.orders import TERMINAL, OrderStatus
 from spreadhawk.execution.paired import HedgeMode, Leg, PairedExecutor, PairedExecutorConfig
 from spreadhawk.strategy.base import Strategy, StrategyConfig
-from spreadhawk.strategy.paired_walk import round_down, truncate, walk_pair
+from spreadhawk.strategy.detectors import CrossPlan, common_lot, cross_pays, plan_cross_exchange
 
 ZERO = Decimal(0)
 Slice = tuple[Decimal, Decimal, Decimal]  # (ask, bid, quantity)
@@ -75,19 +72,6 @@ class CrossExchangeArbConfig(StrategyConfig):
         if venue_of(InstrumentId(ids[0])) == venue_of(InstrumentId(ids[1])):
             raise ValueError(f"both instruments are on venue {venue_of(InstrumentId(ids[0]))!r}: need two venues")
         return sorted(ids)
-
-
-@dataclass(frozen=True, slots=True)
-class ArbPlan:
-    buy: Instrument
-    sell: Instrument
-    quantity: Decimal
-    buy_limit: Decimal
-    sell_limit: Decimal
-    gross_edge: Decimal  # sum of (bid - ask) * quantity over the slices, before fees
-    net_edge: Decimal  # after both taker fees
-    buy_decision: Decimal  # average price of the asks planned on (slippage is measured against it)
-    sell_decision: Decimal
 
 
 class CrossExchangeArb(Strategy):
@@ -128,7 +112,7 @@ class CrossExchangeArb(Strategy):
             a, b = (self.ctx.instrument(iid) for iid in self.ids)
             if (a.base, a.quote) != (b.base, b.quote):
                 raise ValueError(f"{a.id} trades {a.base}/{a.quote} but {b.id} trades {b.base}/{b.quote}")
-            self._lot = _common_lot(a.lot_size, b.lot_size)
+            self._lot = common_lot(a.lot_size, b.lot_size)
         return self._lot
 
     # --------------------------------------------------------------------------- market data
@@ -188,7 +172,7 @@ class CrossExchangeArb(Strategy):
             self._submit_legs(plan)
 
     def _pays(self, buy: Instrument, sell: Instrument, ask: Decimal, bid: Decimal) -> bool:
-        return bid * (1 - sell.taker_fee) - ask * (1 + buy.taker_fee) > ask * self._margin
+        return cross_pays(buy, sell, ask, bid, self._margin)
 
     def _touch(self, inst: Instrument, side: BookSide) -> Decimal | None:
         """Best price on ``side`` with liquidity we have not already taken."""
@@ -214,8 +198,8 @@ class CrossExchangeArb(Strategy):
         sell: Instrument,
         asks: list[tuple[Decimal, Decimal]],
         bids: list[tuple[Decimal, Decimal]],
-    ) -> ArbPlan | str:
-        """The legs to send, or the reason to skip."""
+    ) -> CrossPlan | str:
+        """The legs to send, or the reason to skip (the shared detector, with this strategy's limits)."""
         quote_free = self.ctx.balance(buy.venue, buy.quote)
         base_free = self.ctx.balance(sell.venue, sell.base)
         buy_cost = 1 + buy.taker_fee
@@ -227,40 +211,13 @@ class CrossExchangeArb(Strategy):
                 (base_free - qty, "insufficient_balance_sell_venue"),
             )
 
-        slices, bound = walk_pair(
-            asks,
-            bids,
-            pays=lambda ask, bid: self._pays(buy, sell, ask, bid),
-            limits=limits,
-            unit_spend=lambda ask, _bid: ask,
-            depth_reason="below_lot_size",
-        )
-        quantity = round_down(sum((q for _, _, q in slices), ZERO), self._check_pair())
-        if quantity == 0:
-            return bound
-        kept = truncate(slices, quantity)
-        plan = ArbPlan(
-            buy,
-            sell,
-            quantity,
-            buy_limit=max(ask for ask, _, _ in kept),
-            sell_limit=min(bid for _, bid, _ in kept),
-            gross_edge=sum(((bid - ask) * q for ask, bid, q in kept), ZERO),
-            net_edge=sum(((bid * (1 - sell.taker_fee) - ask * (1 + buy.taker_fee)) * q for ask, bid, q in kept), ZERO),
-            buy_decision=sum((ask * q for ask, _, q in kept), ZERO) / quantity,
-            sell_decision=sum((bid * q for _, bid, q in kept), ZERO) / quantity,
-        )
-        if buy.notional(quantity, plan.buy_limit) < buy.min_notional:
-            return "below_min_notional"
-        if sell.notional(quantity, plan.sell_limit) < sell.min_notional:
-            return "below_min_notional"
-        return plan
+        return plan_cross_exchange(buy, sell, asks, bids, margin=self._margin, limits=limits)
 
     def _skip(self, reason: str) -> None:
         self._skipped[reason] = self._skipped.get(reason, 0) + 1
 
     # --------------------------------------------------------------------------- doing
-    def _submit_legs(self, plan: ArbPlan) -> None:
+    def _submit_legs(self, plan: CrossPlan) -> None:
         """Send both legs as one unit through the paired-leg executor (IOC limits)."""
         self.executor.submit(
             [
@@ -302,11 +259,3 @@ class CrossExchangeArb(Strategy):
             **self._edge,
             "execution": self.executor.stats() if self._ctx is not None else {},
         }
-
-
-def _common_lot(a: Decimal, b: Decimal) -> Decimal:
-    """Smallest quantity that is a multiple of both lot sizes."""
-    fa, fb = Fraction(a), Fraction(b)
-    den = math.lcm(fa.denominator, fb.denominator)
-    num = math.lcm(fa.numerator * (den // fa.denominator), fb.numerator * (den // fb.denominator))
-    return Decimal(num) / Decimal(den)

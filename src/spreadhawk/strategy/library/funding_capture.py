@@ -61,6 +61,7 @@ from spreadhawk.domain.instruments import InstrumentKind
 from spreadhawk.domain.market import FundingRate, MarkPrice
 from spreadhawk.execution.paired import HedgeMode, Leg, PairedExecutor, PairedExecutorConfig, UnitId, UnitStatus
 from spreadhawk.strategy.base import Strategy, StrategyConfig
+from spreadhawk.strategy.detectors import funding_edge_bps
 
 ZERO = Decimal(0)
 BPS = Decimal(10_000)
@@ -102,10 +103,6 @@ class Touch:
     @property
     def mid(self) -> Decimal:
         return (self.bid + self.ask) / 2
-
-    @property
-    def spread_bps(self) -> Decimal:
-        return (self.ask - self.bid) / self.mid * BPS
 
 
 class FundingCapture(Strategy):
@@ -203,15 +200,17 @@ class FundingCapture(Strategy):
                 self._cooldown_until = self.ctx.now_ns() + round(self.cfg.cooldown_hours * HOUR_NS)
                 self._submit_legs(-self._held[self.spot_id], -self._held[self.perp_id], spot.mid, perp.mid)
         elif self._rate is not None and not self._halted and self.ctx.now_ns() >= self._cooldown_until:
-            edge = self._rate * self._periods * BPS - self.costs_bps(spot, perp)
+            edge = funding_edge_bps(
+                self._rate,
+                self._periods,
+                self.ctx.instrument(self.spot_id),
+                (spot.bid, spot.ask),
+                self.ctx.instrument(self.perp_id),
+                (perp.bid, perp.ask),
+            )
             self._best_edge = edge if self._best_edge is None else max(self._best_edge, edge)
             if edge > self._min_edge and basis <= self._max_basis:
                 self._enter(spot.mid, perp.mid)
-
-    def costs_bps(self, spot: Touch, perp: Touch) -> Decimal:
-        """Round trip of both legs as a taker: fees in and out, half of each spread each way."""
-        fees = self.ctx.instrument(self.spot_id).taker_fee + self.ctx.instrument(self.perp_id).taker_fee
-        return 2 * fees * BPS + spot.spread_bps + perp.spread_bps
 
     def _exit_reason(self, basis_bps: Decimal) -> str | None:
         distance = self.liquidation_distance()
