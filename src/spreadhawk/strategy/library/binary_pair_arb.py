@@ -62,7 +62,6 @@ from spreadhawk.strategy.detectors import BinaryPair, PairPlan, binary_pair, pai
 
 ZERO = Decimal(0)
 MS, S = 1_000_000, 1_000_000_000
-Slice = tuple[Decimal, Decimal, Decimal]  # (yes ask, no ask, pairs)
 Asks = list[tuple[Decimal, Decimal]]  # (price, size) best first
 
 

@@ -44,7 +44,6 @@ from spreadhawk.strategy.base import Strategy, StrategyConfig
 from spreadhawk.strategy.detectors import CrossPlan, common_lot, cross_pays, plan_cross_exchange
 
 ZERO = Decimal(0)
-Slice = tuple[Decimal, Decimal, Decimal]  # (ask, bid, quantity)
 WALK_DEPTH = 100  # levels per side an opportunity may sweep; far more than any spread pays for
 COUNTERS = ("decisions", "opportunities_seen", "opportunities_taken")
 
