@@ -56,16 +56,16 @@ from spreadhawk.domain.events import (
 from spreadhawk.domain.identifiers import InstrumentId, venue_of
 from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.market import BookDeltas, BookSide, BookSnapshot, InstrumentSettled
-from spreadhawk.execution.paired import HedgeMode, Leg, PairedExecutor, PairedExecutorConfig, UnitStatus
-from spreadhawk.strategy.base import Strategy, StrategyConfig
+from spreadhawk.execution.paired import HedgeMode, Leg, UnitStatus
 from spreadhawk.strategy.detectors import BinaryPair, PairPlan, binary_pair, pair_cost, plan_binary_pair
+from spreadhawk.strategy.legs import PairedLegsConfig, PairedLegsStrategy
 
 ZERO = Decimal(0)
 MS, S = 1_000_000, 1_000_000_000
 Asks = list[tuple[Decimal, Decimal]]  # (price, size) best first
 
 
-class BinaryPairArbConfig(StrategyConfig):
+class BinaryPairArbConfig(PairedLegsConfig):
     venue: str = Field(default="PREDICT", description="venue of the binary markets")
     min_edge: Decimal = Field(
         default=Decimal("0.005"), ge=0, description="1 - cost per pair after fees must exceed this"
@@ -76,13 +76,11 @@ class BinaryPairArbConfig(StrategyConfig):
     max_book_age_ms: int = Field(default=15_000, gt=0, description="skip when either book is older than this")
     min_time_to_expiry_s: float = Field(default=30.0, ge=0, description="no trade this close to expiry")
     # The paired-leg executor: what to do when one token fills more than the other.
-    hedge_after_ms: int = Field(default=1_000, ge=0, description="how long legs may work before hedging")
-    hedge_mode: HedgeMode = Field(default=HedgeMode.COMPLETE, description="buy the missing tokens, or sell the excess")
     # 25 quote = 5 cents a pair on a full 500-pair unit: a completion dearer than that is unwound.
     max_legging_loss: Decimal = Field(default=Decimal(25), ge=0, description="quote; costlier completions unwind")
 
 
-class BinaryPairArb(Strategy):
+class BinaryPairArb(PairedLegsStrategy):
     config_class = BinaryPairArbConfig
 
     def __init__(self, config: BinaryPairArbConfig, strategy_id: str | None = None) -> None:
@@ -93,22 +91,9 @@ class BinaryPairArb(Strategy):
         self._pending: set[InstrumentId] = set()  # yes ids of the pairs with a decision scheduled
         self._spent: dict[InstrumentId, Decimal] = {}  # yes id -> quote spent on the market, fees in
         self._taken: dict[InstrumentId, dict[int, int]] = {}  # ask ticks -> units our fills took
-        self._executor: PairedExecutor | None = None
         self._counts = dict.fromkeys(("opportunities_seen", "opportunities_taken"), 0)
         self._skipped: dict[str, int] = {}
         self._expected_edge = ZERO
-
-    @property
-    def executor(self) -> PairedExecutor:
-        """Both legs go out together through it; it completes or unwinds a leg that fails."""
-        if self._executor is None:
-            config = PairedExecutorConfig(
-                max_legging_loss=self.cfg.max_legging_loss,
-                hedge_after_ms=self.cfg.hedge_after_ms,
-                hedge_mode=self.cfg.hedge_mode,
-            )
-            self._executor = PairedExecutor(self.ctx, config)
-        return self._executor
 
     # --------------------------------------------------------------------------- discovery
     def _pair(self, iid: InstrumentId) -> BinaryPair | None:

@@ -39,25 +39,22 @@ from spreadhawk.domain.identifiers import InstrumentId, venue_of
 from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.market import BookDeltas, BookSide, BookSnapshot
 from spreadhawk.domain.orders import TERMINAL, OrderStatus
-from spreadhawk.execution.paired import HedgeMode, Leg, PairedExecutor, PairedExecutorConfig
-from spreadhawk.strategy.base import Strategy, StrategyConfig
+from spreadhawk.execution.paired import Leg
 from spreadhawk.strategy.detectors import CrossPlan, common_lot, cross_pays, plan_cross_exchange
+from spreadhawk.strategy.legs import PairedLegsConfig, PairedLegsStrategy
 
 ZERO = Decimal(0)
 WALK_DEPTH = 100  # levels per side an opportunity may sweep; far more than any spread pays for
 COUNTERS = ("decisions", "opportunities_seen", "opportunities_taken")
 
 
-class CrossExchangeArbConfig(StrategyConfig):
+class CrossExchangeArbConfig(PairedLegsConfig):
     instruments: list[str] = Field(description="two instrument ids, same base/quote, on different venues")
     max_quantity: Decimal = Field(gt=0, description="base quantity per opportunity")
     min_profit_bps: float = Field(default=5.0, ge=0, description="margin over both taker fees, bps of the ask")
     cooldown_ms: int = Field(default=0, ge=0, description="wait after taking an opportunity")
     decision_delay_ns: int = Field(default=1, ge=0, description="coalescing delay; 0 = decide on every record")
     # The paired-leg executor: what to do when one leg fills and the other does not.
-    hedge_after_ms: int = Field(default=1_000, ge=0, description="how long legs may work before hedging")
-    hedge_mode: HedgeMode = Field(default=HedgeMode.COMPLETE, description="complete the short leg, or unwind")
-    max_legging_loss: Decimal = Field(default=Decimal(50), ge=0, description="quote; costlier completions unwind")
 
     @field_validator("instruments")
     @classmethod
@@ -73,7 +70,7 @@ class CrossExchangeArbConfig(StrategyConfig):
         return sorted(ids)
 
 
-class CrossExchangeArb(Strategy):
+class CrossExchangeArb(PairedLegsStrategy):
     config_class = CrossExchangeArbConfig
 
     def __init__(self, config: CrossExchangeArbConfig, strategy_id: str | None = None) -> None:
@@ -82,7 +79,6 @@ class CrossExchangeArb(Strategy):
         self.ids = (InstrumentId(config.instruments[0]), InstrumentId(config.instruments[1]))
         self._margin = Decimal(repr(config.min_profit_bps)) / 10_000
         self._taken: dict[InstrumentId, dict[int, int]] = {}  # price ticks -> size units we consumed
-        self._executor: PairedExecutor | None = None
         self._decision_pending = False
         self._last_taken_ns: int | None = None
         self._counts = dict.fromkeys(COUNTERS, 0)
@@ -92,18 +88,6 @@ class CrossExchangeArb(Strategy):
 
     def on_start(self) -> None:
         self._check_pair()
-
-    @property
-    def executor(self) -> PairedExecutor:
-        """Both legs go out together through it; it hedges or unwinds a leg that fails."""
-        if self._executor is None:
-            config = PairedExecutorConfig(
-                max_legging_loss=self.cfg.max_legging_loss,
-                hedge_after_ms=self.cfg.hedge_after_ms,
-                hedge_mode=self.cfg.hedge_mode,
-            )
-            self._executor = PairedExecutor(self.ctx, config)
-        return self._executor
 
     def _check_pair(self) -> Decimal:
         """The lot both legs can trade; raises unless the instruments trade the same pair."""

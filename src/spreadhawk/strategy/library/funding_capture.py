@@ -59,16 +59,16 @@ from spreadhawk.domain.events import (
 from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId
 from spreadhawk.domain.instruments import InstrumentKind
 from spreadhawk.domain.market import FundingRate, MarkPrice
-from spreadhawk.execution.paired import HedgeMode, Leg, PairedExecutor, PairedExecutorConfig, UnitId, UnitStatus
-from spreadhawk.strategy.base import Strategy, StrategyConfig
+from spreadhawk.execution.paired import Leg, UnitId, UnitStatus
 from spreadhawk.strategy.detectors import funding_edge_bps
+from spreadhawk.strategy.legs import PairedLegsConfig, PairedLegsStrategy
 
 ZERO = Decimal(0)
 BPS = Decimal(10_000)
 HOUR_NS = 3_600_000_000_000
 
 
-class FundingCaptureConfig(StrategyConfig):
+class FundingCaptureConfig(PairedLegsConfig):
     spot: str = Field(description="spot instrument id, e.g. 'ALPHA:BTC/USDT'")
     perp: str = Field(description="perpetual of the same base/quote (on the same venue or another)")
     notional: Decimal = Field(gt=0, description="quote per entry, at the spot mid")
@@ -81,9 +81,6 @@ class FundingCaptureConfig(StrategyConfig):
     min_liquidation_distance: float = Field(default=0.3, gt=0, description="close below this (0.3 = 30 %)")
     cooldown_hours: float = Field(default=1.0, ge=0, description="no entry this long after an exit")
     # The paired-leg executor. Market legs end at once; the deadline only matters if a venue is silent.
-    hedge_after_ms: int = Field(default=1_000, ge=0, description="how long legs may work before hedging")
-    hedge_mode: HedgeMode = Field(default=HedgeMode.COMPLETE, description="complete the short leg, or unwind")
-    max_legging_loss: Decimal = Field(default=Decimal(50), ge=0, description="quote; costlier completions unwind")
 
     @model_validator(mode="after")
     def _reachable(self) -> Self:
@@ -105,7 +102,7 @@ class Touch:
         return (self.bid + self.ask) / 2
 
 
-class FundingCapture(Strategy):
+class FundingCapture(PairedLegsStrategy):
     config_class = FundingCaptureConfig
 
     def __init__(self, config: FundingCaptureConfig, strategy_id: str | None = None) -> None:
@@ -121,7 +118,6 @@ class FundingCapture(Strategy):
         self._liq_floor = Decimal(repr(config.min_liquidation_distance))
         self._opened_ns: int | None = None
         self._cooldown_until = 0
-        self._executor: PairedExecutor | None = None
         self._entries: set[UnitId] = set()
         self._lone: ClientOrderId | None = None  # a single leg left by a failed unit, being closed
         self._halted = False
@@ -132,18 +128,6 @@ class FundingCapture(Strategy):
         self._funding = ZERO
         self._best_edge: Decimal | None = None
         self._lot = ZERO
-
-    @property
-    def executor(self) -> PairedExecutor:
-        """Both legs go out together through it; it completes or unwinds a leg that fails."""
-        if self._executor is None:
-            config = PairedExecutorConfig(
-                max_legging_loss=self.cfg.max_legging_loss,
-                hedge_after_ms=self.cfg.hedge_after_ms,
-                hedge_mode=self.cfg.hedge_mode,
-            )
-            self._executor = PairedExecutor(self.ctx, config)
-        return self._executor
 
     @property
     def _busy(self) -> bool:

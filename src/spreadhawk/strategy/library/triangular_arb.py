@@ -40,13 +40,13 @@ from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.market import BookDeltas, BookSnapshot
 from spreadhawk.domain.orderbook import OrderBook
 from spreadhawk.engine.context import StrategyContext
-from spreadhawk.execution.paired import HedgeMode, Leg, PairedExecutor, PairedExecutorConfig
-from spreadhawk.strategy.base import Strategy, StrategyConfig
+from spreadhawk.execution.paired import Leg
+from spreadhawk.strategy.legs import PairedLegsConfig, PairedLegsStrategy
 
 COUNTERS = ("evaluations", "opportunities_seen", "opportunities_taken", "legs_submitted")
 
 
-class TriangularArbConfig(StrategyConfig):
+class TriangularArbConfig(PairedLegsConfig):
     venue: str
     instruments: list[str] = Field(default=[], description="the venue's markets to use; empty = all it lists")
     start_assets: list[str] = Field(min_length=1, description="assets a cycle may start (and end) in")
@@ -54,8 +54,6 @@ class TriangularArbConfig(StrategyConfig):
     min_profit_bps: float = Field(default=0.0, ge=0, description="net of taker fees, bps of the start amount")
     max_start_amount: dict[str, Decimal] = Field(description="start asset -> largest amount put into one cycle")
     # The paired-leg executor: what to do when one leg of the cycle fills less than the others.
-    hedge_after_ms: int = Field(default=1_000, ge=0, description="how long legs may work before hedging")
-    hedge_mode: HedgeMode = Field(default=HedgeMode.COMPLETE, description="complete the short legs, or unwind")
     max_legging_loss: Decimal = Field(
         default=Decimal(10), ge=0, description="summed in each leg's quote currency; costlier completions unwind"
     )
@@ -84,7 +82,7 @@ class _Books:
         return self._ctx.book(key)
 
 
-class TriangularArb(Strategy):
+class TriangularArb(PairedLegsStrategy):
     config_class = TriangularArbConfig
 
     def __init__(self, config: TriangularArbConfig, strategy_id: str | None = None) -> None:
@@ -93,23 +91,10 @@ class TriangularArb(Strategy):
         self._index: dict[InstrumentId, list[Cycle]] = {}
         self._n_cycles = 0
         self._min_profit = Decimal(repr(config.min_profit_bps))
-        self._executor: PairedExecutor | None = None
         self._taken_at: dict[Cycle, int] = {}  # cycle -> ts_ns it was last taken
         self._counts = dict.fromkeys(COUNTERS, 0)
         self._skipped: dict[str, int] = {}
         self._expected_profit: dict[str, Decimal] = {}
-
-    @property
-    def executor(self) -> PairedExecutor:
-        """The cycle's legs go out together through it; it completes or unwinds a leg that fails."""
-        if self._executor is None:
-            config = PairedExecutorConfig(
-                max_legging_loss=self.cfg.max_legging_loss,
-                hedge_after_ms=self.cfg.hedge_after_ms,
-                hedge_mode=self.cfg.hedge_mode,
-            )
-            self._executor = PairedExecutor(self.ctx, config)
-        return self._executor
 
     def on_start(self) -> None:
         if self.cfg.instruments:
