@@ -75,7 +75,7 @@ class BinaryPairArbConfig(PairedLegsConfig):
     # Above the simulated venue's 10 s heartbeat: a quiet book that is still live is republished by then.
     max_book_age_ms: int = Field(default=15_000, gt=0, description="skip when either book is older than this")
     min_time_to_expiry_s: float = Field(default=30.0, ge=0, description="no trade this close to expiry")
-    # The paired-leg executor: what to do when one token fills more than the other.
+    # Executor settings (hedge_after_ms, hedge_mode) come from PairedLegsConfig; only the bound differs.
     # 25 quote = 5 cents a pair on a full 500-pair unit: a completion dearer than that is unwound.
     max_legging_loss: Decimal = Field(default=Decimal(25), ge=0, description="quote; costlier completions unwind")
 

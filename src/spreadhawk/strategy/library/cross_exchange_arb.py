@@ -54,7 +54,6 @@ class CrossExchangeArbConfig(PairedLegsConfig):
     min_profit_bps: float = Field(default=5.0, ge=0, description="margin over both taker fees, bps of the ask")
     cooldown_ms: int = Field(default=0, ge=0, description="wait after taking an opportunity")
     decision_delay_ns: int = Field(default=1, ge=0, description="coalescing delay; 0 = decide on every record")
-    # The paired-leg executor: what to do when one leg fills and the other does not.
 
     @field_validator("instruments")
     @classmethod

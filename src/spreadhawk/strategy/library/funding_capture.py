@@ -80,7 +80,6 @@ class FundingCaptureConfig(PairedLegsConfig):
     leverage: Decimal = Field(default=Decimal(1), gt=0, description="must equal the perp venue's leverage")
     min_liquidation_distance: float = Field(default=0.3, gt=0, description="close below this (0.3 = 30 %)")
     cooldown_hours: float = Field(default=1.0, ge=0, description="no entry this long after an exit")
-    # The paired-leg executor. Market legs end at once; the deadline only matters if a venue is silent.
 
     @model_validator(mode="after")
     def _reachable(self) -> Self:

@@ -53,7 +53,7 @@ class TriangularArbConfig(PairedLegsConfig):
     max_legs: int = Field(default=3, ge=3, le=4)
     min_profit_bps: float = Field(default=0.0, ge=0, description="net of taker fees, bps of the start amount")
     max_start_amount: dict[str, Decimal] = Field(description="start asset -> largest amount put into one cycle")
-    # The paired-leg executor: what to do when one leg of the cycle fills less than the others.
+    # Executor settings come from PairedLegsConfig; the bound is summed in each leg's own quote currency.
     max_legging_loss: Decimal = Field(
         default=Decimal(10), ge=0, description="summed in each leg's quote currency; costlier completions unwind"
     )
