@@ -41,3 +41,6 @@ test: install-dev browser
 
 bench: install-dev
 	$(UV) run --frozen python bench/bench_replay.py
+	$(UV) run --frozen python bench/bench_risk.py
+	$(UV) run --frozen python bench/bench_triangular.py
+	$(UV) run --frozen python bench/bench_scanner.py

@@ -167,7 +167,9 @@ def test_usdm_capture_across_midnight_with_mark_and_funding(usdm_2023: list[Mark
         "QuoteTick": 6765 + 37440,
         "TradeTick": 2197 + 10738,
         "MarkPrice": 514,
-        "FundingRate": 513,  # the update at 00:00:00.010 still says T = 00:00 with the next rate
+        # 513 estimates (the update at 00:00:00.010 still says T = 00:00 with the next rate: dropped)
+        # + the realised rate of 00:00, emitted at that update
+        "FundingRate": 514,
         "BookSnapshot": 1,
     }
     assert_synced_chain(usdm_2023, spot=False)  # also across the file boundary
@@ -180,8 +182,12 @@ def test_usdm_capture_across_midnight_with_mark_and_funding(usdm_2023: list[Mark
     assert funding.ts_ns == mark.ts_ns
     assert funding.rate == Decimal("0.00002754")
     assert funding.funding_ts_ns == utc_ns("2023-04-05 00:00:00")
-    fundings = of_type(usdm_2023, FundingRate)
-    assert all(f.ts_ns < f.funding_ts_ns for f in fundings)  # estimates only, never "realised"
+    fundings = [f for f in of_type(usdm_2023, FundingRate) if f.ts_ns < f.funding_ts_ns]
+    (settled,) = (f for f in of_type(usdm_2023, FundingRate) if f.ts_ns >= f.funding_ts_ns)
+    # the settlement of 00:00: the last estimate for it, at the first update past it
+    last = max((f for f in fundings if f.funding_ts_ns == settled.funding_ts_ns), key=lambda f: f.ts_ns)
+    assert (settled.rate, settled.funding_ts_ns) == (last.rate, utc_ns("2023-04-05 00:00:00"))
+    assert settled.ts_ns == min(m.ts_ns for m in of_type(usdm_2023, MarkPrice) if m.ts_ns >= settled.funding_ts_ns)
     before, after = (f for f in fundings if f.ts_ns // 10**9 in (1680652799, 1680652801))
     assert (before.rate, before.funding_ts_ns) == (Decimal("0.00002754"), utc_ns("2023-04-05 00:00:00"))
     assert (after.rate, after.funding_ts_ns) == (Decimal("0.00002760"), utc_ns("2023-04-05 08:00:00"))

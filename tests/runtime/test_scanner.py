@@ -18,14 +18,9 @@ from spreadhawk.domain.instruments import Instrument, InstrumentKind
 from spreadhawk.domain.market import BookSnapshot, FundingRate, MarketData
 from spreadhawk.engine.engine import Engine
 from spreadhawk.persistence.opportunities import OpportunityStore
-from spreadhawk.runtime.scanner import (
-    Scanner,
-    Sighting,
-    build_scan,
-    cycle_key,
-    default_detectors,
-    load_scan_config,
-)
+from spreadhawk.runtime.scan_detectors import cycle_key, default_detectors
+from spreadhawk.runtime.scan_run import build_scan, load_scan_config
+from spreadhawk.runtime.scanner import Scanner, Sighting
 from spreadhawk.strategy.detectors import funding_edge_bps
 
 D = Decimal

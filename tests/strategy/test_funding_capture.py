@@ -3,22 +3,29 @@ showing the funding the short receives in the ledger (and, in the calibrated reg
 
 from __future__ import annotations
 
+import gzip
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from spreadhawk.analytics.basis import FundingEstimator, binance_funding_rate
 from spreadhawk.domain.events import FundingPaid, OrderSide, PostingReason
 from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
 from spreadhawk.domain.market import BookSnapshot, FundingRate, MarketData, MarkPrice
 from spreadhawk.engine.engine import Engine
 from spreadhawk.engine.replay import run_replay
+from spreadhawk.runtime.config import load_config
+from spreadhawk.runtime.modes import BacktestNode, build_backtest
 from spreadhawk.strategy.base import attach_strategy
 from spreadhawk.strategy.library.funding_capture import FundingCapture, FundingCaptureConfig
+from spreadhawk.strategy.library.funding_carry import FundingCarry
 from spreadhawk.venues.simulated.market.feed import MarketSimulator, MarketSimulatorConfig
 from spreadhawk.venues.simulated.market.perps import PerpParams
 from spreadhawk.venues.simulated.market.venues import DEFAULT_VENUES
@@ -28,6 +35,13 @@ S = 1_000_000_000
 H = 3600 * S
 D = Decimal
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _backtest(path: Path) -> BacktestNode:
+    node = build_backtest(load_config(path))
+    node.run()
+    return node
 
 
 # =========================================================================== harness
@@ -288,3 +302,165 @@ def test_in_the_calibrated_regime_funding_is_too_small_to_pay_for_the_trade() ->
     assert run.stats["funding_received"] == 0
     assert run.engine.fills == []
     assert run.funding_postings() == []
+
+
+def _simulate_fees(taker: str, hours: float, **config: Any) -> Run:
+    """The rich-perp day (40 bps over spot, hourly funding) with both of ALPHA's taker fees at ``taker``."""
+    venues = (replace(DEFAULT_VENUES[0], taker_fee=D(taker), perp_taker_fee=D(taker)),)
+    params = PerpParams(funding_interval_h=1.0, basis_mean_bps=40.0, basis_std_bps=5.0)
+    sim = MarketSimulator(replace(SIM, hours=hours, venues=venues, perp_params=params))
+    engine = Engine(sim.instruments(), valuation_currency="USDT")
+    venue = SimulatedVenue("ALPHA")
+    engine.add_venue(venue)
+    venue.deposit("USDT", D(100_000))
+    engine.deposit("ALPHA", "USDT", D(100_000))
+    strategy = FundingCapture(FundingCaptureConfig(**(SIM_STRATEGY | config)))
+    attach_strategy(engine, strategy)
+    strategy.on_start()
+    run_replay(engine, sim)
+    return Run(engine, strategy)
+
+
+def test_no_free_lunch_raised_fees_keep_it_out_and_forcing_it_in_loses_money() -> None:
+    # 0.3 % taker on both legs: a round trip costs 2 x (30 + 30) = 120 bps, more than the ~53 bps of
+    # funding expected over the 12 h horizon.
+    dear = _simulate_fees("0.003", hours=2.0)
+    assert dear.stats["entries"] == 0
+    assert dear.stats["best_edge_bps"] < 0
+    assert dear.engine.fills == []
+    # Forced in (min_edge far below zero) for 2 h: ~9 bps of funding against 120 bps of fees.
+    forced = _simulate_fees("0.003", hours=2.0, min_edge_bps=-1000.0, max_hold_hours=1.5)
+    stats = forced.stats
+    assert stats["entries"] >= 1
+    assert 0 < stats["funding_received"] < stats["fees_paid"]["USDT"]
+    assert forced.engine.portfolio.equity(forced.engine.price) < D(100_000)
+
+
+# =========================================================================== funding estimated from books
+def test_binance_formula_and_the_weighted_estimator() -> None:
+    assert binance_funding_rate(D("0.0002")) == D("0.0001")  # inside the clamp band: the interest
+    assert binance_funding_rate(D("-0.0005")) == D(0)  # I - P = 0.06 %, clamped to 0.05 %
+    assert binance_funding_rate(D("0.001")) == D("0.0005")
+    est = FundingEstimator(8 * H, sample_every_ns=5 * S)
+    assert est.rate() is None
+    taken = [
+        est.observe(ts, D(p)) for ts, p in ((8 * H + S, "0.001"), (8 * H + 2 * S, "0.9"), (8 * H + 5 * S, "0.002"))
+    ]
+    assert taken == [True, False, True]  # one sample per 5 s slot
+    est.observe(8 * H + 10 * S, D("0.003"))
+    average = (1 * D("0.001") + 2 * D("0.002") + 3 * D("0.003")) / 6  # Binance's weights 1..n
+    assert est.average_premium() == average
+    assert est.rate() == (average - D("0.0005")).quantize(D("1e-8"))
+    assert est.funding_ts_ns(8 * H + S) == 16 * H
+    est.observe(16 * H, D("-0.0001"))  # a new period: the average starts again
+    assert (est.samples, est.rate()) == (1, D("0.0001"))
+
+
+@pytest.mark.parametrize(("perp_bid", "enters"), [("100.30", True), ("99.99", False)])
+def test_books_mode_estimates_funding_from_the_premium_and_decides_on_it(perp_bid: str, enters: bool) -> None:
+    # Premium ~31 bps per 8 h with hourly funding: I and the clamp scale by 1/8, the rate is
+    # P - 0.05 %/8 per hour, x 8 periods ~ 240 bps; with equal mids it is I/8 = 0.125 bps, 1 bp in 8.
+    perp_ask = str(D(perp_bid) + D("0.02"))
+    records = [_snap(SPOT, S, "99.99", "100.01"), _snap(PERP, S, perp_bid, perp_ask)]
+    records += [_snap(PERP, k * S, perp_bid, perp_ask) for k in range(2, 12)]
+    run = _run(records, funding_source="books")
+    premium = (D(perp_bid) + D("0.01")) / 100 - 1
+    rate = binance_funding_rate(premium, interest=D("0.0001") / 8, clamp=D("0.0005") / 8).quantize(D("1e-8"))
+    assert run.stats["funding_rate_estimate"] == rate
+    assert run.stats["entries"] == int(enters)
+    assert (run.fills[:2] == [(SPOT.id, BUY, QTY, D("100.01")), (PERP.id, SELL, QTY, D(perp_bid))]) == enters
+
+
+# =========================================================================== real recordings
+@pytest.mark.real_data
+def test_2024_captures_the_own_estimate_decides_and_stays_out(shared_data: Path) -> None:
+    node = _backtest(EXAMPLES / "funding_capture_binance_btcusdt.toml")
+    stats = node.strategies[0].stats()
+    # the premium sat at about -4 bps: funding near the 1 bp baseline, 3 periods against ~30 bps of fees
+    assert D(0) < stats["funding_rate_estimate"] <= D("0.00012")
+    assert D(-31) < stats["best_edge_bps"] < D(-25)
+    assert stats["entries"] == 0
+    assert node.engine.fills == []
+
+
+@pytest.mark.real_data
+def test_2023_capture_the_midnight_funding_lands_in_the_ledger(shared_data: Path) -> None:
+    node = build_backtest(load_config(EXAMPLES / "funding_capture_binance_2023.toml"))
+    # On the way: the strategy-side estimator (Binance's formula, premium (mark - index) / index sampled
+    # each second, weights 1..n) against the estimates Binance streamed.
+    estimator, residuals = FundingEstimator(8 * H, sample_every_ns=S), []
+
+    def observe(record: MarkPrice | FundingRate) -> None:
+        if isinstance(record, MarkPrice) and record.index:
+            estimator.observe(record.ts_ns, (record.mark - record.index) / record.index)
+        elif isinstance(record, FundingRate) and record.ts_ns < record.funding_ts_ns:
+            own = estimator.rate()
+            assert own is not None
+            residuals.append(float(record.rate - own) * 10_000)
+
+    node.engine.bus.subscribe(MarkPrice, observe)
+    node.engine.bus.subscribe(FundingRate, observe)
+    node.run()
+    # mark/index is a proxy of Binance's impact-price premium: ~0.37 bps per 8 h off, always the same way
+    assert len(residuals) > 500
+    assert sum(abs(r) for r in residuals) / len(residuals) < 0.5
+    (fill,) = node.engine.fills  # the forced entry: a short of known size, held across 00:00
+    assert fill.side is SELL
+    funding = [p for p in node.engine.portfolio.ledger.postings if p.reason is PostingReason.FUNDING]
+    assert len(funding) == 1
+    # independently, from the raw capture: the last estimate r before 00:00 and the mark p of the
+    # first update at or after it (the settlement update, whose mark the venue values the position at)
+    midnight_ms = 1_680_652_800_000
+    rate = mark = None
+    folder = shared_data / "hftbacktest/binance_usdm_futures"
+    for name in ("btcusdt_20230404.dat.gz", "btcusdt_20230405.dat.gz"):
+        with gzip.open(folder / name, "rt") as lines:
+            for line in lines:
+                data = json.loads(line.partition(" ")[2]).get("data", {})
+                if data.get("e") != "markPriceUpdate" or mark is not None:
+                    continue
+                if data["E"] < midnight_ms:
+                    rate = D(data["r"])
+                else:
+                    mark = D(data["p"])
+    assert rate is not None
+    assert mark is not None
+    assert funding[0].amount == fill.quantity * mark * rate  # the short receives a positive rate
+    assert funding[0].amount > 0
+    assert node.strategies[0].stats()["funding_received"] == funding[0].amount
+
+
+@pytest.mark.real_data
+def test_xrp_history_carry_estimate_over_91_periods(shared_data: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    node = build_backtest(load_config(EXAMPLES / "funding_capture_xrp_history.toml"))
+    paid: list[FundingPaid] = []
+    node.engine.bus.subscribe(FundingPaid, paid.append)
+    node.run()
+    strategy = node.strategies[0]
+    assert isinstance(strategy, FundingCarry)
+    stats = strategy.stats()
+    folder = shared_data / "freqtrade/futures"
+    rates = pd.read_feather(folder / "XRP_USDT_USDT-8h-funding_rate.feather")
+    marks = pd.read_feather(folder / "XRP_USDT_USDT-8h-mark.feather")
+    assert len(rates) == 91
+    # Independently, from the files: each payment is -position x mark x rate, the rate of that funding
+    # time and the mark the close of the 8 h mark candle ending at (or last before) it.
+    rate_at = {int(t.value): D(repr(r)) for t, r in zip(rates["date"], rates["open"], strict=True)}
+    close_at = {int(t.value) + 8 * H: D(repr(c)) for t, c in zip(marks["date"], marks["close"], strict=True)}
+    sizes = {f.quantity for f in node.engine.fills}
+    assert len(paid) > 60  # held most of the 91 periods
+    for event in paid:
+        mark = close_at[max(t for t in close_at if t <= event.funding_ts_ns)]
+        assert event.amount == -event.position * mark * rate_at[event.funding_ts_ns]
+        assert -event.position in sizes  # a short of a size the strategy traded
+    funding = [p.amount for p in node.engine.portfolio.ledger.postings if p.reason is PostingReason.FUNDING]
+    assert sum(funding, D(0)) == sum((e.amount for e in paid), D(0)) == stats["funding_received"]
+    assert stats["entries"] == len([d for d in strategy.decisions if d[1] == "enter"]) >= 1
+    assert sum(stats["exits"].values()) == len(strategy.decisions) - stats["entries"]
+    assert stats["net_carry"] == stats["funding_received"] - stats["perp_fees"] - stats["assumed_spot_fees"]
+    print(
+        f"\nXRP carry estimate: {stats['entries']} entries, exits {stats['exits']}, {len(paid)} payments, "
+        f"funding {float(stats['funding_received']):.2f} USDT on 10,000, net {float(stats['net_carry']):.2f}, "
+        f"net if closed {float(stats['net_carry_if_closed']):.2f}"
+    )

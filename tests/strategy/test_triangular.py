@@ -9,13 +9,24 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
-from spreadhawk.analytics.triangular import ConversionGraph, Cycle, CyclePlan, cycle_index, evaluate, size
+from spreadhawk.analytics.cycle_table import CycleTable, profitable
+from spreadhawk.analytics.triangular import (
+    ConversionGraph,
+    Cycle,
+    CyclePlan,
+    cycle_index,
+    evaluate,
+    size,
+)
 from spreadhawk.data.readers import DataFormatError
 from spreadhawk.data.readers.cryptofeed import (
     iter_poloniex_books,
@@ -29,6 +40,8 @@ from spreadhawk.domain.market import BookSnapshot, MarketData
 from spreadhawk.domain.orderbook import OrderBook
 from spreadhawk.engine.engine import Engine
 from spreadhawk.engine.replay import run_replay
+from spreadhawk.runtime.config import RunConfig
+from spreadhawk.runtime.modes import build_backtest
 from spreadhawk.strategy.base import attach_strategy
 from spreadhawk.strategy.library.triangular_arb import TriangularArb, TriangularArbConfig
 from spreadhawk.venues.simulated.venue import SimulatedVenue
@@ -76,6 +89,35 @@ def test_binance_exchange_info_graph(shared_data: Path) -> None:
     assert all(c[0].source == "USDT" for c in usdt3)
     assert len(usdt3) == sum(1 for c in cycles if any(e.source == "USDT" for e in c))
     assert all(len(c) in (3, 4) and c[0].source == "USDT" for c in usdt4)
+
+
+@pytest.mark.real_data
+def test_binance_four_leg_cycles_match_an_adjacency_count(shared_data: Path) -> None:
+    # Independent count from the undirected market graph (one market per asset pair on Binance):
+    # triangles = tr(A^3) / 6 and 4-cycles = (tr(A^4) - 2 sum(d^2) + 2 m) / 8 (closed 4-walks minus
+    # the back-and-forth ones); each is listed once per direction.
+    instruments = read_binance_exchange_info(shared_data.joinpath(*SAMPLE, "BINANCE.0"))
+    pairs = {frozenset((i.base, i.quote)) for i in instruments}
+    assert len(pairs) == len(instruments)  # no pair listed twice, so the graph is simple
+    assets = sorted({a for pair in pairs for a in pair})
+    col = {a: k for k, a in enumerate(assets)}
+    adjacency = np.zeros((len(assets), len(assets)), dtype=np.int64)
+    for pair in pairs:
+        a, b = sorted(pair)
+        adjacency[col[a], col[b]] = adjacency[col[b], col[a]] = 1
+    degrees = adjacency.sum(axis=1)
+    square = adjacency @ adjacency
+    triangles = int(np.trace(square @ adjacency)) // 6
+    squares = (int(np.trace(square @ square)) - 2 * int((degrees**2).sum()) + int(degrees.sum())) // 8
+    started = time.perf_counter()
+    cycles = ConversionGraph.from_instruments(instruments).cycles(4)
+    elapsed = time.perf_counter() - started
+    print(f"\nBinance: {triangles} triangles and {squares} 4-cycles; {len(cycles)} directed cycles in {elapsed:.2f} s")
+    assert [sum(len(c) == k for c in cycles) for k in (3, 4)] == [2 * triangles, 2 * squares]
+    for cycle in cycles[:: max(1, len(cycles) // 5000)]:  # a sample: closed, distinct assets and markets
+        assets_of = [edge.source for edge in cycle]
+        assert [edge.target for edge in cycle] == [*assets_of[1:], assets_of[0]]
+        assert len(set(assets_of)) == len(cycle) == len({edge.instrument.id for edge in cycle})
 
 
 # =========================================================================== (b) Poloniex triangle
@@ -447,6 +489,146 @@ def test_a_leg_that_fills_short_is_completed_at_market() -> None:
     sold = [(f.price, f.quantity) for f in engine.fills if f.instrument_id == BTC_USDT.id]
     assert sold == [(D("20000.00"), D("0.005")), (D("19990.00"), D("0.0025"))]  # the rest at market
     assert unit.legging_loss == D("0.025")  # 10 USDT a BTC below the decision, on 0.0025 BTC
+
+
+# USDT -> BTC -> ETH -> SOL -> USDT pays 2% gross at the touch; ETH/USDT's wide spread keeps both
+# triangles through it (USDT-BTC-ETH and USDT-ETH-SOL, either way round) below 1.
+SOL_USDT = _spot("SOL", "USDT", tick="0.01", lot="0.01", min_notional="5")
+SOL_ETH = _spot("SOL", "ETH", tick="0.0001", lot="0.01")
+FOUR = [ETH_USDT, ETH_BTC, BTC_USDT, SOL_USDT, SOL_ETH]
+FOUR_BOOKS: list[MarketData] = [
+    _book(ETH_USDT, [("97.00", "100")], [("103.00", "100")]),
+    _book(ETH_BTC, [("0.0049", "100")], [("0.0050", "100")]),
+    _book(BTC_USDT, [("19990.00", "10")], [("20000.00", "10")]),
+    _book(SOL_USDT, [("51.00", "100")], [("51.10", "100")]),
+    _book(SOL_ETH, [("0.4990", "100")], [("0.5000", "100")]),
+]
+
+
+def _four_books(records: Sequence[MarketData]) -> dict[InstrumentId, OrderBook]:
+    books = {inst.id: OrderBook(inst.id) for inst in FOUR}
+    for record in records:
+        assert isinstance(record, BookSnapshot)
+        books[record.instrument_id].apply(record)
+    return books
+
+
+def test_profitable_and_the_cycle_table_keep_what_evaluate_finds_above_the_threshold() -> None:
+    cycles = ConversionGraph.from_instruments(FOUR).cycles(4, ["USDT"])
+    assert sorted(len(c) for c in cycles) == [3, 3, 3, 3, 4, 4]
+    table = CycleTable(cycles)
+    rng = np.random.default_rng(5)
+    hits = 0
+    for _ in range(200):  # books moved at random around FOUR_BOOKS, one of them sometimes missing
+        records = []
+        for snap in FOUR_BOOKS:
+            assert isinstance(snap, BookSnapshot)
+            factor = 1 + rng.uniform(-0.03, 0.03)
+            bids = tuple((round(p * factor), q) for p, q in snap.bids)
+            asks = tuple((max(round(p * factor), round(snap.bids[0][0] * factor) + 1), q) for p, q in snap.asks)
+            records.append(BookSnapshot(snap.instrument_id, 0, 1, bids, asks))
+        if rng.random() < 0.2:
+            records.pop(int(rng.integers(len(records))))
+        books = _four_books(records)
+        for threshold in (0.97, 1.0, 1.01):
+            quotes = [evaluate(cycle, books) for cycle in cycles]
+            expected = [(i, q.net_rate) for i, q in enumerate(quotes) if q is not None and q.net_rate > threshold]
+            assert profitable(cycles, books, threshold) == expected
+            hits += len(expected)
+            # The numpy table agrees, market by market, once every book has been read into it.
+            for market in table.markets():
+                table.refresh(market, books.get(market))
+            for market in table.markets():
+                on_market = set(table.positions(market).tolist())
+                assert table.profitable(market, threshold).tolist() == [i for i, _ in expected if i in on_market]
+    assert hits > 0
+
+
+@pytest.mark.parametrize("max_legs", [3, 4])
+def test_a_four_leg_cycle_is_taken_end_to_end(max_legs: int) -> None:
+    engine = Engine(FOUR)
+    venue = SimulatedVenue("X")
+    engine.add_venue(venue)
+    for asset, amount in (("USDT", D(10_000)), ("BTC", D(1)), ("ETH", D(10)), ("SOL", D(100))):
+        venue.deposit(asset, amount)
+        engine.deposit("X", asset, amount)
+    config = TriangularArbConfig(
+        venue="X",
+        start_assets=["USDT"],
+        max_legs=max_legs,
+        max_start_amount={"USDT": D(150)},
+        min_profit_bps=10,
+    )
+    strategy = TriangularArb(config)
+    attach_strategy(engine, strategy)
+    strategy.on_start()
+    run_replay(engine, FOUR_BOOKS)
+    stats = strategy.stats()
+    assert stats["cycles"] == (4 if max_legs == 3 else 6)
+    if max_legs == 3:  # the triangles do not pay: nothing is seen
+        assert (stats["opportunities_seen"], stats["legs_submitted"], engine.fills) == (0, 0, [])
+        return
+    assert (stats["opportunities_taken"], stats["legs_submitted"]) == (1, 4)
+    # 150 USDT buys 0.0075 BTC, 1.49 ETH (of 1.4985), 2.97 SOL (of 2.977), sold at 51.
+    bought = [(f.instrument_id, f.side, f.quantity) for f in engine.fills]
+    assert sorted(bought) == sorted(
+        [
+            (BTC_USDT.id, OrderSide.BUY, D("0.0075")),
+            (ETH_BTC.id, OrderSide.BUY, D("1.49")),
+            (SOL_ETH.id, OrderSide.BUY, D("2.97")),
+            (SOL_USDT.id, OrderSide.SELL, D("2.96")),
+        ]
+    )
+    assert stats["expected_profit"] == {"USDT": D("2.96") * 51 * D("0.999") - D(150)}
+    assert (stats["execution"]["units"], stats["execution"]["complete"]) == (1, 1)
+
+
+def _simulated_four_leg_run(max_legs: int) -> tuple[dict[str, Any], dict[str, int]]:
+    """One simulated hour of BETA with SOL/ETH beside ETH/BTC: 4-cycles USDT-BTC-ETH-SOL both ways."""
+    body: dict[str, Any] = {
+        "run": {"seed": 11},
+        "data": [
+            {
+                "format": "market_simulator",
+                "hours": 1.0,
+                "perps": False,
+                "binaries": False,
+                "assets": ["BTC", "ETH", "SOL"],
+                "cross_pairs": [["ETH", "BTC"], ["SOL", "ETH"]],
+                "cross_venues": ["BETA"],
+            }
+        ],
+        "venues": {"BETA": {"balances": {"USDT": "20000", "BTC": "1", "ETH": "15", "SOL": "100"}}},
+        "strategies": [
+            {
+                "id": "tri",
+                "path": "spreadhawk.strategy.library.triangular_arb:TriangularArb",
+                "params": {
+                    "venue": "BETA",
+                    "start_assets": ["USDT"],
+                    "max_legs": max_legs,
+                    "max_start_amount": {"USDT": "2000"},
+                },
+            }
+        ],
+    }
+    node = build_backtest(RunConfig.model_validate(body))
+    node.run()
+    updates = {str(iid): book.update_count for iid, book in node.engine.books.items() if iid.startswith("BETA:")}
+    return node.strategies[0].stats(), updates
+
+
+def test_four_leg_cycles_run_on_the_simulator() -> None:
+    three, updates = _simulated_four_leg_run(3)
+    four, same_updates = _simulated_four_leg_run(4)
+    print(f"\nsimulated BETA, 1 h: 3 legs {three}\n4 legs {four}")
+    assert updates == same_updates  # the same books
+    assert (three["cycles"], four["cycles"]) == (4, 6)
+    # Each record re-quotes the cycles on its market: the two 4-cycles have a leg on each of their
+    # 4 markets, so every record on those adds 2 evaluations (ETH/USDT is in no 4-cycle).
+    in_squares = ("BETA:BTC/USDT", "BETA:ETH/BTC", "BETA:SOL/ETH", "BETA:SOL/USDT")
+    assert four["evaluations"] - three["evaluations"] == 2 * sum(updates[m] for m in in_squares)
+    assert four["opportunities_seen"] >= three["opportunities_seen"]  # a superset of cycles on the same books
 
 
 def test_config_rejects_other_venues() -> None:

@@ -8,7 +8,8 @@ net of taker fees, exceeds 1.
 * ``ConversionGraph.cycles`` enumerates simple cycles once per rotation (the same cycle started at
   another asset is not listed again); both directions of a triangle are distinct cycles.
 * ``cycle_index`` maps each market to the cycles that use it, so a book update re-quotes only those.
-* ``evaluate`` quotes a cycle at the touch in floats (fast; it runs on every update).
+* ``evaluate`` quotes a cycle at the touch in floats (``analytics.cycle_table`` re-quotes many at
+  once, on every book update: ``profitable`` and ``CycleTable``).
 * ``size`` walks depth along the whole path in exact ``Decimal``: slices are taken while the product
   of the current levels' net rates still beats ``1 + min_profit_bps``; the amount found is then
   executed leg by leg with each quantity rounded down to its lot, and every leg checked against its
@@ -76,10 +77,19 @@ class Edge:
     target: str
     side: BookSide
     tick: float = field(compare=False, repr=False)
+    # Derived once, for the per-update quoting loop (attribute reads instead of calls and Decimals).
+    market: InstrumentId = field(init=False, compare=False, repr=False)
+    buys: bool = field(init=False, compare=False, repr=False)
+    keep: float = field(init=False, compare=False, repr=False)  # 1 - taker fee, as a float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "market", self.instrument.id)
+        object.__setattr__(self, "buys", self.side is BookSide.ASK)
+        object.__setattr__(self, "keep", 1.0 - float(self.instrument.taker_fee))
 
     @property
     def buys_base(self) -> bool:
-        return self.side is BookSide.ASK
+        return self.buys
 
     def __str__(self) -> str:
         return f"{self.source}->{self.target} ({'buy' if self.buys_base else 'sell'} {self.instrument.symbol})"
@@ -235,16 +245,16 @@ def evaluate(cycle: Cycle, books: Books, fees: Mapping[InstrumentId, Decimal] | 
     """
     gross = net = 1.0
     for edge in cycle:
-        book = books.get(edge.instrument.id)
+        book = books.get(edge.market)
         if book is None or not book.is_valid:
             return None
-        best = book.best_ask() if edge.buys_base else book.best_bid()
+        best = book.best_ask() if edge.buys else book.best_bid()
         if best is None:
             return None
         price = best[0] * edge.tick
-        rate = 1.0 / price if edge.buys_base else price
+        rate = 1.0 / price if edge.buys else price
         gross *= rate
-        net *= rate * (1.0 - float(_fee(edge, fees)))
+        net *= rate * (edge.keep if fees is None else 1.0 - float(_fee(edge, fees)))
     return CycleQuote(cycle, gross, net)
 
 

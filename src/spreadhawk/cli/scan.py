@@ -24,7 +24,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from spreadhawk.persistence.opportunities import OpportunityStore
 from spreadhawk.runtime.config import ConfigError
-from spreadhawk.runtime.scanner import KINDS, ClosedOpportunity, Opportunity, Scanner, build_scan, load_scan_config
+from spreadhawk.runtime.scan_detectors import KINDS
+from spreadhawk.runtime.scan_run import build_scan, load_scan_config
+from spreadhawk.runtime.scanner import ClosedOpportunity, Opportunity, Scanner
 from spreadhawk.runtime.services import database_url
 
 NS_PER_S = 1_000_000_000
@@ -96,10 +98,15 @@ def _live(scanner: Scanner, top: int, *, enabled: bool) -> Iterator[Callable[[in
         yield None
         return
     with Live(console=errors, transient=True, auto_refresh=False) as live:
+        records_seen = [0]
 
         def redraw(records: int) -> None:
+            records_seen[0] = records
             live.update(live_table(scanner.top(top), scanner.market.now_ns, records), refresh=True)
 
+        # Also redraw the moment an opportunity opens: between periodic frames a third of them
+        # (bench/bench_scanner.py) would open and close unseen.
+        scanner.opened_listeners.append(lambda _opportunity: redraw(records_seen[0]))
         yield redraw
 
 
@@ -123,7 +130,8 @@ def summary_table(history: list[ClosedOpportunity]) -> Table:
     for o in history:
         groups.setdefault((o.kind, o.profit_asset), []).append(o)
     table = Table("kind", "seen", "median s", "max s", "max edge bps", "total expected profit", title="opportunities")
-    for kind in KINDS:
+    unlisted = sorted({kind for kind, _ in groups} - set(KINDS))  # a detector not registered in KINDS
+    for kind in (*KINDS, *unlisted):
         rows = sorted((asset, found) for (k, asset), found in groups.items() if k == kind)
         if not rows:
             table.add_row(kind, "0", "-", "-", "-", "-")

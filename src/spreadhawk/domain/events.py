@@ -174,7 +174,9 @@ class PostingReason(StrEnum):
     FEE = "fee"
     FUNDING = "funding"
     SETTLEMENT = "settlement"  # a binary outcome paying out at expiry
-    TRANSFER = "transfer"
+    TRANSFER_OUT = "transfer_out"  # an asset leaving a venue for another venue (in transit until credited)
+    TRANSFER_IN = "transfer_in"  # the same asset credited at its destination venue
+    WITHDRAWAL_FEE = "withdrawal_fee"  # what the source venue charged for sending it
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,3 +222,58 @@ class PositionChanged:
     quantity: Decimal  # signed
     avg_price: Decimal
     realized_pnl: Decimal
+
+
+# --------------------------------------------------------------------------- transfers
+@dataclass(frozen=True, slots=True)
+class RequestTransfer:
+    """Move ``amount`` of ``asset`` from one venue to another (a withdrawal, then a deposit).
+
+    ``amount`` is what leaves the source's balance for the destination; the source venue's
+    withdrawal fee is charged on top of it, in the same asset.
+    """
+
+    ts_ns: int
+    transfer_id: str  # unique and deterministic (``<strategy id>-tr<n>``): a retry never moves money twice
+    strategy_id: str
+    asset: str
+    amount: Decimal
+    from_venue: str
+    to_venue: str
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawalSent:
+    """The source venue debited ``amount + fee`` and sent ``amount`` on its way."""
+
+    ts_ns: int
+    transfer_id: str
+    asset: str
+    amount: Decimal
+    fee: Decimal  # in ``asset``
+    from_venue: str
+    to_venue: str
+    arrives_ns: int  # when the destination will credit it (the route's delay)
+
+
+@dataclass(frozen=True, slots=True)
+class DepositCredited:
+    """The destination venue credited the transferred amount."""
+
+    ts_ns: int
+    transfer_id: str
+    asset: str
+    amount: Decimal
+    to_venue: str
+
+
+@dataclass(frozen=True, slots=True)
+class TransferFailed:
+    """Refused (no route, not enough free balance, ...): nothing left the source venue."""
+
+    ts_ns: int
+    transfer_id: str
+    reason: str
+
+
+TransferEvent = WithdrawalSent | DepositCredited | TransferFailed

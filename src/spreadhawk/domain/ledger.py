@@ -1,7 +1,7 @@
 """The ledger: exact balances per (venue, asset), changed only by postings.
 
 Every change is a ``BalancePosted`` with a reason (deposit, trade, fee, funding, settlement,
-transfer), so the balance of any asset equals the sum of its postings, and a report can say where
+transfer out/in, withdrawal fee), so the balance of any asset equals the sum of its postings, and a report can say where
 each unit of money came from. ``postings_for_fill`` is the one place that says how a fill moves
 money:
 
@@ -11,6 +11,10 @@ money:
   as ``Position`` computes it);
 * the fee is always paid in the fill's ``fee_currency`` (the simulator charges the settlement
   currency; a venue that charges in the received asset says so in the fill).
+
+A transfer between venues posts twice: when it is sent (the amount out of the source, and the
+withdrawal fee) and when it is credited (the amount into the destination). In between the amount
+is in transit, in no venue's balance; the portfolio counts it in equity (see ``Portfolio``).
 """
 
 from __future__ import annotations
@@ -18,7 +22,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
-from spreadhawk.domain.events import BalancePosted, OrderFilled, PostingReason, SettlementPaid
+from spreadhawk.domain.events import (
+    BalancePosted,
+    DepositCredited,
+    OrderFilled,
+    PostingReason,
+    SettlementPaid,
+    WithdrawalSent,
+)
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
 from spreadhawk.domain.positions import Position
 
@@ -54,6 +65,24 @@ def postings_for_settlement(event: SettlementPaid, instrument: Instrument) -> li
             ts, venue, instrument.base, -event.quantity * instrument.contract_size, PostingReason.SETTLEMENT, ref
         ),
         BalancePosted(ts, venue, event.currency, event.amount, PostingReason.SETTLEMENT, ref),
+    ]
+
+
+def postings_for_withdrawal(event: WithdrawalSent) -> list[BalancePosted]:
+    """The source venue's side of a transfer: the amount leaves, and the fee is paid on top."""
+    venue, ts, ref = event.from_venue, event.ts_ns, event.transfer_id
+    postings = [BalancePosted(ts, venue, event.asset, -event.amount, PostingReason.TRANSFER_OUT, ref)]
+    if event.fee:
+        postings.append(BalancePosted(ts, venue, event.asset, -event.fee, PostingReason.WITHDRAWAL_FEE, ref))
+    return postings
+
+
+def postings_for_deposit(event: DepositCredited) -> list[BalancePosted]:
+    """The destination venue's side: the amount arrives."""
+    return [
+        BalancePosted(
+            event.ts_ns, event.to_venue, event.asset, event.amount, PostingReason.TRANSFER_IN, event.transfer_id
+        )
     ]
 
 

@@ -3,7 +3,9 @@
 Each strategy gets a shadow ``Portfolio`` with no deposits: its own fills are booked into it, so its
 ledger holds exactly what its trading moved (assets bought and sold, fees). Funding and settlement
 are paid per venue position, not per strategy; they are shared out in proportion to each
-strategy's own position in the instrument at that moment. A strategy's PnL is then the value of its
+strategy's own position in the instrument at that moment. A transfer between venues is booked to
+the strategy that asked for it: the asset moves between its venues (in transit meanwhile, still
+counted) and the withdrawal fee is charged to it. A strategy's PnL is then the value of its
 shadow ledger (plus unrealised PnL of its perpetuals) at current prices, and the strategies' PnLs
 add up to the account's PnL net of the starting inventory's revaluation.
 """
@@ -14,7 +16,14 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from spreadhawk.domain.events import BalancePosted as Posting
-from spreadhawk.domain.events import FundingPaid, OrderFilled, PostingReason, SettlementPaid
+from spreadhawk.domain.events import (
+    DepositCredited,
+    FundingPaid,
+    OrderFilled,
+    PostingReason,
+    SettlementPaid,
+    WithdrawalSent,
+)
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
 from spreadhawk.engine.engine import Engine, EquitySampled
 from spreadhawk.engine.portfolio import Portfolio
@@ -35,6 +44,8 @@ class StrategyAttribution:
         bus.subscribe(FundingPaid, self._on_funding)
         bus.subscribe(SettlementPaid, self._on_settlement)
         bus.subscribe(EquitySampled, self._on_sample)
+        bus.subscribe(WithdrawalSent, self._on_withdrawal)
+        bus.subscribe(DepositCredited, self._on_deposit)
 
     def pnl(self, strategy_id: str) -> Decimal:
         return self.portfolios[strategy_id].equity(self._engine.price)
@@ -46,6 +57,29 @@ class StrategyAttribution:
             price = portfolio.asset_price(asset, self._engine.price)
             total += amount * price if price is not None else ZERO
         return total
+
+    def withdrawal_fees(self, strategy_id: str) -> Decimal:
+        """Withdrawal fees the strategy's transfers paid, valued in the valuation currency."""
+        portfolio = self.portfolios[strategy_id]
+        total = ZERO
+        for asset, amount in portfolio.withdrawal_fees.items():
+            price = portfolio.asset_price(asset, self._engine.price)
+            total += amount * price if price is not None else ZERO
+        return total
+
+    def _owner(self, transfer_id: str) -> Portfolio | None:
+        transfer = self._engine.transfers.get(transfer_id)
+        return self.portfolios.get(transfer.strategy_id) if transfer is not None else None
+
+    def _on_withdrawal(self, event: WithdrawalSent) -> None:
+        portfolio = self._owner(event.transfer_id)
+        if portfolio is not None:
+            portfolio.apply_withdrawal(event)
+
+    def _on_deposit(self, event: DepositCredited) -> None:
+        portfolio = self._owner(event.transfer_id)
+        if portfolio is not None:
+            portfolio.apply_deposit(event)
 
     def _on_fill(self, fill: OrderFilled) -> None:
         order = self._engine.orders.get(fill.client_order_id)

@@ -1,26 +1,29 @@
-"""The narrow view of the engine a strategy gets: read state, submit and cancel. Nothing else."""
+"""The narrow view of the engine a strategy gets: read state, submit and cancel, move assets between
+venues. Nothing else."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
 
-from spreadhawk.domain.events import CancelOrder, OrderSide, OrderType, SubmitOrder, TimeInForce
+from spreadhawk.domain.events import CancelOrder, OrderSide, OrderType, RequestTransfer, SubmitOrder, TimeInForce
 from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId
 from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.orderbook import OrderBook
 from spreadhawk.domain.orders import Order
 from spreadhawk.domain.positions import Position
+from spreadhawk.domain.transfers import Transfer, WithdrawalTerms
 from spreadhawk.engine.engine import Engine
 
 
 class StrategyContext:
-    __slots__ = ("_engine", "_next_id", "logs", "strategy_id")
+    __slots__ = ("_engine", "_next_id", "_next_transfer", "logs", "strategy_id")
 
     def __init__(self, engine: Engine, strategy_id: str) -> None:
         self._engine = engine
         self.strategy_id = strategy_id
         self._next_id = 0
+        self._next_transfer = 0
         self.logs: list[tuple[int, str]] = []
 
     # --- reading ---------------------------------------------------------------------
@@ -42,6 +45,14 @@ class StrategyContext:
 
     def balance(self, venue: str, asset: str) -> Decimal:
         return self._engine.portfolio.ledger.balance(venue, asset)
+
+    def withdrawal_terms(self, venue: str, asset: str) -> WithdrawalTerms | None:
+        """Fee and delay of sending ``asset`` out of ``venue``; ``None`` when the venue has no route for it."""
+        connected = self._engine.venues.get(venue)
+        return connected.withdrawals.get(asset) if connected is not None else None
+
+    def transfer_state(self, transfer_id: str) -> Transfer:
+        return self._engine.transfers[transfer_id]
 
     def order(self, client_order_id: ClientOrderId) -> Order:
         return self._engine.orders[client_order_id]
@@ -93,6 +104,19 @@ class StrategyContext:
     def cancel(self, client_order_id: ClientOrderId) -> None:
         order = self._engine.orders[client_order_id]
         self._engine.cancel(CancelOrder(self.now_ns(), client_order_id, order.instrument_id, self.strategy_id))
+
+    def transfer(self, asset: str, amount: Decimal, from_venue: str, to_venue: str) -> str:
+        """Withdraw ``amount`` of ``asset`` from one venue to another; returns the transfer id.
+
+        The source venue charges its withdrawal fee on top of ``amount``. The outcome arrives as
+        ``on_withdrawal_sent``, then ``on_deposit_credited`` (or ``on_transfer_failed``). Ids are
+        ``<strategy id>-tr<n>``: deterministic, like client order ids.
+        """
+        self._next_transfer += 1
+        transfer_id = f"{self.strategy_id}-tr{self._next_transfer}"
+        command = RequestTransfer(self.now_ns(), transfer_id, self.strategy_id, asset, amount, from_venue, to_venue)
+        self._engine.request_transfer(command)
+        return transfer_id
 
     def schedule(self, ts_ns: int, callback: Callable[[], None]) -> None:
         self._engine.schedule(ts_ns, callback)

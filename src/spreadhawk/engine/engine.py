@@ -17,25 +17,31 @@ from typing import Any
 
 from spreadhawk.domain.events import (
     CancelOrder,
+    DepositCredited,
     FundingPaid,
     OrderDenied,
     OrderEvent,
     OrderFilled,
     OrderSubmitted,
     PositionChanged,
+    RequestTransfer,
     SettlementPaid,
     SubmitOrder,
+    TransferEvent,
+    TransferFailed,
+    WithdrawalSent,
 )
 from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId, venue_of
 from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.market import Bar, BookDeltas, BookSnapshot, MarketData, TradeTick
 from spreadhawk.domain.orderbook import OrderBook
 from spreadhawk.domain.orders import Order
+from spreadhawk.domain.transfers import Transfer
 from spreadhawk.engine.bus import MessageBus
 from spreadhawk.engine.clock import Clock, SimClock
 from spreadhawk.engine.journal import Journal
 from spreadhawk.engine.portfolio import Portfolio
-from spreadhawk.engine.ports import Venue, VenueEvent
+from spreadhawk.engine.ports import PreTradeRisk, Venue, VenueEvent
 from spreadhawk.engine.scheduler import Scheduler
 
 Handler = Callable[[Any], None]
@@ -77,6 +83,7 @@ class Engine:
         self.benchmark_curve: list[tuple[int, Decimal | None]] = []
         self.events_processed = 0
         self.fills: list[OrderFilled] = []
+        self.transfers: dict[str, Transfer] = {}  # by transfer id, in request order
         self._equity_interval_ns = equity_interval_ns
         self._next_equity_ns: int | None = None
         self._last_price: dict[InstrumentId, Decimal] = {}
@@ -84,6 +91,8 @@ class Engine:
         self._venue_of: dict[InstrumentId, Venue] = {}  # hot path: no string split per event
         self._exposure_ns = 0
         self._last_exposure_check: int | None = None
+        # Pre-trade risk (spreadhawk.risk wires itself in here); None: exchange rules only.
+        self.risk: PreTradeRisk | None = None
 
     # --------------------------------------------------------------------------- wiring
     def add_venue(self, venue: Venue) -> None:
@@ -196,6 +205,8 @@ class Engine:
         inst = self.instruments.get(command.instrument_id)
         venue = self.venues.get(venue_of(command.instrument_id))
         reason = self._pre_trade_check(command, inst, venue)
+        if reason is None and self.risk is not None:
+            reason = self.risk.check(command, self)
         if reason is not None:
             self._record(OrderDenied(self.clock.now_ns(), command.client_order_id, reason))
             return self.orders[order.client_order_id]
@@ -221,9 +232,53 @@ class Engine:
             return None if command.quote_quantity > 0 else "quote quantity must be positive"
         return inst.check_order(command.quantity, command.price)
 
+    # --------------------------------------------------------------------------- transfers
+    def request_transfer(self, command: RequestTransfer) -> Transfer:
+        """Journal the intent, then route it to the source venue (a transfer nobody can send fails here)."""
+        if command.transfer_id in self.transfers:
+            raise EngineError(f"duplicate transfer id {command.transfer_id}")
+        self.journal.append(command)
+        self.transfers[command.transfer_id] = Transfer.from_command(command)
+        source, destination = self.venues.get(command.from_venue), self.venues.get(command.to_venue)
+        reason = None
+        if source is None or destination is None:
+            reason = f"no venue connected named {command.from_venue if source is None else command.to_venue!r}"
+        elif source is destination:
+            reason = f"source and destination are the same venue ({command.from_venue})"
+        elif command.amount <= 0:
+            reason = f"transfer amount must be positive, got {command.amount}"
+        if reason is not None or source is None:
+            self.on_venue_event(TransferFailed(self.clock.now_ns(), command.transfer_id, reason or ""))
+        else:
+            source.transfer(command)
+        return self.transfers[command.transfer_id]
+
+    def _apply_transfer_event(self, event: TransferEvent) -> None:
+        """Apply a transfer report once (a repeat is journaled and ignored), then tell its strategy."""
+        transfer = self.transfers.get(event.transfer_id)
+        if transfer is None:
+            raise EngineError(f"venue reported {type(event).__name__} for unknown transfer {event.transfer_id}")
+        if transfer.is_repeat(event):
+            return
+        self.transfers[event.transfer_id] = transfer.apply(event)
+        postings = []
+        if isinstance(event, WithdrawalSent):
+            postings = self.portfolio.apply_withdrawal(event)
+        elif isinstance(event, DepositCredited):
+            postings = self.portfolio.apply_deposit(event)
+        for posting in postings:
+            self.journal.append(posting)
+            self.bus.publish(posting)
+        self.bus.publish(event, key=transfer.strategy_id)
+        if isinstance(event, WithdrawalSent):
+            self.venues[event.to_venue].transfer(event)  # the destination learns what is on its way
+
     # --------------------------------------------------------------------------- venue events
     def on_venue_event(self, event: VenueEvent) -> None:
         self.journal.append(event)
+        if isinstance(event, WithdrawalSent | DepositCredited | TransferFailed):
+            self._apply_transfer_event(event)
+            return
         if isinstance(event, FundingPaid | SettlementPaid):
             if isinstance(event, FundingPaid):
                 postings = [self.portfolio.apply_funding(event)]
@@ -258,6 +313,8 @@ class Engine:
                 self.bus.publish(posting)
             self.journal.append(changed)
             self.bus.publish(changed)
+        if self.risk is not None:
+            self.risk.on_event(event)  # before the strategy reacts, so the risk state is current
         self.bus.publish(event, key=order.strategy_id)  # the owning strategy, and any listener
 
 

@@ -3,7 +3,9 @@
 Balances live in a domain ``Ledger`` (exact Decimals, one posting per change). Equity is valued in
 one currency: an asset held is priced by the most recent price of any instrument that quotes it in
 that currency (book mid while the book is valid, else the last trade or bar close); a perpetual
-adds its unrealised PnL at the same price.
+adds its unrealised PnL at the same price. An asset in transit between two venues (withdrawn, not
+yet credited) is still owned: it counts in equity at the same price, so a transfer costs equity
+only its withdrawal fee.
 """
 
 from __future__ import annotations
@@ -11,10 +13,24 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 
-from spreadhawk.domain.events import BalancePosted, FundingPaid, OrderFilled, PostingReason, SettlementPaid
+from spreadhawk.domain.events import (
+    BalancePosted,
+    DepositCredited,
+    FundingPaid,
+    OrderFilled,
+    PostingReason,
+    SettlementPaid,
+    WithdrawalSent,
+)
 from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
-from spreadhawk.domain.ledger import Ledger, postings_for_fill, postings_for_settlement
+from spreadhawk.domain.ledger import (
+    Ledger,
+    postings_for_deposit,
+    postings_for_fill,
+    postings_for_settlement,
+    postings_for_withdrawal,
+)
 from spreadhawk.domain.positions import Position
 
 ZERO = Decimal(0)
@@ -29,6 +45,9 @@ class Portfolio:
         self.positions: dict[InstrumentId, Position] = {}
         self.fees_paid: dict[str, Decimal] = {}
         self.traded_notional: dict[str, Decimal] = {}
+        self.withdrawal_fees: dict[str, Decimal] = {}  # by asset
+        self.in_transit: dict[str, WithdrawalSent] = {}  # transfer id -> the withdrawal not yet credited
+        self._withdrawn: set[str] = set()  # every transfer id whose withdrawal was booked
         self._pricing: dict[str, list[InstrumentId]] = {}
         # Assets instruments settle or quote in (cash), as opposed to traded assets and outcome tokens.
         self.currencies = frozenset(i.settlement for i in self.instruments.values()) | {valuation_currency}
@@ -77,6 +96,32 @@ class Portfolio:
         self.positions[inst.id] = self.position(inst.id).settle(event.price)
         return postings
 
+    def apply_withdrawal(self, event: WithdrawalSent) -> list[BalancePosted]:
+        """Book a transfer leaving its source venue (once per transfer id); it is in transit until credited."""
+        if event.transfer_id in self._withdrawn:
+            return []
+        self._withdrawn.add(event.transfer_id)
+        postings = postings_for_withdrawal(event)
+        self.ledger.post_all(postings)
+        self.in_transit[event.transfer_id] = event
+        self.withdrawal_fees[event.asset] = self.withdrawal_fees.get(event.asset, ZERO) + event.fee
+        return postings
+
+    def apply_deposit(self, event: DepositCredited) -> list[BalancePosted]:
+        """Book a transfer arriving; only a transfer in transit can arrive, and only once."""
+        if self.in_transit.pop(event.transfer_id, None) is None:
+            return []
+        postings = postings_for_deposit(event)
+        self.ledger.post_all(postings)
+        return postings
+
+    def transit_amounts(self) -> dict[str, Decimal]:
+        """Amounts in transit by asset."""
+        amounts: dict[str, Decimal] = {}
+        for sent in self.in_transit.values():
+            amounts[sent.asset] = amounts.get(sent.asset, ZERO) + sent.amount
+        return amounts
+
     def asset_price(self, asset: str, price_of: PriceOf) -> Decimal | None:
         if asset == self.valuation_currency:
             return Decimal(1)
@@ -94,6 +139,10 @@ class Portfolio:
                 price = self.asset_price(asset, price_of)
                 if price is not None:
                     total += amount * price
+        for asset, amount in self.transit_amounts().items():
+            price = self.asset_price(asset, price_of)
+            if price is not None:
+                total += amount * price
         for iid, pos in self.positions.items():
             inst = self.instruments[iid]
             if inst.kind is InstrumentKind.PERPETUAL and pos.quantity:

@@ -8,17 +8,34 @@ defined here because the engine, the lower layer, must name them.)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Protocol
 
-from spreadhawk.domain.events import CancelOrder, FundingPaid, OrderEvent, SettlementPaid, SubmitOrder
-from spreadhawk.domain.identifiers import InstrumentId
+from spreadhawk.domain.events import (
+    CancelOrder,
+    FundingPaid,
+    OrderEvent,
+    RequestTransfer,
+    SettlementPaid,
+    SubmitOrder,
+    TransferEvent,
+    WithdrawalSent,
+)
+from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId
 from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.market import MarketData
 from spreadhawk.domain.orderbook import OrderBook
+from spreadhawk.domain.orders import Order
+from spreadhawk.domain.transfers import WithdrawalTerms
+from spreadhawk.engine.clock import Clock
+from spreadhawk.engine.portfolio import Portfolio
 
-VenueEvent = OrderEvent | FundingPaid | SettlementPaid
+VenueEvent = OrderEvent | FundingPaid | SettlementPaid | TransferEvent
+# What the engine routes to a venue about a transfer: a withdrawal to send (to the source venue), or a
+# withdrawal on its way in (to the destination venue: a real exchange sees it on chain and ignores
+# this; the simulated one credits it when the route's delay has passed).
+TransferMessage = RequestTransfer | WithdrawalSent
 
 
 class VenueHub(Protocol):
@@ -37,6 +54,7 @@ class VenueHub(Protocol):
 
 class Venue(Protocol):
     name: str
+    withdrawals: Mapping[str, WithdrawalTerms]  # by asset: the routes out of this venue
 
     def bind(self, hub: VenueHub) -> None: ...
 
@@ -48,8 +66,47 @@ class Venue(Protocol):
 
     def balances(self) -> dict[str, Decimal]: ...
 
+    def transfer(self, message: TransferMessage) -> None: ...
+
 
 class Feed(Protocol):
     """Market data in non-decreasing ``ts_ns`` order."""
 
     def __iter__(self) -> Iterator[MarketData]: ...
+
+
+class RiskView(Protocol):
+    """What a pre-trade risk check may read of the engine (the ``Engine`` itself satisfies it)."""
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def instruments(self) -> dict[InstrumentId, Instrument]: ...
+
+    @property
+    def books(self) -> dict[InstrumentId, OrderBook]: ...
+
+    @property
+    def portfolio(self) -> Portfolio: ...
+
+    @property
+    def orders(self) -> dict[ClientOrderId, Order]: ...
+
+    def price(self, instrument_id: InstrumentId) -> Decimal | None:
+        """Book mid while the book is valid, else the last trade or bar close."""
+
+
+class PreTradeRisk(Protocol):
+    """Every ``SubmitOrder`` that passes the exchange rules goes through ``check`` before any venue.
+
+    ``check`` returns ``None`` (the order leaves) or a denial reason (the engine records an
+    ``OrderDenied`` with it, journaled, and the strategy hears of it like any denial). A passed
+    order is in flight from that moment. ``on_event`` receives every order event after the engine
+    applied it (order state and portfolio updated) and before any strategy hears of it, so the
+    risk state is current when the strategy reacts.
+    """
+
+    def check(self, command: SubmitOrder, view: RiskView) -> str | None: ...
+
+    def on_event(self, event: OrderEvent) -> None: ...

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from spreadhawk.domain.instruments import InstrumentKind
+from spreadhawk.runtime.risk_config import RiskSection
 
 
 class ConfigError(ValueError):
@@ -86,8 +87,14 @@ class DataSection(_Section):
     assets: list[str] = ["BTC", "ETH"]
     perps: bool = True
     binaries: bool = True
+    # up/down market lengths in minutes, each its own rolling markets on PREDICT; the first is the base
+    binary_horizons_min: list[int] = [15, 60]
     funding_interval_h: float = Field(default=8.0, gt=0)
     basis_mean_bps: float | None = None  # perp over spot; default: the calibrated -4.5 bps
+    # per venue perp premium (assumptions, see venues.simulated.market.perps): offsets, e.g. {BETA = 20.0},
+    # and the std of each venue's own basis noise (default 1 bp)
+    venue_premium_bps: dict[str, float] = {}
+    venue_basis_std_bps: float | None = Field(default=None, ge=0)
     cross_pairs: list[list[str]] = []  # [[base, quote]] spot books besides X/USDT, e.g. [["ETH", "BTC"]]
     cross_venues: list[str] = []  # the venues with the cross books; empty: every venue
     # poloniex_books: path = the POLONIEX.ws capture; its markets (those with books in the capture)
@@ -98,11 +105,20 @@ class DataSection(_Section):
     bar_instruments: list[str] = []
 
 
+class WithdrawalSection(_Section):
+    """One withdrawal route out of a venue: ``BTC = { fee = "0.0002", minutes = 30 }``."""
+
+    fee: Decimal = Field(ge=0)  # flat, in the asset withdrawn
+    minutes: float = Field(ge=0)  # from the withdrawal to the deposit being credited at the destination
+
+
 class VenueSection(_Section):
     latency_ms: float | None = Field(default=None, ge=0)  # default: the simulated venue's own, else 0
     ack_latency_ms: float = Field(default=0.0, ge=0)
     leverage: Decimal = Field(default=Decimal(1), gt=0)
     balances: dict[str, Decimal] = {}
+    # by asset; replaces the simulated venue's default route for that asset (see venues.simulated.transfers)
+    withdrawals: dict[str, WithdrawalSection] = {}
 
     @field_validator("balances")
     @classmethod
@@ -126,6 +142,7 @@ class RunConfig(_Section):
     venues: dict[str, VenueSection] = {}
     strategy: StrategySection | None = None  # one strategy ...
     strategies: list[StrategySection] = []  # ... or several, sharing the venues' balances
+    risk: RiskSection = RiskSection()  # pre-trade limits, breakers, kill switch (off unless enabled)
     base_dir: str = "."  # set by the loader: directory of the config file
 
     @model_validator(mode="after")

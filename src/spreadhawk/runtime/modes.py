@@ -19,16 +19,21 @@ from pathlib import Path
 from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.market import MarketData
+from spreadhawk.domain.transfers import WithdrawalTerms
 from spreadhawk.engine.attribution import StrategyAttribution
 from spreadhawk.engine.clock import SimClock
 from spreadhawk.engine.engine import Engine
 from spreadhawk.engine.journal import Journal
 from spreadhawk.engine.replay import ReplayFeed, run_replay
-from spreadhawk.runtime.config import ConfigError, RunConfig
+from spreadhawk.persistence.kill_switch import SqlKillSwitchStore
+from spreadhawk.risk.kill_switch import KillSwitchStore
+from spreadhawk.risk.limits import RiskEngine
+from spreadhawk.runtime.config import ConfigError, RunConfig, VenueSection
 from spreadhawk.runtime.feeds import load_feed
 from spreadhawk.runtime.recorders import PriceRecorder
 from spreadhawk.strategy.base import Strategy, attach_strategy
 from spreadhawk.strategy.loader import StrategyLoadError, build_strategy
+from spreadhawk.venues.simulated.transfers import DEFAULT_WITHDRAWALS
 from spreadhawk.venues.simulated.venue import SimulatedVenue
 
 NS_PER_MS = 1_000_000
@@ -43,6 +48,7 @@ class BacktestNode:
     attribution: StrategyAttribution
     prices: PriceRecorder
     event_count: int  # records the sources hold (bars built on the way are not counted)
+    risk: RiskEngine | None = None  # the pre-trade risk engine, when [risk] is enabled
 
     def run(self, progress: Callable[[int], None] | None = None) -> None:
         for strategy in self.strategies:
@@ -51,6 +57,8 @@ class BacktestNode:
         for strategy in self.strategies:
             strategy.on_stop()
         self.engine.journal.close()
+        if self.risk is not None:
+            self.risk.kill_switch.close()
         differences = self.reconcile()
         if differences:
             raise ReconciliationError("engine and venue balances disagree: " + "; ".join(differences))
@@ -100,7 +108,24 @@ def build_backtest(config: RunConfig) -> BacktestNode:
     for strategy in strategies:
         attach_strategy(engine, strategy)
     attribution = StrategyAttribution(engine, [s.id for s in strategies])
-    return BacktestNode(engine, strategies, venues, feed.sources, attribution, PriceRecorder(engine), feed.count)
+    node = BacktestNode(engine, strategies, venues, feed.sources, attribution, PriceRecorder(engine), feed.count)
+    node.risk = _risk(config, engine)
+    return node
+
+
+def _risk(config: RunConfig, engine: Engine) -> RiskEngine | None:
+    """The risk engine every order passes through, when ``[risk] enabled``; its kill switch is read
+    from ``risk.kill_switch_db`` (a SQLite file or a database URL) before the first order."""
+    section = config.risk
+    if not section.enabled:
+        return None
+    store: KillSwitchStore | None = None
+    if section.kill_switch_db:
+        target = section.kill_switch_db
+        store = SqlKillSwitchStore(target if "://" in target else f"sqlite:///{config.resolve(target)}")
+    risk = RiskEngine(section.limits(), store)
+    risk.attach(engine)
+    return risk
 
 
 def _strategies(config: RunConfig) -> list[Strategy]:
@@ -135,8 +160,27 @@ def _venues(
             latency_ns=int(latency_ms * NS_PER_MS),
             ack_latency_ns=int((section.ack_latency_ms if section else 0) * NS_PER_MS),
             leverage=section.leverage if section else Decimal(1),
+            withdrawals=_withdrawals(name, section, instruments),
         )
     return venues
+
+
+def _withdrawals(
+    name: str, section: VenueSection | None, instruments: dict[InstrumentId, Instrument]
+) -> dict[str, WithdrawalTerms]:
+    """The simulator's default routes, each replaced by the config's route for the same asset."""
+    routes = dict(DEFAULT_WITHDRAWALS)
+    if section is None:
+        return routes
+    held = {a for i in instruments.values() if i.venue == name for a in (i.base, i.quote, i.settlement)}
+    for asset, route in sorted(section.withdrawals.items()):
+        if asset not in held:
+            raise ConfigError(
+                f"venues.{name}.withdrawals.{asset}: no instrument on {name} trades {asset} "
+                f"(assets there: {', '.join(sorted(held))})"
+            )
+        routes[asset] = WithdrawalTerms(route.fee, round(route.minutes * 60_000_000_000))
+    return routes
 
 
 def _btc_benchmark(instruments: dict[InstrumentId, Instrument], valuation: str) -> InstrumentId | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ import numpy as np
 from spreadhawk.analytics.metrics import ClosedTrade, EquityCurve, Metrics, compute_metrics, infer_periods_per_year
 from spreadhawk.domain.events import OrderFilled, PostingReason
 from spreadhawk.domain.identifiers import InstrumentId
+from spreadhawk.domain.orders import OrderStatus
 from spreadhawk.domain.positions import Position
 from spreadhawk.engine.engine import Engine
 
@@ -147,11 +149,14 @@ def result_json(run_id: str, figures: RunSummaryFigures, node: BacktestNode, wal
         journal_sha256=engine.journal.digest,
         strategy_stats=next(iter(stats.values())) if len(stats) == 1 else stats,
         strategies=_per_strategy(node, stats),
+        risk=risk_summary(node),
         costs={
             "fees": str(figures.fees_paid),
             "funding": str(_posted(engine, PostingReason.FUNDING)),
             "settlement": str(_settlement_payouts(engine)),
+            "withdrawal_fees": str(_value(engine.portfolio.withdrawal_fees, engine)),
         },
+        transfers=transfer_summary(engine),
         series={
             "prices": {iid: points for iid, points in node.prices.series.items()},
             "strategy_equity": {
@@ -166,17 +171,73 @@ def _per_strategy(node: BacktestNode, stats: dict[str, Any]) -> dict[str, Any]:
     engine, attribution = node.engine, node.attribution
     fills_of: dict[str, list[OrderFilled]] = {s.id: [] for s in node.strategies}
     for fill in engine.fills:
-        fills_of[engine.orders[fill.client_order_id].strategy_id].append(fill)
+        # the risk engine's own flattening orders belong to no strategy
+        fills_of.get(engine.orders[fill.client_order_id].strategy_id, []).append(fill)
     return {
         sid: {
             "pnl": str(attribution.pnl(sid)),
             "fees": str(attribution.fees(sid)),
+            "withdrawal_fees": str(attribution.withdrawal_fees(sid)),
             "fills": len(fills_of[sid]),
             "trades": len(round_trips(engine, fills_of[sid])),
             **pnl_curve_stats(attribution.curves[sid]),
             "stats": stats[sid],
         }
         for sid in fills_of
+    }
+
+
+def risk_summary(node: BacktestNode) -> dict[str, Any]:
+    """Denials by reason (risk codes, and ``order_rules`` for exchange-rule refusals), the risk
+    engine's state changes and its kill switch; ``enabled`` false when the run had no risk engine."""
+    denied = [o for o in node.engine.orders.values() if o.status is OrderStatus.DENIED]
+    risk = node.risk
+    if risk is None:
+        return {"enabled": False, "denials": {"order_rules": len(denied)} if denied else {}}
+    state = risk.kill_switch.state
+    return {
+        "enabled": True,
+        "denials": dict(sorted(risk.denials.items())),
+        "records": [jsonable(dataclasses.asdict(r)) | {"type": type(r).__name__} for r in risk.records],
+        "kill_switch": None if state is None else jsonable(dataclasses.asdict(state)),
+    }
+
+
+def transfer_summary(engine: Engine) -> dict[str, Any]:
+    """Transfers between venues by outcome, and those in flight when the session ended.
+
+    The session ends at the last equity sample (the last market-data record). A transfer sent by
+    then and not credited by then is listed as in transit: its amount was owned and counted in the
+    final equity, in no venue's balance. (A backtest drains its timers after the last record, so
+    such a transfer may since have been credited, after the end: ``credited_after_end``.)
+    """
+    end_ns = engine.equity_curve[-1][0] if engine.equity_curve else engine.clock.now_ns()
+    by_status: dict[str, int] = {}
+    in_transit: list[dict[str, Any]] = []
+    amounts: dict[str, Decimal] = {}
+    for transfer in engine.transfers.values():
+        by_status[transfer.status.value] = by_status.get(transfer.status.value, 0) + 1
+        if transfer.sent_ns is None or transfer.sent_ns > end_ns:
+            continue
+        if transfer.credited_ns is not None and transfer.credited_ns <= end_ns:
+            continue
+        amounts[transfer.asset] = amounts.get(transfer.asset, ZERO) + transfer.amount
+        in_transit.append(
+            {
+                "transfer_id": transfer.transfer_id,
+                "asset": transfer.asset,
+                "amount": str(transfer.amount),
+                "from_venue": transfer.from_venue,
+                "to_venue": transfer.to_venue,
+                "sent_ns": transfer.sent_ns,
+                "credited_after_end": transfer.credited_ns is not None,
+            }
+        )
+    return {
+        "count": len(engine.transfers),
+        "by_status": dict(sorted(by_status.items())),
+        "in_transit_at_end": in_transit,
+        "in_transit_value": str(_value(amounts, engine)),
     }
 
 

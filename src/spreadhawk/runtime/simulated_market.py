@@ -10,6 +10,7 @@ from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.market import MarketData
 from spreadhawk.runtime.config import ConfigError, DataSection, RunConfig
+from spreadhawk.venues.simulated.market.binaries import BinaryParams
 from spreadhawk.venues.simulated.market.feed import MarketSimulator, MarketSimulatorConfig
 from spreadhawk.venues.simulated.market.perps import PerpParams
 
@@ -41,6 +42,8 @@ def simulated_market(config: RunConfig, section: DataSection) -> SimulatedMarket
             assets=tuple(section.assets),
             perps=section.perps,
             binaries=section.binaries,
+            binary_params=_binary_params(section),
+            binary_horizons_min=tuple(section.binary_horizons_min[1:]),
             perp_params=_perp_params(section),
             cross_pairs=_cross_pairs(section),
             cross_venues=tuple(section.cross_venues),
@@ -48,6 +51,12 @@ def simulated_market(config: RunConfig, section: DataSection) -> SimulatedMarket
         return SimulatedMarket(MarketSimulator(sim_config))
     except (ValueError, KeyError) as exc:
         raise ConfigError(f"data market_simulator: {exc}") from None
+
+
+def _binary_params(section: DataSection) -> BinaryParams:
+    if not section.binary_horizons_min:
+        raise ValueError("binary_horizons_min: at least one market length (minutes) is needed")
+    return BinaryParams(period_min=section.binary_horizons_min[0])
 
 
 def _cross_pairs(section: DataSection) -> tuple[tuple[str, str], ...]:
@@ -61,7 +70,9 @@ def _perp_params(section: DataSection) -> PerpParams:
     params = PerpParams(funding_interval_h=section.funding_interval_h)
     if section.basis_mean_bps is not None:
         params = replace(params, basis_mean_bps=section.basis_mean_bps)
-    return params
+    if section.venue_basis_std_bps is not None:
+        params = replace(params, venue_basis_std_bps=section.venue_basis_std_bps)
+    return replace(params, venue_premium_bps=tuple(sorted(section.venue_premium_bps.items())))
 
 
 def bar_interval_ns(text: str) -> int:

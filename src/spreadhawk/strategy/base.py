@@ -4,11 +4,12 @@ A strategy is a small class with a typed, frozen config and handlers named after
 wants: ``on_bar(bar)``, ``on_book_deltas(deltas)``, ``on_book_snapshot(snapshot)``,
 ``on_quote_tick``, ``on_trade_tick``, ``on_funding_rate``, ``on_mark_price`` for market data and
 ``on_order_filled``, ``on_order_rejected``, ``on_order_canceled``, ... for its own orders, and
-``on_funding_paid`` / ``on_settlement_paid`` for venue positions. The
+``on_funding_paid`` / ``on_settlement_paid`` for venue positions, ``on_withdrawal_sent``,
+``on_deposit_credited`` and ``on_transfer_failed`` for its own transfers between venues. The
 handler name is derived from the message class name, so there is no long base class to override;
 define only what you use. Handlers are synchronous and return quickly. Everything a strategy may
 do goes through ``self.ctx`` (a ``StrategyContext``): read books, positions, balances and time;
-submit and cancel orders.
+submit and cancel orders; move assets between venues (``ctx.transfer``).
 """
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ ORDER_EVENT_TYPES: tuple[type, ...] = (
 # Account events concern a venue position, not one strategy's orders: every strategy that defines a
 # handler gets them (``on_funding_paid``, ``on_settlement_paid``) and filters by instrument.
 ACCOUNT_EVENT_TYPES: tuple[type, ...] = (ev.FundingPaid, ev.SettlementPaid)
+
+
+# A strategy's own transfers between venues (``ctx.transfer``): sent, credited at the destination, or refused.
+TRANSFER_EVENT_TYPES: tuple[type, ...] = (ev.WithdrawalSent, ev.DepositCredited, ev.TransferFailed)
 
 
 def handler_name(message_type: type) -> str:
@@ -108,5 +113,5 @@ def attach_strategy(engine: Engine, strategy: Strategy) -> None:
     strategy.attach(StrategyContext(engine, strategy.id))
     for message_type, handler in strategy.handlers(MARKET_DATA_TYPES + ACCOUNT_EVENT_TYPES).items():
         engine.bus.subscribe(message_type, handler)
-    for message_type, handler in strategy.handlers(ORDER_EVENT_TYPES).items():
-        engine.bus.subscribe(message_type, handler, key=strategy.id)  # only its own orders
+    for message_type, handler in strategy.handlers(ORDER_EVENT_TYPES + TRANSFER_EVENT_TYPES).items():
+        engine.bus.subscribe(message_type, handler, key=strategy.id)  # only its own orders and transfers

@@ -21,7 +21,12 @@ Timestamps (``clock="exchange"``, the default, because ``ts_ns`` is the exchange
 
 ``markPriceUpdate`` gives a ``MarkPrice`` (mark ``p``, index ``i``) and a ``FundingRate`` estimate
 (rate ``r`` for the funding time ``T``); see ``_Parser._mark_and_funding`` for the one update per
-settlement that is dropped.
+settlement that is dropped. When the stream crosses a funding time (the first update with
+``E >= T`` of the last estimate) the reader also emits the realised rate of ``T``
+(``ts_ns >= funding_ts_ns``, right after that update's ``MarkPrice``), so a simulated venue pays
+funding on recorded data. Assumption: the realised rate is the last estimate streamed before ``T``
+(the estimate is Binance's formula on the premium averaged so far, which at ``T`` is the whole
+period's); the settlement itself is not in the stream.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import gzip
 import json
 import zlib
 from collections.abc import Iterable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -116,6 +122,7 @@ class _Parser:
         self._last_ts = 0
         self._held: list[tuple[int, dict[str, Any]]] = []  # messages waiting for the first offset
         self._symbol: str | None = None
+        self._due: tuple[int, Decimal] | None = None  # (funding time, last estimate for it) not yet settled
 
     def parse_file(self, path: Path) -> Iterator[MarketData]:
         try:
@@ -214,9 +221,17 @@ class _Parser:
         # Binance sends one update whose T has not rolled over yet (E >= T) while r is already the
         # next period's estimate: it is neither an estimate for T nor the realised rate, so it is
         # dropped. A FundingRate from this stream is therefore always an estimate (ts_ns < T); realised
-        # rates come from the exchange's funding history (e.g. freqtrade's funding_rate files).
-        if int(data["E"]) * NS_PER_MS < funding_ts and ts < funding_ts:
-            records.append(FundingRate(self._iid, ts, decimal_of(data["r"]), funding_ts))
+        # rates come from the exchange's funding history (e.g. freqtrade's funding_rate files), or
+        # from the settlement below.
+        event_ts = int(data["E"]) * NS_PER_MS
+        if self._due is not None and event_ts >= self._due[0]:
+            due_ts, rate = self._due
+            self._due = None
+            records.append(FundingRate(self._iid, ts, rate, due_ts))  # realised: ts >= E >= T
+        if event_ts < funding_ts and ts < funding_ts:
+            estimate = FundingRate(self._iid, ts, decimal_of(data["r"]), funding_ts)
+            records.append(estimate)
+            self._due = (funding_ts, estimate.rate)
         return records
 
     def _trade(self, ts: int, data: dict[str, Any]) -> TradeTick:

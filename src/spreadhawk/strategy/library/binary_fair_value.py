@@ -32,6 +32,7 @@ from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId, venue_of
 from spreadhawk.domain.instruments import InstrumentKind
 from spreadhawk.domain.market import BookDeltas, BookSnapshot, InstrumentSettled
 from spreadhawk.strategy.base import Strategy, StrategyConfig
+from spreadhawk.strategy.binary_guards import updown_market
 
 MS, S = 1_000_000, 1_000_000_000
 ZERO = Decimal(0)
@@ -115,6 +116,8 @@ class BinaryFairValue(Strategy):
         outcome = inst.symbol.rpartition("-")[2]
         if inst.venue != self.cfg.venue or inst.kind is not InstrumentKind.BINARY or outcome not in ("YES", "NO"):
             return
+        if (market := updown_market(inst)) is not None and market.period_min != self.cfg.period_min:
+            return  # another horizon's market (e.g. the 1-hour ones): its open is not expiry - period
         expiry = inst.expiry_ns or 0
         strike, spot = self._strikes.get(expiry - self._period), self._mid()
         book = self.ctx.book(iid)

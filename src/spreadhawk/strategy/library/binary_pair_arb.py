@@ -32,7 +32,9 @@ settlement is a directional bet on the outcome, which this strategy exists to av
 Guards against false arbitrage, each counted as a skip of an opportunity seen: ``stale_book``
 (either book older than ``max_book_age_ms``: a sum below 1 from a book that stopped updating is not
 real), ``near_expiry`` (less than ``min_time_to_expiry_s`` left: a leg could arrive after the
-market closed), ``leg_in_flight`` (an earlier unit is still open, legs or hedges: balance and
+market closed), ``neg_risk_market`` (the market is listed in ``neg_risk_markets``: see
+``strategy.binary_guards``; the instrument model carries no neg-risk flag, the venue's metadata
+does), ``leg_in_flight`` (an earlier unit is still open, legs or hedges: balance and
 liquidity unknown),
 ``insufficient_balance``, ``market_budget_spent``, ``below_lot_size``, ``below_min_notional``.
 """
@@ -45,6 +47,7 @@ from typing import Any
 
 from pydantic import Field
 
+from spreadhawk.analytics.binary_pricing import OutcomeToken
 from spreadhawk.domain.events import (
     OrderCanceled,
     OrderDenied,
@@ -57,6 +60,7 @@ from spreadhawk.domain.identifiers import InstrumentId, venue_of
 from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.market import BookDeltas, BookSide, BookSnapshot, InstrumentSettled
 from spreadhawk.execution.paired import HedgeMode, Leg, UnitStatus
+from spreadhawk.strategy.binary_guards import near_expiry, neg_risk_refusal, stale_books
 from spreadhawk.strategy.detectors import BinaryPair, PairPlan, binary_pair, pair_cost, plan_binary_pair
 from spreadhawk.strategy.legs import PairedLegsConfig, PairedLegsStrategy
 
@@ -75,6 +79,9 @@ class BinaryPairArbConfig(PairedLegsConfig):
     # Above the simulated venue's 10 s heartbeat: a quiet book that is still live is republished by then.
     max_book_age_ms: int = Field(default=15_000, gt=0, description="skip when either book is older than this")
     min_time_to_expiry_s: float = Field(default=30.0, ge=0, description="no trade this close to expiry")
+    neg_risk_markets: frozenset[str] = Field(
+        default=frozenset(), description="markets (symbol without outcome) the venue flags neg-risk: refused"
+    )
     # Executor settings (hedge_after_ms, hedge_mode) come from PairedLegsConfig; only the bound differs.
     # 25 quote = 5 cents a pair on a full 500-pair unit: a completion dearer than that is unwound.
     max_legging_loss: Decimal = Field(default=Decimal(25), ge=0, description="quote; costlier completions unwind")
@@ -168,12 +175,13 @@ class BinaryPairArb(PairedLegsStrategy):
         return pair.yes.contract_size - pair_cost(pair, yes_ask, no_ask) > self.cfg.min_edge
 
     def _guard(self, pair: BinaryPair, now: int) -> str | None:
-        max_age = self.cfg.max_book_age_ms * MS
-        if any(now - self.ctx.book(inst.id).ts_ns > max_age for inst in (pair.yes, pair.no)):
-            return "stale_book"
-        if (pair.yes.expiry_ns or 0) - now < self._min_to_expiry_ns:
-            return "near_expiry"
-        return "leg_in_flight" if self.executor.is_busy else None
+        event = "neg-risk" if pair.market in self.cfg.neg_risk_markets else ""
+        return (
+            stale_books(now, (self.ctx.book(i.id).ts_ns for i in (pair.yes, pair.no)), self.cfg.max_book_age_ms * MS)
+            or near_expiry(now, pair.yes.expiry_ns or 0, self._min_to_expiry_ns)
+            or neg_risk_refusal([OutcomeToken(pair.market, i.symbol, event) for i in (pair.yes, pair.no)])
+            or ("leg_in_flight" if self.executor.is_busy else None)
+        )
 
     def _asks(self, inst: Instrument) -> Asks:
         """Ask levels best first, less what our fills took."""

@@ -18,6 +18,13 @@ engine applies every record of an instant before any strategy sees one.) 0 decid
 update handler. Liquidity our fills took stays subtracted from its level
 until that venue next updates the level (snapshot: every level; deltas: the levels listed), as the
 simulated venue does.
+
+Inventory: every leg is bounded by what the venues hold, so a one-sided market drains the base on
+the selling venue and the quote on the buying one. With ``rebalance`` enabled, each opportunity
+seen is also reported to a ``Rebalancer`` (``strategy.rebalancing``) sized without balance limits,
+and after each decision the strategy asks it whether to move the base back to the selling venue,
+or the quote back to the buying one; it sends those transfers (``ctx.transfer``) only when the
+edge the blocked direction has been showing beats the withdrawal fee by the configured factor.
 """
 
 from __future__ import annotations
@@ -28,12 +35,15 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from spreadhawk.domain.events import (
+    DepositCredited,
     OrderCanceled,
     OrderDenied,
     OrderExpired,
     OrderFilled,
     OrderRejected,
     OrderSide,
+    TransferFailed,
+    WithdrawalSent,
 )
 from spreadhawk.domain.identifiers import InstrumentId, venue_of
 from spreadhawk.domain.instruments import Instrument
@@ -42,6 +52,7 @@ from spreadhawk.domain.orders import TERMINAL, OrderStatus
 from spreadhawk.execution.paired import Leg
 from spreadhawk.strategy.detectors import CrossPlan, common_lot, cross_pays, plan_cross_exchange
 from spreadhawk.strategy.legs import PairedLegsConfig, PairedLegsStrategy
+from spreadhawk.strategy.rebalancing import Need, Rebalancer, RebalanceSettings
 
 ZERO = Decimal(0)
 WALK_DEPTH = 100  # levels per side an opportunity may sweep; far more than any spread pays for
@@ -54,6 +65,7 @@ class CrossExchangeArbConfig(PairedLegsConfig):
     min_profit_bps: float = Field(default=5.0, ge=0, description="margin over both taker fees, bps of the ask")
     cooldown_ms: int = Field(default=0, ge=0, description="wait after taking an opportunity")
     decision_delay_ns: int = Field(default=1, ge=0, description="coalescing delay; 0 = decide on every record")
+    rebalance: RebalanceSettings = Field(default=RebalanceSettings(), description="inventory transfers between venues")
 
     @field_validator("instruments")
     @classmethod
@@ -84,6 +96,7 @@ class CrossExchangeArb(PairedLegsStrategy):
         self._skipped: dict[str, int] = {}
         self._edge = {"expected_gross_edge": ZERO, "expected_net_edge": ZERO}
         self._lot: Decimal | None = None
+        self.rebalancer = Rebalancer(config.rebalance)
 
     def on_start(self) -> None:
         self._check_pair()
@@ -146,12 +159,14 @@ class CrossExchangeArb(PairedLegsStrategy):
             plan = self._plan(buy, sell, asks, bids)
             if isinstance(plan, str):
                 self._skip(plan)
-                return
-            self._counts["opportunities_taken"] += 1
-            self._edge["expected_gross_edge"] += plan.gross_edge
-            self._edge["expected_net_edge"] += plan.net_edge
-            self._last_taken_ns = now
-            self._submit_legs(plan)
+            else:
+                self._counts["opportunities_taken"] += 1
+                self._edge["expected_gross_edge"] += plan.gross_edge
+                self._edge["expected_net_edge"] += plan.net_edge
+                self._last_taken_ns = now
+                self._submit_legs(plan)
+        if self.rebalancer.enabled:
+            self._rebalance(buy, sell, asks, bids)
 
     def _pays(self, buy: Instrument, sell: Instrument, ask: Decimal, bid: Decimal) -> bool:
         return cross_pays(buy, sell, ask, bid, self._margin)
@@ -180,10 +195,13 @@ class CrossExchangeArb(PairedLegsStrategy):
         sell: Instrument,
         asks: list[tuple[Decimal, Decimal]],
         bids: list[tuple[Decimal, Decimal]],
+        *,
+        inventory: bool = True,
     ) -> CrossPlan | str:
-        """The legs to send, or the reason to skip (the shared detector, with this strategy's limits)."""
-        quote_free = self.ctx.balance(buy.venue, buy.quote)
-        base_free = self.ctx.balance(sell.venue, sell.base)
+        """The legs to send, or the reason to skip (the shared detector, with this strategy's limits;
+        ``inventory=False`` leaves out the balances: what the opportunity offers a full-sized trade)."""
+        quote_free = self.ctx.balance(buy.venue, buy.quote) if inventory else Decimal("Infinity")
+        base_free = self.ctx.balance(sell.venue, sell.base) if inventory else Decimal("Infinity")
         buy_cost = 1 + buy.taker_fee
 
         def limits(ask: Decimal, _bid: Decimal, qty: Decimal, cost: Decimal) -> tuple[tuple[Decimal, str], ...]:
@@ -194,6 +212,57 @@ class CrossExchangeArb(PairedLegsStrategy):
             )
 
         return plan_cross_exchange(buy, sell, asks, bids, margin=self._margin, limits=limits)
+
+    # --------------------------------------------------------------------------- inventory
+    def _rebalance(
+        self,
+        buy: Instrument,
+        sell: Instrument,
+        asks: list[tuple[Decimal, Decimal]],
+        bids: list[tuple[Decimal, Decimal]],
+    ) -> None:
+        """Report the opportunity, unbounded by balances, then move base or quote back if it pays."""
+        direction, now = f"{buy.venue}->{sell.venue}", self.ctx.now_ns()
+        full = self._plan(buy, sell, asks, bids, inventory=False)
+        if not isinstance(full, str):
+            self.rebalancer.observe(direction, now, full.net_edge, full.quantity)
+        ask, balance = asks[0][0], self.ctx.balance
+        # The base this direction sells is short on the sell venue (it piled up where we buy), the
+        # quote it spends is short on the buy venue (it piled up where we sell).
+        base_need = Need(
+            direction,
+            buy.base,
+            short_venue=sell.venue,
+            short_balance=balance(sell.venue, sell.base),
+            long_venue=buy.venue,
+            long_balance=balance(buy.venue, buy.base),
+            per_trade=self.cfg.max_quantity,
+            quote_value=ask,
+            base_per_unit=Decimal(1),
+            step=self._check_pair(),
+        )
+        quote_need = Need(
+            direction,
+            buy.quote,
+            short_venue=buy.venue,
+            short_balance=balance(buy.venue, buy.quote),
+            long_venue=sell.venue,
+            long_balance=balance(sell.venue, sell.quote),
+            per_trade=self.cfg.max_quantity * ask * (1 + buy.taker_fee),
+            quote_value=Decimal(1),
+            base_per_unit=1 / ask,
+            step=buy.tick_size,
+        )
+        for need in (base_need, quote_need):
+            decision = self.rebalancer.decide(need, self.ctx.withdrawal_terms(need.long_venue, need.asset), now)
+            if decision is not None:
+                transfer_id = self.ctx.transfer(decision.asset, decision.amount, decision.from_venue, decision.to_venue)
+                self.rebalancer.record(decision, transfer_id, now)
+
+    def _transfer_event(self, event: WithdrawalSent | DepositCredited | TransferFailed) -> None:
+        self.rebalancer.on_transfer_event(event)
+
+    on_withdrawal_sent = on_deposit_credited = on_transfer_failed = _transfer_event
 
     def _skip(self, reason: str) -> None:
         self._skipped[reason] = self._skipped.get(reason, 0) + 1
@@ -240,4 +309,5 @@ class CrossExchangeArb(PairedLegsStrategy):
             "skipped": dict(sorted(self._skipped.items())),
             **self._edge,
             "execution": self.executor.stats() if self._ctx is not None else {},
+            "rebalancing": self.rebalancer.stats(),
         }

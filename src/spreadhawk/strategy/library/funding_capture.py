@@ -22,10 +22,19 @@ ignored: an optimistic bound); the distance is that price / mark − 1. Below
 ``min_liquidation_distance`` the pair is closed: with margin held per unit, reducing part of the
 short would leave the liquidation price of the rest where it was.
 
-Funding received: the engine does not deliver ``FundingPaid`` to strategies yet, so it is derived
-from the realised ``FundingRate`` the venue pays on, ``-own perp quantity × contract size × last
-mark × rate``, which is the ledger's ``FUNDING`` posting while no fill report of ours is in flight at
-the funding time. ``on_funding_paid`` (this strategy's share) takes over once it is delivered.
+Funding estimate (``funding_source``): ``"stream"`` takes the venue's own estimates (Binance's
+``markPrice@1s``, the simulator's); ``"books"``, for recordings without that stream (the 2024
+hftbacktest captures), estimates it from the two books with Binance's formula
+(``analytics.basis.FundingEstimator``): the premium ``perp mid / spot mid − 1`` (the one spot book
+standing in for Binance's multi-venue index, mids for its impact prices: an approximation) sampled
+every ``premium_sample_s`` and averaged with weights 1..n since the period began, then
+``P + clamp(I − P, ±0.05 %)`` (interest and clamp scaled to the funding interval). Decisions are then
+taken at each sample; the perp mid stands in for the mark.
+
+Funding received, once per funding time, from whichever arrives first: the venue's ``FundingPaid``
+(this strategy's share of the posting), or the realised ``FundingRate`` the venue pays on,
+``-own perp quantity × contract size × last mark × rate``, which is the ledger's ``FUNDING`` posting
+while no fill report of ours is in flight at the funding time.
 
 Both legs of an entry or an exit go out together, as market orders, through the paired-leg
 executor (``spreadhawk.execution.paired``), each leg's decision price being its book's mid. A leg
@@ -43,10 +52,11 @@ import math
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from fractions import Fraction
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import Field, model_validator
 
+from spreadhawk.analytics.basis import BINANCE_CLAMP_8H, BINANCE_INTEREST_8H, FundingEstimator
 from spreadhawk.domain.events import (
     FundingPaid,
     OrderCanceled,
@@ -58,7 +68,7 @@ from spreadhawk.domain.events import (
 )
 from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId
 from spreadhawk.domain.instruments import InstrumentKind
-from spreadhawk.domain.market import FundingRate, MarkPrice
+from spreadhawk.domain.market import BookDeltas, BookSnapshot, FundingRate, MarkPrice
 from spreadhawk.execution.paired import Leg, UnitId, UnitStatus
 from spreadhawk.strategy.detectors import funding_edge_bps
 from spreadhawk.strategy.legs import PairedLegsConfig, PairedLegsStrategy
@@ -72,7 +82,9 @@ class FundingCaptureConfig(PairedLegsConfig):
     spot: str = Field(description="spot instrument id, e.g. 'ALPHA:BTC/USDT'")
     perp: str = Field(description="perpetual of the same base/quote (on the same venue or another)")
     notional: Decimal = Field(gt=0, description="quote per entry, at the spot mid")
-    min_edge_bps: float = Field(default=5.0, ge=0, description="expected funding over costs needed to enter")
+    min_edge_bps: float = Field(default=5.0, description="expected funding over costs needed (< 0 forces entries)")
+    funding_source: Literal["stream", "books"] = Field(default="stream", description="venue estimates, or own")
+    premium_sample_s: float = Field(default=5.0, gt=0, description="books: premium sampling period")
     horizon_hours: float = Field(default=24.0, gt=0, description="expected holding time")
     funding_interval_hours: float = Field(default=8.0, gt=0, description="the perpetual's funding period")
     max_hold_hours: float = Field(default=72.0, gt=0)
@@ -127,6 +139,13 @@ class FundingCapture(PairedLegsStrategy):
         self._funding = ZERO
         self._best_edge: Decimal | None = None
         self._lot = ZERO
+        scale = Decimal(repr(config.funding_interval_hours)) / 8
+        self._estimator = FundingEstimator(
+            round(config.funding_interval_hours * HOUR_NS),
+            sample_every_ns=round(config.premium_sample_s * 1e9),
+            interest=BINANCE_INTEREST_8H * scale,
+            clamp=BINANCE_CLAMP_8H * scale,
+        )
 
     @property
     def _busy(self) -> bool:
@@ -145,9 +164,22 @@ class FundingCapture(PairedLegsStrategy):
             self._mark = mark.mark
             self._decide()
 
+    def on_book_deltas(self, book: BookDeltas | BookSnapshot) -> None:
+        """``funding_source = "books"``: a premium sample when one is due, then a decision."""
+        if self.cfg.funding_source != "books" or book.instrument_id not in self._held:
+            return
+        spot, perp = self._touch(self.spot_id), self._touch(self.perp_id)
+        if spot is not None and perp is not None and self._estimator.observe(book.ts_ns, perp.mid / spot.mid - 1):
+            self._rate, self._mark = self._estimator.rate(), perp.mid
+            self._decide()
+
+    on_book_snapshot = on_book_deltas
+
     def on_funding_rate(self, funding: FundingRate) -> None:
         if funding.instrument_id != self.perp_id:
             return
+        if funding.ts_ns < funding.funding_ts_ns and self.cfg.funding_source == "books":
+            return  # the strategy's own estimate is the one it decides on
         if funding.ts_ns < funding.funding_ts_ns:
             self._rate = funding.rate
             self._decide()
@@ -159,7 +191,7 @@ class FundingCapture(PairedLegsStrategy):
                 self._book(funding.funding_ts_ns, -self._held[self.perp_id] * size * mark * funding.rate)
 
     def on_funding_paid(self, paid: FundingPaid) -> None:
-        """Not delivered to strategies yet (see the module docstring); takes over when it is."""
+        """The venue's posting for the perp (see the module docstring)."""
         own = self._held[self.perp_id]
         if paid.instrument_id == self.perp_id and paid.position:
             self._book(paid.funding_ts_ns, paid.amount if own == paid.position else paid.amount * own / paid.position)
@@ -293,6 +325,7 @@ class FundingCapture(PairedLegsStrategy):
             "funding_received": self._funding,
             "fees_paid": dict(sorted(self._fees.items())),
             "best_edge_bps": None if self._best_edge is None else self._best_edge.quantize(Decimal("0.0001")),
+            "funding_rate_estimate": self._rate,  # the latest, the venue's or (books) the strategy's own
             "halted": self._halted,
             "execution": self.executor.stats() if self._ctx is not None else {},
         }

@@ -22,12 +22,20 @@ currency (the executor does not convert), so set it for the dearest quote of the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from spreadhawk.analytics.triangular import ConversionGraph, Cycle, CyclePlan, cycle_index, evaluate, size
+from spreadhawk.analytics.cycle_table import profitable
+from spreadhawk.analytics.triangular import (
+    ConversionGraph,
+    Cycle,
+    CyclePlan,
+    cycle_index,
+    size,
+)
 from spreadhawk.domain.events import (
     OrderCanceled,
     OrderDenied,
@@ -71,15 +79,12 @@ class TriangularArbConfig(PairedLegsConfig):
 
 
 class _Books:
-    """``ctx.book`` seen as the ``get`` the analytics read books through."""
+    """``ctx.book`` seen as the ``get`` the analytics read books through (bound once: it runs per leg)."""
 
-    __slots__ = ("_ctx",)
+    __slots__ = ("get",)
 
     def __init__(self, ctx: StrategyContext) -> None:
-        self._ctx = ctx
-
-    def get(self, key: InstrumentId, /) -> OrderBook | None:
-        return self._ctx.book(key)
+        self.get: Callable[[InstrumentId], OrderBook | None] = ctx.book
 
 
 class TriangularArb(PairedLegsStrategy):
@@ -118,19 +123,15 @@ class TriangularArb(PairedLegsStrategy):
             return
         books = _Books(self.ctx)
         threshold = 1.0 + self.cfg.min_profit_bps / 10_000
-        seen = []
-        for cycle in cycles:
-            self._counts["evaluations"] += 1
-            quote = evaluate(cycle, books)
-            if quote is not None and quote.net_rate > threshold:
-                seen.append(quote)
+        self._counts["evaluations"] += len(cycles)
+        seen = profitable(cycles, books, threshold)  # (position, net rate) at the touch
         if not seen:
             return
         self._counts["opportunities_seen"] += len(seen)
-        seen.sort(key=lambda q: q.net_rate, reverse=True)
         for _ in seen[1:]:
             self._skip("not_best")
-        self._take(seen[0].cycle, books)
+        best, _ = max(seen, key=lambda found: found[1])  # the first of equals, as a stable sort would
+        self._take(cycles[best], books)
 
     def _take(self, cycle: Cycle, books: _Books) -> None:
         asset = cycle[0].source

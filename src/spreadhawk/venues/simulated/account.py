@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from spreadhawk.domain.events import BalancePosted, OrderFilled, OrderSide, PostingReason, SettlementPaid
+from spreadhawk.domain.events import BalancePosted, OrderFilled, OrderSide, PostingReason, SettlementPaid, SubmitOrder
 from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
 from spreadhawk.domain.ledger import Ledger, postings_for_fill, postings_for_settlement
 from spreadhawk.domain.positions import Position
+from spreadhawk.venues.simulated.matching import sweep_budget
 
 ZERO = Decimal(0)
 
@@ -68,6 +69,18 @@ class SimAccount:
             return inst.quote, notional + fee
         return inst.base, quantity * inst.contract_size
 
+    def order_requirement(
+        self, inst: Instrument, cmd: SubmitOrder, fills: list[tuple[int, int]], rest_qty: Decimal
+    ) -> tuple[str, Decimal]:
+        """Funds the taker part (exact notional of the levels swept) and the resting part need."""
+        taker_qty = inst.size(sum(size for _, size in fills))
+        notional = sum((inst.price(p) * inst.size(s) for p, s in fills), ZERO) * inst.contract_size
+        asset, need = self.requirement(inst, cmd.side, taker_qty, ZERO, inst.taker_fee, notional)
+        if rest_qty > 0 and cmd.price is not None:
+            _, rest_need = self.requirement(inst, cmd.side, rest_qty, cmd.price, inst.maker_fee)
+            need += rest_need
+        return asset, need
+
     def shortfall(self, asset: str, amount: Decimal) -> str | None:
         free = self.free(asset)
         if amount > free:
@@ -97,3 +110,13 @@ class SimAccount:
 
     def post(self, posting: BalancePosted) -> None:
         self.ledger.post(posting)
+
+
+def quantity_for_budget(
+    inst: Instrument, budget: Decimal, levels: list[tuple[int, int]], consumed: dict[int, int]
+) -> Decimal:
+    """Base quantity a quote budget buys over ``levels``, taker fee included, rounded down to lots."""
+    spend = budget / (1 + inst.taker_fee) / inst.contract_size
+    tick_units = int(spend / (inst.tick_size * inst.size_increment))
+    fills = sweep_budget(levels, tick_units, consumed=consumed)
+    return inst.round_lot_down(inst.size(sum(size for _, size in fills)))

@@ -16,27 +16,23 @@ What it models, and the conventions it documents:
   through).
 * **Balances.** The venue holds its own balances; an order they cannot cover is rejected and a
   resting order locks its funds (see ``SimAccount``).
-* **Funding.** At each funding time every perpetual position pays or receives
-  ``position × contract size × mark × rate``.
+* **Funding and settlement** are paid on positions (see ``payouts``).
+* **Transfers.** A withdrawal leaves at once if the free balance covers amount + fee and is
+  credited at the destination venue after the route's delay (see ``transfers``).
 * **Book unavailable.** While the venue's book is invalid (sequence gap, crossed) it cannot match:
   orders are rejected rather than filled at prices nobody could have had.
-* **Atomic reports.** Everything one arrival or one market-data record causes (every fill of a
-  sweep, every resting order a trade reaches) is settled inside the venue before any report goes
-  out, so a strategy reacting to the first fill sees the venue as it is after the whole step.
+* **Atomic reports.** Everything one arrival or one market-data record causes is settled inside the
+  venue before any report goes out (see ``reports``).
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
-from spreadhawk.domain.events import BalancePosted as Posting
 from spreadhawk.domain.events import (
     CancelOrder,
-    FundingPaid,
     Liquidity,
     OrderAccepted,
     OrderCanceled,
@@ -44,13 +40,12 @@ from spreadhawk.domain.events import (
     OrderFilled,
     OrderRejected,
     OrderType,
-    PostingReason,
-    SettlementPaid,
+    RequestTransfer,
     SubmitOrder,
     TimeInForce,
 )
 from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId
-from spreadhawk.domain.instruments import Instrument, InstrumentKind
+from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.market import (
     Bar,
     BookDeltas,
@@ -62,15 +57,14 @@ from spreadhawk.domain.market import (
     MarkPrice,
     TradeTick,
 )
-from spreadhawk.engine.ports import VenueEvent, VenueHub
-from spreadhawk.venues.simulated.account import SimAccount
-from spreadhawk.venues.simulated.matching import sweep, sweep_budget
-from spreadhawk.venues.simulated.resting import (
-    WorkingOrder,
-    allocate_trade,
-    bar_limit_fill_price,
-    marketable_at_open,
-)
+from spreadhawk.domain.transfers import WithdrawalTerms
+from spreadhawk.engine.ports import TransferMessage, VenueEvent, VenueHub
+from spreadhawk.venues.simulated.account import SimAccount, quantity_for_budget
+from spreadhawk.venues.simulated.matching import sweep
+from spreadhawk.venues.simulated.payouts import FundingDesk, settle_holdings
+from spreadhawk.venues.simulated.reports import ReportOutbox
+from spreadhawk.venues.simulated.resting import WorkingOrder, allocate_trade, bar_limit_fill_price, marketable_at_open
+from spreadhawk.venues.simulated.transfers import DEFAULT_WITHDRAWALS, SimTransfers
 
 ZERO = Decimal(0)
 
@@ -83,18 +77,19 @@ class SimulatedVenue:
         latency_ns: int = 0,
         ack_latency_ns: int = 0,
         leverage: Decimal = Decimal(1),
+        withdrawals: Mapping[str, WithdrawalTerms] = DEFAULT_WITHDRAWALS,
     ) -> None:
         self.name = name
         self.latency_ns = latency_ns
-        self.ack_latency_ns = ack_latency_ns
         self.account = SimAccount(name, leverage)
+        self._transfers = SimTransfers(self.account, withdrawals)
+        self.withdrawals: Mapping[str, WithdrawalTerms] = self._transfers.withdrawals
         self._hub: VenueHub | None = None
         self._working: dict[InstrumentId, dict[ClientOrderId, WorkingOrder]] = {}
         self._pending_bar_orders: dict[InstrumentId, dict[ClientOrderId, tuple[SubmitOrder, str]]] = {}
         self._bar_instruments: set[InstrumentId] = set()
         self._consumed: dict[InstrumentId, dict[int, int]] = {}
-        self._marks: dict[InstrumentId, Decimal] = {}
-        self._funding_paid: dict[InstrumentId, int] = {}
+        self._funding = FundingDesk()
         self._settled: set[InstrumentId] = set()
         # Records that arrive rarely; each is handled in one venue step.
         self._slow_handlers: dict[type, Callable[[Any], None]] = {
@@ -102,8 +97,7 @@ class SimulatedVenue:
             FundingRate: self._on_funding,
             InstrumentSettled: self._on_settlement,
         }
-        self._outbox: deque[VenueEvent] = deque()
-        self._delivering = False
+        self._reports = ReportOutbox(ack_latency_ns)
         self._ids = 0
 
     # --------------------------------------------------------------------------- port
@@ -128,6 +122,17 @@ class SimulatedVenue:
     def cancel(self, command: CancelOrder) -> None:
         self._after(self.latency_ns, lambda: self._step(lambda: self._cancel_arrives(command)))
 
+    def transfer(self, message: TransferMessage) -> None:
+        """A withdrawal to send (after the order latency, like any request), or one to credit on arrival."""
+        hub, desk = self.hub, self._transfers
+        if isinstance(message, RequestTransfer):
+            request = message
+            self._after(self.latency_ns, lambda: self._step(lambda: self._emit(desk.withdraw(request, hub.now_ns()))))
+        elif desk.expect(message):
+            sent = message
+            arrival = max(sent.arrives_ns, hub.now_ns())  # never in the past, however late the notice came
+            hub.schedule(arrival, lambda: self._step(lambda: self._emit(desk.credit(sent, hub.now_ns()))))
+
     def on_market_data(self, data: MarketData) -> None:
         kind = type(data)
         iid = data.instrument_id
@@ -137,7 +142,7 @@ class SimulatedVenue:
             if self._working.get(iid):
                 self._step(lambda: self._match_resting_against_trade(data))  # type: ignore[arg-type]
         elif kind is MarkPrice:
-            self._marks[iid] = data.mark  # type: ignore[union-attr]
+            self._funding.on_mark(iid, data.mark)  # type: ignore[union-attr]
         else:
             handler = self._slow_handlers.get(kind)
             if handler is not None:
@@ -158,36 +163,18 @@ class SimulatedVenue:
             self._step(lambda: self._match_resting_against_book(iid))
 
     # --------------------------------------------------------------------------- plumbing
+    @property
+    def ack_latency_ns(self) -> int:
+        return self._reports.ack_latency_ns
+
     def _after(self, delay_ns: int, action: Callable[[], None]) -> None:
-        if delay_ns <= 0:
-            action()
-        else:
-            self.hub.schedule(self.hub.now_ns() + delay_ns, action)
+        self._reports.after(self.hub, delay_ns, action)
 
     def _step(self, action: Callable[[], None]) -> None:
-        """Run one venue step, then send its reports in order (see "Atomic reports" above).
-
-        A strategy reacting to a report may start a nested step (an order or cancel with no
-        latency); its reports queue behind the outer step's, so the engine learns everything in the
-        order the venue did it.
-        """
-        action()
-        if self._delivering:
-            return
-        self._delivering = True
-        hub = self.hub
-        try:
-            while self._outbox:
-                event = self._outbox.popleft()
-                if self.ack_latency_ns <= 0:
-                    hub.emit(event)
-                else:
-                    hub.schedule(hub.now_ns() + self.ack_latency_ns, partial(hub.emit, event))
-        finally:
-            self._delivering = False
+        self._reports.step(self.hub, action)
 
     def _emit(self, event: VenueEvent) -> None:
-        self._outbox.append(event)
+        self._reports.emit(event)
 
     def _next_id(self, prefix: str) -> str:
         self._ids += 1
@@ -251,7 +238,7 @@ class SimulatedVenue:
         consumed = self._consumed.setdefault(inst.id, {})
         quantity = cmd.quantity
         if cmd.quote_quantity is not None:
-            quantity = self._quantity_for_budget(inst, cmd.quote_quantity, opposite, consumed)
+            quantity = quantity_for_budget(inst, cmd.quote_quantity, opposite, consumed)
         units = inst.units(quantity)
         fills = [] if cmd.post_only else sweep(opposite, units, limit=limit, is_buy=is_buy, consumed=consumed)
         filled_units = sum(size for _, size in fills)
@@ -261,7 +248,7 @@ class SimulatedVenue:
             return
         rests = cmd.order_type is OrderType.LIMIT and cmd.time_in_force is TimeInForce.GTC
         rest_qty = quantity - inst.size(filled_units) if rests else ZERO
-        need_asset, need = self._requirement(inst, cmd, fills, rest_qty)
+        need_asset, need = self.account.order_requirement(inst, cmd, fills, rest_qty)
         shortfall = self.account.shortfall(need_asset, need)
         if shortfall is not None:
             self._reject(cmd, shortfall)
@@ -280,28 +267,6 @@ class SimulatedVenue:
         elif leaves > 0 or (cmd.quote_quantity is not None and not fills):
             reason = "unfilled remainder canceled (IOC/market)"
             self._emit(OrderCanceled(self.hub.now_ns(), cmd.client_order_id, reason))
-
-    def _requirement(
-        self, inst: Instrument, cmd: SubmitOrder, fills: list[tuple[int, int]], rest_qty: Decimal
-    ) -> tuple[str, Decimal]:
-        """Funds the taker part (exact notional of the levels swept) and the resting part need."""
-        taker_qty = inst.size(sum(size for _, size in fills))
-        notional = sum((inst.price(p) * inst.size(s) for p, s in fills), ZERO) * inst.contract_size
-        asset, need = self.account.requirement(inst, cmd.side, taker_qty, ZERO, inst.taker_fee, notional)
-        if rest_qty > 0 and cmd.price is not None:
-            _, rest_need = self.account.requirement(inst, cmd.side, rest_qty, cmd.price, inst.maker_fee)
-            need += rest_need
-        return asset, need
-
-    @staticmethod
-    def _quantity_for_budget(
-        inst: Instrument, budget: Decimal, levels: list[tuple[int, int]], consumed: dict[int, int]
-    ) -> Decimal:
-        """Base quantity a quote budget buys over ``levels``, taker fee included, rounded down to lots."""
-        spend = budget / (1 + inst.taker_fee) / inst.contract_size
-        tick_units = int(spend / (inst.tick_size * inst.size_increment))
-        fills = sweep_budget(levels, tick_units, consumed=consumed)
-        return inst.round_lot_down(inst.size(sum(size for _, size in fills)))
 
     def _rest(self, cmd: SubmitOrder, voi: str, inst: Instrument, qty: Decimal, limit: int) -> None:
         book = self.hub.book(inst.id)
@@ -431,37 +396,13 @@ class SimulatedVenue:
             self._emit(OrderCanceled(now, working.cmd.client_order_id, "instrument settled"))
         for cmd, _ in self._pending_bar_orders.pop(iid, {}).values():
             self._emit(OrderCanceled(now, cmd.client_order_id, "instrument settled"))
-        held = self.account.ledger.balance(self.name, inst.base) if inst.kind is not InstrumentKind.PERPETUAL else ZERO
-        if not held:
-            return
-        event = SettlementPaid(
-            now, iid, held, settled.price, held * settled.price * inst.contract_size, inst.settlement
-        )
-        self.account.settle(event, inst)
-        self._emit(event)
+        payout = settle_holdings(inst, settled.price, self.account, now)
+        if payout is not None:
+            self._emit(payout)
 
     # --------------------------------------------------------------------------- funding
     def _on_funding(self, funding: FundingRate) -> None:
         iid = funding.instrument_id
-        last_paid = self._funding_paid.get(iid)
-        if funding.ts_ns < funding.funding_ts_ns or (last_paid is not None and funding.funding_ts_ns <= last_paid):
-            return  # an estimate, or this funding time (or a later one) was already paid
-        inst = self.hub.instrument(iid)
-        if inst.kind is not InstrumentKind.PERPETUAL:
-            return
-        self._funding_paid[iid] = funding.funding_ts_ns
-        position = self.account.position(inst)
-        mark = self._marks.get(iid)
-        if mark is None:
-            book = self.hub.book(iid)
-            mid = book.mid_ticks() if book is not None and book.is_valid else None
-            mark = inst.tick_size * Decimal(repr(mid)) if mid is not None else None
-        if not position.quantity or mark is None:
-            return
-        amount = -position.quantity * inst.contract_size * mark * funding.rate
-        now = self.hub.now_ns()
-        reference = str(funding.funding_ts_ns)
-        self.account.post(Posting(now, self.name, inst.settlement, amount, PostingReason.FUNDING, reference))
-        self._emit(
-            FundingPaid(now, iid, position.quantity, mark, funding.rate, amount, inst.settlement, funding.funding_ts_ns)
-        )
+        paid = self._funding.pay(funding, self.hub.instrument(iid), self.hub.book(iid), self.account, self.hub.now_ns())
+        if paid is not None:
+            self._emit(paid)

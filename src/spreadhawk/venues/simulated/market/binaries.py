@@ -1,6 +1,7 @@
-"""Rolling "BTC up or down in the next 15 minutes" binary markets.
+"""Rolling "BTC up or down in the next 15 minutes" (and the next hour, ...) binary markets.
 
-At each 15-minute boundary (UTC) a market opens with strike K = the fair value then, and two tokens:
+At each period boundary (UTC; 15 minutes by default, each horizon its own ``BinaryParams``) a market
+opens with strike K = the fair value then, and two tokens:
 YES pays 1 USDT if the fair value at expiry is at least K (ties resolve up, as Polymarket's up/down
 markets do), NO pays 1 otherwise. The fair probability of YES is the lognormal ``N(d2)`` with
 ``d2 = (ln(S / K) - sigma^2 tau / 2) / (sigma sqrt(tau))``, sigma the process's current volatility.
@@ -12,15 +13,31 @@ independent noise per book, so the two best asks normally sum to 1 + one spread.
 YES and NO costs less than the 1 USDT the pair is certain to pay. At expiry an ``InstrumentSettled``
 record pays each token 1 or 0.
 
+Longer horizons (``horizon``: e.g. 1-hour markets beside the 15-minute ones) open on their own
+boundaries, so the first 15-minute market of each hour shares the hour market's open and strike. Each
+horizon draws from its own generator, so adding one leaves the others' records unchanged. Besides the
+common noise, a longer horizon gets *drifts*: directional misjudgements of that market alone (YES up
+and NO down by the same amount, or the reverse), of exponential size decaying with a half-life. A
+drift moves the market away from what the shorter market on the same asset implies (both are priced
+off the same path, strike and volatility), which is what a cross-market strategy trades; a drift
+leaves YES + NO unchanged, so it is no pair arbitrage.
+
 No recording of such a market exists in ``shared/data`` (the Polymarket fixtures are an election
-market), so every number in ``BinaryParams`` is an assumption.
+market), so every number in ``BinaryParams`` is an assumption, and so is ``horizon``'s drift rate,
+size and half-life. Stated assumptions of the book model: the crowd's misjudgement is mean-reverting
+(OU) and shared by the two tokens of a market; the markets of different horizons misjudge
+independently (no common crowd noise across horizons, which overstates how often they disagree if
+real crowds err together); the books are quoted around the model probability computed from the
+*true* path with the process's own volatility, i.e. the venue's crowd knows the volatility exactly and
+sees the fair value without lag. So the binary books never lag the spot books: a signal read from a
+spot venue cannot lead them, by construction.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -28,11 +45,10 @@ import numpy as np
 
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
 from spreadhawk.domain.market import InstrumentSettled, MarketData
+from spreadhawk.venues.simulated.market.book_writer import BookWriter, BookWriterParams
 from spreadhawk.venues.simulated.market.books import (
     MS,
     BookPlan,
-    BookWriter,
-    BookWriterParams,
     FloatArray,
     IntArray,
     S,
@@ -73,6 +89,28 @@ class BinaryParams:
     trade_rate_per_s: float = 0.1  # per token
     trade_shares: float = 50.0
     trade_sigma: float = 1.0
+    # Directional misjudgements of this horizon's markets alone (0 for the base horizon: its records
+    # stay as they were before horizons existed); ``horizon`` turns them on for longer markets.
+    drifts_per_hour: float = 0.0
+    drift_mean: float = 0.05  # exponential size in probability; YES moves by +-size, NO by -+size
+    drift_half_life_s: float = 60.0
+    # assumption: a longer market is misjudged on its own for a minute or so a few times an hour
+    long_drifts_per_hour: float = 3.0  # the drift rate of the longer horizons ``horizon`` builds
+
+    def __post_init__(self) -> None:
+        if self.period_min <= 0:
+            raise ValueError(f"binary period_min must be positive, got {self.period_min}")
+        if min(self.drifts_per_hour, self.long_drifts_per_hour, self.drift_mean) < 0 or self.drift_half_life_s <= 0:
+            raise ValueError("binary drifts: rate and mean must be >= 0 and the half-life positive")
+
+
+def horizon(base: BinaryParams, period_min: int) -> BinaryParams:
+    """The params of ``period_min``-minute markets beside ``base``'s: the same book model, their own
+    period, and (when longer than the base) drifts of their own (see the module docstring)."""
+    if period_min == base.period_min:
+        return base
+    drifts = base.long_drifts_per_hour if period_min > base.period_min else base.drifts_per_hour
+    return replace(base, period_min=period_min, drifts_per_hour=drifts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +122,10 @@ class BinaryMarket:
     no: Instrument
     outcome_up: bool  # ground truth: the fair value at expiry was >= strike
 
+    @property
+    def period_min(self) -> int:
+        return (self.expiry_ns - self.open_ns) // (60 * S)
+
 
 @dataclass(frozen=True, slots=True)
 class Mispricing:
@@ -93,11 +135,27 @@ class Mispricing:
     start_ns: int
     size: float
     half_life_s: float
+    period_min: int = 15  # with expiry_ns, which market: horizons share expiry instants
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """Ground truth: the YES book of the ``period_min`` market expiring at ``expiry_ns`` was ``size``
+    (signed; NO by ``-size``) off its fair probability at ``start_ns``, decaying with the half-life."""
+
+    period_min: int
+    expiry_ns: int
+    start_ns: int
+    size: float
+    half_life_s: float
 
 
 def _token(params: BinaryParams, open_ns: int, expiry_ns: int, outcome: str) -> Instrument:
     stamp = datetime.fromtimestamp(open_ns / S, tz=UTC).strftime("%Y%m%dT%H%M")
-    symbol = f"{params.asset}-UPDOWN-{stamp}-{outcome}"
+    # The 15-minute markets keep their original names; other horizons say theirs, so that markets of
+    # two horizons opening at the same instant have different symbols. The stamp is the open (UTC).
+    tag = "" if params.period_min == 15 else f"-{params.period_min}M"
+    symbol = f"{params.asset}-UPDOWN{tag}-{stamp}-{outcome}"
     return Instrument(
         venue=params.venue,
         symbol=symbol,
@@ -150,9 +208,29 @@ def draw_mispricings(
                     start,
                     float(rng.exponential(params.mispricing_mean)),
                     params.mispricing_half_life_s,
+                    params.period_min,
                 )
             )
     return sorted(out, key=lambda m: m.start_ns)
+
+
+def draw_drifts(params: BinaryParams, all_markets: list[BinaryMarket], rng: np.random.Generator) -> list[Drift]:
+    """Directional misjudgements (none, and no draw at all, when ``drifts_per_hour`` is 0)."""
+    out: list[Drift] = []
+    if params.drifts_per_hour <= 0:
+        return out
+    for market in all_markets:
+        minutes = (market.expiry_ns - market.open_ns) / 60 / S
+        for _ in range(int(rng.poisson(params.drifts_per_hour * minutes / 60))):
+            start = int(rng.integers(market.open_ns, market.expiry_ns))
+            size = float(rng.exponential(params.drift_mean)) * (1.0 if rng.random() < 0.5 else -1.0)
+            out.append(Drift(params.period_min, market.expiry_ns, start, size, params.drift_half_life_s))
+    return sorted(out, key=lambda d: d.start_ns)
+
+
+def _decaying(times: IntArray, start_ns: int, size: float, half_life_s: float) -> FloatArray:
+    age = (times - start_ns) / S
+    return np.where(age >= 0, size * np.exp2(-np.maximum(age, 0) / half_life_s), 0.0)
 
 
 def plan_market(
@@ -161,6 +239,7 @@ def plan_market(
     market: BinaryMarket,
     mispricings: list[Mispricing],
     rng: np.random.Generator,
+    drifts: list[Drift] | None = None,
 ) -> tuple[BookPlan, BookPlan]:
     """Plans of the YES and NO books of one market (see the module docstring)."""
     cadence = params.cadence_ms * MS
@@ -171,9 +250,11 @@ def plan_market(
     common = np.interp(grid, np.arange(seconds), ou_path(seconds, params.noise_std, params.noise_half_life_s, rng))
     cheap = np.zeros(len(times))
     for m in mispricings:
-        if m.expiry_ns == market.expiry_ns:
-            age = (times - m.start_ns) / S
-            cheap += np.where(age >= 0, m.size * np.exp2(-np.maximum(age, 0) / m.half_life_s), 0.0)
+        if m.expiry_ns == market.expiry_ns and m.period_min == params.period_min:
+            cheap += _decaying(times, m.start_ns, m.size, m.half_life_s)
+    for d in drifts or ():
+        if d.expiry_ns == market.expiry_ns and d.period_min == params.period_min:
+            common = common + _decaying(times, d.start_ns, d.size, d.half_life_s)
     plans = []
     for sign, base in ((1.0, fair), (-1.0, 1.0 - fair)):
         own = np.interp(

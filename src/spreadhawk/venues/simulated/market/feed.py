@@ -7,7 +7,7 @@ in lists, with their level tuples, they would take gigabytes, so no stream is ma
 
 Streams, in tie order: per asset, each venue's spot book, then each perpetual's book and its
 mark/funding records; then each cross pair's book per venue (``cross_pairs``); then the YES and the
-NO tokens of the binary markets.
+NO tokens of the binary markets, then those of each longer horizon (``binary_horizons_min``).
 
 A cross pair (ETH/BTC) shows, on each venue, that venue's displayed ETH/USDT over its displayed
 BTC/USDT, plus dislocations of its own drawn from the venue's profile. So the triangle ETH/USDT -
@@ -33,11 +33,10 @@ import numpy as np
 from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.market import MarketData
 from spreadhawk.venues.simulated.market import binaries as bin_
-from spreadhawk.venues.simulated.market.binaries import BinaryMarket, BinaryParams, Mispricing
+from spreadhawk.venues.simulated.market.binaries import BinaryMarket, BinaryParams, Drift, Mispricing
+from spreadhawk.venues.simulated.market.book_writer import BookWriter, BookWriterParams, writer_params
 from spreadhawk.venues.simulated.market.books import (
     BookPlan,
-    BookWriter,
-    BookWriterParams,
     BoolArray,
     Dislocation,
     DisplayedPrice,
@@ -47,7 +46,6 @@ from spreadhawk.venues.simulated.market.books import (
     dislocation_offset,
     draw_dislocations,
     plan_book,
-    writer_params,
 )
 from spreadhawk.venues.simulated.market.paths import FairValuePaths
 from spreadhawk.venues.simulated.market.perps import Basis, PerpParams, PerpPrices, funding_records, plan_funding
@@ -76,6 +74,7 @@ class MarketSimulatorConfig:
     binaries: bool = True  # 15-minute up/down markets on binary_params.asset
     perp_params: PerpParams = field(default_factory=PerpParams)
     binary_params: BinaryParams = field(default_factory=BinaryParams)
+    binary_horizons_min: tuple[int, ...] = ()  # more up/down horizons beside binary_params.period_min, e.g. (60,)
     price_params: PriceProcessParams = CALIBRATED
     cross_pairs: tuple[tuple[str, str], ...] = ()  # (base, quote) spot books, e.g. (("ETH", "BTC"),)
     cross_venues: tuple[str, ...] = ()  # the venues with the cross books; empty: every venue
@@ -96,9 +95,15 @@ class MarketSimulatorConfig:
                 )
         if len(set(self.cross_pairs)) != len(self.cross_pairs):
             raise ValueError(f"a cross pair is listed twice: {[list(p) for p in self.cross_pairs]}")
+        periods = (self.binary_params.period_min, *self.binary_horizons_min)
+        if len(set(periods)) != len(periods) or min(periods) <= 0:
+            raise ValueError(f"binary horizons must be positive and distinct minutes, got {list(periods)}")
         unknown = [v for v in self.cross_venues if v not in names]
         if unknown:
             raise ValueError(f"cross_venues {unknown} are not simulated venues ({names})")
+        unknown = [v for v, _ in self.perp_params.venue_premium_bps if v not in names]
+        if unknown:
+            raise ValueError(f"venue_premium_bps names {unknown}, which are not simulated venues ({names})")
 
     @property
     def end_ns(self) -> int:
@@ -129,6 +134,7 @@ class MarketSimulator:
         self.dislocations: list[Dislocation] = []  # ground truth of every injected dislocation
         self.binary_markets: list[BinaryMarket] = []
         self.mispricings: list[Mispricing] = []
+        self.binary_drifts: list[Drift] = []  # ground truth of the longer horizons' directional misjudgements
         shown: dict[str, dict[str, DisplayedPrice]] = {}
         for asset in cfg.assets:
             displayed = shown[asset] = self._spot(asset)
@@ -193,7 +199,8 @@ class MarketSimulator:
                 continue
             rng = self._rng(f"perp/{venue.name}/{asset}")
             shown = displayed[venue.name]
-            prices = PerpPrices(shown, basis, list(displayed.values()))
+            own_basis = basis.for_venue(cfg.perp_params, venue.name, self._rng(f"basis/{venue.name}/{asset}"))
+            prices = PerpPrices(shown, own_basis, list(displayed.values()))
             inst = perp_instrument(venue, asset, price)
             plan = plan_book(venue.perp, inst, prices.mid, shown.stress, cfg.start_ns, cfg.end_ns, rng)
             params = writer_params(venue.perp, inst, price, rng)
@@ -225,21 +232,34 @@ class MarketSimulator:
         self.dislocations.sort(key=lambda d: (d.start_ns, d.venue, d.asset))
 
     def _binaries(self) -> None:
-        cfg, params = self.config, self.config.binary_params
-        rng = self._rng(f"binary/{params.venue}/{params.asset}")
-        self.binary_markets = bin_.markets(params, self.paths, cfg.start_ns, cfg.end_ns)
-        self.mispricings = bin_.draw_mispricings(params, self.binary_markets, rng)
+        base = self.config.binary_params
+        self._binary_horizon(base, f"binary/{base.venue}/{base.asset}", "binary")  # names as before horizons
+        for period in self.config.binary_horizons_min:
+            params = bin_.horizon(base, period)
+            self._binary_horizon(params, f"binary/{base.venue}/{base.asset}/{period}m", f"binary/{period}m")
+        self.mispricings.sort(key=lambda m: m.start_ns)
+        self.binary_drifts.sort(key=lambda d: d.start_ns)
+
+    def _binary_horizon(self, params: BinaryParams, rng_name: str, stream: str) -> None:
+        cfg = self.config
+        rng = self._rng(rng_name)
+        markets = bin_.markets(params, self.paths, cfg.start_ns, cfg.end_ns)
+        mispricings = bin_.draw_mispricings(params, markets, rng)
+        drifts = bin_.draw_drifts(params, markets, rng)
         yes: list[tuple[Instrument, BookPlan, BookWriterParams, Decimal]] = []
         no: list[tuple[Instrument, BookPlan, BookWriterParams, Decimal]] = []
-        for market in self.binary_markets:
-            yes_plan, no_plan = bin_.plan_market(params, self.paths, market, self.mispricings, rng)
+        for market in markets:
+            yes_plan, no_plan = bin_.plan_market(params, self.paths, market, mispricings, rng, drifts)
             payout = _ONE if market.outcome_up else Decimal(0)
             yes.append((market.yes, yes_plan, bin_.writer_params(params, rng), payout))
             no.append((market.no, no_plan, bin_.writer_params(params, rng), _ONE - payout))
             self._instruments += [market.yes, market.no]
         for side, books in (("YES", yes), ("NO", no)):
             count = sum(plan.records + 1 for _, plan, _, _ in books)
-            self._streams.append(_Stream(f"binary/{side}", count, partial(bin_.token_records, books)))
+            self._streams.append(_Stream(f"{stream}/{side}", count, partial(bin_.token_records, books)))
+        self.binary_markets += markets
+        self.mispricings += mispricings
+        self.binary_drifts += drifts
 
     def _add(self, inst: Instrument, name: str, records: int, open_: Callable[[], Iterable[MarketData]]) -> None:
         self._instruments.append(inst)

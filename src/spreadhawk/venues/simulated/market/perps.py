@@ -2,6 +2,13 @@
 
 * The perp's fair value is the venue's (undislocated) spot price × (1 + basis); the basis is an
   Ornstein-Uhlenbeck process per asset, shared by the venues (perps arbitrage against each other).
+* Each venue's perpetual adds its own premium to that shared basis (assumption, parameters below):
+  a constant offset per venue (``venue_premium_bps``; e.g. a venue whose longs pay more) and an
+  independent OU noise (``venue_basis_std_bps``, half-life ``venue_basis_half_life_s``). Without it
+  ALPHA's and BETA's perps would share one basis and pay the same funding, and there would be no
+  perp-perp funding spread to capture. The default noise, 1 bp with an 8 h half-life, stands for the
+  typical dispersion of 8-hour funding rates of one major across large venues (about a bp per period
+  in calm markets, assumption: no cross-venue recording in ../shared/data measures it).
 * Index = the median of the spot venues' displayed mids (dislocations included: a median is how real
   indices shrug off one venue's outlier). Mark = the perp's fair value. ``MarkPrice`` every second.
 * Funding follows Binance's documented formula: the premium P is the time average of
@@ -18,6 +25,7 @@
 
 from __future__ import annotations
 
+import copy
 import heapq
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -47,6 +55,13 @@ class PerpParams:
     cap_8h: float = 0.003  # assumption (Binance caps vary by contract)
     estimate_every_s: float = 60.0
     mark_every_ms: int = 1000  # Binance markPrice@1s
+    # per venue (assumptions, see the module docstring): constant premium offsets, and own basis noise
+    venue_premium_bps: tuple[tuple[str, float], ...] = ()  # (venue, offset) pairs; others 0
+    venue_basis_std_bps: float = 1.0
+    venue_basis_half_life_s: float = 8 * 3600.0
+
+    def premium_offset_bps(self, venue: str) -> float:
+        return sum(offset for name, offset in self.venue_premium_bps if name == venue)
 
     def funding_rate(self, premium: float) -> float:
         """Funding rate of one period for the period-average ``premium`` (fractions, not bps).
@@ -72,6 +87,17 @@ class Basis:
 
     def __call__(self, ts: IntArray) -> FloatArray:
         return np.interp((ts - self._start) / S, self._t, self._basis)
+
+    def for_venue(self, params: PerpParams, venue: str, rng: np.random.Generator) -> Basis:
+        """This basis plus ``venue``'s own premium offset and noise (itself when both are zero, so no
+        random number is drawn and the shared path stays what it was)."""
+        offset, std = params.premium_offset_bps(venue), params.venue_basis_std_bps
+        if offset == 0 and std == 0:
+            return self
+        own = copy.copy(self)
+        noise = ou_path(len(self._t), std * 1e-4, params.venue_basis_half_life_s, rng) if std else 0.0
+        own._basis = self._basis + offset * 1e-4 + noise
+        return own
 
 
 class PerpPrices:
