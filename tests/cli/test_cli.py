@@ -47,7 +47,12 @@ def test_demo_runs_stores_and_is_reproducible(tmp_path: Path) -> None:
         "binary_pairs",
         "binary_fair",
         "tri_alpha",
+        "xmaker_btc",
+        "funding_spread_btc",
+        "binary_cross",
+        "binary_flow",
     }
+    assert first["risk"]["enabled"]  # the demo runs under the pre-trade risk engine
     code, out, _ = invoke("demo", "--hours", "0.25", "--seed", "3", "--json", "--db", db, "--no-report")
     second = json.loads(out)
     assert second["journal_sha256"] == first["journal_sha256"]

@@ -26,7 +26,7 @@ from spreadhawk.runtime.config import load_config
 from spreadhawk.runtime.services import BacktestService
 
 CHROMIUM = Path("/usr/bin/chromium")
-SECTIONS = ("summary", "metrics", "equity", "trades", "strategies", "costs", "counters", "config")
+SECTIONS = ("summary", "metrics", "equity", "trades", "strategies", "costs", "counters", "risk", "config")
 T0 = 1_704_067_200_000_000_000  # 2024-01-01 00:00 UTC
 MINUTE = 60_000_000_000
 EVIL = "<script>alert('x')</script>&"  # must come out as text, never as markup
@@ -191,13 +191,16 @@ def test_synthetic_report_has_every_section_metric_and_identity(full: bool) -> N
             "fig-price-1",
             "fig-strategy-pnl",
             "fig-strategy-equity",
+            "fig-risk-var",
+            "fig-risk-regimes",
+            "fig-risk-correlation",
         ]
         assert "<td>funding payments (net received)</td><td class=num>-3.5</td>" in page
         assert "<td>binary settlements (net received)</td><td class=num>17</td>" in page
         assert "<td>rolls</td>" in page  # per-strategy counters
         assert "no price series" not in page
     else:  # the optional keys are absent: notes instead of charts, and no crash
-        assert ids == ["fig-equity", "fig-drawdown", "fig-price-0", "fig-price-1"]
+        assert ids == ["fig-equity", "fig-drawdown", "fig-price-0", "fig-price-1", "fig-risk-var"]
         for note in (
             "no per-strategy breakdown",
             "funding payments and settlements were not recorded",

@@ -26,7 +26,8 @@ from spreadhawk.domain.transfers import WithdrawalTerms
 from spreadhawk.engine.engine import Engine
 from spreadhawk.engine.replay import run_replay
 from spreadhawk.strategy.base import attach_strategy
-from spreadhawk.strategy.library.cross_exchange_maker import CrossExchangeMaker, CrossExchangeMakerConfig
+from spreadhawk.strategy.library.cross_exchange_maker import CrossExchangeMaker
+from spreadhawk.strategy.library.cross_exchange_maker_config import CrossExchangeMakerConfig
 from spreadhawk.venues.simulated.market.feed import MarketSimulator, MarketSimulatorConfig
 from spreadhawk.venues.simulated.market.venues import DEFAULT_VENUES, DislocationProfile, VenueProfile
 from spreadhawk.venues.simulated.venue import SimulatedVenue

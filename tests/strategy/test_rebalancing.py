@@ -231,3 +231,14 @@ def test_the_simulated_example_rebalances_reproducibly() -> None:
     assert {t.asset for t in first.engine.transfers.values()} >= {"BTC"}
     stats = first.strategies[0].stats()["rebalancing"]
     assert stats["requested"] == len(first.engine.transfers) == stats["credited"] + stats["in_flight"]
+
+
+def test_a_standing_opportunity_counts_once_per_episode_not_once_per_book_update() -> None:
+    rebalancer = Rebalancer(RebalanceSettings(enabled=True, episode_gap_ms=1_000, lookback_minutes=60))
+    for i in range(10):  # one opportunity seen on ten book updates 100 ms apart
+        rebalancer.observe("A->B", i * 100 * 1_000_000, D(5) + i, D(1))
+    rebalancer.observe("A->B", 1_500 * 1_000_000, D(2), D(1))  # a new episode 1.5 s after the first
+    per_hour, per_unit = rebalancer.flow("A->B", 2 * S)
+    # Best edge of the first episode (14) plus the second (2), over the one minute watched at least.
+    assert per_unit == D(16) / 2
+    assert abs(per_hour - D(16) * 60) < D("1e-20")

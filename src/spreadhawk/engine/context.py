@@ -15,6 +15,8 @@ from spreadhawk.domain.positions import Position
 from spreadhawk.domain.transfers import Transfer, WithdrawalTerms
 from spreadhawk.engine.engine import Engine
 
+ONE = Decimal(1)
+
 
 class StrategyContext:
     __slots__ = ("_engine", "_next_id", "_next_transfer", "logs", "strategy_id")
@@ -44,7 +46,19 @@ class StrategyContext:
         return self._engine.portfolio.position(instrument_id)
 
     def balance(self, venue: str, asset: str) -> Decimal:
+        """The account's balance of ``asset`` on ``venue`` (shared by every strategy there)."""
         return self._engine.portfolio.ledger.balance(venue, asset)
+
+    def available(self, venue: str, asset: str) -> Decimal:
+        """What a new order may use: the balance less what open orders lock and margin holds."""
+        return self._engine.available(venue, asset)
+
+    def capital_scale(self, instrument_id: InstrumentId | None = None) -> Decimal:
+        """The share of its configured capital this strategy should commit now (regime, correlation to
+        the book, drawdown halving): exactly 1 when no capital allocator is configured. Pass the
+        instrument a new position is about to be taken in; ``None`` for a hedged trade."""
+        capital = self._engine.capital
+        return ONE if capital is None else capital.scale(self.strategy_id, instrument_id)
 
     def withdrawal_terms(self, venue: str, asset: str) -> WithdrawalTerms | None:
         """Fee and delay of sending ``asset`` out of ``venue``; ``None`` when the venue has no route for it."""

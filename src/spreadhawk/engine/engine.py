@@ -22,6 +22,7 @@ from spreadhawk.domain.events import (
     OrderDenied,
     OrderEvent,
     OrderFilled,
+    OrderSide,
     OrderSubmitted,
     PositionChanged,
     RequestTransfer,
@@ -32,16 +33,16 @@ from spreadhawk.domain.events import (
     WithdrawalSent,
 )
 from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId, venue_of
-from spreadhawk.domain.instruments import Instrument
+from spreadhawk.domain.instruments import Instrument, InstrumentKind
 from spreadhawk.domain.market import Bar, BookDeltas, BookSnapshot, MarketData, TradeTick
 from spreadhawk.domain.orderbook import OrderBook
-from spreadhawk.domain.orders import Order
+from spreadhawk.domain.orders import Order, OrderStatus
 from spreadhawk.domain.transfers import Transfer
 from spreadhawk.engine.bus import MessageBus
 from spreadhawk.engine.clock import Clock, SimClock
 from spreadhawk.engine.journal import Journal
 from spreadhawk.engine.portfolio import Portfolio
-from spreadhawk.engine.ports import PreTradeRisk, Venue, VenueEvent
+from spreadhawk.engine.ports import CapitalScale, PreTradeRisk, Venue, VenueEvent
 from spreadhawk.engine.scheduler import Scheduler
 
 Handler = Callable[[Any], None]
@@ -93,6 +94,8 @@ class Engine:
         self._last_exposure_check: int | None = None
         # Pre-trade risk (spreadhawk.risk wires itself in here); None: exchange rules only.
         self.risk: PreTradeRisk | None = None
+        # Capital allocation (spreadhawk.risk.allocation); None: every strategy's scale is 1.
+        self.capital: CapitalScale | None = None
 
     # --------------------------------------------------------------------------- wiring
     def add_venue(self, venue: Venue) -> None:
@@ -174,6 +177,34 @@ class Engine:
                 inst = self.instruments[instrument_id]
                 return inst.tick_size * Decimal(repr(mid))
         return self._last_price.get(instrument_id)
+
+    def available(self, venue: str, asset: str) -> Decimal:
+        """What an order may still use of ``asset`` on ``venue``.
+
+        The venue's free balance (less what resting orders lock and open perpetual positions hold as
+        margin) — the ledger balance alone over-states it when several strategies share a venue —
+        less what our spot orders still on their way to the venue will lock when they arrive.
+        Orders the venue has accepted but whose acknowledgement is still in flight are counted
+        twice: the estimate errs towards having less.
+        """
+        connected = self.venues.get(venue)
+        if connected is None:
+            return Decimal(0)
+        free = connected.free_balance(asset)
+        for order in self.orders.values():
+            if order.status is not OrderStatus.SUBMITTED or venue_of(order.instrument_id) != venue:
+                continue
+            inst = self.instruments[order.instrument_id]
+            if inst.kind is not InstrumentKind.SPOT:
+                continue  # margin depends on the venue's leverage; the venue's own figure covers accepted ones
+            left = order.quantity - order.filled_quantity
+            if order.side is OrderSide.SELL and asset == inst.base:
+                free -= left
+            elif order.side is OrderSide.BUY and asset == inst.quote:
+                price = order.price if order.price is not None else self.price(inst.id)
+                if price is not None:
+                    free -= left * price * (1 + inst.taker_fee)
+        return free
 
     def sample_equity(self, ts_ns: int) -> None:
         equity = self.portfolio.equity(self.price)

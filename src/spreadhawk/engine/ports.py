@@ -66,6 +66,10 @@ class Venue(Protocol):
 
     def balances(self) -> dict[str, Decimal]: ...
 
+    def free_balance(self, asset: str) -> Decimal:
+        """Balance not locked by resting orders nor held as margin (what a new order may use)."""
+        ...
+
     def transfer(self, message: TransferMessage) -> None: ...
 
 
@@ -110,3 +114,14 @@ class PreTradeRisk(Protocol):
     def check(self, command: SubmitOrder, view: RiskView) -> str | None: ...
 
     def on_event(self, event: OrderEvent) -> None: ...
+
+
+class CapitalScale(Protocol):
+    """How much of its configured capital a strategy should use now (1 = all of it).
+
+    A capital allocator (``spreadhawk.risk.allocation``) plugs in here; with none, the engine's
+    ``capital`` is ``None`` and ``StrategyContext.capital_scale`` is exactly 1. ``instrument_id`` is
+    the instrument the strategy is about to take a position in (``None`` for a hedged trade).
+    """
+
+    def scale(self, strategy_id: str, instrument_id: InstrumentId | None = None) -> Decimal: ...

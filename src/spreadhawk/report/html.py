@@ -29,6 +29,7 @@ from plotly.offline import get_plotlyjs
 from spreadhawk.domain.events import Liquidity, OrderFilled, OrderSide
 from spreadhawk.domain.identifiers import ClientOrderId
 from spreadhawk.persistence import RunRecord
+from spreadhawk.report.risk import risk_figures
 
 MAX_POINTS = 20_000  # per line series; longer ones are decimated (see _decimate)
 MAX_MARKERS = 5_000  # fills marked per instrument; beyond it every k-th fill, said in a note
@@ -72,6 +73,7 @@ def render_report(record: RunRecord) -> str:
         ("strategies", "PnL by strategy", _strategies(result, ccy)),
         ("costs", "Fees and costs", _costs(record, result, ccy)),
         ("counters", "Strategy counters", _counters(result)),
+        ("risk", "Risk", _risk(record, ccy)),
         ("config", "Config", _config(record)),
     ]
     nav = " ".join(f'<a href="#{anchor}">{_e(title)}</a>' for anchor, title, _ in sections)
@@ -263,6 +265,13 @@ def _counters(result: Mapping[str, Any]) -> str:
         f"<h3>{_e(sid)}</h3>" + _table(("counter", "value"), _flatten(stats)) for sid, stats in sorted(sources.items())
     ]
     return "".join(parts) or _note("the strategy reported no counters")
+
+
+def _risk(record: RunRecord, ccy: str) -> str:
+    # risk_html draws with this module's chart helpers: importing it at the top would be circular.
+    from spreadhawk.report.risk_html import risk_section  # noqa: PLC0415
+
+    return risk_section(risk_figures(record), record.equity, ccy)
 
 
 def _config(record: RunRecord) -> str:

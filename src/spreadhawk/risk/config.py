@@ -55,6 +55,11 @@ class RiskLimits:
     mark_interval_s: float = 1.0
     # --- kill switch: flattening orders (cancel all, close positions) may pass while it is on
     flatten_on_kill: bool = True
+    # --- VaR as a pre-trade limit (risk/var_limit.py): off unless a fraction is set
+    max_var_fraction: Decimal | None = None  # 1-day VaR of the holdings plus the order / equity
+    var_level: float = 0.99
+    var_window_minutes: int = 1_440  # 1-minute returns in the covariance
+    var_refresh_s: float = 300.0  # the covariance is re-estimated this often (not on the order's path)
 
     @property
     def pause_ns(self) -> int:

@@ -15,7 +15,9 @@ The checks, in order (the first that fails names the denial):
    or the mark when a side is empty) -> ``price_band``;
 6. for orders that add risk: |net exposure in the asset| (holdings on every venue, perpetuals and
    orders in flight) -> ``asset_concentration``; the strategy's exposure -> ``strategy_exposure``;
-   capital deployed -> ``capital_deployed``; gross notional over equity -> ``leverage``.
+   capital deployed -> ``capital_deployed``; gross notional over equity -> ``leverage``; the
+   1-day VaR of the holdings plus the order over ``max_var_fraction`` of equity -> ``var_limit``
+   (off by default; ``var_limit.py``).
 
 An order **reduces risk** when it is ``reduce_only`` or shrinks the account's |net position| in its
 base asset. Such orders are never refused for exposure, loss limits, pauses or HEDGE_ONLY.
@@ -54,6 +56,7 @@ from spreadhawk.risk.kill_switch import InMemoryKillSwitchStore, KillSwitch, Kil
 from spreadhawk.risk.marks import Marks
 from spreadhawk.risk.rates import OrderRates
 from spreadhawk.risk.records import RiskStateChanged
+from spreadhawk.risk.var_limit import VarLimit
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -84,6 +87,7 @@ class RiskEngine:
         self._flatten_seq = 0
         self._engine: Engine | None = None
         self._mark_interval_ns = int(self.limits.mark_interval_s * NS_PER_S)
+        self.var_limit = VarLimit(self.limits) if self.limits.max_var_fraction is not None else None
 
     # ------------------------------------------------------------------ wiring
     def attach(self, engine: Engine) -> None:
@@ -109,6 +113,8 @@ class RiskEngine:
         }
         engine.risk = self
         engine.bus.subscribe(EquitySampled, self._on_equity)
+        if self.var_limit is not None:
+            self.var_limit.attach(engine, self.marks, self._venues)
         if self.kill_switch.engaged:
             engine.schedule(engine.clock.now_ns(), self._cancel_and_flatten)
 
@@ -261,7 +267,10 @@ class RiskEngine:
             return reason
         price_now = self.marks.prices.get(info.asset) or self.marks.price(info.asset, view) or ZERO
         projected = Projection(command.strategy_id, net, signed, notional, price_now)
-        return exposure_denial(self.limits, self.marks, self.book, info, projected, multiplier)
+        reason = exposure_denial(self.limits, self.marks, self.book, info, projected, multiplier)
+        if reason is None and self.var_limit is not None:
+            reason = self.var_limit.denial(info.asset, float(signed * price_now), self.marks.equity)
+        return reason
 
     def _gate(self, strategy_id: str, mode: Mode, why: str, now: int) -> str | None:
         if mode is Mode.HEDGE_ONLY:
@@ -320,6 +329,8 @@ class RiskEngine:
         engine = self.engine
         self.marks.remark(now, engine, self.book)
         self._dirty = False
+        if self.var_limit is not None:
+            self.var_limit.on_remark()
         equity = self.marks.equity
         for kind, loss, end in self.loss_limits.update(now, equity):
             self._record("loss_limit", kind, "tripped", f"loss {loss:.2%} of the {kind}'s start; until {end}")

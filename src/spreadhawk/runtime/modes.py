@@ -26,6 +26,7 @@ from spreadhawk.engine.engine import Engine
 from spreadhawk.engine.journal import Journal
 from spreadhawk.engine.replay import ReplayFeed, run_replay
 from spreadhawk.persistence.kill_switch import SqlKillSwitchStore
+from spreadhawk.risk.allocation import CapitalAllocator
 from spreadhawk.risk.kill_switch import KillSwitchStore
 from spreadhawk.risk.limits import RiskEngine
 from spreadhawk.runtime.config import ConfigError, RunConfig, VenueSection
@@ -49,6 +50,7 @@ class BacktestNode:
     prices: PriceRecorder
     event_count: int  # records the sources hold (bars built on the way are not counted)
     risk: RiskEngine | None = None  # the pre-trade risk engine, when [risk] is enabled
+    allocator: CapitalAllocator | None = None  # the capital allocator, when [risk.allocation] is enabled
 
     def run(self, progress: Callable[[int], None] | None = None) -> None:
         for strategy in self.strategies:
@@ -110,7 +112,34 @@ def build_backtest(config: RunConfig) -> BacktestNode:
     attribution = StrategyAttribution(engine, [s.id for s in strategies])
     node = BacktestNode(engine, strategies, venues, feed.sources, attribution, PriceRecorder(engine), feed.count)
     node.risk = _risk(config, engine)
+    node.allocator = _allocator(config, engine, strategies, node.risk)
     return node
+
+
+def _allocator(
+    config: RunConfig, engine: Engine, strategies: list[Strategy], risk: RiskEngine | None
+) -> CapitalAllocator | None:
+    """The capital allocator strategies read through ``ctx.capital_scale``, when ``[risk.allocation]
+    enabled``; a strategy's family is the config's ``families`` entry, else its class's ``family``."""
+    section = config.risk.allocation
+    if not section.enabled:
+        return None
+    settings = section.settings(config.run.seed)
+    unknown = sorted(set(settings.families) - {s.id for s in strategies})
+    if unknown:
+        raise ConfigError(f"risk.allocation.families: no strategy has the id {unknown[0]!r}")
+    families: dict[str, str] = {}
+    for strategy in strategies:
+        family = getattr(type(strategy), "family", None)  # an optional class attribute
+        if isinstance(family, str):
+            families[strategy.id] = family
+    families.update(settings.families)
+    allocator = CapitalAllocator(settings, risk)
+    try:
+        allocator.attach(engine, families)
+    except ValueError as exc:
+        raise ConfigError(f"risk.allocation: {exc}") from None
+    return allocator
 
 
 def _risk(config: RunConfig, engine: Engine) -> RiskEngine | None:

@@ -150,6 +150,8 @@ def result_json(run_id: str, figures: RunSummaryFigures, node: BacktestNode, wal
         strategy_stats=next(iter(stats.values())) if len(stats) == 1 else stats,
         strategies=_per_strategy(node, stats),
         risk=risk_summary(node),
+        # (ts_ns, regime) at each change of the capital allocator's regime; empty without one
+        regimes=[] if node.allocator is None else [list(change) for change in node.allocator.regimes],
         costs={
             "fees": str(figures.fees_paid),
             "funding": str(_posted(engine, PostingReason.FUNDING)),
@@ -157,6 +159,7 @@ def result_json(run_id: str, figures: RunSummaryFigures, node: BacktestNode, wal
             "withdrawal_fees": str(_value(engine.portfolio.withdrawal_fees, engine)),
         },
         transfers=transfer_summary(engine),
+        **final_holdings(engine),
         series={
             "prices": {iid: points for iid, points in node.prices.series.items()},
             "strategy_equity": {
@@ -200,6 +203,22 @@ def risk_summary(node: BacktestNode) -> dict[str, Any]:
         "denials": dict(sorted(risk.denials.items())),
         "records": [jsonable(dataclasses.asdict(r)) | {"type": type(r).__name__} for r in risk.records],
         "kill_switch": None if state is None else jsonable(dataclasses.asdict(state)),
+    }
+
+
+def final_holdings(engine: Engine) -> dict[str, Any]:
+    """What the stress scenarios need: each venue's final non-zero balances (exact strings) and the
+    final price of each asset held, in the valuation currency (assets without a price are left out)."""
+    balances: dict[str, dict[str, str]] = {}
+    held: set[str] = set()
+    for (venue, asset), amount in sorted(engine.portfolio.ledger.balances().items()):
+        if amount:
+            balances.setdefault(venue, {})[asset] = str(amount)
+            held.add(asset)
+    prices = {asset: engine.portfolio.asset_price(asset, engine.price) for asset in sorted(held)}
+    return {
+        "final_balances": balances,
+        "asset_prices": {asset: str(price) for asset, price in prices.items() if price is not None},
     }
 
 

@@ -41,7 +41,9 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from spreadhawk.domain.events import DepositCredited, TransferEvent, TransferFailed, WithdrawalSent
+from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.transfers import WithdrawalTerms
+from spreadhawk.engine.context import StrategyContext
 from spreadhawk.strategy.base import StrategyConfig
 
 ZERO = Decimal(0)
@@ -58,6 +60,9 @@ class RebalanceSettings(StrategyConfig):
     min_benefit_to_cost: float = Field(default=2.0, gt=0, description="expected edge over the fee, at least")
     lookback_minutes: float = Field(default=60.0, gt=0, description="opportunity flow window")
     horizon_minutes: float | None = Field(default=None, gt=0, description="benefit horizon; default: the delay")
+    episode_gap_ms: float = Field(
+        default=1_000, ge=0, description="a direction's sightings within this of the first are one opportunity"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -79,6 +84,40 @@ class Need:
     quote_value: Decimal  # one unit of the asset, in quote (1 for the quote itself)
     base_per_unit: Decimal  # units of base one unit of the asset lets the direction trade (1, or 1 / price)
     step: Decimal  # amounts are rounded down to this (the lot for a base asset)
+
+
+def direction_needs(
+    ctx: StrategyContext, buy: Instrument, sell: Instrument, per_trade: Decimal, price: Decimal, lot: Decimal
+) -> tuple[Need, Need]:
+    """What buying on ``buy``'s venue and selling on ``sell``'s keeps using up, per full trade of
+    ``per_trade`` base at ``price``: base on the sell venue (it piles up where we buy) and quote on
+    the buy venue (it piles up where we sell). Balances are what orders may still use there."""
+    direction, free = f"{buy.venue}->{sell.venue}", ctx.available
+    base = Need(
+        direction,
+        buy.base,
+        sell.venue,
+        free(sell.venue, sell.base),
+        buy.venue,
+        free(buy.venue, buy.base),
+        per_trade,
+        price,
+        Decimal(1),
+        lot,
+    )
+    quote = Need(
+        direction,
+        buy.quote,
+        buy.venue,
+        free(buy.venue, buy.quote),
+        sell.venue,
+        free(sell.venue, sell.quote),
+        per_trade * price * (1 + buy.taker_fee),
+        Decimal(1),
+        1 / price,
+        buy.tick_size,
+    )
+    return base, quote  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +163,18 @@ class Rebalancer:
         """An opportunity of ``direction`` seen, sized without inventory limits: net edge (quote), base quantity."""
         if self._first_ns is None:
             self._first_ns = now_ns
-        if edge > 0 and quantity > 0:
-            self._flow.setdefault(direction, deque()).append((now_ns, edge, quantity))
+        if edge <= 0 or quantity <= 0:
+            return
+        # A standing opportunity is seen again at every decision (every book update) while it
+        # lasts: counting each sighting would multiply its edge by the update rate. A direction is
+        # counted at most once per episode gap (about as often as the strategy could trade it),
+        # worth the best edge seen in that episode.
+        seen = self._flow.setdefault(direction, deque())
+        if seen and now_ns - seen[-1][0] < self.settings.episode_gap_ms * 1_000_000:
+            started, best_edge, best_qty = seen[-1]
+            seen[-1] = (started, max(best_edge, edge), max(best_qty, quantity))
+        else:
+            seen.append((now_ns, edge, quantity))
 
     def flow(self, direction: str, now_ns: int) -> tuple[Decimal, Decimal]:
         """(edge per hour, edge per unit of base) of ``direction`` over the lookback window."""
@@ -170,6 +219,14 @@ class Rebalancer:
         return Rebalance(need.asset, amount, need.long_venue, need.short_venue, benefit, cost)
 
     # --------------------------------------------------------------------------- bookkeeping
+    def act(self, ctx: StrategyContext, needs: tuple[Need, ...]) -> None:
+        """Send the transfers the rule decides for ``needs`` (each at most once in flight per asset)."""
+        now = ctx.now_ns()
+        for need in needs:
+            move = self.decide(need, ctx.withdrawal_terms(need.long_venue, need.asset), now)
+            if move is not None:
+                self.record(move, ctx.transfer(move.asset, move.amount, move.from_venue, move.to_venue), now)
+
     def record(self, rebalance: Rebalance, transfer_id: str, now_ns: int) -> None:
         """The strategy sent ``rebalance`` as ``transfer_id``."""
         self._pending[transfer_id] = _Pending(rebalance, now_ns)

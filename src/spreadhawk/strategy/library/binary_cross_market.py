@@ -290,7 +290,7 @@ class BinaryCrossMarket(PairedLegsStrategy):
         unit_cost = long_ask * (1 + long_tok.taker_fee) + ratio * short_ask * (1 + short_tok.taker_fee)
         shown = [self.ctx.book(t.id).best_ask() for t in (long_tok, short_tok)]
         sizes = [self._left(t, level) for t, level in zip((long_tok, short_tok), shown, strict=True)]
-        affordable = self.ctx.balance(self.cfg.venue, long_tok.quote) / unit_cost if unit_cost > 0 else ZERO
+        affordable = self.ctx.available(self.cfg.venue, long_tok.quote) / unit_cost if unit_cost > 0 else ZERO
         hedge_room = sizes[1] / ratio if ratio > 0 else sizes[0]
         qty = long_tok.round_lot_down(min(self.cfg.order_shares, room, sizes[0], hedge_room, affordable))
         hedge = short_tok.round_lot_down((qty * ratio).to_integral_value(rounding=ROUND_DOWN))

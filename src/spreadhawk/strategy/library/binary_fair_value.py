@@ -160,7 +160,7 @@ class BinaryFairValue(Strategy):
         inst = self.ctx.instrument(iid)
         unit_cost = price * (1 + inst.taker_fee) * inst.contract_size
         room = self.cfg.max_shares_per_market - self._held.get(expiry, ZERO)
-        affordable = self.ctx.balance(self.cfg.venue, inst.quote) / unit_cost
+        affordable = self.ctx.available(self.cfg.venue, inst.quote) / unit_cost
         wanted = min(self.cfg.order_shares, shown, room, affordable)
         return (wanted / inst.lot_size).to_integral_value(rounding=ROUND_DOWN) * inst.lot_size
 

@@ -215,7 +215,9 @@ class BinaryOrderFlow(Strategy):
     def _quantity(self, iid: InstrumentId, expiry: int, price: Decimal, shown: Decimal) -> Decimal:
         inst = self.ctx.instrument(iid)
         room = self.cfg.max_shares_per_market - self._held.get(expiry, ZERO)
-        affordable = self.ctx.balance(self.cfg.venue, inst.quote) / (price * (1 + inst.taker_fee) * inst.contract_size)
+        affordable = self.ctx.available(self.cfg.venue, inst.quote) / (
+            price * (1 + inst.taker_fee) * inst.contract_size
+        )
         return inst.round_lot_down(min(self.cfg.order_shares, shown, room, affordable))
 
     # --------------------------------------------------------------------------- fills

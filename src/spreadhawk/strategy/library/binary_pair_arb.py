@@ -191,7 +191,7 @@ class BinaryPairArb(PairedLegsStrategy):
 
     def _plan(self, pair: BinaryPair, yes_asks: Asks, no_asks: Asks) -> PairPlan | str:
         """The legs to send, or the reason to skip."""
-        balance = self.ctx.balance(self.cfg.venue, pair.yes.quote)
+        balance = self.ctx.available(self.cfg.venue, pair.yes.quote)
         budget_left = self.cfg.max_quote_per_market - self._spent.get(pair.yes.id, ZERO)
 
         def limits(yes: Decimal, no: Decimal, qty: Decimal, spend: Decimal) -> tuple[tuple[Decimal, str], ...]:

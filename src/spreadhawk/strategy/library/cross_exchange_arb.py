@@ -52,7 +52,7 @@ from spreadhawk.domain.orders import TERMINAL, OrderStatus
 from spreadhawk.execution.paired import Leg
 from spreadhawk.strategy.detectors import CrossPlan, common_lot, cross_pays, plan_cross_exchange
 from spreadhawk.strategy.legs import PairedLegsConfig, PairedLegsStrategy
-from spreadhawk.strategy.rebalancing import Need, Rebalancer, RebalanceSettings
+from spreadhawk.strategy.rebalancing import Rebalancer, RebalanceSettings, direction_needs
 
 ZERO = Decimal(0)
 WALK_DEPTH = 100  # levels per side an opportunity may sweep; far more than any spread pays for
@@ -200,8 +200,8 @@ class CrossExchangeArb(PairedLegsStrategy):
     ) -> CrossPlan | str:
         """The legs to send, or the reason to skip (the shared detector, with this strategy's limits;
         ``inventory=False`` leaves out the balances: what the opportunity offers a full-sized trade)."""
-        quote_free = self.ctx.balance(buy.venue, buy.quote) if inventory else Decimal("Infinity")
-        base_free = self.ctx.balance(sell.venue, sell.base) if inventory else Decimal("Infinity")
+        quote_free = self.ctx.available(buy.venue, buy.quote) if inventory else Decimal("Infinity")
+        base_free = self.ctx.available(sell.venue, sell.base) if inventory else Decimal("Infinity")
         buy_cost = 1 + buy.taker_fee
 
         def limits(ask: Decimal, _bid: Decimal, qty: Decimal, cost: Decimal) -> tuple[tuple[Decimal, str], ...]:
@@ -226,38 +226,8 @@ class CrossExchangeArb(PairedLegsStrategy):
         full = self._plan(buy, sell, asks, bids, inventory=False)
         if not isinstance(full, str):
             self.rebalancer.observe(direction, now, full.net_edge, full.quantity)
-        ask, balance = asks[0][0], self.ctx.balance
-        # The base this direction sells is short on the sell venue (it piled up where we buy), the
-        # quote it spends is short on the buy venue (it piled up where we sell).
-        base_need = Need(
-            direction,
-            buy.base,
-            short_venue=sell.venue,
-            short_balance=balance(sell.venue, sell.base),
-            long_venue=buy.venue,
-            long_balance=balance(buy.venue, buy.base),
-            per_trade=self.cfg.max_quantity,
-            quote_value=ask,
-            base_per_unit=Decimal(1),
-            step=self._check_pair(),
-        )
-        quote_need = Need(
-            direction,
-            buy.quote,
-            short_venue=buy.venue,
-            short_balance=balance(buy.venue, buy.quote),
-            long_venue=sell.venue,
-            long_balance=balance(sell.venue, sell.quote),
-            per_trade=self.cfg.max_quantity * ask * (1 + buy.taker_fee),
-            quote_value=Decimal(1),
-            base_per_unit=1 / ask,
-            step=buy.tick_size,
-        )
-        for need in (base_need, quote_need):
-            decision = self.rebalancer.decide(need, self.ctx.withdrawal_terms(need.long_venue, need.asset), now)
-            if decision is not None:
-                transfer_id = self.ctx.transfer(decision.asset, decision.amount, decision.from_venue, decision.to_venue)
-                self.rebalancer.record(decision, transfer_id, now)
+        needs = direction_needs(self.ctx, buy, sell, self.cfg.max_quantity, asks[0][0], self._check_pair())
+        self.rebalancer.act(self.ctx, needs)
 
     def _transfer_event(self, event: WithdrawalSent | DepositCredited | TransferFailed) -> None:
         self.rebalancer.on_transfer_event(event)

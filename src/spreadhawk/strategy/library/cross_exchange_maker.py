@@ -41,9 +41,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
-from typing import Any, Literal
-
-from pydantic import Field, model_validator
+from typing import Any
 
 from spreadhawk.domain.events import (
     DepositCredited,
@@ -61,8 +59,9 @@ from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId, venue_of
 from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.market import BookDeltas, BookSide, BookSnapshot
 from spreadhawk.domain.orders import OrderStatus
-from spreadhawk.strategy.base import Strategy, StrategyConfig
+from spreadhawk.strategy.base import Strategy
 from spreadhawk.strategy.detectors import common_lot
+from spreadhawk.strategy.library.cross_exchange_maker_config import CrossExchangeMakerConfig
 from spreadhawk.strategy.library.cross_exchange_maker_hedge import (
     WALK_DEPTH,
     MakerHedger,
@@ -71,41 +70,12 @@ from spreadhawk.strategy.library.cross_exchange_maker_hedge import (
     on_grid,
     quote_limit,
 )
-from spreadhawk.strategy.rebalancing import Need, Rebalancer, RebalanceSettings
+from spreadhawk.strategy.rebalancing import Rebalancer, direction_needs
 
 ZERO = Decimal(0)
 BPS = Decimal(10_000)
 MS = 1_000_000
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
-
-
-class CrossExchangeMakerConfig(StrategyConfig):
-    maker: str = Field(description="instrument id where the post-only quotes rest")
-    hedge: str = Field(description="instrument id (same base/quote, another venue) where fills are hedged")
-    sides: Literal["both", "bid", "ask"] = "both"
-    quantity: Decimal = Field(gt=0, description="base quantity per quote")
-    min_profit_bps: float = Field(default=5.0, ge=0, description="margin after both fees, bps of the buy price")
-    quote_offset_bps: float = Field(default=1.0, ge=0, description="rest this far inside the band's edge")
-    requote_tolerance_bps: float = Field(default=2.0, ge=0, description="drift from target before repricing")
-    min_quote_life_ms: int = Field(default=500, ge=0, description="a quote rests this long before a drift reprice")
-    max_hedge_book_age_ms: int = Field(default=10_000, gt=0, description="older hedge book: quotes pulled")
-    hedge_slippage_bps: Decimal = Field(default=Decimal(20), ge=0, description="hedge IOC limit beyond the book")
-    max_hedge_attempts: int = Field(default=3, ge=1, description="hedge shortfalls in a row before halting")
-    max_inventory_skew: float = Field(default=0.25, gt=0, le=1, description="base share drift that pulls a side")
-    skew_bps: float = Field(default=2.0, ge=0, description="widening of the worsening side at that drift")
-    target_base_share: float | None = Field(default=None, ge=0, le=1, description="None: the share at start")
-    decision_delay_ns: int = Field(default=1, ge=0, description="coalescing delay; 0 = decide on every record")
-    rebalance: RebalanceSettings = Field(default=RebalanceSettings(), description="inventory transfers between venues")
-
-    @model_validator(mode="after")
-    def _two_venues(self) -> CrossExchangeMakerConfig:
-        for iid in (self.maker, self.hedge):
-            venue, _, symbol = iid.partition(":")
-            if not venue or not symbol:
-                raise ValueError(f"{iid!r} is not an instrument id of the form 'VENUE:SYMBOL'")
-        if venue_of(InstrumentId(self.maker)) == venue_of(InstrumentId(self.hedge)):
-            raise ValueError(f"maker and hedge are both on venue {venue_of(InstrumentId(self.maker))!r}")
-        return self
 
 
 @dataclass(slots=True)
@@ -355,33 +325,17 @@ class CrossExchangeMaker(Strategy):
     def _rebalance(self) -> None:
         """Report new hedged fills as their direction's flow, then move base or quote back if it pays."""
         maker, hedge = self.ctx.instrument(self.maker_id), self.ctx.instrument(self.hedge_id)
-        now, balance = self.ctx.now_ns(), self.ctx.balance
+        now = self.ctx.now_ns()
         legs = {BUY: (maker, hedge), SELL: (hedge, maker)}  # (buy venue, sell venue) per maker side
         for record in self.hedger.records[self._observed :]:
             buy, sell = legs[record.maker_side]
             self.rebalancer.observe(f"{buy.venue}->{sell.venue}", now, record.realised_edge, record.quantity)
         self._observed = len(self.hedger.records)
         best = self.ctx.book(self.hedge_id).best_bid()
-        if best is None:
-            return
-        price = hedge.price(best[0])
-        for side in self._sides:
-            buy, sell = legs[side]
-            direction = f"{buy.venue}->{sell.venue}"
-            # The base this direction sells runs short where it sells (it piles up where it buys);
-            # the quote it spends runs short where it buys.
-            needs = (
-                Need(direction, buy.base, sell.venue, balance(sell.venue, sell.base), buy.venue,
-                     balance(buy.venue, buy.base), self.cfg.quantity, price, Decimal(1), self._lot),
-                Need(direction, buy.quote, buy.venue, balance(buy.venue, buy.quote), sell.venue,
-                     balance(sell.venue, sell.quote), self.cfg.quantity * price * (1 + hedge.taker_fee),
-                     Decimal(1), 1 / price, maker.tick_size),
-            )  # fmt: skip
-            for need in needs:
-                move = self.rebalancer.decide(need, self.ctx.withdrawal_terms(need.long_venue, need.asset), now)
-                if move is not None:
-                    transfer_id = self.ctx.transfer(move.asset, move.amount, move.from_venue, move.to_venue)
-                    self.rebalancer.record(move, transfer_id, now)
+        if best is not None:
+            for side in self._sides:
+                needs = direction_needs(self.ctx, *legs[side], self.cfg.quantity, hedge.price(best[0]), self._lot)
+                self.rebalancer.act(self.ctx, needs)
 
     def _transfer_event(self, event: WithdrawalSent | DepositCredited | TransferFailed) -> None:
         self.rebalancer.on_transfer_event(event)

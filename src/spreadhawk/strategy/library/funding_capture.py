@@ -115,6 +115,7 @@ class Touch:
 
 class FundingCapture(PairedLegsStrategy):
     config_class = FundingCaptureConfig
+    family = "funding_capture"  # its row of the allocation matrix (spreadhawk.risk.allocation)
 
     def __init__(self, config: FundingCaptureConfig, strategy_id: str | None = None) -> None:
         super().__init__(config, strategy_id)
@@ -253,7 +254,11 @@ class FundingCapture(PairedLegsStrategy):
 
     def _enter(self, spot_mid: Decimal, perp_mid: Decimal) -> None:
         spot, perp = self.ctx.instrument(self.spot_id), self.ctx.instrument(self.perp_id)
-        base = (self.cfg.notional / spot_mid / self._lot).to_integral_value(rounding=ROUND_DOWN) * self._lot
+        notional = self.cfg.notional
+        scale = self.ctx.capital_scale()  # hedged: the regime and drawdown scale, no correlation
+        if scale != 1:
+            notional *= scale
+        base = (notional / spot_mid / self._lot).to_integral_value(rounding=ROUND_DOWN) * self._lot
         if base == 0 or min(spot.min_notional, perp.min_notional) > base * spot_mid:
             return
         self._counts["entries"] += 1

@@ -54,6 +54,7 @@ from spreadhawk.strategy.paired_walk import Levels, round_down
 ZERO = Decimal(0)
 BPS = Decimal(10_000)
 HOUR_NS = 3_600_000_000_000
+RETRY_BACKOFF_NS = 60_000_000_000  # first wait after an exit or defence was unwound; doubles up to an hour
 
 
 # =========================================================================== the rule (pure)
@@ -150,6 +151,7 @@ class FundingSpreadConfig(PairedLegsConfig):
 
 class FundingSpread(PairedLegsStrategy):
     config_class = FundingSpreadConfig
+    family = "funding_capture"  # carry: its row of the allocation matrix (spreadhawk.risk.allocation)
 
     def __init__(self, config: FundingSpreadConfig, strategy_id: str | None = None) -> None:
         super().__init__(config, strategy_id)
@@ -165,6 +167,11 @@ class FundingSpread(PairedLegsStrategy):
         self._opened_ns: int | None = None
         self._cooldown_until = 0
         self._entries: set[UnitId] = set()
+        # Exits and defences whose unit was unwound (a venue refused a leg): retried after a
+        # back-off that doubles, not on the next book update, or each retry pays both legs' fees.
+        self._actions: dict[UnitId, bool] = {}  # unit -> judged
+        self._action_failures = 0
+        self._manage_after = 0
         self._halted = False
         self._lone: ClientOrderId | None = None  # a single leg left by a failed unit, being closed
         self._counts = {"entries": 0, "defences": 0}
@@ -224,11 +231,16 @@ class FundingSpread(PairedLegsStrategy):
         if self._busy or books[0] is None or books[1] is None:
             return
         if any(self._held.values()):
-            self._manage()
+            if self.ctx.now_ns() >= self._manage_after:
+                self._manage()
         elif len(self._rates) == 2 and not self._halted and self.ctx.now_ns() >= self._cooldown_until:
             a, b = (self.ctx.instrument(iid) for iid in self.ids)
             mid_low = _mid(books[0] if self._rates[a.id] <= self._rates[b.id] else books[1])
-            base = round_down(self.cfg.notional / mid_low, self._lot)
+            notional = self.cfg.notional
+            scale = self.ctx.capital_scale()  # hedged: the regime and drawdown scale, no correlation
+            if scale != 1:
+                notional *= scale
+            base = round_down(notional / mid_low, self._lot)
             if base == 0:
                 return
             plan = plan_funding_spread(
@@ -260,12 +272,17 @@ class FundingSpread(PairedLegsStrategy):
         if reason is not None:
             self._exits[reason] = self._exits.get(reason, 0) + 1
             self._cooldown_until = self.ctx.now_ns() + round(self.cfg.cooldown_hours * HOUR_NS)
-            self._trade({iid: -self._base(iid) for iid in self.ids})
+            self._track(self._trade({iid: -self._base(iid) for iid in self.ids}))
         elif min(self.liquidation_distances().values()) < Decimal(repr(self.cfg.min_liquidation_distance)):
             self._counts["defences"] += 1
             cut = round_down(self._base(long_id) * self.cfg.defend_fraction, self._lot)
             cut = self._base(long_id) if cut == 0 or self._base(long_id) - cut < self._lot else cut
-            self._trade({long_id: -cut, short_id: cut})
+            self._track(self._trade({long_id: -cut, short_id: cut}))
+
+    def _track(self, unit: UnitId | None) -> None:
+        if unit is not None:
+            self._actions[unit] = False
+            self._legs_done()  # without latency the unit is already judged
 
     def _mark_mid(self, iid: InstrumentId) -> Decimal:
         book = self._book(iid)
@@ -329,6 +346,18 @@ class FundingSpread(PairedLegsStrategy):
     def _legs_done(self) -> None:
         if self._busy:
             return
+        for unit_id in [u for u, judged in self._actions.items() if not judged]:
+            unit = self.executor.units[unit_id]
+            if unit.status is UnitStatus.OPEN:
+                continue
+            self._actions[unit_id] = True
+            if unit.status in (UnitStatus.UNWOUND, UnitStatus.FAILED):
+                self._action_failures += 1
+                backoff = min(RETRY_BACKOFF_NS * 2 ** (self._action_failures - 1), HOUR_NS)
+                self._manage_after = self.ctx.now_ns() + backoff
+                self.ctx.log(f"unit {unit_id} {unit.status}: {unit.note}; next attempt in {backoff / 1e9:.0f} s")
+            else:
+                self._action_failures = 0
         for unit_id, unit in self.executor.units.items():
             bad = unit.status is UnitStatus.FAILED or (unit_id in self._entries and unit.status is UnitStatus.UNWOUND)
             if bad and not self._halted:
@@ -342,6 +371,9 @@ class FundingSpread(PairedLegsStrategy):
         attached = self._ctx is not None
         return {
             **self._counts,
+            "failed_exits_or_defences": sum(
+                self.executor.units[u].status in (UnitStatus.UNWOUND, UnitStatus.FAILED) for u in self._actions
+            ),
             "legging_incidents": sum(
                 u.status in (UnitStatus.HEDGED, UnitStatus.UNWOUND, UnitStatus.FAILED)
                 for u in self.executor.units.values()

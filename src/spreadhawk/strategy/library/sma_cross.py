@@ -12,14 +12,16 @@ on the same side isn't a cross.
 Signals are floats (they aren't money); orders are exact. Crossing above while flat, with no order
 in flight, is a market buy of the whole quote balance on the venue (``quote_quantity``), or of
 ``max_quote`` when set (strategies sharing a venue). Crossing below while long is a market sell of the
-whole position.
+whole position. With a capital allocator (``[risk.allocation]``) the entry budget is multiplied by
+``ctx.capital_scale`` (regime, correlation to the rest of the book, drawdown halving); without one
+the scale is exactly 1 and the budget is untouched.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from itertools import islice
 from typing import Any
 
@@ -52,6 +54,7 @@ class SmaCrossConfig(StrategyConfig):
 
 class SmaCross(Strategy):
     config_class = SmaCrossConfig
+    family = "directional"  # its row of the allocation matrix (spreadhawk.risk.allocation)
 
     def __init__(self, config: SmaCrossConfig, strategy_id: str | None = None) -> None:
         super().__init__(config, strategy_id)
@@ -95,6 +98,9 @@ class SmaCross(Strategy):
         budget = ctx.balance(inst.venue, inst.quote)
         if self.cfg.max_quote is not None:
             budget = min(budget, self.cfg.max_quote)
+        scale = ctx.capital_scale(self.instrument_id)  # exactly 1 without a capital allocator
+        if scale != 1:
+            budget = (budget * scale).quantize(inst.tick_size * inst.lot_size, rounding=ROUND_DOWN)
         if budget > 0:
             self._submit(OrderSide.BUY, ZERO, budget)
 

@@ -135,7 +135,7 @@ class TriangularArb(PairedLegsStrategy):
 
     def _take(self, cycle: Cycle, books: _Books) -> None:
         asset = cycle[0].source
-        limit = min(self.cfg.max_start_amount.get(asset, Decimal(0)), self.ctx.balance(self.cfg.venue, asset))
+        limit = min(self.cfg.max_start_amount.get(asset, Decimal(0)), self.ctx.available(self.cfg.venue, asset))
         if self.executor.is_busy:
             self._skip("leg_in_flight")
             return

@@ -116,6 +116,9 @@ class SimulatedVenue:
     def balances(self) -> dict[str, Decimal]:
         return self.account.ledger.venue_balances(self.name)
 
+    def free_balance(self, asset: str) -> Decimal:
+        return self.account.free(asset)
+
     def submit(self, command: SubmitOrder) -> None:
         self._after(self.latency_ns, lambda: self._step(lambda: self._arrive(command)))
 
