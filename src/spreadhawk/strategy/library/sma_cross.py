@@ -15,13 +15,18 @@ in flight, is a market buy of the whole quote balance on the venue (``quote_quan
 whole position. With a capital allocator (``[risk.allocation]``) the entry budget is multiplied by
 ``ctx.capital_scale`` (regime, correlation to the rest of the book, drawdown halving); without one
 the scale is exactly 1 and the budget is untouched.
+
+``sizing`` chooses how much of that budget an entry commits (``spreadhawk.strategy.sizing``): the
+default ``{ method = "fixed" }`` is the whole budget as above; the other methods size from the bars
+and from the net return of each closed round trip, measured on this strategy's own fills (quote
+received over quote spent, fees in quote included), with the budget as equity and as the cap.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from itertools import islice
 from typing import Any
 
@@ -31,6 +36,7 @@ from spreadhawk.domain.events import OrderCanceled, OrderDenied, OrderFilled, Or
 from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId
 from spreadhawk.domain.market import Bar
 from spreadhawk.strategy.base import Strategy, StrategyConfig
+from spreadhawk.strategy.sizing import FixedSizing, Sizer, SizingSettings
 
 ZERO = Decimal(0)
 
@@ -42,6 +48,7 @@ class SmaCrossConfig(StrategyConfig):
     max_quote: Decimal | None = Field(
         default=None, gt=0, description="spend at most this much quote per entry (default: the whole balance)"
     )
+    sizing: SizingSettings = Field(default_factory=FixedSizing, description="how much of the budget an entry commits")
 
     @field_validator("slow")
     @classmethod
@@ -64,12 +71,16 @@ class SmaCross(Strategy):
         self._last_nonzero_diff: float | None = None  # backtrader's NonZeroDifference, one bar behind
         self._in_flight: ClientOrderId | None = None
         self._counts = dict.fromkeys(("bars", "signals_up", "signals_down", "orders", "fills", "rejections"), 0)
+        self.sizer = Sizer(config.sizing)
+        self._trip_spent = ZERO  # quote paid for the open round trip (fees in quote included)
+        self._trip_received = ZERO  # quote received from it so far, net of fees in quote
 
     # --------------------------------------------------------------------------- signals
     def on_bar(self, bar: Bar) -> None:
         if bar.instrument_id != self.instrument_id:
             return
         self._counts["bars"] += 1
+        self.sizer.on_bar(bar)
         closes = self._closes
         closes.append(float(bar.close))
         if len(closes) < self.cfg.slow:
@@ -99,10 +110,9 @@ class SmaCross(Strategy):
         if self.cfg.max_quote is not None:
             budget = min(budget, self.cfg.max_quote)
         scale = ctx.capital_scale(self.instrument_id)  # exactly 1 without a capital allocator
-        if scale != 1:
-            budget = (budget * scale).quantize(inst.tick_size * inst.lot_size, rounding=ROUND_DOWN)
-        if budget > 0:
-            self._submit(OrderSide.BUY, ZERO, budget)
+        notional = self.sizer.notional(budget, scale, quantum=inst.tick_size * inst.lot_size)
+        if notional > 0:
+            self._submit(OrderSide.BUY, ZERO, notional)
 
     def _exit(self) -> None:
         quantity = self.ctx.position(self.instrument_id).quantity
@@ -116,7 +126,21 @@ class SmaCross(Strategy):
 
     def on_order_filled(self, event: OrderFilled) -> None:
         self._counts["fills"] += 1
+        if not self.sizer.is_fixed:
+            self._measure_round_trip(event)
         self._settle(event.client_order_id)
+
+    def _measure_round_trip(self, fill: OrderFilled) -> None:
+        inst = self.ctx.instrument(self.instrument_id)
+        value = fill.price * fill.quantity * inst.contract_size
+        fee = fill.fee if fill.fee_currency == inst.quote else ZERO  # a fee in base shrinks the position
+        if fill.side is OrderSide.BUY:
+            self._trip_spent += value + fee
+            return
+        self._trip_received += value - fee
+        if self.ctx.position(self.instrument_id).is_flat and self._trip_spent > 0:
+            self.sizer.record_trade(self._trip_received / self._trip_spent - 1)
+            self._trip_spent = self._trip_received = ZERO
 
     def on_order_rejected(self, event: OrderRejected) -> None:
         self._counts["rejections"] += 1
@@ -134,4 +158,7 @@ class SmaCross(Strategy):
             self._in_flight = None
 
     def stats(self) -> dict[str, Any]:
-        return dict(self._counts)
+        counts: dict[str, Any] = dict(self._counts)
+        if not self.sizer.is_fixed:  # fixed runs report exactly what they always did
+            counts["closed_trades"] = len(self.sizer.trade_returns)
+        return counts
