@@ -10,10 +10,13 @@ reads a clock. What a tripped breaker does to orders is decided in one place, ``
 * **Drawdown** from the running equity peak: at 8 % sizes are halved, at 10 % the kill switch is
   engaged with flattening (cancel everything, close positions at market) and trading halts until
   someone resumes it.
-* **Losing streaks**: a strategy's round trips per instrument (flat to flat, a flip closes one),
-  net of fees. 3 losses in a row pause the strategy for an hour (again at 6 and 9), 10 pause it
-  until it is resumed by hand. A winning trip resets the count. Strategies that never come back
-  to flat (a spot arbitrage whose inventory drifts) close no round trip and never trip this.
+* **Losing streaks**: a strategy's round trips, net of fees. A round trip is its whole book from
+  flat to flat — every instrument it trades — so a hedged trade is judged with its hedge (a
+  maker fill and its hedge on another venue, spot and perpetual legs), not leg by leg; a
+  strategy trading one instrument also closes one on a flip. 3 losses in a row pause the
+  strategy for an hour (again at 6 and 9), 10 pause it until it is resumed by hand. A winning trip
+  resets the count. Strategies that never come back to flat (a spot arbitrage whose inventory
+  drifts) close no round trip and never trip this.
 * **Venue health** picks a degradation mode per venue: FULL, REDUCED (sizes halved), HEDGE_ONLY
   (only risk-reducing orders), HALTED (nothing but the risk engine's own flattening orders).
 """
@@ -123,35 +126,41 @@ class Drawdown:
 
 # --------------------------------------------------------------------------- losing streaks
 @dataclass(slots=True)
-class _Trip:
-    position: Position
+class _Book:
+    positions: dict[InstrumentId, Position]
     pnl: Decimal = ZERO
 
 
 class LosingStreaks:
-    """Consecutive losing round trips per strategy; ``on_fill`` says what the fill closed."""
+    """Consecutive losing round trips per strategy; ``on_fill`` says what the fill closed.
+
+    Judging each instrument on its own would count the losing leg of every hedged trade as a
+    loss (in the demo the maker-taker and YES/NO pair strategies were paused by winning trades).
+    """
 
     def __init__(self) -> None:
-        self._trips: dict[tuple[str, InstrumentId], _Trip] = {}
+        self._books: dict[str, _Book] = {}
         self.streak: dict[str, int] = {}
 
     def on_fill(self, strategy_id: str, fill: OrderFilled, contract_size: Decimal) -> Decimal | None:
         """The PnL (net of fees, settlement currency) of the round trip this fill closed, if any;
         the strategy's streak is updated."""
-        key = (strategy_id, fill.instrument_id)
-        trip = self._trips.get(key)
-        if trip is None:
-            trip = self._trips[key] = _Trip(Position(fill.instrument_id, contract_size=contract_size))
-        before = trip.position
+        book = self._books.setdefault(strategy_id, _Book({}))
+        before = book.positions.get(fill.instrument_id) or Position(fill.instrument_id, contract_size=contract_size)
         after = before.apply_fill(fill)
         if after is before:
             return None  # the same fill reported twice
-        trip.pnl += after.realized_pnl - before.realized_pnl - fill.fee
-        trip.position = after
-        flipped = not before.is_flat and not after.is_flat and (before.quantity > 0) != (after.quantity > 0)
-        if not (after.is_flat or flipped):
+        book.pnl += after.realized_pnl - before.realized_pnl - fill.fee
+        book.positions[fill.instrument_id] = after
+        flipped = (
+            len(book.positions) == 1
+            and not before.is_flat
+            and not after.is_flat
+            and (before.quantity > 0) != (after.quantity > 0)
+        )
+        if not (flipped or all(p.is_flat for p in book.positions.values())):
             return None
-        pnl, trip.pnl = trip.pnl, ZERO
+        pnl, book.pnl = book.pnl, ZERO
         self.streak[strategy_id] = self.streak.get(strategy_id, 0) + 1 if pnl < 0 else 0
         return pnl
 
