@@ -21,17 +21,18 @@ older than ``max_book_age_ms`` or reference older than ``max_reference_age_ms``)
 from __future__ import annotations
 
 import math
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Any
 
 from pydantic import Field
 
 from spreadhawk.analytics.binary_pricing import YEAR_S, fair_probability_up
-from spreadhawk.domain.events import OrderCanceled, OrderDenied, OrderFilled, OrderRejected, OrderSide, TimeInForce
-from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId, venue_of
+from spreadhawk.domain.events import OrderCanceled, OrderDenied, OrderFilled, OrderRejected
+from spreadhawk.domain.identifiers import InstrumentId, venue_of
 from spreadhawk.domain.instruments import InstrumentKind
 from spreadhawk.domain.market import BookDeltas, BookSnapshot, InstrumentSettled
 from spreadhawk.strategy.base import Strategy, StrategyConfig
+from spreadhawk.strategy.binary_buyer import TokenBuyer
 from spreadhawk.strategy.binary_guards import updown_market
 
 MS, S = 1_000_000, 1_000_000_000
@@ -64,11 +65,17 @@ class BinaryFairValue(Strategy):
         self._strikes: dict[int, float] = {}  # open ns -> reference mid then
         self._sample: tuple[int, float] | None = None  # last 1-s sample (ts, mid)
         self._var_per_s, self._samples = 0.0, 0
-        self._inflight: set[InstrumentId] = set()  # tokens with an order not yet final (one at a time)
         self._entry: dict[InstrumentId, float] = {}  # token -> fair probability of its last order
-        self._held: dict[int, Decimal] = {}  # expiry -> tokens bought or in flight on the market
+        self.buyer = TokenBuyer(
+            config.venue,
+            self._ref,
+            order_shares=config.order_shares,
+            max_shares_per_market=config.max_shares_per_market,
+            max_book_age_ms=config.max_book_age_ms,
+            max_reference_age_ms=config.max_reference_age_ms,
+            min_time_to_expiry_s=config.min_time_to_expiry_s,
+        )
         self._counts = dict.fromkeys(("signals", "orders", "fills", "not_priced"), 0)
-        self._skipped: dict[str, int] = {}
         self._sums = {"shares_bought": ZERO, "quote_spent": ZERO, "expected_edge": ZERO}
 
     # --------------------------------------------------------------------------- reference
@@ -105,7 +112,7 @@ class BinaryFairValue(Strategy):
         expiry = self.ctx.instrument(settled.instrument_id).expiry_ns
         if expiry is not None and venue_of(settled.instrument_id) == self.cfg.venue:
             self._strikes.pop(expiry - self._period, None)
-            self._held.pop(expiry, None)
+            self.buyer.settled(expiry)
 
     def _book_changed(self, iid: InstrumentId) -> None:
         now = self.ctx.now_ns()
@@ -132,37 +139,9 @@ class BinaryFairValue(Strategy):
         if edge <= self.cfg.min_edge:
             return
         self._counts["signals"] += 1
-        reason = self._guard(iid, book.ts_ns, expiry, now)
-        quantity = ZERO if reason else self._quantity(iid, expiry, price, inst.size(ask[1]))
-        if reason or quantity <= 0:
-            reason = reason or "insufficient_balance"
-            self._skipped[reason] = self._skipped.get(reason, 0) + 1
-            return
-        self._counts["orders"] += 1
-        self._held[expiry] = self._held.get(expiry, ZERO) + quantity
         self._entry[iid] = fair
-        self._inflight.add(iid)
-        order = self.ctx.submit(iid, OrderSide.BUY, quantity, price=price, time_in_force=TimeInForce.IOC)
-        self._finish(order.client_order_id)  # with no latency the IOC is already done
-
-    def _guard(self, iid: InstrumentId, book_ts: int, expiry: int, now: int) -> str | None:
-        if now - book_ts > self.cfg.max_book_age_ms * MS or now - self.ctx.book(self._ref).ts_ns > (
-            self.cfg.max_reference_age_ms * MS
-        ):
-            return "stale_book"
-        if expiry - now < self.cfg.min_time_to_expiry_s * S:
-            return "near_expiry"
-        if iid in self._inflight:
-            return "order_in_flight"
-        return "position_limit" if self._held.get(expiry, ZERO) >= self.cfg.max_shares_per_market else None
-
-    def _quantity(self, iid: InstrumentId, expiry: int, price: Decimal, shown: Decimal) -> Decimal:
-        inst = self.ctx.instrument(iid)
-        unit_cost = price * (1 + inst.taker_fee) * inst.contract_size
-        room = self.cfg.max_shares_per_market - self._held.get(expiry, ZERO)
-        affordable = self.ctx.available(self.cfg.venue, inst.quote) / unit_cost
-        wanted = min(self.cfg.order_shares, shown, room, affordable)
-        return (wanted / inst.lot_size).to_integral_value(rounding=ROUND_DOWN) * inst.lot_size
+        if self.buyer.buy(self.ctx, iid, expiry, price, inst.size(ask[1])) > 0:
+            self._counts["orders"] += 1
 
     # --------------------------------------------------------------------------- fills
     def on_order_filled(self, event: OrderFilled) -> None:
@@ -173,20 +152,12 @@ class BinaryFairValue(Strategy):
         self._sums["quote_spent"] += spent
         fair = Decimal(repr(self._entry[event.instrument_id]))
         self._sums["expected_edge"] += fair * event.quantity * inst.contract_size - spent
-        self._finish(event.client_order_id)
+        self.buyer.finish(self.ctx, event.client_order_id)
 
     def _done(self, event: OrderCanceled | OrderRejected | OrderDenied) -> None:
-        self._finish(event.client_order_id)
+        self.buyer.finish(self.ctx, event.client_order_id)
 
     on_order_canceled = on_order_rejected = on_order_denied = _done
 
-    def _finish(self, coid: ClientOrderId) -> None:
-        """Once an order is final: the token may trade again, and its unfilled part frees the limit."""
-        order = self.ctx.order(coid)
-        if order.is_terminal and order.instrument_id in self._inflight:
-            self._inflight.discard(order.instrument_id)
-            expiry = self.ctx.instrument(order.instrument_id).expiry_ns or 0
-            self._held[expiry] = self._held.get(expiry, ZERO) - (order.quantity - order.filled_quantity)
-
     def stats(self) -> dict[str, Any]:
-        return {**self._counts, "skipped": dict(sorted(self._skipped.items())), **self._sums}
+        return {**self._counts, "skipped": dict(sorted(self.buyer.skipped.items())), **self._sums}

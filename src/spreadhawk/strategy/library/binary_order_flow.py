@@ -35,11 +35,12 @@ import numpy.typing as npt
 from pydantic import Field
 
 from spreadhawk.analytics.binary_pricing import YEAR_S
-from spreadhawk.domain.events import OrderCanceled, OrderDenied, OrderFilled, OrderRejected, OrderSide, TimeInForce
-from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId
+from spreadhawk.domain.events import OrderCanceled, OrderDenied, OrderFilled, OrderRejected
+from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.market import Aggressor, BookDeltas, BookSnapshot, InstrumentSettled, TradeTick
 from spreadhawk.strategy.base import Strategy, StrategyConfig
-from spreadhawk.strategy.binary_guards import near_expiry, stale_books, updown_market
+from spreadhawk.strategy.binary_buyer import TokenBuyer
+from spreadhawk.strategy.binary_guards import updown_market
 
 MS, S = 1_000_000, 1_000_000_000
 ZERO = Decimal(0)
@@ -104,10 +105,16 @@ class BinaryOrderFlow(Strategy):
         self._fit_pairs = 0
         self._last_mid: tuple[int, float] | None = None
         self._var_per_s = 0.0
-        self._inflight: set[InstrumentId] = set()
-        self._held: dict[int, Decimal] = {}  # expiry -> tokens bought or in flight
+        self.buyer = TokenBuyer(
+            config.venue,
+            self._ref,
+            order_shares=config.order_shares,
+            max_shares_per_market=config.max_shares_per_market,
+            max_book_age_ms=config.max_book_age_ms,
+            max_reference_age_ms=config.max_reference_age_ms,
+            min_time_to_expiry_s=config.min_time_to_expiry_s,
+        )
         self._counts = dict.fromkeys(("signals", "orders", "fills"), 0)
-        self._skipped: dict[str, int] = {}
         self._expected_edge = 0.0
 
     # --------------------------------------------------------------------------- the signal
@@ -167,7 +174,7 @@ class BinaryOrderFlow(Strategy):
     def on_instrument_settled(self, settled: InstrumentSettled) -> None:
         expiry = self.ctx.instrument(settled.instrument_id).expiry_ns
         if expiry is not None:
-            self._held.pop(expiry, None)
+            self.buyer.settled(expiry)
 
     def _book_changed(self, iid: InstrumentId) -> None:
         now = self.ctx.now_ns()
@@ -190,57 +197,25 @@ class BinaryOrderFlow(Strategy):
         if edge <= self.cfg.min_edge:
             return
         self._counts["signals"] += 1
-        reason = self._guard(iid, market.expiry_ns, now)
-        quantity = ZERO if reason else self._quantity(iid, market.expiry_ns, price, inst.size(ask[1]))
-        if reason or quantity <= 0:
-            reason = reason or "insufficient_balance"
-            self._skipped[reason] = self._skipped.get(reason, 0) + 1
-            return
-        self._counts["orders"] += 1
-        self._expected_edge += edge * float(quantity)
-        self._held[market.expiry_ns] = self._held.get(market.expiry_ns, ZERO) + quantity
-        self._inflight.add(iid)
-        order = self.ctx.submit(iid, OrderSide.BUY, quantity, price=price, time_in_force=TimeInForce.IOC)
-        self._finish(order.client_order_id)
-
-    def _guard(self, iid: InstrumentId, expiry: int, now: int) -> str | None:
-        return (
-            stale_books(now, (self.ctx.book(iid).ts_ns,), self.cfg.max_book_age_ms * MS)
-            or stale_books(now, (self.ctx.book(self._ref).ts_ns,), self.cfg.max_reference_age_ms * MS)
-            or near_expiry(now, expiry, round(self.cfg.min_time_to_expiry_s * S))
-            or ("order_in_flight" if iid in self._inflight else None)
-            or ("position_limit" if self._held.get(expiry, ZERO) >= self.cfg.max_shares_per_market else None)
-        )
-
-    def _quantity(self, iid: InstrumentId, expiry: int, price: Decimal, shown: Decimal) -> Decimal:
-        inst = self.ctx.instrument(iid)
-        room = self.cfg.max_shares_per_market - self._held.get(expiry, ZERO)
-        affordable = self.ctx.available(self.cfg.venue, inst.quote) / (
-            price * (1 + inst.taker_fee) * inst.contract_size
-        )
-        return inst.round_lot_down(min(self.cfg.order_shares, shown, room, affordable))
+        quantity = self.buyer.buy(self.ctx, iid, market.expiry_ns, price, inst.size(ask[1]))
+        if quantity > 0:
+            self._counts["orders"] += 1
+            self._expected_edge += edge * float(quantity)
 
     # --------------------------------------------------------------------------- fills
     def on_order_filled(self, event: OrderFilled) -> None:
         self._counts["fills"] += 1
-        self._finish(event.client_order_id)
+        self.buyer.finish(self.ctx, event.client_order_id)
 
     def _done(self, event: OrderCanceled | OrderRejected | OrderDenied) -> None:
-        self._finish(event.client_order_id)
+        self.buyer.finish(self.ctx, event.client_order_id)
 
     on_order_canceled = on_order_rejected = on_order_denied = _done
-
-    def _finish(self, coid: ClientOrderId) -> None:
-        order = self.ctx.order(coid)
-        if order.is_terminal and order.instrument_id in self._inflight:
-            self._inflight.discard(order.instrument_id)
-            expiry = self.ctx.instrument(order.instrument_id).expiry_ns or 0
-            self._held[expiry] = self._held.get(expiry, ZERO) - (order.quantity - order.filled_quantity)
 
     def stats(self) -> dict[str, Any]:
         return {
             **self._counts,
-            "skipped": dict(sorted(self._skipped.items())),
+            "skipped": dict(sorted(self.buyer.skipped.items())),
             "fit_pairs": self._fit_pairs,
             "beta": round(self.beta(), 8),
             "ofi_return_correlation": round(self.correlation(), 4),
