@@ -7,11 +7,12 @@ live here rather than in each strategy.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 
 from pydantic import Field
 
-from spreadhawk.execution.paired import HedgeMode, PairedExecutor, PairedExecutorConfig
+from spreadhawk.execution.paired import HedgeMode, PairedExecutor, PairedExecutorConfig, UnitId, UnitRecord, UnitStatus
 from spreadhawk.strategy.base import Strategy, StrategyConfig
 
 
@@ -41,3 +42,55 @@ class PairedLegsStrategy(Strategy):
                 raise TypeError(f"{type(self).__name__}'s config must derive from PairedLegsConfig")
             self._executor = PairedExecutor(self.ctx, self.config.executor_config())
         return self._executor
+
+
+RETRY_BACKOFF_NS = 60_000_000_000  # first wait after a closing unit was unwound; doubles up to the cap
+RETRY_BACKOFF_CAP_NS = 3_600_000_000_000
+
+
+class UnitOutcomes:
+    """What a legged strategy learns from its units once the executor has judged them.
+
+    * An entry unit that could not be made whole (unwound), or any unit that failed, halts new
+      entries for good: the venue refuses one of the legs, and entering again would only repeat it.
+    * A unit sent to close or reduce a position (an exit, a defence) that was unwound is retried
+      after a wait that doubles with each failure in a row, not on the next book update: each
+      attempt pays both legs' fees (a perp-perp strategy paid 4,342 USDT in 2 h retrying a defence
+      every second).
+    """
+
+    def __init__(self) -> None:
+        self.entries: set[UnitId] = set()
+        self._closing: dict[UnitId, bool] = {}  # unit -> judged
+        self._failures_in_a_row = 0
+        self.retry_at_ns = 0
+        self.halted = False
+
+    def closing(self, unit: UnitId | None) -> None:
+        if unit is not None:
+            self._closing[unit] = False
+
+    def judge(self, units: Mapping[UnitId, UnitRecord], now_ns: int) -> list[str]:
+        """Take in every unit the executor has finished with; what happened, worth a log line."""
+        notes = []
+        for unit_id in [u for u, judged in self._closing.items() if not judged]:
+            unit = units[unit_id]
+            if unit.status is UnitStatus.OPEN:
+                continue
+            self._closing[unit_id] = True
+            if unit.status in (UnitStatus.UNWOUND, UnitStatus.FAILED):
+                self._failures_in_a_row += 1
+                wait = min(RETRY_BACKOFF_NS * 2 ** (self._failures_in_a_row - 1), RETRY_BACKOFF_CAP_NS)
+                self.retry_at_ns = now_ns + wait
+                notes.append(f"unit {unit_id} {unit.status}: {unit.note}; next attempt in {wait / 1e9:.0f} s")
+            else:
+                self._failures_in_a_row = 0
+        for unit_id, unit in units.items():
+            bad = unit.status is UnitStatus.FAILED or (unit_id in self.entries and unit.status is UnitStatus.UNWOUND)
+            if bad and not self.halted:
+                self.halted = True
+                notes.append(f"unit {unit_id} {unit.status}: {unit.note}; no new entries")
+        return notes
+
+    def failed_closings(self, units: Mapping[UnitId, UnitRecord]) -> int:
+        return sum(units[u].status in (UnitStatus.UNWOUND, UnitStatus.FAILED) for u in self._closing)

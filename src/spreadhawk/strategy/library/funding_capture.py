@@ -71,7 +71,7 @@ from spreadhawk.domain.instruments import InstrumentKind
 from spreadhawk.domain.market import BookDeltas, BookSnapshot, FundingRate, MarkPrice
 from spreadhawk.execution.paired import Leg, UnitId, UnitStatus
 from spreadhawk.strategy.detectors import funding_edge_bps
-from spreadhawk.strategy.legs import PairedLegsConfig, PairedLegsStrategy
+from spreadhawk.strategy.legs import PairedLegsConfig, PairedLegsStrategy, UnitOutcomes
 
 ZERO = Decimal(0)
 BPS = Decimal(10_000)
@@ -130,9 +130,8 @@ class FundingCapture(PairedLegsStrategy):
         self._liq_floor = Decimal(repr(config.min_liquidation_distance))
         self._opened_ns: int | None = None
         self._cooldown_until = 0
-        self._entries: set[UnitId] = set()
         self._lone: ClientOrderId | None = None  # a single leg left by a failed unit, being closed
-        self._halted = False
+        self._units = UnitOutcomes()  # halts entries after a failed one
         self._last_funding_ts = -1
         self._counts = {"entries": 0}
         self._exits: dict[str, int] = {}
@@ -215,7 +214,7 @@ class FundingCapture(PairedLegsStrategy):
                 self._exits[reason] = self._exits.get(reason, 0) + 1
                 self._cooldown_until = self.ctx.now_ns() + round(self.cfg.cooldown_hours * HOUR_NS)
                 self._submit_legs(-self._held[self.spot_id], -self._held[self.perp_id], spot.mid, perp.mid)
-        elif self._rate is not None and not self._halted and self.ctx.now_ns() >= self._cooldown_until:
+        elif self._rate is not None and not self._units.halted and self.ctx.now_ns() >= self._cooldown_until:
             edge = funding_edge_bps(
                 self._rate,
                 self._periods,
@@ -265,7 +264,7 @@ class FundingCapture(PairedLegsStrategy):
         self._opened_ns = self.ctx.now_ns()
         unit = self._submit_legs(base / spot.contract_size, -base / perp.contract_size, spot_mid, perp_mid)
         if unit is not None:
-            self._entries.add(unit)
+            self._units.entries.add(unit)
             self._legs_done()  # without latency the unit is already judged
 
     # --------------------------------------------------------------------------- doing
@@ -301,11 +300,8 @@ class FundingCapture(PairedLegsStrategy):
         """When nothing is working: stop entries if a unit could not be made whole; note a flat pair."""
         if self._busy:
             return
-        for unit_id, unit in self.executor.units.items():
-            bad = unit.status is UnitStatus.FAILED or (unit_id in self._entries and unit.status is UnitStatus.UNWOUND)
-            if bad and not self._halted:
-                self._halted = True
-                self.ctx.log(f"unit {unit_id} {unit.status}: {unit.note}; no new entries")
+        for note in self._units.judge(self.executor.units, self.ctx.now_ns()):
+            self.ctx.log(note)
         if not self._held[self.perp_id]:
             self._sold = (ZERO, ZERO)
         if not self._held[self.spot_id] and not self._held[self.perp_id]:
@@ -331,7 +327,7 @@ class FundingCapture(PairedLegsStrategy):
             "fees_paid": dict(sorted(self._fees.items())),
             "best_edge_bps": None if self._best_edge is None else self._best_edge.quantize(Decimal("0.0001")),
             "funding_rate_estimate": self._rate,  # the latest, the venue's or (books) the strategy's own
-            "halted": self._halted,
+            "halted": self._units.halted,
             "execution": self.executor.stats() if self._ctx is not None else {},
         }
 

@@ -48,13 +48,12 @@ from spreadhawk.domain.instruments import Instrument, InstrumentKind
 from spreadhawk.domain.market import BookSide, FundingRate, MarkPrice
 from spreadhawk.execution.paired import Leg, UnitId, UnitStatus
 from spreadhawk.strategy.detectors import common_lot
-from spreadhawk.strategy.legs import PairedLegsConfig, PairedLegsStrategy
+from spreadhawk.strategy.legs import PairedLegsConfig, PairedLegsStrategy, UnitOutcomes
 from spreadhawk.strategy.paired_walk import Levels, round_down
 
 ZERO = Decimal(0)
 BPS = Decimal(10_000)
 HOUR_NS = 3_600_000_000_000
-RETRY_BACKOFF_NS = 60_000_000_000  # first wait after an exit or defence was unwound; doubles up to an hour
 
 
 # =========================================================================== the rule (pure)
@@ -166,13 +165,7 @@ class FundingSpread(PairedLegsStrategy):
         self._entry_spread = ZERO
         self._opened_ns: int | None = None
         self._cooldown_until = 0
-        self._entries: set[UnitId] = set()
-        # Exits and defences whose unit was unwound (a venue refused a leg): retried after a
-        # back-off that doubles, not on the next book update, or each retry pays both legs' fees.
-        self._actions: dict[UnitId, bool] = {}  # unit -> judged
-        self._action_failures = 0
-        self._manage_after = 0
-        self._halted = False
+        self._units = UnitOutcomes()  # halts entries after a failed one; spaces out failed exits
         self._lone: ClientOrderId | None = None  # a single leg left by a failed unit, being closed
         self._counts = {"entries": 0, "defences": 0}
         self._exits: dict[str, int] = {}
@@ -231,9 +224,9 @@ class FundingSpread(PairedLegsStrategy):
         if self._busy or books[0] is None or books[1] is None:
             return
         if any(self._held.values()):
-            if self.ctx.now_ns() >= self._manage_after:
+            if self.ctx.now_ns() >= self._units.retry_at_ns:
                 self._manage()
-        elif len(self._rates) == 2 and not self._halted and self.ctx.now_ns() >= self._cooldown_until:
+        elif len(self._rates) == 2 and not self._units.halted and self.ctx.now_ns() >= self._cooldown_until:
             a, b = (self.ctx.instrument(iid) for iid in self.ids)
             mid_low = _mid(books[0] if self._rates[a.id] <= self._rates[b.id] else books[1])
             notional = self.cfg.notional
@@ -254,7 +247,7 @@ class FundingSpread(PairedLegsStrategy):
                 self._opened_ns, self._entry_spread = self.ctx.now_ns(), plan.short_mid / plan.long_mid - 1
                 unit = self._trade({plan.long.id: base, plan.short.id: -base})
                 if unit is not None:
-                    self._entries.add(unit)
+                    self._units.entries.add(unit)
                     self._legs_done()  # without latency the unit is already judged
 
     def _manage(self) -> None:
@@ -272,17 +265,16 @@ class FundingSpread(PairedLegsStrategy):
         if reason is not None:
             self._exits[reason] = self._exits.get(reason, 0) + 1
             self._cooldown_until = self.ctx.now_ns() + round(self.cfg.cooldown_hours * HOUR_NS)
-            self._track(self._trade({iid: -self._base(iid) for iid in self.ids}))
+            self._close(self._trade({iid: -self._base(iid) for iid in self.ids}))
         elif min(self.liquidation_distances().values()) < Decimal(repr(self.cfg.min_liquidation_distance)):
             self._counts["defences"] += 1
             cut = round_down(self._base(long_id) * self.cfg.defend_fraction, self._lot)
             cut = self._base(long_id) if cut == 0 or self._base(long_id) - cut < self._lot else cut
-            self._track(self._trade({long_id: -cut, short_id: cut}))
+            self._close(self._trade({long_id: -cut, short_id: cut}))
 
-    def _track(self, unit: UnitId | None) -> None:
-        if unit is not None:
-            self._actions[unit] = False
-            self._legs_done()  # without latency the unit is already judged
+    def _close(self, unit: UnitId | None) -> None:
+        self._units.closing(unit)
+        self._legs_done()  # without latency the unit is already judged
 
     def _mark_mid(self, iid: InstrumentId) -> Decimal:
         book = self._book(iid)
@@ -346,23 +338,8 @@ class FundingSpread(PairedLegsStrategy):
     def _legs_done(self) -> None:
         if self._busy:
             return
-        for unit_id in [u for u, judged in self._actions.items() if not judged]:
-            unit = self.executor.units[unit_id]
-            if unit.status is UnitStatus.OPEN:
-                continue
-            self._actions[unit_id] = True
-            if unit.status in (UnitStatus.UNWOUND, UnitStatus.FAILED):
-                self._action_failures += 1
-                backoff = min(RETRY_BACKOFF_NS * 2 ** (self._action_failures - 1), HOUR_NS)
-                self._manage_after = self.ctx.now_ns() + backoff
-                self.ctx.log(f"unit {unit_id} {unit.status}: {unit.note}; next attempt in {backoff / 1e9:.0f} s")
-            else:
-                self._action_failures = 0
-        for unit_id, unit in self.executor.units.items():
-            bad = unit.status is UnitStatus.FAILED or (unit_id in self._entries and unit.status is UnitStatus.UNWOUND)
-            if bad and not self._halted:
-                self._halted = True
-                self.ctx.log(f"unit {unit_id} {unit.status}: {unit.note}; no new entries")
+        for note in self._units.judge(self.executor.units, self.ctx.now_ns()):
+            self.ctx.log(note)
         if not any(self._held.values()):
             self._opened_ns = None
             self._cost = dict.fromkeys(self.ids, ZERO)
@@ -371,9 +348,7 @@ class FundingSpread(PairedLegsStrategy):
         attached = self._ctx is not None
         return {
             **self._counts,
-            "failed_exits_or_defences": sum(
-                self.executor.units[u].status in (UnitStatus.UNWOUND, UnitStatus.FAILED) for u in self._actions
-            ),
+            "failed_exits_or_defences": self._units.failed_closings(self.executor.units) if attached else 0,
             "legging_incidents": sum(
                 u.status in (UnitStatus.HEDGED, UnitStatus.UNWOUND, UnitStatus.FAILED)
                 for u in self.executor.units.values()
@@ -384,7 +359,7 @@ class FundingSpread(PairedLegsStrategy):
             "funding_received": self._funding,
             "fees_paid": dict(sorted(self._fees.items())),
             "best_edge_bps": None if self._best_edge is None else self._best_edge.quantize(Decimal("0.0001")),
-            "halted": self._halted,
+            "halted": self._units.halted,
             "execution": self.executor.stats() if attached else {},
         }
 
