@@ -131,7 +131,7 @@ class FundingCapture(PairedLegsStrategy):
         self._opened_ns: int | None = None
         self._cooldown_until = 0
         self._lone: ClientOrderId | None = None  # a single leg left by a failed unit, being closed
-        self._units = UnitOutcomes()  # halts entries after a failed one
+        self._units = UnitOutcomes()  # halts entries after a failed one; spaces out failed exits
         self._last_funding_ts = -1
         self._counts = {"entries": 0}
         self._exits: dict[str, int] = {}
@@ -209,11 +209,14 @@ class FundingCapture(PairedLegsStrategy):
             return
         basis = abs(perp.mid / spot.mid - 1) * BPS
         if self._held[self.spot_id] or self._held[self.perp_id]:
-            reason = self._exit_reason(basis)
+            reason = self._exit_reason(basis) if self.ctx.now_ns() >= self._units.retry_at_ns else None
             if reason is not None:
                 self._exits[reason] = self._exits.get(reason, 0) + 1
                 self._cooldown_until = self.ctx.now_ns() + round(self.cfg.cooldown_hours * HOUR_NS)
-                self._submit_legs(-self._held[self.spot_id], -self._held[self.perp_id], spot.mid, perp.mid)
+                self._units.closing(
+                    self._submit_legs(-self._held[self.spot_id], -self._held[self.perp_id], spot.mid, perp.mid)
+                )
+                self._legs_done()  # without latency the unit is already judged
         elif self._rate is not None and not self._units.halted and self.ctx.now_ns() >= self._cooldown_until:
             edge = funding_edge_bps(
                 self._rate,
