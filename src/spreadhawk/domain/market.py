@@ -133,4 +133,26 @@ class InstrumentSettled:
     price: Decimal
 
 
-MarketData = BookSnapshot | BookDeltas | QuoteTick | TradeTick | Bar | FundingRate | MarkPrice | InstrumentSettled
+class FeedState(IntEnum):
+    """What a live feed knows about one instrument's stream."""
+
+    LIVE = 0  # in sync: records flow and apply without gaps
+    GAP = 1  # a message was lost, duplicated or out of order: the book is wrong until resynced
+    STALE = 2  # nothing arrived for longer than the feed's staleness limit
+    DISCONNECTED = 3  # the connection is down; reconnecting
+
+
+@dataclass(frozen=True, slots=True)
+class FeedStatus:
+    """A live feed's word on an instrument: anything but ``LIVE`` makes its book invalid at once (no
+    decision is taken on it) until the feed has resynced it with a fresh snapshot."""
+
+    instrument_id: InstrumentId
+    ts_ns: int
+    state: FeedState
+    reason: str
+
+
+MarketData = (
+    BookSnapshot | BookDeltas | QuoteTick | TradeTick | Bar | FundingRate | MarkPrice | InstrumentSettled | FeedStatus
+)
