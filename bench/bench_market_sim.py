@@ -16,13 +16,13 @@ from spreadhawk.domain.market import BookDeltas, BookSnapshot, MarketData
 from spreadhawk.engine.engine import Engine
 from spreadhawk.engine.replay import run_replay
 from spreadhawk.venues.simulated.market.feed import MarketSimulator, MarketSimulatorConfig
-from spreadhawk.venues.simulated.venue import SimulatedVenue
+from spreadhawk.venues.simulated.venue import SimulatedVenue, connect_simulated
 
 
 def engine_for(sim: MarketSimulator) -> Engine:
     engine = Engine(sim.instruments(), valuation_currency="USDT")
     for name in sorted({inst.venue for inst in sim.instruments()}):
-        engine.add_venue(SimulatedVenue(name))
+        connect_simulated(engine, SimulatedVenue(name))
     return engine
 
 

@@ -26,7 +26,7 @@ from spreadhawk.engine.engine import Engine
 from spreadhawk.engine.replay import ReplayFeed, run_replay
 from spreadhawk.strategy.base import attach_strategy
 from spreadhawk.strategy.loader import build_strategy
-from spreadhawk.venues.simulated.venue import SimulatedVenue
+from spreadhawk.venues.simulated.venue import SimulatedVenue, connect_simulated
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "hftbacktest"
 
@@ -43,10 +43,9 @@ def run_once(instruments: list[Instrument], sources: list[list[MarketData]], wit
     engine = Engine(instruments, valuation_currency="USDT", equity_interval_ns=10**12)
     for inst in instruments:
         venue = SimulatedVenue(inst.venue)
-        engine.add_venue(venue)
+        connect_simulated(engine, venue)
         for asset, amount in (("USDT", Decimal(1_000_000)), ("BTC", Decimal(10))):
             venue.deposit(asset, amount)
-            engine.deposit(inst.venue, asset, amount)
     if with_strategy:
         strategy = build_strategy(
             "spreadhawk.strategy.library.cross_exchange_arb:CrossExchangeArb",

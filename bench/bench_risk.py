@@ -33,7 +33,7 @@ from spreadhawk.engine.context import StrategyContext
 from spreadhawk.engine.engine import Engine
 from spreadhawk.risk.config import RiskLimits
 from spreadhawk.risk.limits import RiskEngine
-from spreadhawk.venues.simulated.venue import SimulatedVenue
+from spreadhawk.venues.simulated.venue import SimulatedVenue, connect_simulated
 
 D = Decimal
 SEED = 20240601
@@ -83,9 +83,8 @@ def build_state(rng: random.Random) -> tuple[Engine, RiskEngine, list[Instrument
     engine = Engine(instruments, clock=SimClock(T0), valuation_currency="USDT")
     for name in VENUES:
         venue = SimulatedVenue(name, leverage=D(5))
-        engine.add_venue(venue)
+        connect_simulated(engine, venue)
         for asset, amount in [("USDT", D(2_000_000)), *((a, D(50)) for a in ASSETS)]:
-            engine.deposit(name, asset, amount)
             venue.deposit(asset, amount)
     limits = RiskLimits(
         max_order_notional=D(1_000_000),

@@ -14,7 +14,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spreadhawk.domain.events import FundingPaid, Liquidity, OrderFilled, OrderSide, PostingReason
+from spreadhawk.domain.events import BalancePosted, FundingPaid, Liquidity, OrderFilled, OrderSide, PostingReason
 from spreadhawk.domain.identifiers import ClientOrderId
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
 from spreadhawk.engine.portfolio import Portfolio
@@ -121,7 +121,7 @@ class Run:
 def book(sequence: list[Op]) -> Run:
     portfolio = Portfolio(INSTRUMENTS, "USDT")
     for venue, asset, amount in DEPOSITS:
-        portfolio.deposit(0, venue, asset, amount)
+        portfolio.ledger.post(BalancePosted(0, venue, asset, amount, PostingReason.DEPOSIT, "opening"))
     reported: list[OrderFilled] = []
     unique: list[OrderFilled] = []
     funding: list[FundingPaid] = []

@@ -143,8 +143,14 @@ def test_every_other_pair_is_illegal(status: OrderStatus, kind: type) -> None:
 def test_illegal_set_contains_the_obvious_cases() -> None:
     """Guards the table itself against an over-permissive edit."""
     for status in TERMINAL:
-        for kind in (OrderAccepted, OrderFilled, OrderCanceled, OrderSubmitted):
+        for kind in (OrderAccepted, OrderCanceled, OrderSubmitted):
             assert (status, kind) in ILLEGAL
+    # a late fill is legal after a cancel or an expiry (the venue matched before our cancel arrived),
+    # never after a denial, a rejection or a complete fill
+    for status in (S.DENIED, S.REJECTED, S.FILLED, S.INITIALIZED):
+        assert (status, OrderFilled) in ILLEGAL
+    assert (S.CANCELED, OrderFilled) not in ILLEGAL
+    assert (S.EXPIRED, OrderFilled) not in ILLEGAL
     assert (S.INITIALIZED, OrderFilled) in ILLEGAL
     assert (S.INITIALIZED, OrderAccepted) in ILLEGAL
     assert (S.ACCEPTED, OrderSubmitted) in ILLEGAL
@@ -245,9 +251,9 @@ def test_fill_while_pending_cancel_then_cancel_rejected_keeps_partial_state() ->
     # refused cancel without fills: back to accepted
     assert order.apply(OrderCancelRejected(3, COID, "late")).status is S.ACCEPTED
     partially = order.apply(fill("0.3", "t1"))
-    assert partially.status is S.PARTIALLY_FILLED
-    pending_again = partially.apply(OrderPendingCancel(4, COID))
-    rejected = pending_again.apply(OrderCancelRejected(5, COID, "late"))
+    assert partially.status is S.PENDING_CANCEL  # the cancel is still on its way
+    assert partially.filled_quantity == Decimal("0.3")
+    rejected = partially.apply(OrderCancelRejected(5, COID, "late"))
     assert rejected.status is S.PARTIALLY_FILLED
     assert rejected.reason == "late"
 

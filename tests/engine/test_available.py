@@ -16,7 +16,7 @@ from spreadhawk.domain.market import BookSnapshot
 from spreadhawk.domain.orders import OrderStatus
 from spreadhawk.engine.context import StrategyContext
 from spreadhawk.engine.engine import Engine
-from spreadhawk.venues.simulated.venue import SimulatedVenue
+from spreadhawk.venues.simulated.venue import SimulatedVenue, connect_simulated
 
 D = Decimal
 MS = 1_000_000
@@ -38,10 +38,9 @@ BTC = Instrument(
 def _engine(latency_ns: int) -> tuple[Engine, SimulatedVenue, StrategyContext]:
     engine = Engine([BTC])
     venue = SimulatedVenue("V", latency_ns=latency_ns)
-    engine.add_venue(venue)
+    connect_simulated(engine, venue)
     for asset, amount in (("USDT", D(10_000)), ("BTC", D(1))):
         venue.deposit(asset, amount)
-        engine.deposit("V", asset, amount)
     bids, asks = ((BTC.ticks(D(49_990)), BTC.units(D(5))),), ((BTC.ticks(D(50_010)), BTC.units(D(5))),)
     engine.process(BookSnapshot(BTC.id, 0, 1, bids, asks))
     return engine, venue, StrategyContext(engine, "s")

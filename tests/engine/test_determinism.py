@@ -15,7 +15,7 @@ from spreadhawk.engine.engine import Engine
 from spreadhawk.engine.journal import Journal
 from spreadhawk.engine.replay import ReplayFeed, run_replay
 from spreadhawk.strategy.base import Strategy, StrategyConfig, attach_strategy
-from spreadhawk.venues.simulated.venue import SimulatedVenue
+from spreadhawk.venues.simulated.venue import SimulatedVenue, connect_simulated
 
 D = Decimal
 VENUES = ("X", "Y")
@@ -91,9 +91,8 @@ def run_once(seed: int, path: Path | None = None) -> Engine:
     engine = Engine(INSTRUMENTS, journal=Journal(path))
     for name in VENUES:
         venue = SimulatedVenue(name, latency_ns=LATENCY[name], ack_latency_ns=LATENCY[name] // 2)
-        engine.add_venue(venue)
+        connect_simulated(engine, venue)
         for asset, amount in (("USDT", D(5000)), ("BTC", D(1))):
-            engine.deposit(name, asset, amount)
             venue.deposit(asset, amount)
     strategy = PingPong()
     attach_strategy(engine, strategy)

@@ -31,7 +31,7 @@ from spreadhawk.runtime.config import ConfigError, load_config
 from spreadhawk.runtime.modes import build_backtest
 from spreadhawk.runtime.results import transfer_summary
 from spreadhawk.strategy.base import Strategy, StrategyConfig, attach_strategy
-from spreadhawk.venues.simulated.venue import SimulatedVenue
+from spreadhawk.venues.simulated.venue import SimulatedVenue, connect_simulated
 
 D = Decimal
 MIN = 60_000_000_000
@@ -81,17 +81,17 @@ class World:
             name: SimulatedVenue(name, ack_latency_ns=ack_latency_ns, withdrawals=terms) for name in ("A", "B")
         }
         for venue in self.venues.values():
-            self.engine.add_venue(venue)
-        for name, venue in sorted(self.venues.items()):
+            connect_simulated(self.engine, venue)
+        for _name, venue in sorted(self.venues.items()):
             for asset, amount in (("BTC", D(1)), ("USDT", D(10_000))):
                 venue.deposit(asset, amount)
-                self.engine.deposit(name, asset, amount)
         self.movers = [Mover("mover"), Mover("other")]
         for mover in self.movers:
             attach_strategy(self.engine, mover)
         self.attribution = StrategyAttribution(self.engine, [m.id for m in self.movers])
         self.mover = self.movers[0]
-        self.book_at(0)
+        self.engine.run_until(ack_latency_ns)  # the venues' account reports (opening, deposits) arrive
+        self.book_at(ack_latency_ns)
 
     def book_at(self, ts_ns: int) -> None:
         """Both books quoting PRICE +- 1 tick (the mid values BTC at exactly PRICE)."""
@@ -114,6 +114,7 @@ def test_deposit_lands_after_exactly_the_route_delay_and_the_fee_is_posted_once(
     world = World()
     start = world.equity()
     transfer_id = world.mover.ctx.transfer("BTC", D("0.4"), "A", "B")
+    world.engine.drain()  # the test is the driver: reports arrive after the call returns
     ledger = world.engine.portfolio.ledger
     assert ledger.balance("A", "BTC") == D(1) - D("0.4") - FEE
     assert ledger.balance("B", "BTC") == D(1)  # not there yet
@@ -149,6 +150,7 @@ def test_a_transfer_the_free_balance_cannot_cover_fails_with_a_reason_and_moves_
     before = world.engine.portfolio.ledger.balances()
     postings = len(world.engine.portfolio.ledger.postings)
     transfer_id = world.mover.ctx.transfer("BTC", D(1), "A", "B")  # 1 BTC + fee > 1 BTC held
+    world.engine.drain()  # the test is the driver: reports arrive after the call returns
     (failed,) = world.mover.events
     assert isinstance(failed, TransferFailed)
     assert failed.transfer_id == transfer_id
@@ -177,6 +179,7 @@ def test_transfers_nobody_can_send_fail_with_a_reason(
     world = World()
     before = world.engine.portfolio.ledger.balances()
     world.mover.ctx.transfer(asset, amount, source, destination)
+    world.engine.drain()  # the test is the driver: reports arrive after the call returns
     (failed,) = world.mover.events
     assert isinstance(failed, TransferFailed)
     assert reason in failed.reason
@@ -186,6 +189,7 @@ def test_transfers_nobody_can_send_fail_with_a_reason(
 def test_a_repeated_report_or_notice_never_credits_twice() -> None:
     world = World()
     transfer_id = world.mover.ctx.transfer("BTC", D("0.4"), "A", "B")
+    world.engine.drain()  # the test is the driver: reports arrive after the call returns
     sent = world.mover.events[0]
     assert isinstance(sent, WithdrawalSent)
     world.engine.on_venue_event(sent)  # the venue repeats its report
@@ -202,6 +206,7 @@ def test_a_repeated_report_or_notice_never_credits_twice() -> None:
 def test_reports_arrive_late_with_ack_latency_and_the_ledgers_still_agree() -> None:
     world = World(ack_latency_ns=500_000_000)
     world.mover.ctx.transfer("BTC", D("0.25"), "A", "B")
+    world.engine.drain()  # the test is the driver: reports arrive after the call returns
     assert world.engine.portfolio.ledger.balance("A", "BTC") == D(1)  # the engine has not heard yet
     world.book_at(DELAY + MIN)
     assert [type(e) for e in world.mover.events] == [WithdrawalSent, DepositCredited]
@@ -211,6 +216,7 @@ def test_reports_arrive_late_with_ack_latency_and_the_ledgers_still_agree() -> N
 def test_the_fee_is_charged_to_the_strategy_that_asked() -> None:
     world = World()
     world.mover.ctx.transfer("BTC", D("0.4"), "A", "B")
+    world.engine.drain()  # the test is the driver: reports arrive after the call returns
     world.book_at(DELAY // 2)
     assert world.attribution.pnl("mover") == -FEE * PRICE  # in transit, the amount is still its own
     world.book_at(DELAY + 1)
@@ -222,6 +228,7 @@ def test_the_fee_is_charged_to_the_strategy_that_asked() -> None:
 def test_a_transfer_in_flight_when_the_run_ends_is_reported_in_transit() -> None:
     world = World()
     transfer_id = world.mover.ctx.transfer("BTC", D("0.3"), "B", "A")
+    world.engine.drain()  # the test is the driver: reports arrive after the call returns
     world.book_at(MIN)
     summary = transfer_summary(world.engine)
     assert summary["by_status"] == {"in_transit": 1}
@@ -241,10 +248,16 @@ def test_a_transfer_in_flight_when_the_run_ends_is_reported_in_transit() -> None
 def test_the_journal_records_the_request_before_the_venue_reports(tmp_path: Path) -> None:
     world = World(journal=Journal(tmp_path / "journal.jsonl"))
     world.mover.ctx.transfer("BTC", D("0.1"), "A", "B")
+    world.engine.drain()  # the test is the driver: reports arrive after the call returns
     world.book_at(DELAY)
     world.engine.journal.close()
     records = [json.loads(line) for line in (tmp_path / "journal.jsonl").read_text().splitlines()]
-    kinds = [r["type"] for r in records if r["type"] != "BalancePosted" or r["reason"] != "deposit"]
+    account_reports = ("AccountSnapshot", "BalanceAdjusted", "FreeBalances")
+    kinds = [
+        r["type"]
+        for r in records
+        if r["type"] not in account_reports and (r["type"] != "BalancePosted" or r["reason"] != "deposit")
+    ]
     assert kinds == [
         "RequestTransfer",
         "WithdrawalSent",
@@ -264,7 +277,9 @@ def test_same_scenario_same_journal() -> None:
     def digest() -> str:
         world = World(ack_latency_ns=1_000)
         world.mover.ctx.transfer("BTC", D("0.4"), "A", "B")
+        world.engine.drain()  # the test is the driver: reports arrive after the call returns
         world.movers[1].ctx.transfer("BTC", D("0.2"), "B", "A")
+        world.engine.drain()  # the test is the driver: reports arrive after the call returns
         world.book_at(DELAY + 10)
         return world.engine.journal.digest
 

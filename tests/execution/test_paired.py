@@ -30,7 +30,7 @@ from spreadhawk.execution.paired import (
     UnitStatus,
 )
 from spreadhawk.strategy.base import Strategy, StrategyConfig, attach_strategy
-from spreadhawk.venues.simulated.venue import SimulatedVenue
+from spreadhawk.venues.simulated.venue import SimulatedVenue, connect_simulated
 
 D = Decimal
 MS = 1_000_000
@@ -126,10 +126,9 @@ def _run(
         "B": SimulatedVenue("B", latency_ns=latency_b, ack_latency_ns=ack_latency_b),
     }
     for name, venue in venues.items():
-        engine.add_venue(venue)
+        connect_simulated(engine, venue)
         for asset, amount in (balances or {}).get(name, START).items():
             venue.deposit(asset, amount)
-            engine.deposit(name, asset, amount)
     strategy = Pair(config or PairedExecutorConfig(max_legging_loss=D(5)), {0: legs}, stray=stray)
     attach_strategy(engine, strategy)
     run_replay(engine, sorted(records, key=lambda r: (r.ts_ns, r.instrument_id)))

@@ -24,7 +24,7 @@ from spreadhawk.risk.config import NS_PER_S, RiskLimits
 from spreadhawk.risk.kill_switch import KillSwitchStore
 from spreadhawk.risk.limits import RiskEngine
 from spreadhawk.strategy.base import Strategy, StrategyConfig, attach_strategy
-from spreadhawk.venues.simulated.venue import SimulatedVenue
+from spreadhawk.venues.simulated.venue import SimulatedVenue, connect_simulated
 
 D = Decimal
 S = NS_PER_S
@@ -128,9 +128,8 @@ def build(
 ) -> RiskRun:
     engine = Engine(instruments, valuation_currency="USDT", equity_interval_ns=60 * S)
     venue = RecordingVenue(VENUE, latency_ns=latency_ns, ack_latency_ns=ack_latency_ns, leverage=D(10))
-    engine.add_venue(venue)
+    connect_simulated(engine, venue)
     for asset, amount in (deposits if deposits is not None else {"USDT": "10000"}).items():
-        engine.deposit(VENUE, asset, D(amount))
         venue.deposit(asset, D(amount))
     risk = RiskEngine(limits, store)
     risk.attach(engine)

@@ -26,7 +26,7 @@ from spreadhawk.runtime.risk_config import AllocationSection
 from spreadhawk.venues.simulated.market.feed import DEFAULT_START_NS
 from spreadhawk.venues.simulated.market.paths import Regime as SimRegime
 from spreadhawk.venues.simulated.market.prices import CALIBRATED, simulate_paths
-from spreadhawk.venues.simulated.venue import SimulatedVenue
+from spreadhawk.venues.simulated.venue import SimulatedVenue, connect_simulated
 
 D = Decimal
 T0 = 1_704_067_200_000_000_000  # a whole minute
@@ -39,10 +39,9 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "allocation_crisis_
 def _engine(balances: dict[str, str]) -> Engine:
     engine = Engine([BTC, ETH], clock=SimClock(T0), valuation_currency="USDT")
     venue = SimulatedVenue("X")
-    engine.add_venue(venue)
+    connect_simulated(engine, venue)
     for asset, amount in balances.items():
         venue.deposit(asset, D(amount))
-        engine.deposit("X", asset, D(amount))
     return engine
 
 

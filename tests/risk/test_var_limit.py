@@ -21,7 +21,7 @@ from spreadhawk.risk.config import RiskLimits
 from spreadhawk.risk.limits import RiskEngine
 from spreadhawk.risk.var_limit import MINUTE_NS, VarLimit
 from spreadhawk.runtime.risk_config import RiskSection
-from spreadhawk.venues.simulated.venue import SimulatedVenue
+from spreadhawk.venues.simulated.venue import SimulatedVenue, connect_simulated
 
 D = Decimal
 T0 = 1_704_067_200_000_000_000
@@ -89,9 +89,8 @@ def test_the_risk_engine_denies_with_var_limit_after_warm_up() -> None:
     inst = Instrument("X", "BTC/USDT", InstrumentKind.SPOT, "BTC", "USDT", D("0.01"), D("0.0001"))
     engine = Engine([inst], clock=SimClock(T0), valuation_currency="USDT")
     venue = SimulatedVenue("X")
-    engine.add_venue(venue)
+    connect_simulated(engine, venue)
     venue.deposit("USDT", D(1_000_000))
-    engine.deposit("X", "USDT", D(1_000_000))
     limits = RiskLimits(
         max_var_fraction=D("0.002"), max_asset_fraction=None, max_strategy_fraction=None, max_order_notional=None
     )

@@ -23,7 +23,7 @@ from spreadhawk.strategy.loader import build_strategy
 from spreadhawk.venues.simulated.market.books import Dislocation
 from spreadhawk.venues.simulated.market.feed import MarketSimulator, MarketSimulatorConfig
 from spreadhawk.venues.simulated.market.venues import DEFAULT_VENUES, DislocationProfile, VenueProfile
-from spreadhawk.venues.simulated.venue import SimulatedVenue
+from spreadhawk.venues.simulated.venue import SimulatedVenue, connect_simulated
 
 MS = 1_000_000
 MIN_PROFIT_BPS = 1.0
@@ -46,10 +46,9 @@ def caught_share(seed: int, latency_ms: int) -> tuple[float, int]:
     engine = Engine(sim.instruments(), valuation_currency="USDT")
     for profile in venues:
         venue = SimulatedVenue(profile.name, latency_ns=profile.latency_ms * MS)
-        engine.add_venue(venue)
+        connect_simulated(engine, venue)
         for asset, amount in (("USDT", Decimal(1_000_000)), ("BTC", Decimal(20))):  # never the binding limit
             venue.deposit(asset, amount)
-            engine.deposit(profile.name, asset, amount)
     strategy = build_strategy(
         "spreadhawk.strategy.library.cross_exchange_arb:CrossExchangeArb",
         {

@@ -21,7 +21,7 @@ from spreadhawk.venues.simulated.market.binaries import fair_probability
 from spreadhawk.venues.simulated.market.feed import MarketSimulator, MarketSimulatorConfig
 from spreadhawk.venues.simulated.market.perps import PerpParams
 from spreadhawk.venues.simulated.market.venues import DEFAULT_VENUES
-from spreadhawk.venues.simulated.venue import SimulatedVenue
+from spreadhawk.venues.simulated.venue import SimulatedVenue, connect_simulated
 
 S = 1_000_000_000
 D = Decimal
@@ -163,9 +163,8 @@ def test_funding_and_settlement_reach_the_ledger() -> None:
     engine = Engine(sim.instruments(), valuation_currency="USDT")
     for name in ("ALPHA", "PREDICT"):
         venue = SimulatedVenue(name)
-        engine.add_venue(venue)
+        connect_simulated(engine, venue)
         venue.deposit("USDT", D(100_000))
-        engine.deposit(name, "USDT", D(100_000))
     strategy = Hold(HoldConfig(buy={str(PERP): D("0.5"), str(first.yes.id): D(10)}))
     attach_strategy(engine, strategy)
     records = list(sim)

@@ -36,7 +36,7 @@ from spreadhawk.strategy.library.binary_cross_market import (
 )
 from spreadhawk.venues.simulated.market.binaries import BinaryParams, fair_probability
 from spreadhawk.venues.simulated.market.feed import MarketSimulator, MarketSimulatorConfig
-from spreadhawk.venues.simulated.venue import SimulatedVenue
+from spreadhawk.venues.simulated.venue import SimulatedVenue, connect_simulated
 
 S = 1_000_000_000
 MS = 1_000_000
@@ -112,9 +112,8 @@ def _sim_run(
     sim = MarketSimulator(config)
     engine = Engine(sim.instruments())
     venue = SimulatedVenue("PREDICT", latency_ns=latency_ms * MS)
-    engine.add_venue(venue)
+    connect_simulated(engine, venue)
     venue.deposit("USDT", D(100_000))
-    engine.deposit("PREDICT", "USDT", D(100_000))
     strategy = BinaryCrossMarket(BinaryCrossMarketConfig(max_long_per_pair=D(cap)))
     attach_strategy(engine, strategy)
     run_replay(engine, sim)
@@ -244,9 +243,8 @@ def test_the_scanner_and_the_strategy_see_the_same_gap() -> None:
         # The strategy on the same books: it buys the long YES and the short NO, or nothing.
         engine = Engine(list(TOKENS.values()))
         venue = SimulatedVenue("PREDICT")
-        engine.add_venue(venue)
+        connect_simulated(engine, venue)
         venue.deposit("USDT", D(10_000))
-        engine.deposit("PREDICT", "USDT", D(10_000))
         strategy = BinaryCrossMarket(BinaryCrossMarketConfig())
         attach_strategy(engine, strategy)
         run_replay(engine, _books(now, long_mid))

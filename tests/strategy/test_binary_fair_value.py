@@ -27,7 +27,7 @@ from spreadhawk.strategy.library.binary_fair_value import BinaryFairValue, Binar
 from spreadhawk.venues.simulated.market.binaries import BinaryParams, fair_probability
 from spreadhawk.venues.simulated.market.feed import MarketSimulator, MarketSimulatorConfig
 from spreadhawk.venues.simulated.market.venues import DEFAULT_VENUES
-from spreadhawk.venues.simulated.venue import SimulatedVenue
+from spreadhawk.venues.simulated.venue import SimulatedVenue, connect_simulated
 
 D = Decimal
 MS = 1_000_000
@@ -98,10 +98,9 @@ def _sim_run(seed: int, fee: Decimal = NO_FEE, latency_ms: int = 0) -> SimRun:
     sim = MarketSimulator(config)
     engine = Engine(sim.instruments())
     venue = SimulatedVenue("PREDICT", latency_ns=latency_ms * MS)
-    engine.add_venue(venue)
-    engine.add_venue(SimulatedVenue("ALPHA"))
+    connect_simulated(engine, venue)
+    connect_simulated(engine, SimulatedVenue("ALPHA"))
     venue.deposit("USDT", D(10_000))
-    engine.deposit("PREDICT", "USDT", D(10_000))
     strategy = BinaryFairValue(BinaryFairValueConfig(reference="ALPHA:BTC/USDT"))
     attach_strategy(engine, strategy)
     run_replay(engine, sim)

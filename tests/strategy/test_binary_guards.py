@@ -30,7 +30,7 @@ from spreadhawk.strategy.binary_guards import (
     updown_market,
 )
 from spreadhawk.strategy.library.binary_pair_arb import BinaryPairArb, BinaryPairArbConfig
-from spreadhawk.venues.simulated.venue import SimulatedVenue
+from spreadhawk.venues.simulated.venue import SimulatedVenue, connect_simulated
 
 S = 1_000_000_000
 D = Decimal
@@ -62,9 +62,8 @@ def _snap(inst: Instrument, ts_ns: int, ask: str, size: int = 100) -> BookSnapsh
 def _run(records: Sequence[MarketData], instruments: Sequence[Instrument], **config: Any) -> dict[str, Any]:
     engine = Engine(instruments)
     venue = SimulatedVenue(instruments[0].venue)
-    engine.add_venue(venue)
+    connect_simulated(engine, venue)
     venue.deposit(instruments[0].quote, D(10_000))
-    engine.deposit(instruments[0].venue, instruments[0].quote, D(10_000))
     strategy = BinaryPairArb(BinaryPairArbConfig(venue=instruments[0].venue, **config))
     attach_strategy(engine, strategy)
     run_replay(engine, records)

@@ -38,7 +38,7 @@ from spreadhawk.strategy.library.binary_order_flow import (
 from spreadhawk.venues.simulated.market.binaries import fair_probability
 from spreadhawk.venues.simulated.market.feed import MarketSimulator, MarketSimulatorConfig
 from spreadhawk.venues.simulated.market.venues import DEFAULT_VENUES
-from spreadhawk.venues.simulated.venue import SimulatedVenue
+from spreadhawk.venues.simulated.venue import SimulatedVenue, connect_simulated
 
 S = 1_000_000_000
 D = Decimal
@@ -116,10 +116,9 @@ def test_trading_the_simulated_flow_does_not_make_money(seed: int) -> None:
     sim = _sim(seed)
     engine = Engine(sim.instruments())
     predict = SimulatedVenue("PREDICT")
-    engine.add_venue(predict)
-    engine.add_venue(SimulatedVenue("ALPHA"))
+    connect_simulated(engine, predict)
+    connect_simulated(engine, SimulatedVenue("ALPHA"))
     predict.deposit("USDT", D(10_000))
-    engine.deposit("PREDICT", "USDT", D(10_000))
     strategy = BinaryOrderFlow(BinaryOrderFlowConfig())
     attach_strategy(engine, strategy)
     run_replay(engine, sim)

@@ -26,7 +26,7 @@ from spreadhawk.strategy.base import attach_strategy
 from spreadhawk.strategy.library.binary_pair_arb import BinaryPairArb, BinaryPairArbConfig
 from spreadhawk.venues.simulated.market.binaries import BinaryParams
 from spreadhawk.venues.simulated.market.feed import MarketSimulator, MarketSimulatorConfig
-from spreadhawk.venues.simulated.venue import SimulatedVenue
+from spreadhawk.venues.simulated.venue import SimulatedVenue, connect_simulated
 
 S = 1_000_000_000
 MS = 1_000_000
@@ -97,9 +97,8 @@ def _run(
 ) -> Run:
     engine = Engine(instruments)
     venue = SimulatedVenue("PREDICT", latency_ns=latency_ms * MS)
-    engine.add_venue(venue)
+    connect_simulated(engine, venue)
     venue.deposit("USDT", D(usdt))
-    engine.deposit("PREDICT", "USDT", D(usdt))
     strategy = BinaryPairArb(BinaryPairArbConfig(**config))
     attach_strategy(engine, strategy)
     run_replay(engine, records)
@@ -272,9 +271,8 @@ def _sim_run(seed: int, latency_ms: int) -> SimRun:
     sim = MarketSimulator(config)
     engine = Engine(sim.instruments())
     venue = SimulatedVenue("PREDICT", latency_ns=latency_ms * MS)
-    engine.add_venue(venue)
+    connect_simulated(engine, venue)
     venue.deposit("USDT", D(10_000))
-    engine.deposit("PREDICT", "USDT", D(10_000))
     strategy = BinaryPairArb(BinaryPairArbConfig())
     attach_strategy(engine, strategy)
     run_replay(engine, sim)

@@ -32,7 +32,7 @@ from spreadhawk.engine.engine import Engine
 from spreadhawk.engine.replay import ReplayFeed, run_replay
 from spreadhawk.strategy.base import attach_strategy
 from spreadhawk.strategy.library.cross_exchange_arb import CrossExchangeArb, CrossExchangeArbConfig
-from spreadhawk.venues.simulated.venue import SimulatedVenue
+from spreadhawk.venues.simulated.venue import SimulatedVenue, connect_simulated
 
 S = 1_000_000_000  # one second in ns
 MS = 1_000_000
@@ -96,12 +96,11 @@ def _run(
     engine = Engine(instruments)
     venues = {inst.venue: SimulatedVenue(inst.venue, latency_ns=latency_ns) for inst in instruments}
     for venue in venues.values():
-        engine.add_venue(venue)
+        connect_simulated(engine, venue)
     default = {"USDT": D(10_000), instruments[0].base: D(100)}
     for name in sorted(venues):
         for asset, amount in sorted((balances or {}).get(name, default).items()):
             venues[name].deposit(asset, amount)
-            engine.deposit(name, asset, amount)
     config.setdefault("max_quantity", D(10))
     strategy = CrossExchangeArb(CrossExchangeArbConfig(instruments=[inst.id for inst in instruments], **config))
     attach_strategy(engine, strategy)

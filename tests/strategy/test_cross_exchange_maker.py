@@ -30,7 +30,7 @@ from spreadhawk.strategy.library.cross_exchange_maker import CrossExchangeMaker
 from spreadhawk.strategy.library.cross_exchange_maker_config import CrossExchangeMakerConfig
 from spreadhawk.venues.simulated.market.feed import MarketSimulator, MarketSimulatorConfig
 from spreadhawk.venues.simulated.market.venues import DEFAULT_VENUES, DislocationProfile, VenueProfile
-from spreadhawk.venues.simulated.venue import SimulatedVenue
+from spreadhawk.venues.simulated.venue import SimulatedVenue, connect_simulated
 
 D = Decimal
 S = 1_000_000_000
@@ -117,11 +117,10 @@ def _run(
     for inst in instruments:
         latency_ns = (latency_ms or {}).get(inst.venue, 0) * MS
         venue = SimulatedVenue(inst.venue, latency_ns=latency_ns, withdrawals=withdrawals or {})
-        engine.add_venue(venue)
+        connect_simulated(engine, venue)
         venues[inst.venue] = venue
         for asset, amount in (balances or {}).get(inst.venue, {"USDT": "10000", "BTC": "10"}).items():
             venue.deposit(asset, D(amount))
-            engine.deposit(inst.venue, asset, D(amount))
     params = {"maker": str(instruments[0].id), "hedge": str(instruments[1].id), "quantity": "1"} | params
     params.setdefault("min_profit_bps", 5.0)
     params.setdefault("quote_offset_bps", 0.0)
@@ -403,11 +402,10 @@ def _market_run(venues: Sequence[VenueProfile], maker: str, *, seed: int = 1, ho
     engine_venues = {}
     for profile in venues:
         venue = SimulatedVenue(profile.name, latency_ns=profile.latency_ms * MS)
-        engine.add_venue(venue)
+        connect_simulated(engine, venue)
         engine_venues[profile.name] = venue
         for asset, amount in (("USDT", D(100_000)), ("BTC", D(2))):
             venue.deposit(asset, amount)
-            engine.deposit(profile.name, asset, amount)
     params = {"maker": str(ids[maker].id), "hedge": str(ids[hedge].id), "quantity": "0.05", "min_profit_bps": 2.0}
     strategy = CrossExchangeMaker(CrossExchangeMakerConfig.model_validate(params), "xmm")
     attach_strategy(engine, strategy)

@@ -29,7 +29,7 @@ from spreadhawk.strategy.library.funding_carry import FundingCarry
 from spreadhawk.venues.simulated.market.feed import MarketSimulator, MarketSimulatorConfig
 from spreadhawk.venues.simulated.market.perps import PerpParams
 from spreadhawk.venues.simulated.market.venues import DEFAULT_VENUES
-from spreadhawk.venues.simulated.venue import SimulatedVenue
+from spreadhawk.venues.simulated.venue import SimulatedVenue, connect_simulated
 
 S = 1_000_000_000
 H = 3600 * S
@@ -114,11 +114,10 @@ def _run(
     engine = Engine(instruments)
     for name in sorted({i.venue for i in instruments}):
         venue = SimulatedVenue(name, leverage=D(config.get("leverage", 1)))
-        engine.add_venue(venue)
+        connect_simulated(engine, venue)
         amount = (deposits or {}).get(name, D(100_000))
         if amount:
             venue.deposit("USDT", amount)
-            engine.deposit(name, "USDT", amount)
     strategy = FundingCapture(FundingCaptureConfig(**(BASE | config)))
     attach_strategy(engine, strategy)
     if wire_funding_paid:  # what attach_strategy will do once strategies may receive FundingPaid
@@ -250,9 +249,8 @@ def _simulate(params: PerpParams) -> tuple[Run, list[FundingRate]]:
     sim = MarketSimulator(replace(SIM, perp_params=params))
     engine = Engine(sim.instruments(), valuation_currency="USDT")
     venue = SimulatedVenue("ALPHA")
-    engine.add_venue(venue)
+    connect_simulated(engine, venue)
     venue.deposit("USDT", D(100_000))
-    engine.deposit("ALPHA", "USDT", D(100_000))
     strategy = FundingCapture(FundingCaptureConfig(**SIM_STRATEGY))
     attach_strategy(engine, strategy)
     strategy.on_start()
@@ -311,9 +309,8 @@ def _simulate_fees(taker: str, hours: float, **config: Any) -> Run:
     sim = MarketSimulator(replace(SIM, hours=hours, venues=venues, perp_params=params))
     engine = Engine(sim.instruments(), valuation_currency="USDT")
     venue = SimulatedVenue("ALPHA")
-    engine.add_venue(venue)
+    connect_simulated(engine, venue)
     venue.deposit("USDT", D(100_000))
-    engine.deposit("ALPHA", "USDT", D(100_000))
     strategy = FundingCapture(FundingCaptureConfig(**(SIM_STRATEGY | config)))
     attach_strategy(engine, strategy)
     strategy.on_start()

@@ -28,7 +28,7 @@ from spreadhawk.strategy.library.funding_spread import (
 from spreadhawk.venues.simulated.market.feed import MarketSimulator, MarketSimulatorConfig
 from spreadhawk.venues.simulated.market.perps import PerpParams
 from spreadhawk.venues.simulated.market.venues import DEFAULT_VENUES
-from spreadhawk.venues.simulated.venue import SimulatedVenue
+from spreadhawk.venues.simulated.venue import SimulatedVenue, connect_simulated
 
 S = 1_000_000_000
 H = 3600 * S
@@ -125,11 +125,10 @@ def _run(
     engine = Engine((X, Y))
     for name in ("X", "Y"):
         venue = SimulatedVenue(name, leverage=leverage)
-        engine.add_venue(venue)
+        connect_simulated(engine, venue)
         amount = (deposits or {}).get(name, D(100_000))
         if amount:
             venue.deposit("USDT", amount)
-            engine.deposit(name, "USDT", amount)
     strategy = FundingSpread(FundingSpreadConfig(**(BASE | config)))
     attach_strategy(engine, strategy)
     strategy.on_start()
@@ -235,9 +234,8 @@ def _simulate(perp_taker: str, **config: Any) -> Run:
     engine = Engine(sim.instruments(), valuation_currency="USDT")
     for name in ("ALPHA", "BETA"):
         venue = SimulatedVenue(name)
-        engine.add_venue(venue)
+        connect_simulated(engine, venue)
         venue.deposit("USDT", D(20_000))
-        engine.deposit(name, "USDT", D(20_000))
     strategy = FundingSpread(
         FundingSpreadConfig(
             perp_a="ALPHA:BTC/USDT:USDT",

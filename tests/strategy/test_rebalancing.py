@@ -31,7 +31,7 @@ from spreadhawk.runtime.modes import BacktestNode, build_backtest
 from spreadhawk.strategy.base import attach_strategy
 from spreadhawk.strategy.library.cross_exchange_arb import CrossExchangeArb, CrossExchangeArbConfig
 from spreadhawk.strategy.rebalancing import Need, Rebalancer, RebalanceSettings
-from spreadhawk.venues.simulated.venue import SimulatedVenue
+from spreadhawk.venues.simulated.venue import SimulatedVenue, connect_simulated
 
 D = Decimal
 S = 1_000_000_000
@@ -99,12 +99,11 @@ def run_session(*, link_fee: str = "0.5", **rebalance: Any) -> Session:
     routes = {"LINK": WithdrawalTerms(D(link_fee), LINK_DELAY), "USDT": WithdrawalTerms(D(1), USDT_DELAY)}
     venues = {name: SimulatedVenue(name, withdrawals=routes) for name in ("A", "B")}
     for venue in venues.values():
-        engine.add_venue(venue)
+        connect_simulated(engine, venue)
     balances = {"A": {"USDT": D(200_000), "LINK": D(0)}, "B": {"USDT": D(0), "LINK": D(400)}}
     for name, held in balances.items():
         for asset, amount in held.items():
             venues[name].deposit(asset, amount)
-            engine.deposit(name, asset, amount)
     config = CrossExchangeArbConfig(
         instruments=[A.id, B.id], max_quantity=D(20), rebalance=RebalanceSettings(**rebalance)
     )

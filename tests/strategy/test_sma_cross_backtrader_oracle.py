@@ -31,7 +31,7 @@ from spreadhawk.engine.engine import Engine
 from spreadhawk.engine.replay import run_replay
 from spreadhawk.strategy.base import attach_strategy
 from spreadhawk.strategy.library.sma_cross import SmaCross, SmaCrossConfig
-from spreadhawk.venues.simulated.venue import SimulatedVenue
+from spreadhawk.venues.simulated.venue import SimulatedVenue, connect_simulated
 
 with warnings.catch_warnings():
     # Compiling backtrader's sources (no .pyc yet) warns about invalid escapes in its docstrings; the
@@ -81,9 +81,8 @@ def _instrument(fee: Decimal | None) -> Instrument:
 def _run_spreadhawk(bars: list[Bar], inst: Instrument, fast: int = FAST, slow: int = SLOW) -> Outcome:
     engine = Engine([inst], valuation_currency=inst.quote)
     venue = SimulatedVenue(inst.venue, latency_ns=0)
-    engine.add_venue(venue)
+    connect_simulated(engine, venue)
     venue.deposit(inst.quote, CASH)
-    engine.deposit(inst.venue, inst.quote, CASH)
     strategy = SmaCross(SmaCrossConfig(instrument_id=inst.id, fast=fast, slow=slow))
     attach_strategy(engine, strategy)
     run_replay(engine, bars)

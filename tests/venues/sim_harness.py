@@ -23,7 +23,7 @@ from spreadhawk.engine.context import StrategyContext
 from spreadhawk.engine.engine import Engine
 from spreadhawk.engine.replay import run_replay
 from spreadhawk.strategy.base import Strategy, StrategyConfig, attach_strategy
-from spreadhawk.venues.simulated.venue import SimulatedVenue
+from spreadhawk.venues.simulated.venue import SimulatedVenue, connect_simulated
 
 D = Decimal
 VENUE = "X"
@@ -216,9 +216,8 @@ def run(
     """Replay ``feed`` through a fresh engine and venue ``X`` holding ``deposits``."""
     engine = Engine(instruments)
     venue = SimulatedVenue(VENUE, latency_ns=latency_ns, ack_latency_ns=ack_latency_ns)
-    engine.add_venue(venue)
+    connect_simulated(engine, venue)
     for asset, amount in (deposits if deposits is not None else {"USDT": "10000"}).items():
-        engine.deposit(VENUE, asset, D(amount))
         venue.deposit(asset, D(amount))
     script = Script(actions)
     script.on_event = on_event

@@ -4,6 +4,11 @@
 ``TRANSITIONS`` raises ``IllegalTransitionError`` (fail fast: a venue report we did not expect is a
 bug or a desync, never something to paper over).
 
+Late fills are legal: a fill the venue matched before our cancel reached it may be reported after
+the cancel's acknowledgement (CANCELED or EXPIRED -> fill) or while the cancel is in flight
+(PENDING_CANCEL -> fill). Money moved, so the fill is applied; the order stays CANCELED (or
+EXPIRED) unless the fill completes it.
+
 UNKNOWN is a state, not an error: an order whose submit timed out may exist; it leaves UNKNOWN only
 through a venue report (accepted, filled, canceled, rejected, ...) or reconciliation.
 """
@@ -61,6 +66,10 @@ TRANSITIONS: dict[tuple[OrderStatus, type], OrderStatus] = {
     (S.UNKNOWN, OrderAccepted): S.ACCEPTED,
     (S.UNKNOWN, OrderRejected): S.REJECTED,
     **{(s, OrderFilled): S.PARTIALLY_FILLED for s in _LIVE},
+    # late fills (see the module docstring): the status is kept unless the fill completes the order
+    (S.PENDING_CANCEL, OrderFilled): S.PENDING_CANCEL,
+    (S.CANCELED, OrderFilled): S.CANCELED,
+    (S.EXPIRED, OrderFilled): S.EXPIRED,
     **{(s, OrderStatusUnknown): S.UNKNOWN for s in (S.SUBMITTED, S.ACCEPTED, S.PARTIALLY_FILLED)},
     **{(s, OrderPendingCancel): S.PENDING_CANCEL for s in (*_OPEN, S.SUBMITTED, S.UNKNOWN)},
     **{(s, OrderCanceled): S.CANCELED for s in _LIVE},
@@ -154,7 +163,7 @@ class Order:
                 f"order {self.client_order_id}: {type(event).__name__} is illegal in state {self.status}"
             )
         if isinstance(event, OrderFilled):
-            return self._apply_fill(event)
+            return self._apply_fill(event, target)
         if isinstance(event, OrderAccepted):
             return replace(self, status=target, venue_order_id=event.venue_order_id)
         if isinstance(event, OrderCancelRejected) and not self.is_terminal and self.filled_quantity > 0:
@@ -162,7 +171,7 @@ class Order:
         reason = getattr(event, "reason", self.reason)
         return replace(self, status=target, reason=reason)
 
-    def _apply_fill(self, fill: OrderFilled) -> Order:
+    def _apply_fill(self, fill: OrderFilled, target: OrderStatus) -> Order:
         if fill.quantity <= 0:
             raise IllegalTransitionError(
                 f"order {self.client_order_id}: fill quantity {fill.quantity} must be positive"
@@ -176,9 +185,13 @@ class Order:
             complete = fill.leaves_quantity == 0
         else:
             complete = filled == self.quantity
+        if complete:
+            status = S.FILLED
+        else:
+            status = target  # PARTIALLY_FILLED, or the terminal status a late fill keeps
         return replace(
             self,
-            status=S.FILLED if complete else S.PARTIALLY_FILLED,
+            status=status,
             filled_quantity=filled,
             filled_notional=self.filled_notional + fill.quantity * fill.price,
             fees=self.fees + fill.fee,

@@ -61,9 +61,10 @@ class StrategyContext:
         return ONE if capital is None else capital.scale(self.strategy_id, instrument_id)
 
     def withdrawal_terms(self, venue: str, asset: str) -> WithdrawalTerms | None:
-        """Fee and delay of sending ``asset`` out of ``venue``; ``None`` when the venue has no route for it."""
-        connected = self._engine.venues.get(venue)
-        return connected.withdrawals.get(asset) if connected is not None else None
+        """Fee and delay of sending ``asset`` out of ``venue``; ``None`` when the venue has no route for it
+        (or withdrawals are not enabled there)."""
+        port = self._engine.withdrawal_ports.get(venue)
+        return port.withdrawals.get(asset) if port is not None else None
 
     def transfer_state(self, transfer_id: str) -> Transfer:
         return self._engine.transfers[transfer_id]

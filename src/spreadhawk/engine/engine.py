@@ -1,21 +1,28 @@
 """The engine: one deterministic, single-threaded event loop for every mode.
 
-Market data arrives from a driver (``run_replay`` here, a live driver later) in time order; timers
-and venue reports wait in a ``Scheduler``. Everything is processed in (timestamp_ns, sequence)
-order: before a market-data event at time t the driver fires every timer due at or before t. The
-engine updates its books, lets the venue react (a simulated venue matches resting orders), then
-hands the event to the strategies. Strategy commands and venue events are journaled before they
-are acted on.
+Market data arrives from a driver (``run_replay``, or ``run_live`` through the inbox) in time order;
+timers wait in a ``Scheduler``; venue reports wait in the ``Inbox``. Everything is processed in
+(timestamp_ns, sequence) order: before a market-data event at time t the driver fires every timer
+due at or before t, and after every step (a record, a timer, a report) the engine handles what that
+step posted to its inbox before anything else. So a venue's report reaches the engine at the same
+timestamp with the next sequence number, never inside the strategy call that caused it, in every
+mode. The engine updates its books, lets the venue react (a simulated venue matches resting
+orders), then hands the event to the strategies. Strategy commands and venue events are journaled
+before they are acted on.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from enum import StrEnum
+from typing import Any, get_args
 
+from spreadhawk.domain.accounts import AccountSnapshot, BalanceAdjusted, FreeBalances
 from spreadhawk.domain.events import (
+    BalancePosted,
     CancelOrder,
     DepositCredited,
     FundingPaid,
@@ -25,6 +32,7 @@ from spreadhawk.domain.events import (
     OrderSide,
     OrderSubmitted,
     PositionChanged,
+    PostingReason,
     RequestTransfer,
     SettlementPaid,
     SubmitOrder,
@@ -34,15 +42,17 @@ from spreadhawk.domain.events import (
 )
 from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId, venue_of
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
-from spreadhawk.domain.market import Bar, BookDeltas, BookSnapshot, MarketData, TradeTick
+from spreadhawk.domain.market import Bar, BookDeltas, BookSnapshot, FeedState, FeedStatus, MarketData, TradeTick
 from spreadhawk.domain.orderbook import OrderBook
 from spreadhawk.domain.orders import Order, OrderStatus
 from spreadhawk.domain.transfers import Transfer
 from spreadhawk.engine.bus import MessageBus
 from spreadhawk.engine.clock import Clock, SimClock
+from spreadhawk.engine.inbox import Inbox
 from spreadhawk.engine.journal import Journal
 from spreadhawk.engine.portfolio import Portfolio
-from spreadhawk.engine.ports import CapitalScale, PreTradeRisk, Venue, VenueEvent
+from spreadhawk.engine.ports import CapitalScale, MarketDataTap, PreTradeRisk, Venue, VenueEvent, Withdrawals
+from spreadhawk.engine.reconcile import account_differences
 from spreadhawk.engine.scheduler import Scheduler
 
 Handler = Callable[[Any], None]
@@ -50,6 +60,31 @@ Handler = Callable[[Any], None]
 
 class EngineError(Exception):
     pass
+
+
+class UnknownOrders(StrEnum):
+    """What the engine does with a venue report about an order it never sent.
+
+    FAIL in replay (the data or the code is wrong: stop at once); ADOPT in paper and live (an order
+    placed on the exchange's web page, or a late report from a previous run: the account changed,
+    so book it, and tell the operator).
+    """
+
+    FAIL = "fail"
+    ADOPT = "adopt"
+
+
+EXTERNAL = "external"  # the strategy id of activity no strategy of this node caused
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalOrderReported:
+    """A venue reported an order this node never sent (journaled, published; its fill is booked)."""
+
+    ts_ns: int
+    client_order_id: ClientOrderId
+    event_type: str
+    detail: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +105,7 @@ class Engine:
         equity_interval_ns: int = 60_000_000_000,
         journal: Journal | None = None,
         benchmark: InstrumentId | None = None,
+        unknown_orders: UnknownOrders = UnknownOrders.FAIL,
     ) -> None:
         self.clock: Clock = clock or SimClock()
         self.instruments = {i.id: i for i in instruments}
@@ -78,6 +114,11 @@ class Engine:
         self.orders: dict[ClientOrderId, Order] = {}
         self.journal = journal or Journal()
         self.scheduler = Scheduler()
+        self.inbox = Inbox()  # messages from other tasks and threads (live feeds, live venues)
+        self._reports: deque[VenueEvent] = deque()  # reports made on the engine's own thread, this step
+        self.unknown_orders = unknown_orders
+        self.external_reports: list[ExternalOrderReported] = []
+        self._external_trades: set[str] = set()  # trade ids of external fills already booked
         self.venues: dict[str, Venue] = {}
         self.equity_curve: list[tuple[int, Decimal]] = []
         self.benchmark = benchmark  # priced at every equity sample (returns correlation)
@@ -90,6 +131,11 @@ class Engine:
         self._last_price: dict[InstrumentId, Decimal] = {}
         self.bus = MessageBus()
         self._venue_of: dict[InstrumentId, Venue] = {}  # hot path: no string split per event
+        self._tap_of: dict[InstrumentId, MarketDataTap] = {}
+        self.withdrawal_ports: dict[str, Withdrawals] = {}
+        self.accounts_opened: dict[str, AccountSnapshot] = {}  # by venue: the snapshot that opened it
+        self.account_differences: list[str] = []  # later snapshots that disagree with the ledger
+        self._free: dict[tuple[str, str], Decimal] = {}  # (venue, asset) -> free, as the venue last said
         self._exposure_ns = 0
         self._last_exposure_check: int | None = None
         # Pre-trade risk (spreadhawk.risk wires itself in here); None: exchange rules only.
@@ -99,6 +145,8 @@ class Engine:
 
     # --------------------------------------------------------------------------- wiring
     def add_venue(self, venue: Venue) -> None:
+        """Connect a trading venue. Its account reaches the engine as the venue reports it (an
+        ``AccountSnapshot`` opens the ledger of that venue): nothing is booked by hand."""
         if venue.name in self.venues:
             raise EngineError(f"venue {venue.name!r} added twice")
         self.venues[venue.name] = venue
@@ -107,27 +155,73 @@ class Engine:
                 self._venue_of[iid] = venue
         venue.bind(_Hub(self))
 
-    def deposit(self, venue: str, asset: str, amount: Decimal) -> None:
-        self.journal.append(self.portfolio.deposit(self.clock.now_ns(), venue, asset, amount))
+    def tap_market_data(self, venue: str, tap: MarketDataTap) -> None:
+        """Show ``venue``'s market data to ``tap`` before any strategy sees it (a simulated venue
+        matches resting orders against it). A live exchange needs none: it has the real market."""
+        if venue not in self.venues:
+            raise EngineError(f"no venue {venue!r} to tap market data for")
+        for iid, inst in self.instruments.items():
+            if inst.venue == venue:
+                self._tap_of[iid] = tap
+
+    def enable_withdrawals(self, venue: str, port: Withdrawals) -> None:
+        """Allow transfers out of ``venue`` through ``port`` (the simulator always; a live venue only
+        with the operator's explicit permission)."""
+        if venue not in self.venues:
+            raise EngineError(f"no venue {venue!r} to enable withdrawals on")
+        self.withdrawal_ports[venue] = port
 
     # --------------------------------------------------------------------------- time
     def schedule(self, ts_ns: int, callback: Callable[[], None]) -> None:
         self.scheduler.schedule(ts_ns, callback)
 
     def run_until(self, ts_ns: int) -> None:
-        """Fire every timer due at or before ``ts_ns``, in order, advancing the clock to each."""
+        """Fire every timer due at or before ``ts_ns``, in order, advancing the clock to each; the
+        reports a timer causes are handled before the next timer fires."""
         advance_to = self.clock.advance_to
         pop = self.scheduler.pop_due
+        reports = self._reports
         while (item := pop(ts_ns)) is not None:
             due, callback = item
             advance_to(due)
             callback()
+            if reports:
+                self._settle()
+
+    def _settle(self) -> None:
+        """Handle the reports venues made during the step that just ended, oldest first (handling one
+        may cause more: they queue behind)."""
+        reports = self._reports
+        while reports:
+            self.on_venue_event(reports.popleft())
+
+    def handle(self, message: object) -> None:
+        """One message from the inbox: a market-data record or a venue report (then its consequences)."""
+        if isinstance(message, MARKET_DATA):
+            self.process(message)  # type: ignore[arg-type]
+        else:
+            self.on_venue_event(message)  # type: ignore[arg-type]
+            if self._reports:
+                self._settle()
+
+    def drain(self) -> None:
+        """Handle everything waiting: reports of the last step, then the inbox, in order. A test that
+        calls the engine directly (rather than through a driver) calls this to let reports arrive."""
+        self._settle()
+        inbox = self.inbox
+        while inbox:
+            self.handle(inbox.take())
 
     # --------------------------------------------------------------------------- market data
     def process(self, data: MarketData) -> None:
-        """One market-data record: update the book, let the venue react, then the strategies."""
+        """One market-data record: update the book, let the venue react, then the strategies; then
+        whatever they caused (venue reports) before the next record."""
         self._apply(data)
+        if self._reports:
+            self._settle()  # what the venue did on this record (a resting order filled) happened first
         self._dispatch(data)
+        if self._reports:
+            self._settle()
 
     def process_batch(self, records: list[MarketData]) -> None:
         """Records that share one timestamp happened at the same instant (two venues sampled
@@ -135,14 +229,20 @@ class Engine:
         strategy pairs one venue's new book with another's previous one."""
         for data in records:
             self._apply(data)
+        if self._reports:
+            self._settle()
         for data in records:
             self._dispatch(data)
+        if self._reports:
+            self._settle()
 
     def _apply(self, data: MarketData) -> None:
         self.clock.advance_to(data.ts_ns)
         kind = type(data)
         iid = data.instrument_id
-        if kind is BookDeltas or kind is BookSnapshot:
+        if kind is FeedStatus:
+            self._apply_feed_status(data)  # type: ignore[arg-type]
+        elif kind is BookDeltas or kind is BookSnapshot:
             book = self.books.get(iid)
             if book is None:
                 raise EngineError(f"market data for {iid}, which is not a declared instrument")
@@ -154,9 +254,17 @@ class Engine:
             self._last_price[iid] = data.close  # type: ignore[union-attr]
         elif kind is TradeTick:
             self._last_price[iid] = self.instruments[iid].price(data.price)  # type: ignore[union-attr, arg-type]
-        venue = self._venue_of.get(iid)
-        if venue is not None:
-            venue.on_market_data(data)
+        tap = self._tap_of.get(iid)
+        if tap is not None:
+            tap(data)
+
+    def _apply_feed_status(self, status: FeedStatus) -> None:
+        """A gap, a stale or a dropped stream makes the book invalid at once: nothing is priced from it
+        (strategies, risk and the simulated venue all refuse an invalid book) until the feed resyncs
+        it with a fresh snapshot."""
+        book = self.books.get(status.instrument_id)
+        if book is not None and status.state is not FeedState.LIVE:
+            book.invalidate(f"feed {status.state.name.lower()}: {status.reason}")
 
     def _dispatch(self, data: MarketData) -> None:
         handlers = self.bus.handlers(type(data))
@@ -181,16 +289,17 @@ class Engine:
     def available(self, venue: str, asset: str) -> Decimal:
         """What an order may still use of ``asset`` on ``venue``.
 
-        The venue's free balance (less what resting orders lock and open perpetual positions hold as
-        margin) — the ledger balance alone over-states it when several strategies share a venue —
-        less what our spot orders still on their way to the venue will lock when they arrive.
-        Orders the venue has accepted but whose acknowledgement is still in flight are counted
-        twice: the estimate errs towards having less.
+        The free balance the venue last reported (less what resting orders lock and open perpetual
+        positions hold as margin) — the ledger balance alone over-states it when several strategies
+        share a venue — less what our spot orders still on their way to the venue will lock when
+        they arrive. Orders the venue has accepted but whose acknowledgement is still in flight are
+        counted twice: the estimate errs towards having less.
         """
-        connected = self.venues.get(venue)
-        if connected is None:
+        if venue not in self.venues:
             return Decimal(0)
-        free = connected.free_balance(asset)
+        free = self._free.get((venue, asset))
+        if free is None:
+            free = self.portfolio.ledger.balance(venue, asset)
         for order in self.orders.values():
             if order.status is not OrderStatus.SUBMITTED or venue_of(order.instrument_id) != venue:
                 continue
@@ -270,16 +379,20 @@ class Engine:
             raise EngineError(f"duplicate transfer id {command.transfer_id}")
         self.journal.append(command)
         self.transfers[command.transfer_id] = Transfer.from_command(command)
-        source, destination = self.venues.get(command.from_venue), self.venues.get(command.to_venue)
+        source = self.withdrawal_ports.get(command.from_venue)
+        destination = self.venues.get(command.to_venue)
         reason = None
-        if source is None or destination is None:
-            reason = f"no venue connected named {command.from_venue if source is None else command.to_venue!r}"
-        elif source is destination:
+        if command.from_venue not in self.venues or destination is None:
+            missing = command.to_venue if command.from_venue in self.venues else command.from_venue
+            reason = f"no venue connected named {missing!r}"
+        elif source is None:
+            reason = f"withdrawals are not enabled on {command.from_venue}"
+        elif command.from_venue == command.to_venue:
             reason = f"source and destination are the same venue ({command.from_venue})"
         elif command.amount <= 0:
             reason = f"transfer amount must be positive, got {command.amount}"
         if reason is not None or source is None:
-            self.on_venue_event(TransferFailed(self.clock.now_ns(), command.transfer_id, reason or ""))
+            self._reports.append(TransferFailed(self.clock.now_ns(), command.transfer_id, reason or ""))
         else:
             source.transfer(command)
         return self.transfers[command.transfer_id]
@@ -302,11 +415,20 @@ class Engine:
             self.bus.publish(posting)
         self.bus.publish(event, key=transfer.strategy_id)
         if isinstance(event, WithdrawalSent):
-            self.venues[event.to_venue].transfer(event)  # the destination learns what is on its way
+            destination = self.withdrawal_ports.get(event.to_venue)
+            if destination is not None:  # the destination learns what is on its way (a real one sees the chain)
+                destination.transfer(event)
 
     # --------------------------------------------------------------------------- venue events
     def on_venue_event(self, event: VenueEvent) -> None:
         self.journal.append(event)
+        if isinstance(event, FreeBalances):
+            for asset, free in event.free:
+                self._free[event.venue, asset] = free
+            return
+        if isinstance(event, AccountSnapshot | BalanceAdjusted):
+            self._apply_account_event(event)
+            return
         if isinstance(event, WithdrawalSent | DepositCredited | TransferFailed):
             self._apply_transfer_event(event)
             return
@@ -322,6 +444,39 @@ class Engine:
             return
         self._apply_order_event(event)
 
+    def _apply_account_event(self, event: AccountSnapshot | BalanceAdjusted) -> None:
+        """The first snapshot of a venue opens its ledger; a later one is compared with it (a
+        difference is recorded, never silently booked); an adjustment is booked as it says."""
+        if isinstance(event, BalanceAdjusted):
+            posting = BalancePosted(
+                event.ts_ns, event.venue, event.asset, event.amount, PostingReason.DEPOSIT, event.reference
+            )
+            self.portfolio.ledger.post(posting)
+            self.journal.append(posting)
+            self.bus.publish(posting)
+            return
+        if event.venue not in self.accounts_opened:
+            self.accounts_opened[event.venue] = event
+            for held in event.balances:
+                self._free[event.venue, held.asset] = held.free
+                if held.total:
+                    posting = BalancePosted(
+                        event.ts_ns, event.venue, held.asset, held.total, PostingReason.DEPOSIT, "opening"
+                    )
+                    self.portfolio.ledger.post(posting)
+                    self.journal.append(posting)
+                    self.bus.publish(posting)
+            for reported in event.positions:
+                if reported.quantity and reported.instrument_id in self.instruments:
+                    self.portfolio.adopt_position(reported.instrument_id, reported.quantity, reported.avg_price)
+            self.bus.publish(event)
+            return
+        for held in event.balances:
+            self._free[event.venue, held.asset] = held.free
+        for difference in account_differences(event, self.portfolio):
+            self.account_differences.append(difference)
+        self.bus.publish(event)
+
     def _record(self, event: OrderEvent) -> None:
         """An event the engine itself raises: journaled like a venue's, then applied."""
         self.journal.append(event)
@@ -330,23 +485,51 @@ class Engine:
     def _apply_order_event(self, event: OrderEvent) -> None:
         order = self.orders.get(event.client_order_id)
         if order is None:
-            raise EngineError(f"venue reported {type(event).__name__} for unknown order {event.client_order_id}")
+            self._unknown_order(event)
+            return
         updated = order.apply(event)
         self.orders[order.client_order_id] = updated
         if isinstance(event, OrderFilled) and updated is not order:
             self.fills.append(event)
-            position, postings = self.portfolio.apply_fill(event)
-            changed = PositionChanged(
-                event.ts_ns, position.instrument_id, position.quantity, position.avg_price, position.realized_pnl
-            )
-            for posting in postings:
-                self.journal.append(posting)
-                self.bus.publish(posting)
-            self.journal.append(changed)
-            self.bus.publish(changed)
+            self._book_fill(event)
         if self.risk is not None:
             self.risk.on_event(event)  # before the strategy reacts, so the risk state is current
         self.bus.publish(event, key=order.strategy_id)  # the owning strategy, and any listener
+
+    def _unknown_order(self, event: OrderEvent) -> None:
+        """A report about an order this node never sent: fail fast in replay; in paper and live book
+        what it did to the account (a fill moves balances whoever placed the order), record it, and
+        tell whoever listens (console, database, alerts). It belongs to no strategy."""
+        name = type(event).__name__
+        if self.unknown_orders is UnknownOrders.FAIL:
+            raise EngineError(f"venue reported {name} for unknown order {event.client_order_id}")
+        detail = ""
+        if isinstance(event, OrderFilled):
+            detail = f"{event.side} {event.quantity} {event.instrument_id} at {event.price}"
+            if event.trade_id not in self._external_trades and event.instrument_id in self.instruments:
+                self._external_trades.add(event.trade_id)
+                self.fills.append(event)
+                self._book_fill(event)
+            elif event.instrument_id not in self.instruments:
+                detail += " (instrument not traded by this node: not booked)"
+        report = ExternalOrderReported(event.ts_ns, event.client_order_id, name, detail)
+        self.external_reports.append(report)
+        self.journal.append(report)
+        self.bus.publish(report)
+
+    def _book_fill(self, event: OrderFilled) -> None:
+        position, postings = self.portfolio.apply_fill(event)
+        changed = PositionChanged(
+            event.ts_ns, position.instrument_id, position.quantity, position.avg_price, position.realized_pnl
+        )
+        for posting in postings:
+            self.journal.append(posting)
+            self.bus.publish(posting)
+        self.journal.append(changed)
+        self.bus.publish(changed)
+
+
+MARKET_DATA: tuple[type, ...] = get_args(MarketData)
 
 
 class _Hub:
@@ -370,4 +553,10 @@ class _Hub:
         return self._engine.instruments[instrument_id]
 
     def emit(self, event: VenueEvent) -> None:
-        self._engine.on_venue_event(event)
+        """Report from the engine's own thread (a simulated venue's step): handled after the current
+        step, never inside it."""
+        self._engine._reports.append(event)
+
+    def post(self, event: VenueEvent) -> None:
+        """Report from any other task or thread (a live venue's stream): through the inbox."""
+        self._engine.inbox.post(event)

@@ -24,6 +24,8 @@ def _default(value: Any) -> Any:
         return value.value
     if isinstance(value, frozenset | set):
         return sorted(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
     raise TypeError(f"journal cannot encode {type(value).__name__}")
 
 

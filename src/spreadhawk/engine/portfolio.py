@@ -11,6 +11,7 @@ only its withdrawal fee.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from decimal import Decimal
 
 from spreadhawk.domain.events import (
@@ -62,10 +63,10 @@ class Portfolio:
             pos = Position(instrument_id, contract_size=inst.contract_size)
         return pos
 
-    def deposit(self, ts_ns: int, venue: str, asset: str, amount: Decimal) -> BalancePosted:
-        posting = BalancePosted(ts_ns, venue, asset, amount, PostingReason.DEPOSIT, "initial")
-        self.ledger.post(posting)
-        return posting
+    def adopt_position(self, instrument_id: InstrumentId, quantity: Decimal, avg_price: Decimal) -> None:
+        """Take over a position the venue already held when the account was opened (no fill of ours
+        made it, so none of its history is known: the venue's entry price stands)."""
+        self.positions[instrument_id] = replace(self.position(instrument_id), quantity=quantity, avg_price=avg_price)
 
     def apply_fill(self, fill: OrderFilled) -> tuple[Position, list[BalancePosted]]:
         inst = self.instruments[fill.instrument_id]

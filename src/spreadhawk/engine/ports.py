@@ -4,6 +4,15 @@ Kept tiny (STYLE §4). Backtest plugs a ``ReplayFeed`` and a ``SimulatedVenue``;
 feed and the same ``SimulatedVenue``; live plugs a live feed and an exchange adapter. The engine
 cannot tell which. (``spreadhawk.venues.ports`` re-exports these for adapter authors; they are
 defined here because the engine, the lower layer, must name them.)
+
+The trading ``Venue`` port is what a real exchange offers: send an order, cancel it, look one up by
+client id, list the open ones, snapshot the account. ``submit`` and ``cancel`` return at once; every
+outcome comes back later as a report through ``VenueHub.emit`` (the engine's inbox). The three
+look-ups are coroutines because on a real exchange they are network round trips; reconciliation
+awaits them before trading starts. Two duties only a simulator has are separate, optional ports
+the composition root wires explicitly: the market-data tap (a simulated venue must see the market
+to match against it) and withdrawals (moving money off a venue, which a live venue enables only
+with the operator's explicit permission).
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Protocol
 
+from spreadhawk.domain.accounts import AccountEvent, AccountSnapshot, OrderReport
 from spreadhawk.domain.events import (
     CancelOrder,
     FundingPaid,
@@ -31,7 +41,7 @@ from spreadhawk.domain.transfers import WithdrawalTerms
 from spreadhawk.engine.clock import Clock
 from spreadhawk.engine.portfolio import Portfolio
 
-VenueEvent = OrderEvent | FundingPaid | SettlementPaid | TransferEvent
+VenueEvent = OrderEvent | FundingPaid | SettlementPaid | TransferEvent | AccountEvent
 # What the engine routes to a venue about a transfer: a withdrawal to send (to the source venue), or a
 # withdrawal on its way in (to the destination venue: a real exchange sees it on chain and ignores
 # this; the simulated one credits it when the route's delay has passed).
@@ -49,12 +59,19 @@ class VenueHub(Protocol):
 
     def instrument(self, instrument_id: InstrumentId) -> Instrument: ...
 
-    def emit(self, event: VenueEvent) -> None: ...
+    def emit(self, event: VenueEvent) -> None:
+        """Report from the engine's own thread (handled after the current step, never inside it)."""
+        ...
+
+    def post(self, event: VenueEvent) -> None:
+        """Report from any other task or thread (thread-safe: through the engine's inbox)."""
+        ...
 
 
 class Venue(Protocol):
+    """The trading port a real exchange fits (see the module docstring)."""
+
     name: str
-    withdrawals: Mapping[str, WithdrawalTerms]  # by asset: the routes out of this venue
 
     def bind(self, hub: VenueHub) -> None: ...
 
@@ -62,13 +79,23 @@ class Venue(Protocol):
 
     def cancel(self, command: CancelOrder) -> None: ...
 
-    def on_market_data(self, data: MarketData) -> None: ...
-
-    def balances(self) -> dict[str, Decimal]: ...
-
-    def free_balance(self, asset: str) -> Decimal:
-        """Balance not locked by resting orders nor held as margin (what a new order may use)."""
+    async def query_order(self, client_order_id: ClientOrderId) -> OrderReport | None:
+        """The venue's view of one order; ``None`` only when the venue says it does not exist (a
+        network error raises: it is never taken as "not found")."""
         ...
+
+    async def open_orders(self) -> list[OrderReport]: ...
+
+    async def account_snapshot(self) -> AccountSnapshot: ...
+
+
+MarketDataTap = Callable[[MarketData], None]
+
+
+class Withdrawals(Protocol):
+    """Moving assets off a venue: optional, enabled per venue by the composition root."""
+
+    withdrawals: Mapping[str, WithdrawalTerms]  # by asset: the routes out of this venue
 
     def transfer(self, message: TransferMessage) -> None: ...
 

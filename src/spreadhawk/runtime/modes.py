@@ -35,7 +35,7 @@ from spreadhawk.runtime.recorders import PriceRecorder
 from spreadhawk.strategy.base import Strategy, attach_strategy
 from spreadhawk.strategy.loader import StrategyLoadError, build_strategy
 from spreadhawk.venues.simulated.transfers import DEFAULT_WITHDRAWALS
-from spreadhawk.venues.simulated.venue import SimulatedVenue
+from spreadhawk.venues.simulated.venue import SimulatedVenue, connect_simulated
 
 NS_PER_MS = 1_000_000
 
@@ -102,11 +102,7 @@ def build_backtest(config: RunConfig) -> BacktestNode:
     )
     venues = _venues(config, instruments, feed.latency_ms)
     for venue in venues.values():
-        engine.add_venue(venue)
-    for name, venue_section in sorted(config.venues.items()):
-        for asset, amount in sorted(venue_section.balances.items()):
-            venues[name].deposit(asset, amount)
-            engine.deposit(name, asset, amount)
+        connect_simulated(engine, venue)  # each venue reports its opening balances to the engine
     for strategy in strategies:
         attach_strategy(engine, strategy)
     attribution = StrategyAttribution(engine, [s.id for s in strategies])
@@ -190,6 +186,7 @@ def _venues(
             ack_latency_ns=int((section.ack_latency_ms if section else 0) * NS_PER_MS),
             leverage=section.leverage if section else Decimal(1),
             withdrawals=_withdrawals(name, section, instruments),
+            balances=section.balances if section else None,
         )
     return venues
 

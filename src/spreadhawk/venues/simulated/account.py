@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from spreadhawk.domain.accounts import AccountSnapshot, AssetBalance, FreeBalances, PositionReport
 from spreadhawk.domain.events import BalancePosted, OrderFilled, OrderSide, PostingReason, SettlementPaid, SubmitOrder
 from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
@@ -28,9 +29,31 @@ class SimAccount:
         self.reserved: dict[str, Decimal] = {}
         self.positions: dict[InstrumentId, Position] = {}
         self._settles_in: dict[InstrumentId, str] = {}  # perpetuals only: margin currency
+        # Assets whose free balance may have changed since the venue last reported it.
+        self.dirty: set[str] = set()
 
-    def deposit(self, ts_ns: int, asset: str, amount: Decimal) -> None:
-        self.ledger.post(BalancePosted(ts_ns, self.venue, asset, amount, PostingReason.DEPOSIT, "initial"))
+    def deposit(self, ts_ns: int, asset: str, amount: Decimal, reference: str) -> None:
+        self.post(BalancePosted(ts_ns, self.venue, asset, amount, PostingReason.DEPOSIT, reference))
+
+    def snapshot(self, ts_ns: int) -> AccountSnapshot:
+        balances = tuple(
+            AssetBalance(asset, total, self.free(asset))
+            for asset, total in sorted(self.ledger.venue_balances(self.venue).items())
+        )
+        positions = tuple(
+            PositionReport(iid, pos.quantity, pos.avg_price)
+            for iid, pos in sorted(self.positions.items())
+            if pos.quantity
+        )
+        return AccountSnapshot(ts_ns, self.venue, balances, positions)
+
+    def take_free_report(self, ts_ns: int) -> FreeBalances | None:
+        """The free balances that changed since the last report (``None`` when nothing did)."""
+        if not self.dirty:
+            return None
+        free = tuple((asset, self.free(asset)) for asset in sorted(self.dirty))
+        self.dirty.clear()
+        return FreeBalances(ts_ns, self.venue, free)
 
     def free(self, asset: str) -> Decimal:
         """Balance not locked by resting orders nor held as margin of open perpetual positions."""
@@ -89,27 +112,36 @@ class SimAccount:
 
     def reserve(self, asset: str, amount: Decimal) -> None:
         self.reserved[asset] = self.reserved.get(asset, ZERO) + amount
+        self.dirty.add(asset)
 
     def release(self, asset: str, amount: Decimal) -> None:
         left = self.reserved.get(asset, ZERO) - amount
         self.reserved[asset] = left if left > 0 else ZERO
+        self.dirty.add(asset)
 
     def position(self, inst: Instrument) -> Position:
         return self.positions.get(inst.id) or Position(inst.id, contract_size=inst.contract_size)
 
     def apply_fill(self, fill: OrderFilled, inst: Instrument) -> None:
         before = self.position(inst)
-        self.ledger.post_all(postings_for_fill(fill, inst, before))
+        self.post_all(postings_for_fill(fill, inst, before))
         self.positions[inst.id] = before.apply_fill(fill)
         if inst.kind is InstrumentKind.PERPETUAL:
             self._settles_in[inst.id] = inst.settlement
+            self.dirty.add(inst.settlement)  # the margin held changed
 
     def settle(self, event: SettlementPaid, inst: Instrument) -> None:
-        self.ledger.post_all(postings_for_settlement(event, inst))
+        self.post_all(postings_for_settlement(event, inst))
         self.positions[inst.id] = self.position(inst).settle(event.price)
+        self.dirty.add(inst.settlement)
 
     def post(self, posting: BalancePosted) -> None:
         self.ledger.post(posting)
+        self.dirty.add(posting.asset)
+
+    def post_all(self, postings: list[BalancePosted]) -> None:
+        self.ledger.post_all(postings)
+        self.dirty.update(p.asset for p in postings)
 
 
 def quantity_for_budget(

@@ -27,6 +27,10 @@ class ReportOutbox:
         """Queue a report of the current step."""
         self._outbox.append(event)
 
+    def emit_first(self, event: VenueEvent) -> None:
+        """Queue a report ahead of the current step's others (the free balances after the step)."""
+        self._outbox.appendleft(event)
+
     def step(self, hub: VenueHub, action: Callable[[], None]) -> None:
         """Run one venue step, then send its reports in order.
 

@@ -70,7 +70,7 @@ class SimTransfers:
             command.to_venue,
             now_ns + terms.delay_ns,
         )
-        self.account.ledger.post_all(postings_for_withdrawal(sent))
+        self.account.post_all(postings_for_withdrawal(sent))
         return sent
 
     def expect(self, sent: WithdrawalSent) -> bool:
@@ -82,5 +82,5 @@ class SimTransfers:
 
     def credit(self, sent: WithdrawalSent, now_ns: int) -> DepositCredited:
         credited = DepositCredited(now_ns, sent.transfer_id, sent.asset, sent.amount, self.account.venue)
-        self.account.ledger.post_all(postings_for_deposit(credited))
+        self.account.post_all(postings_for_deposit(credited))
         return credited

@@ -22,7 +22,12 @@ What it models, and the conventions it documents:
 * **Book unavailable.** While the venue's book is invalid (sequence gap, crossed) it cannot match:
   orders are rejected rather than filled at prices nobody could have had.
 * **Atomic reports.** Everything one arrival or one market-data record causes is settled inside the
-  venue before any report goes out (see ``reports``).
+  venue before any report goes out (see ``reports``); the free balances that step changed are
+  reported first (as a real venue's account stream does), so the engine's estimate errs towards
+  having less, never more.
+* **The account is the venue's.** Opening balances are given to the venue (``balances=``); it
+  reports them to the engine as an ``AccountSnapshot`` when bound, and a later ``deposit`` as a
+  ``BalanceAdjusted``, as an exchange's account stream would.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from spreadhawk.domain.accounts import AccountSnapshot, BalanceAdjusted, OrderReport
 from spreadhawk.domain.events import (
     CancelOrder,
     Liquidity,
@@ -58,6 +64,7 @@ from spreadhawk.domain.market import (
     TradeTick,
 )
 from spreadhawk.domain.transfers import WithdrawalTerms
+from spreadhawk.engine.engine import Engine
 from spreadhawk.engine.ports import TransferMessage, VenueEvent, VenueHub
 from spreadhawk.venues.simulated.account import SimAccount, quantity_for_budget
 from spreadhawk.venues.simulated.matching import sweep
@@ -78,8 +85,10 @@ class SimulatedVenue:
         ack_latency_ns: int = 0,
         leverage: Decimal = Decimal(1),
         withdrawals: Mapping[str, WithdrawalTerms] = DEFAULT_WITHDRAWALS,
+        balances: Mapping[str, Decimal] | None = None,
     ) -> None:
         self.name = name
+        self._opening = dict(sorted((balances or {}).items()))
         self.latency_ns = latency_ns
         self.account = SimAccount(name, leverage)
         self._transfers = SimTransfers(self.account, withdrawals)
@@ -102,7 +111,17 @@ class SimulatedVenue:
 
     # --------------------------------------------------------------------------- port
     def bind(self, hub: VenueHub) -> None:
+        """Open the account with the opening balances and report it, as a venue does on connect."""
         self._hub = hub
+
+        def open_account() -> None:
+            now = hub.now_ns()
+            for asset, amount in self._opening.items():
+                self.account.deposit(now, asset, amount, "opening")
+            self.account.dirty.clear()  # the snapshot carries the free balances
+            self._emit(self.account.snapshot(now))
+
+        self._step(open_account)
 
     @property
     def hub(self) -> VenueHub:
@@ -111,7 +130,61 @@ class SimulatedVenue:
         return self._hub
 
     def deposit(self, asset: str, amount: Decimal) -> None:
-        self.account.deposit(self.hub.now_ns(), asset, amount)
+        """Funds arriving from outside (reported to the engine as a ``BalanceAdjusted``)."""
+
+        def credit() -> None:
+            now = self.hub.now_ns()
+            self.account.deposit(now, asset, amount, "deposit")
+            self._emit(BalanceAdjusted(now, self.name, asset, amount, "deposit"))
+
+        self._step(credit)
+
+    async def query_order(self, client_order_id: ClientOrderId) -> OrderReport | None:
+        return self._reports_by_id().get(client_order_id)
+
+    async def open_orders(self) -> list[OrderReport]:
+        return [report for _, report in sorted(self._reports_by_id().items())]
+
+    async def account_snapshot(self) -> AccountSnapshot:
+        return self.account.snapshot(self.hub.now_ns())
+
+    def _reports_by_id(self) -> dict[ClientOrderId, OrderReport]:
+        """Orders working at this venue (resting, or waiting for the next bar), as order reports."""
+        now = self.hub.now_ns()
+        reports: dict[ClientOrderId, OrderReport] = {}
+        for iid, working_orders in self._working.items():
+            inst = self.hub.instrument(iid)
+            for coid, working in working_orders.items():
+                cmd = working.cmd
+                reports[coid] = OrderReport(
+                    now,
+                    coid,
+                    working.venue_order_id,
+                    iid,
+                    cmd.side,
+                    cmd.order_type,
+                    cmd.quantity,
+                    inst.price(working.price_ticks),
+                    cmd.time_in_force,
+                    cmd.quantity - working.leaves,
+                    True,
+                )
+        for pending in self._pending_bar_orders.values():
+            for coid, (cmd, voi) in pending.items():
+                reports[coid] = OrderReport(
+                    now,
+                    coid,
+                    voi,
+                    cmd.instrument_id,
+                    cmd.side,
+                    cmd.order_type,
+                    cmd.quantity,
+                    cmd.price,
+                    cmd.time_in_force,
+                    ZERO,
+                    True,
+                )
+        return reports
 
     def balances(self) -> dict[str, Decimal]:
         return self.account.ledger.venue_balances(self.name)
@@ -174,7 +247,13 @@ class SimulatedVenue:
         self._reports.after(self.hub, delay_ns, action)
 
     def _step(self, action: Callable[[], None]) -> None:
-        self._reports.step(self.hub, action)
+        def step() -> None:
+            action()
+            free = self.account.take_free_report(self.hub.now_ns())
+            if free is not None:
+                self._reports.emit_first(free)
+
+        self._reports.step(self.hub, step)
 
     def _emit(self, event: VenueEvent) -> None:
         self._reports.emit(event)
@@ -409,3 +488,11 @@ class SimulatedVenue:
         paid = self._funding.pay(funding, self.hub.instrument(iid), self.hub.book(iid), self.account, self.hub.now_ns())
         if paid is not None:
             self._emit(paid)
+
+
+def connect_simulated(engine: Engine, venue: SimulatedVenue) -> None:
+    """Wire a simulated venue into ``engine``: the trading port, the market-data tap it matches
+    against, and withdrawals (the simulator always allows them)."""
+    engine.add_venue(venue)
+    engine.tap_market_data(venue.name, venue.on_market_data)
+    engine.enable_withdrawals(venue.name, venue)
