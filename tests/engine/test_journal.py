@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import stat
 import subprocess
 import sys
 import types
@@ -189,9 +190,12 @@ def test_a_nested_key_like_the_one_after_type_takes_the_slow_path_with_the_same_
     assert exact(decode(encode(record)), record)
 
 
-def test_a_lone_surrogate_is_written_as_json_dumps_writes_it() -> None:
-    record = BalancePosted(1, "V", "USDT", D(1), PostingReason.FEE, "\ud800")
-    assert encode(record) == reference_encode(record).encode()
+def test_a_string_that_is_not_unicode_is_refused_rather_than_written_unreadable(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.jsonl")
+    with pytest.raises(JournalError, match="not valid Unicode"):
+        journal.append(BalancePosted(1, "V", "USDT", D(1), PostingReason.FEE, "\ud800"))
+    journal.close()
+    assert (journal.count, (tmp_path / "j.jsonl").read_bytes()) == (0, b"")
 
 
 # --------------------------------------------------------------------------- property: any values
@@ -387,8 +391,13 @@ class FsyncRecorder:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.calls: list[int] = []  # bytes in the file when fsync was called
+        self.directory_calls = 0
 
     def __call__(self, fd: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            assert os.fstat(fd).st_ino == self.path.parent.stat().st_ino
+            self.directory_calls += 1
+            return
         assert os.fstat(fd).st_ino == self.path.stat().st_ino
         self.calls.append(len(self.path.read_bytes()))
 
@@ -397,6 +406,7 @@ def test_sync_intents_fsyncs_an_intent_after_flushing_it(tmp_path: Path) -> None
     path = tmp_path / "j.jsonl"
     fsync = FsyncRecorder(path)
     journal = Journal(path, durability=Durability.SYNC_INTENTS, fsync=fsync)
+    assert fsync.directory_calls == 1  # the new file's name is durable before its first record
     posting, intent = BalancePosted(1, "B", "Y", D(5), PostingReason.DEPOSIT, "d"), some_records(1)[0]
     journal.append(posting)
     assert fsync.calls == []  # not an intent: buffered
@@ -418,7 +428,7 @@ def test_buffered_never_fsyncs(tmp_path: Path) -> None:
         journal.append(record, sync=True)
     journal.sync()
     journal.close()
-    assert fsync.calls == []
+    assert (fsync.calls, fsync.directory_calls) == ([], 0)
     assert path.read_bytes().count(b"\n") == 6
 
 
@@ -430,6 +440,7 @@ def test_sync_intents_makes_a_torn_tail_cut_durable_before_appending(tmp_path: P
     fsync = FsyncRecorder(path)
     journal = Journal(path, durability=Durability.SYNC_INTENTS, fsync=fsync)
     assert fsync.calls == [journal.recovery.bytes_kept]
+    assert fsync.directory_calls == 0  # an existing file: its name is already on disk
     journal.close()
 
 

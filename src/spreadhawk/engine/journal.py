@@ -129,11 +129,14 @@ class Journal:
         self.count = self.recovery.records  # records in the journal: the digest covers them all
 
     def _open(self, path: Path, buffer_size: int) -> None:
-        if path.exists():
+        created = not path.exists()
+        if not created:
             with path.open("rb") as existing:
                 self.recovery = _drain(_scan(existing, path, check_line, self._hash.update))
         file = path.open("ab", buffering=buffer_size)  # "a": never truncates what was journaled
         try:
+            if created and self._sync_intents and os.name == "posix":
+                self._sync_directory(path.parent)
             if self.recovery.torn:
                 file.truncate(self.recovery.bytes_kept)
                 if self._sync_intents:
@@ -142,6 +145,14 @@ class Journal:
             file.close()
             raise
         self._file = file
+
+    def _sync_directory(self, folder: Path) -> None:
+        # A new file's name lives in its directory: fsyncing the file alone need not make it survive.
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            self._fsync(fd)
+        finally:
+            os.close(fd)
 
     def append(self, record: object, *, sync: bool = False) -> None:
         """Journal one record. With ``sync=True`` under ``SYNC_INTENTS`` it is on disk on return."""

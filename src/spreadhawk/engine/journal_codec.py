@@ -188,9 +188,10 @@ def encode_line(record: object) -> bytes:
         codec = _BY_CLASS[type(record)]
     try:
         line = codec.encode_line(record)
-    except UnicodeEncodeError:
-        # A string with a lone surrogate is not UTF-8; json.dumps escapes it, msgspec refuses it.
-        return reference_encode(record).encode() + b"\n"
+    except UnicodeEncodeError as exc:
+        # A lone surrogate is not text: json.dumps would escape it, but no JSON reader (msgspec
+        # included) reads that back, and an unreadable line would pass for a torn one on reopen.
+        raise JournalError(f"{codec.name} holds a string that is not valid Unicode: {exc}") from None
     if not line.isascii() or b"\x7f" in line:  # rare: the common case pays two C-level scans
         line = _to_ascii(line)
     return line
