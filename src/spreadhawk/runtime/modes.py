@@ -91,7 +91,11 @@ def build_backtest(config: RunConfig) -> BacktestNode:
     feed = load_feed(config)
     instruments = feed.instruments
     strategies = _strategies(config)
-    journal = Journal(config.resolve(config.run.journal)) if config.run.journal else Journal()
+    journal = Journal()
+    if config.run.journal:
+        path = config.resolve(config.run.journal)
+        path.unlink(missing_ok=True)  # a backtest is a fresh run: its journal starts empty (paper resumes one)
+        journal = Journal(path)
     engine = Engine(
         instruments.values(),
         clock=SimClock(feed.start_ns),
