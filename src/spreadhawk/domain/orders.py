@@ -133,6 +133,23 @@ class Order:
             ts_init=cmd.ts_ns,
         )
 
+    def as_command(self) -> SubmitOrder:
+        """The command that created this order (a restarted venue re-rests it from this)."""
+        return SubmitOrder(
+            ts_ns=self.ts_init,
+            client_order_id=self.client_order_id,
+            strategy_id=self.strategy_id,
+            instrument_id=self.instrument_id,
+            side=self.side,
+            order_type=self.order_type,
+            quantity=self.quantity,
+            price=self.price,
+            time_in_force=self.time_in_force,
+            post_only=self.post_only,
+            quote_quantity=self.quote_quantity,
+            reduce_only=self.reduce_only,
+        )
+
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL

@@ -19,13 +19,11 @@ ONE = Decimal(1)
 
 
 class StrategyContext:
-    __slots__ = ("_engine", "_next_id", "_next_transfer", "logs", "strategy_id")
+    __slots__ = ("_engine", "logs", "strategy_id")
 
     def __init__(self, engine: Engine, strategy_id: str) -> None:
         self._engine = engine
         self.strategy_id = strategy_id
-        self._next_id = 0
-        self._next_transfer = 0
         self.logs: list[tuple[int, str]] = []
 
     # --- reading ---------------------------------------------------------------------
@@ -96,13 +94,13 @@ class StrategyContext:
     ) -> Order:
         """Submit a limit order when ``price`` is given, else a market order.
 
-        Client order ids are ``<strategy id>-<n>``: deterministic, so a replay produces the same
-        ids and a restarted node can look its orders up at the venue.
+        Client order ids are ``<run prefix><strategy id>-<n>`` (``spreadhawk.engine.order_ids``):
+        deterministic, so a replay produces the same ids, unique across restarts, and a restarted
+        node can look its orders up at the venue.
         """
-        self._next_id += 1
         command = SubmitOrder(
             ts_ns=self.now_ns(),
-            client_order_id=ClientOrderId(f"{self.strategy_id}-{self._next_id}"),
+            client_order_id=self._engine.order_ids.next(self.strategy_id),
             strategy_id=self.strategy_id,
             instrument_id=instrument_id,
             side=side,
@@ -127,8 +125,7 @@ class StrategyContext:
         ``on_withdrawal_sent``, then ``on_deposit_credited`` (or ``on_transfer_failed``). Ids are
         ``<strategy id>-tr<n>``: deterministic, like client order ids.
         """
-        self._next_transfer += 1
-        transfer_id = f"{self.strategy_id}-tr{self._next_transfer}"
+        transfer_id = self._engine.order_ids.next_transfer(self.strategy_id)
         command = RequestTransfer(self.now_ns(), transfer_id, self.strategy_id, asset, amount, from_venue, to_venue)
         self._engine.request_transfer(command)
         return transfer_id

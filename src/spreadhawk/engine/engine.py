@@ -50,6 +50,7 @@ from spreadhawk.engine.bus import MessageBus
 from spreadhawk.engine.clock import Clock, SimClock
 from spreadhawk.engine.inbox import Inbox
 from spreadhawk.engine.journal import Journal
+from spreadhawk.engine.order_ids import ClientOrderIds
 from spreadhawk.engine.portfolio import Portfolio
 from spreadhawk.engine.ports import CapitalScale, MarketDataTap, PreTradeRisk, Venue, VenueEvent, Withdrawals
 from spreadhawk.engine.reconcile import account_differences
@@ -106,6 +107,7 @@ class Engine:
         journal: Journal | None = None,
         benchmark: InstrumentId | None = None,
         unknown_orders: UnknownOrders = UnknownOrders.FAIL,
+        order_ids: ClientOrderIds | None = None,
     ) -> None:
         self.clock: Clock = clock or SimClock()
         self.instruments = {i.id: i for i in instruments}
@@ -117,6 +119,7 @@ class Engine:
         self.inbox = Inbox()  # messages from other tasks and threads (live feeds, live venues)
         self._reports: deque[VenueEvent] = deque()  # reports made on the engine's own thread, this step
         self.unknown_orders = unknown_orders
+        self.order_ids = order_ids or ClientOrderIds()
         self.external_reports: list[ExternalOrderReported] = []
         self._external_trades: set[str] = set()  # trade ids of external fills already booked
         self.venues: dict[str, Venue] = {}

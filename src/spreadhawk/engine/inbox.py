@@ -37,6 +37,10 @@ class Inbox:
         """The oldest message (raises ``IndexError`` when empty: check truthiness first)."""
         return self._queue.popleft()
 
+    def peek(self) -> object:
+        """The oldest message, left in place (raises ``IndexError`` when empty)."""
+        return self._queue[0]
+
     def __bool__(self) -> bool:
         return bool(self._queue)
 

@@ -129,6 +129,16 @@ class VenueSection(_Section):
         return value
 
 
+class LiveFeedSection(_Section):
+    """A live market-data feed for paper (and live) trading; backtests read ``[[data]]`` instead."""
+
+    venue: str  # the venue name of the instruments it feeds (e.g. BINANCE)
+    exchange: str  # ccxt exchange id: binance (spot) | binanceusdm (USD-M perpetuals)
+    instruments: list[str] = Field(min_length=1)  # instrument ids fed, e.g. "BINANCE:BTC/USDT"
+    host: str = ""  # "http://127.0.0.1:9001": a local emulator (spreadhawk emulate); empty: the exchange
+    staleness_s: float = Field(default=5.0, gt=0)  # no message for this long marks the book stale
+
+
 class StrategySection(_Section):
     path: str  # "package.module:Class"
     id: str = ""
@@ -143,6 +153,7 @@ class RunConfig(_Section):
     strategy: StrategySection | None = None  # one strategy ...
     strategies: list[StrategySection] = []  # ... or several, sharing the venues' balances
     risk: RiskSection = RiskSection()  # pre-trade limits, breakers, kill switch (off unless enabled)
+    live: list[LiveFeedSection] = []  # paper/live: where market data comes from ([[data]] is the backtest's)
     base_dir: str = "."  # set by the loader: directory of the config file
 
     @model_validator(mode="after")

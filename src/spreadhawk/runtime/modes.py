@@ -171,28 +171,54 @@ def _strategies(config: RunConfig) -> list[Strategy]:
     return built
 
 
-def _venues(
+@dataclass(frozen=True)
+class VenueSettings:
+    """How one simulated venue behaves, from ``[venues.NAME]`` and the data's own defaults."""
+
+    latency_ns: int
+    ack_latency_ns: int
+    leverage: Decimal
+    withdrawals: dict[str, WithdrawalTerms]
+    balances: dict[str, Decimal]
+
+
+def _venue_settings(
     config: RunConfig, instruments: dict[InstrumentId, Instrument], latency_defaults: dict[str, float]
-) -> dict[str, SimulatedVenue]:
+) -> dict[str, VenueSettings]:
     names = sorted({inst.venue for inst in instruments.values()})
     unknown = sorted(set(config.venues) - set(names))
     if unknown:
         raise ConfigError(f"venues.{unknown[0]}: no instrument is declared on venue {unknown[0]!r}")
-    venues = {}
+    settings = {}
     for name in names:
         section = config.venues.get(name)
         latency_ms = section.latency_ms if section and section.latency_ms is not None else None
         if latency_ms is None:
             latency_ms = latency_defaults.get(name, 0.0)
-        venues[name] = SimulatedVenue(
-            name,
+        settings[name] = VenueSettings(
             latency_ns=int(latency_ms * NS_PER_MS),
             ack_latency_ns=int((section.ack_latency_ms if section else 0) * NS_PER_MS),
             leverage=section.leverage if section else Decimal(1),
             withdrawals=_withdrawals(name, section, instruments),
-            balances=section.balances if section else None,
+            balances=dict(section.balances) if section else {},
         )
-    return venues
+    return settings
+
+
+def _venues(
+    config: RunConfig, instruments: dict[InstrumentId, Instrument], latency_defaults: dict[str, float]
+) -> dict[str, SimulatedVenue]:
+    return {
+        name: SimulatedVenue(
+            name,
+            latency_ns=settings.latency_ns,
+            ack_latency_ns=settings.ack_latency_ns,
+            leverage=settings.leverage,
+            withdrawals=settings.withdrawals,
+            balances=settings.balances,
+        )
+        for name, settings in _venue_settings(config, instruments, latency_defaults).items()
+    }
 
 
 def _withdrawals(

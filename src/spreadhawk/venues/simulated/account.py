@@ -122,6 +122,11 @@ class SimAccount:
     def position(self, inst: Instrument) -> Position:
         return self.positions.get(inst.id) or Position(inst.id, contract_size=inst.contract_size)
 
+    def adopt_position(self, inst: Instrument, quantity: Decimal, avg_price: Decimal) -> None:
+        self.positions[inst.id] = Position(inst.id, inst.contract_size, quantity, avg_price)
+        if inst.kind is InstrumentKind.PERPETUAL:
+            self._settles_in[inst.id] = inst.settlement
+
     def apply_fill(self, fill: OrderFilled, inst: Instrument) -> None:
         before = self.position(inst)
         self.post_all(postings_for_fill(fill, inst, before))

@@ -32,7 +32,8 @@ What it models, and the conventions it documents:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -63,6 +64,7 @@ from spreadhawk.domain.market import (
     MarkPrice,
     TradeTick,
 )
+from spreadhawk.domain.orders import Order
 from spreadhawk.domain.transfers import WithdrawalTerms
 from spreadhawk.engine.engine import Engine
 from spreadhawk.engine.ports import TransferMessage, VenueEvent, VenueHub
@@ -74,6 +76,15 @@ from spreadhawk.venues.simulated.resting import WorkingOrder, allocate_trade, ba
 from spreadhawk.venues.simulated.transfers import DEFAULT_WITHDRAWALS, SimTransfers
 
 ZERO = Decimal(0)
+BACK_OF_QUEUE = 2**62  # shrinks to the level's displayed size at the first book update
+
+
+@dataclass(frozen=True)
+class VenueResume:
+    """What a restarted node's simulated venue takes over from the journal."""
+
+    positions: Mapping[InstrumentId, tuple[Decimal, Decimal]]  # perpetuals: (quantity, average price)
+    orders: Sequence[Order]  # resting limit orders still open
 
 
 class SimulatedVenue:
@@ -86,9 +97,13 @@ class SimulatedVenue:
         leverage: Decimal = Decimal(1),
         withdrawals: Mapping[str, WithdrawalTerms] = DEFAULT_WITHDRAWALS,
         balances: Mapping[str, Decimal] | None = None,
+        id_prefix: str = "",
+        resume: VenueResume | None = None,
     ) -> None:
         self.name = name
         self._opening = dict(sorted((balances or {}).items()))
+        self._resume = resume
+        self._id_prefix = id_prefix  # paper: the run's prefix, so trade ids never repeat across restarts
         self.latency_ns = latency_ns
         self.account = SimAccount(name, leverage)
         self._transfers = SimTransfers(self.account, withdrawals)
@@ -118,6 +133,8 @@ class SimulatedVenue:
             now = hub.now_ns()
             for asset, amount in self._opening.items():
                 self.account.deposit(now, asset, amount, "opening")
+            if self._resume is not None:
+                self._resume_state(self._resume)
             self.account.dirty.clear()  # the snapshot carries the free balances
             self._emit(self.account.snapshot(now))
 
@@ -260,7 +277,20 @@ class SimulatedVenue:
 
     def _next_id(self, prefix: str) -> str:
         self._ids += 1
-        return f"{self.name}-{prefix}{self._ids}"
+        return f"{self.name}-{self._id_prefix}{prefix}{self._ids}"
+
+    def _resume_state(self, resume: VenueResume) -> None:
+        """A restarted paper node's venue: its positions and working orders as the journal left them.
+        A resumed order joins the back of its price level (its old queue position is unknowable)."""
+        for iid, (quantity, avg_price) in sorted(resume.positions.items()):
+            inst = self.hub.instrument(iid)
+            self.account.adopt_position(inst, quantity, avg_price)
+        for order in resume.orders:
+            inst = self.hub.instrument(order.instrument_id)
+            if order.price is None or order.venue_order_id is None:
+                continue  # only resting limits outlive a step
+            self._rest(order.as_command(), order.venue_order_id, inst, order.leaves_quantity, inst.ticks(order.price))
+            self._working[inst.id][order.client_order_id].queue_ahead = BACK_OF_QUEUE
 
     def _reject(self, cmd: SubmitOrder, reason: str) -> None:
         self._emit(OrderRejected(self.hub.now_ns(), cmd.client_order_id, reason))

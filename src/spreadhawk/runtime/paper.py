@@ -1,0 +1,194 @@
+"""Paper trading: the backtest's engine, strategies and simulated venues on a live feed and the wall
+clock, with a journal that survives restarts.
+
+A paper node writes every command and report to its journal (fsync before an order intent leaves).
+Started again on the same journal it rebuilds orders, positions, balances and id counters from it
+(``engine.restore``), rebuilds each simulated venue in the state the journal left it, compares the
+two (balances, positions, open orders) and refuses to trade while a difference it cannot explain
+remains. An order the journal says was sent but whose outcome never made it to disk is looked up at
+the venue: a venue that does not know it means it never arrived (recorded as rejected), which
+explains the difference.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from spreadhawk.domain.events import OrderRejected
+from spreadhawk.domain.identifiers import InstrumentId
+from spreadhawk.domain.instruments import Instrument, InstrumentKind
+from spreadhawk.domain.orders import OrderStatus
+from spreadhawk.engine.attribution import StrategyAttribution
+from spreadhawk.engine.clock import Clock, WallClock
+from spreadhawk.engine.engine import Engine, UnknownOrders
+from spreadhawk.engine.journal import Durability, Journal, JournalError, JournalReader
+from spreadhawk.engine.live import LiveFeed, OnMessage, run_live
+from spreadhawk.engine.order_ids import ClientOrderIds, run_prefix
+from spreadhawk.engine.reconcile import order_differences
+from spreadhawk.engine.restore import RestoreSummary, restore
+from spreadhawk.risk.allocation import CapitalAllocator
+from spreadhawk.risk.limits import RiskEngine
+from spreadhawk.runtime.config import ConfigError, RunConfig
+from spreadhawk.runtime.modes import _allocator, _btc_benchmark, _risk, _strategies, _venue_settings
+from spreadhawk.runtime.recorders import PriceRecorder
+from spreadhawk.runtime.sources import build_instruments
+from spreadhawk.strategy.base import Strategy, attach_strategy
+from spreadhawk.venues.simulated.venue import SimulatedVenue, VenueResume, connect_simulated
+
+FeedFactory = Callable[[RunConfig, dict[InstrumentId, Instrument]], Sequence[LiveFeed]]
+
+
+class NotReconciledError(Exception):
+    """The node found differences between its journal and its venues that it cannot explain."""
+
+
+@dataclass
+class PaperNode:
+    engine: Engine
+    strategies: list[Strategy]
+    venues: dict[str, SimulatedVenue]
+    feeds: Sequence[LiveFeed]
+    attribution: StrategyAttribution
+    prices: PriceRecorder
+    journal_path: Path
+    restored: RestoreSummary | None  # what the journal gave back (None: a fresh start)
+    risk: RiskEngine | None = None
+    allocator: CapitalAllocator | None = None
+    differences: list[str] = field(default_factory=list)  # unexplained, after reconciliation
+    explained: list[str] = field(default_factory=list)  # found and resolved at start
+    sources: list[object] = field(default_factory=list)  # (results read a node's replay sources; none here)
+    event_count: int = 0
+
+    async def reconcile(self) -> None:
+        """Compare the journal's state with each venue's; resolve what can be explained; raise
+        ``NotReconciledError`` with every difference that remains (nothing is traded then)."""
+        engine = self.engine
+        engine.drain()  # the venues' account snapshots: compared with the restored ledger on arrival
+        differences = list(engine.account_differences)
+        for name, venue in sorted(self.venues.items()):
+            for difference in order_differences(name, await venue.open_orders(), engine.orders):
+                if not await self._explain(venue, difference):
+                    differences.append(difference)
+        self.differences = differences
+        if differences:
+            raise NotReconciledError("; ".join(differences))
+
+    async def _explain(self, venue: SimulatedVenue, difference: str) -> bool:
+        """An order sent before the stop whose outcome never reached the journal: if the venue says it
+        does not exist, it never arrived; record it as rejected."""
+        for coid, order in self.engine.orders.items():
+            if coid not in difference or order.status not in (OrderStatus.SUBMITTED, OrderStatus.UNKNOWN):
+                continue
+            if await venue.query_order(coid) is None:
+                reason = "not at the venue after a restart: the order never arrived"
+                self.engine.on_venue_event(OrderRejected(self.engine.clock.now_ns(), coid, reason))
+                self.explained.append(f"{difference} -> {reason}")
+                return True
+        return False
+
+    async def run(self, stop: asyncio.Event, on_message: OnMessage | None = None) -> None:
+        """Trade until ``stop`` is set; always leaves the journal flushed and closed."""
+        try:
+            await run_live(self.engine, self.feeds, stop, on_message=on_message, ready=self._start)
+        finally:
+            for strategy in self.strategies:
+                strategy.on_stop()
+            self.engine.journal.close()
+            if self.risk is not None:
+                self.risk.kill_switch.close()
+
+    async def _start(self) -> None:
+        await self.reconcile()
+        for strategy in self.strategies:
+            strategy.on_start()
+
+
+def build_paper(
+    config: RunConfig,
+    journal_path: Path,
+    feed_factory: FeedFactory,
+    *,
+    clock: Clock | None = None,
+) -> PaperNode:
+    """Wire a paper node; resume from ``journal_path`` when it holds a previous run's journal."""
+    instruments = build_instruments(config)
+    if not instruments:
+        raise ConfigError("paper trading needs [[instruments]] (the live feeds name them)")
+    clock = clock or WallClock()
+    engine = Engine(
+        instruments.values(),
+        clock=clock,
+        valuation_currency=config.run.valuation_currency,
+        equity_interval_ns=int(config.run.equity_interval_s * 1e9),
+        benchmark=_btc_benchmark(instruments, config.run.valuation_currency),
+        unknown_orders=UnknownOrders.ADOPT,  # an order placed by hand, or a report from a past run
+        order_ids=ClientOrderIds(run_prefix(clock.now_ns())),
+    )
+    strategies = _strategies(config)
+    attribution = StrategyAttribution(engine, [s.id for s in strategies])
+    restored = _restore(engine, journal_path)
+    engine.journal = Journal(journal_path, durability=Durability.SYNC_INTENTS)
+    venues = _paper_venues(config, instruments, engine, resumed=restored is not None)
+    for venue in venues.values():
+        connect_simulated(engine, venue)
+    for strategy in strategies:
+        attach_strategy(engine, strategy)
+    node = PaperNode(
+        engine, strategies, venues, feed_factory(config, instruments), attribution, PriceRecorder(engine),
+        journal_path, restored,
+    )  # fmt: skip
+    node.risk = _risk(config, engine)
+    node.allocator = _allocator(config, engine, strategies, node.risk)
+    return node
+
+
+def _restore(engine: Engine, path: Path) -> RestoreSummary | None:
+    if not path.is_file() or path.stat().st_size == 0:
+        return None
+    try:
+        return restore(engine, JournalReader(path))
+    except JournalError as exc:
+        raise ConfigError(f"cannot resume from the journal: {exc}") from None
+
+
+def _paper_venues(
+    config: RunConfig, instruments: dict[InstrumentId, Instrument], engine: Engine, *, resumed: bool
+) -> dict[str, SimulatedVenue]:
+    """One simulated venue per venue name: fresh with the config's balances, or as the journal left it."""
+    venues = {}
+    ledger, portfolio = engine.portfolio.ledger, engine.portfolio
+    for name, settings in _venue_settings(config, instruments, {}).items():
+        resume = None
+        balances = settings.balances
+        if resumed:
+            balances = {asset: amount for asset, amount in ledger.venue_balances(name).items() if amount}
+            positions = {
+                iid: (pos.quantity, pos.avg_price)
+                for iid, pos in portfolio.positions.items()
+                if pos.quantity and instruments[iid].venue == name and instruments[iid].kind is InstrumentKind.PERPETUAL
+            }
+            working = [
+                order
+                for order in engine.orders.values()
+                if order.instrument_id.startswith(f"{name}:")
+                and order.status in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED, OrderStatus.PENDING_CANCEL)
+            ]
+            resume = VenueResume(positions, sorted(working, key=lambda o: o.ts_init))
+        venues[name] = SimulatedVenue(
+            name,
+            latency_ns=settings.latency_ns,
+            ack_latency_ns=settings.ack_latency_ns,
+            leverage=settings.leverage,
+            withdrawals=settings.withdrawals,
+            balances=balances,
+            id_prefix=engine.order_ids.prefix,
+            resume=resume,
+        )
+    return venues
+
+
+ZERO = Decimal(0)
