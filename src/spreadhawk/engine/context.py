@@ -13,7 +13,7 @@ from spreadhawk.domain.orderbook import OrderBook
 from spreadhawk.domain.orders import Order
 from spreadhawk.domain.positions import Position
 from spreadhawk.domain.transfers import Transfer, WithdrawalTerms
-from spreadhawk.engine.engine import Engine
+from spreadhawk.engine.engine import Engine, TimerSet
 
 ONE = Decimal(1)
 
@@ -131,6 +131,8 @@ class StrategyContext:
         return transfer_id
 
     def schedule(self, ts_ns: int, callback: Callable[[], None]) -> None:
+        """Call ``callback`` at ``ts_ns`` (journaled, so the journal says why the strategy acted then)."""
+        self._engine.journal.append(TimerSet(self.now_ns(), self.strategy_id, ts_ns))
         self._engine.schedule(ts_ns, callback)
 
     def log(self, message: str) -> None:

@@ -49,7 +49,7 @@ from spreadhawk.domain.transfers import Transfer
 from spreadhawk.engine.bus import MessageBus
 from spreadhawk.engine.clock import Clock, SimClock
 from spreadhawk.engine.inbox import Inbox
-from spreadhawk.engine.journal import Journal
+from spreadhawk.engine.journal import Journal, register_record
 from spreadhawk.engine.order_ids import ClientOrderIds
 from spreadhawk.engine.portfolio import Portfolio
 from spreadhawk.engine.ports import CapitalScale, MarketDataTap, PreTradeRisk, Venue, VenueEvent, Withdrawals
@@ -78,6 +78,7 @@ class UnknownOrders(StrEnum):
 EXTERNAL = "external"  # the strategy id of activity no strategy of this node caused
 
 
+@register_record  # read back by a restarted node
 @dataclass(frozen=True, slots=True)
 class ExternalOrderReported:
     """A venue reported an order this node never sent (journaled, published; its fill is booked)."""
@@ -86,6 +87,17 @@ class ExternalOrderReported:
     client_order_id: ClientOrderId
     event_type: str
     detail: str
+
+
+@register_record
+@dataclass(frozen=True, slots=True)
+class TimerSet:
+    """A strategy asked to be called back at ``due_ns`` (journaled: the journal says why the strategy
+    acted then; the callback itself is code, and a restarted strategy sets its timers again)."""
+
+    ts_ns: int
+    strategy_id: str
+    due_ns: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,7 +354,7 @@ class Engine:
         """Journal the intent, check exchange rules, then send. A denied order never leaves."""
         if command.client_order_id in self.orders:
             raise EngineError(f"duplicate client order id {command.client_order_id}")
-        self.journal.append(command)
+        self.journal.append(command, sync=True)  # on disk before it can leave (paper and live fsync here)
         order = Order.from_command(command)
         self.orders[order.client_order_id] = order
         inst = self.instruments.get(command.instrument_id)
@@ -362,7 +374,7 @@ class Engine:
         order = self.orders.get(command.client_order_id)
         if order is None or order.is_terminal:
             return  # nothing to cancel; not an error for a strategy racing a fill
-        self.journal.append(command)
+        self.journal.append(command, sync=True)
         self.venues[venue_of(command.instrument_id)].cancel(command)
 
     @staticmethod
@@ -380,7 +392,7 @@ class Engine:
         """Journal the intent, then route it to the source venue (a transfer nobody can send fails here)."""
         if command.transfer_id in self.transfers:
             raise EngineError(f"duplicate transfer id {command.transfer_id}")
-        self.journal.append(command)
+        self.journal.append(command, sync=True)
         self.transfers[command.transfer_id] = Transfer.from_command(command)
         source = self.withdrawal_ports.get(command.from_venue)
         destination = self.venues.get(command.to_venue)

@@ -16,7 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from spreadhawk.engine.journal import register_record
 
+
+@register_record  # read back from a journal by a restarted node
 @dataclass(frozen=True, slots=True)
 class KillSwitchChanged:
     """One change of the kill switch (also the journal record of it)."""

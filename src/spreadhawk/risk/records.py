@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from spreadhawk.engine.journal import register_record
 
+
+@register_record  # read back from a journal by a restarted node
 @dataclass(frozen=True, slots=True)
 class RiskStateChanged:
     """A breaker tripped or cleared, a strategy paused or resumed, a venue's mode changed."""

@@ -1,12 +1,15 @@
 """The composition root: the one place that knows which mode is running.
 
-| mode     | clock      | feed                          | venue                    |
-|----------|------------|-------------------------------|--------------------------|
-| backtest | SimClock   | ReplayFeed (files, catalog,   | SimulatedVenue           |
-|          |            | synthetic market)             |                          |
+Modes are rows of one table (``MODES``); everything else is the same object graph:
 
-Paper (WallClock + live feed + SimulatedVenue) and live (WallClock + live feed + exchange adapter)
-plug in here when live connectivity exists; nothing below this module will change for them.
+| mode     | clock     | feed                      | venue          | journal                  | unknown orders |
+|----------|-----------|---------------------------|----------------|--------------------------|----------------|
+| backtest | SimClock  | replay (files, simulator) | SimulatedVenue | fresh, buffered          | fail fast      |
+| paper    | WallClock | live (ccxt websockets)    | SimulatedVenue | resumed, fsync/intent    | adopt, report  |
+| live     | WallClock | live (ccxt websockets)    | exchange       | (the live-trading issue) |                |
+
+``build_backtest`` wires the backtest row here; ``runtime.paper.build_paper`` wires the paper row
+with the same helpers. Nothing below this module knows which row it runs in.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.market import MarketData
 from spreadhawk.domain.transfers import WithdrawalTerms
 from spreadhawk.engine.attribution import StrategyAttribution
-from spreadhawk.engine.clock import SimClock
-from spreadhawk.engine.engine import Engine
-from spreadhawk.engine.journal import Journal
+from spreadhawk.engine.clock import Clock, SimClock, WallClock
+from spreadhawk.engine.engine import Engine, UnknownOrders
+from spreadhawk.engine.journal import Durability, Journal
+from spreadhawk.engine.order_ids import ClientOrderIds, run_prefix
 from spreadhawk.engine.replay import ReplayFeed, run_replay
 from spreadhawk.persistence.kill_switch import SqlKillSwitchStore
 from spreadhawk.risk.allocation import CapitalAllocator
@@ -38,6 +42,43 @@ from spreadhawk.venues.simulated.transfers import DEFAULT_WITHDRAWALS
 from spreadhawk.venues.simulated.venue import SimulatedVenue, connect_simulated
 
 NS_PER_MS = 1_000_000
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    clock: Callable[[int], Clock]  # the start time -> the clock
+    feed: str  # "replay" ([[data]]) or "live" ([[live]])
+    durability: Durability
+    unknown_orders: UnknownOrders
+    prefixed_ids: bool  # client order ids carry the run's prefix (unique across restarts)
+    resumes: bool  # an existing journal is continued and the state restored from it (else started afresh)
+
+
+def _wall_clock(_start_ns: int) -> Clock:
+    return WallClock()
+
+
+MODES: dict[str, Mode] = {
+    "backtest": Mode("backtest", SimClock, "replay", Durability.BUFFERED, UnknownOrders.FAIL, False, False),
+    "paper": Mode("paper", _wall_clock, "live", Durability.SYNC_INTENTS, UnknownOrders.ADOPT, True, True),
+}
+
+
+def build_engine(
+    mode: Mode, config: RunConfig, instruments: dict[InstrumentId, Instrument], clock: Clock, journal: Journal
+) -> Engine:
+    """The engine of every mode: only the row's clock, journal policy and order policies differ."""
+    return Engine(
+        instruments.values(),
+        clock=clock,
+        valuation_currency=config.run.valuation_currency,
+        equity_interval_ns=int(config.run.equity_interval_s * 1e9),
+        journal=journal,
+        benchmark=_btc_benchmark(instruments, config.run.valuation_currency),
+        unknown_orders=mode.unknown_orders,
+        order_ids=ClientOrderIds(run_prefix(clock.now_ns()) if mode.prefixed_ids else ""),
+    )
 
 
 @dataclass
@@ -91,19 +132,13 @@ def build_backtest(config: RunConfig) -> BacktestNode:
     feed = load_feed(config)
     instruments = feed.instruments
     strategies = _strategies(config)
+    mode = MODES["backtest"]
     journal = Journal()
     if config.run.journal:
         path = config.resolve(config.run.journal)
         path.unlink(missing_ok=True)  # a backtest is a fresh run: its journal starts empty (paper resumes one)
-        journal = Journal(path)
-    engine = Engine(
-        instruments.values(),
-        clock=SimClock(feed.start_ns),
-        valuation_currency=config.run.valuation_currency,
-        equity_interval_ns=int(config.run.equity_interval_s * 1e9),
-        journal=journal,
-        benchmark=_btc_benchmark(instruments, config.run.valuation_currency),
-    )
+        journal = Journal(path, durability=mode.durability)
+    engine = build_engine(mode, config, instruments, mode.clock(feed.start_ns), journal)
     venues = _venues(config, instruments, feed.latency_ms)
     for venue in venues.values():
         connect_simulated(engine, venue)  # each venue reports its opening balances to the engine

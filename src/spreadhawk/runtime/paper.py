@@ -23,17 +23,16 @@ from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
 from spreadhawk.domain.orders import OrderStatus
 from spreadhawk.engine.attribution import StrategyAttribution
-from spreadhawk.engine.clock import Clock, WallClock
-from spreadhawk.engine.engine import Engine, UnknownOrders
-from spreadhawk.engine.journal import Durability, Journal, JournalError, JournalReader
+from spreadhawk.engine.clock import Clock
+from spreadhawk.engine.engine import Engine
+from spreadhawk.engine.journal import Journal, JournalError, JournalReader
 from spreadhawk.engine.live import LiveFeed, OnMessage, run_live
-from spreadhawk.engine.order_ids import ClientOrderIds, run_prefix
 from spreadhawk.engine.reconcile import order_differences
 from spreadhawk.engine.restore import RestoreSummary, restore
 from spreadhawk.risk.allocation import CapitalAllocator
 from spreadhawk.risk.limits import RiskEngine
 from spreadhawk.runtime.config import ConfigError, RunConfig
-from spreadhawk.runtime.modes import _allocator, _btc_benchmark, _risk, _strategies, _venue_settings
+from spreadhawk.runtime.modes import MODES, _allocator, _risk, _strategies, _venue_settings, build_engine
 from spreadhawk.runtime.recorders import PriceRecorder
 from spreadhawk.runtime.sources import build_instruments
 from spreadhawk.strategy.base import Strategy, attach_strategy
@@ -118,20 +117,13 @@ def build_paper(
     instruments = build_instruments(config)
     if not instruments:
         raise ConfigError("paper trading needs [[instruments]] (the live feeds name them)")
-    clock = clock or WallClock()
-    engine = Engine(
-        instruments.values(),
-        clock=clock,
-        valuation_currency=config.run.valuation_currency,
-        equity_interval_ns=int(config.run.equity_interval_s * 1e9),
-        benchmark=_btc_benchmark(instruments, config.run.valuation_currency),
-        unknown_orders=UnknownOrders.ADOPT,  # an order placed by hand, or a report from a past run
-        order_ids=ClientOrderIds(run_prefix(clock.now_ns())),
-    )
+    mode = MODES["paper"]
+    clock = clock or mode.clock(0)
+    engine = build_engine(mode, config, instruments, clock, Journal())  # the file journal opens after restore
     strategies = _strategies(config)
     attribution = StrategyAttribution(engine, [s.id for s in strategies])
     restored = _restore(engine, journal_path)
-    engine.journal = Journal(journal_path, durability=Durability.SYNC_INTENTS)
+    engine.journal = Journal(journal_path, durability=mode.durability)
     venues = _paper_venues(config, instruments, engine, resumed=restored is not None)
     for venue in venues.values():
         connect_simulated(engine, venue)
