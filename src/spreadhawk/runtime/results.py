@@ -7,7 +7,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -19,7 +19,22 @@ from spreadhawk.domain.positions import Position
 from spreadhawk.engine.engine import Engine
 
 if TYPE_CHECKING:
-    from spreadhawk.runtime.modes import BacktestNode
+    from spreadhawk.engine.attribution import StrategyAttribution
+    from spreadhawk.risk.allocation import CapitalAllocator
+    from spreadhawk.risk.limits import RiskEngine
+    from spreadhawk.runtime.recorders import PriceRecorder
+    from spreadhawk.strategy.base import Strategy
+
+
+class RunNode(Protocol):
+    """What results read of a node, whatever its mode (a backtest's or a paper session's)."""
+
+    engine: Engine
+    strategies: list[Strategy]
+    attribution: StrategyAttribution
+    prices: PriceRecorder
+    risk: RiskEngine | None
+    allocator: CapitalAllocator | None
 
 ZERO = Decimal(0)
 
@@ -130,7 +145,7 @@ def _benchmark(engine: Engine) -> EquityCurve | None:
     return EquityCurve(ts, np.array([p for _, p in points], dtype=np.float64))
 
 
-def result_json(run_id: str, figures: RunSummaryFigures, node: BacktestNode, wall_seconds: float) -> dict[str, Any]:
+def result_json(run_id: str, figures: RunSummaryFigures, node: RunNode, wall_seconds: float) -> dict[str, Any]:
     """The one JSON object ``spreadhawk backtest --json`` prints (snake_case keys)."""
     engine = node.engine
     body: dict[str, Any] = dict(figures.metrics.as_dict())
@@ -170,7 +185,7 @@ def result_json(run_id: str, figures: RunSummaryFigures, node: BacktestNode, wal
     return body
 
 
-def _per_strategy(node: BacktestNode, stats: dict[str, Any]) -> dict[str, Any]:
+def _per_strategy(node: RunNode, stats: dict[str, Any]) -> dict[str, Any]:
     engine, attribution = node.engine, node.attribution
     fills_of: dict[str, list[OrderFilled]] = {s.id: [] for s in node.strategies}
     for fill in engine.fills:
@@ -190,7 +205,7 @@ def _per_strategy(node: BacktestNode, stats: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def risk_summary(node: BacktestNode) -> dict[str, Any]:
+def risk_summary(node: RunNode) -> dict[str, Any]:
     """Denials by reason (risk codes, and ``order_rules`` for exchange-rule refusals), the risk
     engine's state changes and its kill switch; ``enabled`` false when the run had no risk engine."""
     denied = [o for o in node.engine.orders.values() if o.status is OrderStatus.DENIED]

@@ -1,0 +1,105 @@
+"""``spreadhawk paper CONFIG``: paper trading on live market data until Ctrl-C or SIGTERM.
+
+Runs the config's strategies on the simulated venues, fed by its ``[[live]]`` feeds (an exchange's
+websockets, or ``spreadhawk emulate`` on this machine); on stop the journal is flushed, a summary
+printed and the session stored as a run. Started again with the same journal it resumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from sqlalchemy.exc import SQLAlchemyError
+
+errors = Console(stderr=True)
+console = Console()
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(paper)
+
+
+def paper(
+    config: Annotated[Path, typer.Argument(help="run config (TOML) with [[live]] feeds")],
+    journal: Annotated[
+        Path | None,
+        typer.Option("--journal", help="journal file (default: journals/<config name>.journal); resumed if present"),
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option("--duration", help="stop after this many seconds (default: Ctrl-C or SIGTERM)")
+    ] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override: key.path=value (repeatable)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    db: Annotated[
+        str, typer.Option("--db", help="SQLite file or SQLAlchemy URL of the run store", envvar="SPREADHAWK_DB")
+    ] = "spreadhawk.db",
+) -> None:
+    """Paper-trade a config's strategies on live market data (simulated fills, real books)."""
+    from spreadhawk.cli.main import _store, fail  # noqa: PLC0415 (main imports this module)
+    from spreadhawk.runtime.config import ConfigError, load_config  # noqa: PLC0415
+    from spreadhawk.runtime.paper_service import PaperService, live_feeds  # noqa: PLC0415
+
+    if duration is not None and duration <= 0:
+        fail(f"--duration must be positive, got {duration}")
+    try:
+        run_config = load_config(config, set_ or [])
+        path = journal or Path("journals") / f"{config.stem}.journal"
+        with _store(db) as store:
+            outcome = PaperService(store).run(run_config, path, live_feeds, _stopper(duration))
+    except ConfigError as exc:
+        fail(str(exc))
+        return
+    except SQLAlchemyError as exc:
+        fail(f"run store {db}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
+        return
+    except OSError as exc:
+        fail(f"paper session: {exc}")
+        return
+    _say(outcome, path, as_json)
+    if outcome.differences:
+        raise typer.Exit(3)
+
+
+def _stopper(duration: float | None) -> Any:
+    def arm(stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        if duration is not None:
+            loop.call_later(duration, stop.set)
+
+    return arm
+
+
+def _say(outcome: Any, journal: Path, as_json: bool) -> None:
+    import json  # noqa: PLC0415
+
+    if outcome.resumed_records:
+        errors.print(f"resumed from {escape(str(journal))}: {outcome.resumed_records:,} journal records")
+    for line in outcome.explained:
+        errors.print(f"reconciled: {escape(line)}", highlight=False, soft_wrap=True)
+    if outcome.differences:
+        errors.print("[red]not trading:[/red] the journal and the venues disagree:")
+        for line in outcome.differences:
+            errors.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
+        return
+    if outcome.run_id is None:
+        errors.print("stopped before any market data arrived: nothing stored")
+        return
+    result = outcome.result
+    if as_json:
+        typer.echo(json.dumps(result, sort_keys=True))
+        return
+    console.print(
+        f"paper session {result['run_id']}: {result['events_processed']:,} events, {result['orders']} orders, "
+        f"{result['fills']} fills, PnL {result['pnl']} {result['valuation_currency']}\n"
+        f"journal: {escape(str(journal))} (start again with the same journal to resume)",
+        highlight=False,
+        soft_wrap=True,
+    )

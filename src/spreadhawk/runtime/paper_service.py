@@ -1,0 +1,136 @@
+"""The paper-trading service the CLI (and later the API) calls: build the node, run it until asked to
+stop, store the session as a run, and say what happened — including, when the node refuses to
+trade, every difference it found."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from spreadhawk.domain.identifiers import InstrumentId
+from spreadhawk.domain.instruments import Instrument
+from spreadhawk.engine.clock import WallClock
+from spreadhawk.engine.live import LiveFeed
+from spreadhawk.persistence import RunRecord, RunStore, make_run_id
+from spreadhawk.persistence.run_store import RunStatus
+from spreadhawk.runtime.config import ConfigError, RunConfig
+from spreadhawk.runtime.paper import NotReconciledError, PaperNode, build_paper
+from spreadhawk.runtime.results import NoEquityError, result_json, summarise
+
+FeedFactory = Callable[[RunConfig, dict[InstrumentId, Instrument]], Sequence[LiveFeed]]
+
+
+@dataclass
+class PaperOutcome:
+    run_id: str | None  # None: nothing was stored (no market data arrived)
+    result: dict[str, Any]
+    resumed_records: int  # journal records the node restored (0: a fresh start)
+    explained: list[str] = field(default_factory=list)
+    differences: list[str] = field(default_factory=list)  # non-empty: the node refused to trade
+
+
+class PaperService:
+    def __init__(self, store: RunStore) -> None:
+        self._store = store
+
+    def run(
+        self,
+        config: RunConfig,
+        journal: Path,
+        feeds: FeedFactory,
+        stop: Callable[[asyncio.Event], None],
+    ) -> PaperOutcome:
+        """Run a paper session; ``stop`` receives the event that ends it (signal handlers, a timer)."""
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        node = build_paper(config, journal, feeds)
+        resumed = node.restored.records if node.restored is not None else 0
+        started = time.perf_counter()
+        refused: NotReconciledError | None = None
+        try:
+            asyncio.run(self._session(node, stop))
+        except NotReconciledError as exc:
+            refused = exc
+        wall = time.perf_counter() - started
+        outcome = PaperOutcome(None, {}, resumed, list(node.explained), list(node.differences))
+        if refused is not None:
+            return outcome
+        try:
+            figures = summarise(node.engine)
+        except NoEquityError:
+            return outcome  # stopped before any market data: nothing to store
+        run_id = self._free_run_id(config)
+        outcome.run_id = run_id
+        outcome.result = result_json(run_id, figures, node, wall)
+        outcome.result["mode"] = "paper"
+        outcome.result["journal"] = str(journal)
+        self._store.save_run(self._record(config, node, run_id, outcome.result, figures.metrics.as_dict(), wall))
+        return outcome
+
+    @staticmethod
+    async def _session(node: PaperNode, stop: Callable[[asyncio.Event], None]) -> None:
+        event = asyncio.Event()
+        stop(event)
+        await node.run(event)
+
+    def _record(
+        self, config: RunConfig, node: PaperNode, run_id: str, result: dict[str, Any], metrics: Any, wall: float
+    ) -> RunRecord:
+        engine = node.engine
+        return RunRecord(
+            run_id=run_id,
+            created_ns=WallClock().now_ns(),
+            strategy=", ".join(section.path for section in config.strategy_sections),
+            config={"config": config.model_dump(mode="json", exclude={"base_dir"}), "result": result},
+            config_hash=config.config_hash(),
+            seed=config.run.seed,
+            metrics=metrics,
+            orders=tuple(engine.orders.values()),
+            fills=tuple(engine.fills),
+            equity=tuple(engine.equity_curve),
+            events_processed=engine.events_processed,
+            wall_seconds=wall,
+            status=RunStatus.COMPLETED,
+        )
+
+    def _free_run_id(self, config: RunConfig) -> str:
+        sequence = 0
+        while True:
+            run_id = make_run_id(config.config_hash(), config.run.seed, sequence)
+            if self._store.get_run(run_id) is None:
+                return run_id
+            sequence += 1
+
+
+def live_feeds(config: RunConfig, instruments: dict[InstrumentId, Instrument]) -> list[LiveFeed]:
+    """One ccxt feed per ``[[live]]`` section (pointed at ``host`` when it names a local emulator)."""
+    from spreadhawk.venues.ccxt.feed import CcxtLiveFeed, FeedConfigError  # noqa: PLC0415 (ccxt loads slowly)
+    from spreadhawk.venues.ccxt.urls import local_urls  # noqa: PLC0415
+
+    if not config.live:
+        raise ConfigError("paper trading needs at least one [[live]] feed (venue, exchange, instruments)")
+    feeds: list[LiveFeed] = []
+    for index, section in enumerate(config.live):
+        missing = [iid for iid in section.instruments if iid not in instruments]
+        if missing:
+            raise ConfigError(f"live.{index}.instruments: {missing[0]} is not declared in [[instruments]]")
+        wrong = [iid for iid in section.instruments if instruments[InstrumentId(iid)].venue != section.venue]
+        if wrong:
+            raise ConfigError(f"live.{index}.instruments: {wrong[0]} is not on venue {section.venue}")
+        try:
+            urls = local_urls(section.exchange, section.host) if section.host else None
+            feeds.append(
+                CcxtLiveFeed(
+                    section.exchange,
+                    [instruments[InstrumentId(iid)] for iid in section.instruments],
+                    urls=urls,
+                    staleness_s=section.staleness_s,
+                    seed=config.run.seed,
+                )
+            )
+        except (FeedConfigError, ValueError) as exc:
+            raise ConfigError(f"live.{index}: {exc}") from None
+    return feeds
