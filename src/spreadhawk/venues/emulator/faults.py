@@ -15,6 +15,7 @@ resyncs with ``GET depth`` gets a snapshot consistent with the replay position.
 ``freeze``      nothing of the symbol (of any symbol when None) is sent for ``seconds`` while the
                 replay runs on and the sockets stay open; what was not sent is lost
 ``disconnect``  the websocket connections are closed (those subscribed to the symbol, or all)
+``corrupt``     the diff is sent with a malformed bid level (a price that is not a number)
 ==============  =============================================================================
 """
 
@@ -40,6 +41,7 @@ class FaultKind(StrEnum):
     GAP = "gap"
     FREEZE = "freeze"
     DISCONNECT = "disconnect"
+    CORRUPT = "corrupt"
 
 
 _TIMED = (FaultKind.DELAY, FaultKind.FREEZE)

@@ -176,6 +176,9 @@ class Replay:
             for subscriber in doomed:
                 self.subscribers.discard(subscriber)
                 await subscriber.close()
+        elif kind is FaultKind.CORRUPT:
+            bad = {**message.data, "b": [["not-a-price", "1.0"], *message.data["b"]]}
+            await self._send(Message(message.received_ns, message.symbol, message.kind, bad))
         # FaultKind.DROP: nothing is sent
 
     def _frozen(self, symbol: str) -> bool:
