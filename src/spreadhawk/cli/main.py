@@ -24,6 +24,7 @@ from rich.table import Column, Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from spreadhawk.analytics.metrics import Metrics
+from spreadhawk.cli.emulate import emulate
 from spreadhawk.cli.risk import register as register_risk
 from spreadhawk.cli.scan import register as register_scan
 from spreadhawk.data.catalog import ParquetCatalog
@@ -333,6 +334,7 @@ def _num(value: Any) -> str:
 
 register_scan(app)  # `spreadhawk scan` lives in its own module
 register_risk(app)  # `spreadhawk risk` too
+app.command("emulate")(emulate)  # `spreadhawk emulate`: local Binance exchange emulator (cli/emulate.py)
 
 
 def run() -> None:

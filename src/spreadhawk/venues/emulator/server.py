@@ -1,0 +1,328 @@
+"""A local Binance market-data exchange: an aiohttp server on 127.0.0.1 that replays raw captures.
+
+Endpoints, in Binance's formats (spot under ``/api/v3``, USD-M under ``/fapi/v1``):
+
+* ``GET exchangeInfo`` -- the recorded answer of cryptofeed's sample data (``BINANCE.0`` /
+  ``BINANCE_FUTURES.0``), enough for ``ccxt.load_markets()``;
+* ``GET depth?symbol=&limit=`` -- the book at the replay position. Before the replay has passed the
+  recorded snapshot this is the recorded answer itself (the first sync); afterwards it is the recorded
+  snapshot with every replayed diff applied, ``lastUpdateId`` = ``u`` of the last diff replayed
+  (whether or not a fault kept it from the clients), so a client can resync after any fault;
+* ``GET time``, ``GET ping``;
+* websocket ``/ws`` and ``/ws/<n>``: ``SUBSCRIBE`` / ``UNSUBSCRIBE`` / ``LIST_SUBSCRIPTIONS`` requests,
+  then the raw ``depthUpdate``, ``bookTicker``, ``trade`` and ``markPriceUpdate`` objects of the
+  subscribed streams (``btcusdt@depth``, ``btcusdt@depth@100ms``, ``@bookTicker``, ``@trade``,
+  ``@aggTrade`` (served the trade events), ``@markPrice[@1s]``);
+* control: ``POST /emulator/fault`` (a fault as JSON, see ``faults.Fault``), ``POST /emulator/start``,
+  ``GET /emulator/status``.
+
+The replay starts when the first client subscribes (``autostart``) or on ``start_replay``. In tests use
+it in-process: ``async with BinanceEmulator(...) as emu:`` binds port 0; ``emu.port`` is the port.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from functools import lru_cache
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from spreadhawk.venues.emulator.captures import Capture, Market, StreamKind, capture_paths, load_capture
+from spreadhawk.venues.emulator.faults import Fault, FaultError
+from spreadhawk.venues.emulator.replay import Replay
+
+__all__ = ["BinanceEmulator", "exchange_info_text"]
+
+log = logging.getLogger(__name__)
+
+_PREFIX = {Market.SPOT: "/api/v3", Market.USDM: "/fapi/v1"}
+_INFO_FILE = {Market.SPOT: "BINANCE.0", Market.USDM: "BINANCE_FUTURES.0"}
+_DEFAULT_LIMIT = {Market.SPOT: 100, Market.USDM: 500}
+_MAX_LIMIT = 5000
+_STREAMS = {
+    "depth": StreamKind.DEPTH,
+    "bookTicker": StreamKind.BOOK_TICKER,
+    "trade": StreamKind.TRADE,
+    "aggTrade": StreamKind.TRADE,
+    "markPrice": StreamKind.MARK_PRICE,
+}
+_UPDATE_SPEEDS = {"", "0ms", "100ms", "250ms", "500ms", "1000ms", "1s", "3s"}
+
+
+@lru_cache(maxsize=4)
+def exchange_info_text(path: Path) -> str:
+    """The recorded exchangeInfo JSON: the first line of a cryptofeed capture, after ``-> <ts>: ``."""
+    with path.open(encoding="utf-8") as lines:
+        first = lines.readline()
+    marker = first.find(": ", first.find(" -> "))
+    if " -> " not in first or marker < 0:
+        raise ValueError(f"{path}: first line is not '<url> -> <ts>: <json>'")
+    return first[marker + 2 :].strip()
+
+
+def _parse_stream(name: Any) -> tuple[str, StreamKind]:
+    """``"btcusdt@depth@100ms"`` -> ``("BTCUSDT", DEPTH)``; ValueError naming the problem otherwise."""
+    if not isinstance(name, str) or name.count("@") not in (1, 2):
+        raise ValueError(f"invalid stream name {name!r}")
+    symbol, stream, *speed = name.split("@")
+    kind = _STREAMS.get(stream)
+    if not symbol or kind is None or (speed and speed[0] not in _UPDATE_SPEEDS):
+        raise ValueError(f"invalid stream name {name!r}")
+    return symbol.upper(), kind
+
+
+class _Connection:
+    """One websocket client and its subscriptions."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+        self.streams: dict[str, tuple[str, StreamKind]] = {}  # name as subscribed -> key
+
+    def wants(self, symbol: str, kind: StreamKind) -> bool:
+        return (symbol, kind) in self.streams.values()
+
+    async def send(self, text: str) -> None:
+        if self.ws.closed:
+            return
+        try:
+            await self.ws.send_str(text)
+        except (ConnectionError, RuntimeError, aiohttp.ClientError):
+            log.debug("emulator: client gone while sending")
+
+    async def close(self) -> None:
+        await self.ws.close(code=WSCloseCode.GOING_AWAY, message=b"emulator: disconnect")
+
+
+class BinanceEmulator:
+    """Serves ``captures`` (one market, one capture per symbol) as Binance does."""
+
+    def __init__(
+        self,
+        captures: Sequence[Capture],
+        *,
+        market: Market,
+        exchange_info: Path,
+        speed: float = 1.0,
+        faults: Iterable[Fault] = (),
+        autostart: bool = True,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.market = Market(market)
+        self.replay = Replay(captures, speed=speed, faults=faults)
+        self.autostart = autostart
+        self._info_dir = exchange_info
+        self._host = host
+        self._requested_port = port
+        self._connections: set[_Connection] = set()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    @classmethod
+    def from_data_dir(cls, data_dir: Path, market: Market, symbols: Sequence[str], **options: Any) -> BinanceEmulator:
+        """An emulator over the hftbacktest captures of ``symbols`` in ``data_dir`` (``shared/data``)."""
+        captures = [load_capture(path) for path in capture_paths(data_dir, Market(market), list(symbols))]
+        return cls(captures, market=Market(market), exchange_info=data_dir / "cryptofeed" / "sample_data", **options)
+
+    # --- lifecycle --------------------------------------------------------------------
+    async def start(self) -> int:
+        """Bind and serve; returns the port (the one asked for, or a free one for port 0)."""
+        app = web.Application()
+        prefix = _PREFIX[self.market]
+        app.router.add_get("/api/v3/exchangeInfo", self._spot_info)
+        app.router.add_get("/fapi/v1/exchangeInfo", self._usdm_info)
+        for api in _PREFIX.values():
+            app.router.add_get(f"{api}/time", self._time)
+            app.router.add_get(f"{api}/ping", self._ping)
+        app.router.add_get(f"{prefix}/depth", self._depth)
+        app.router.add_get("/ws", self._websocket)
+        app.router.add_get("/ws/{n}", self._websocket)
+        app.router.add_post("/emulator/fault", self._post_fault)
+        app.router.add_post("/emulator/start", self._post_start)
+        app.router.add_get("/emulator/status", self._status)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._requested_port)
+        await site.start()
+        self.port = int(self._runner.addresses[0][1])  # the bound port, also when 0 was asked for
+        log.info("Binance %s emulator on %s (symbols %s)", self.market, self.http_url, ", ".join(self.replay.symbols))
+        return self.port
+
+    async def stop(self) -> None:
+        """Stop the replay, close every connection and the server."""
+        await self.replay.stop()
+        for connection in list(self._connections):
+            await connection.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> BinanceEmulator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    # --- in-process control -----------------------------------------------------------
+    def inject(self, fault: Fault) -> None:
+        """Arm ``fault`` now (it fires at the ``fault.after``-th next diff of its symbol)."""
+        self.replay.arm(fault)
+
+    def start_replay(self) -> None:
+        self.replay.start()
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self._host}:{self.port}/ws"
+
+    def ccxt_urls(self) -> dict[str, Any]:
+        """The ``urls`` override pointing a ccxt binance (spot) / binanceusdm client at this emulator."""
+        base = self.http_url
+        if self.market is Market.SPOT:
+            api = {"public": f"{base}/api/v3", "private": f"{base}/api/v3", "v1": f"{base}/api/v1"}
+            return {"api": {**api, "ws": {"spot": self.ws_url}}}
+        api = {
+            "fapiPublic": f"{base}/fapi/v1",
+            "fapiPublicV2": f"{base}/fapi/v2",
+            "fapiPublicV3": f"{base}/fapi/v3",
+            "fapiPrivate": f"{base}/fapi/v1",
+            "fapiPrivateV2": f"{base}/fapi/v2",
+            "fapiPrivateV3": f"{base}/fapi/v3",
+            "fapiData": f"{base}/futures/data",
+        }
+        return {"api": {**api, "ws": {"linear": self.ws_url, "future": self.ws_url}}}
+
+    # --- REST -------------------------------------------------------------------------
+    def _info(self, market: Market) -> web.Response:
+        path = self._info_dir / _INFO_FILE[market]
+        try:
+            text = exchange_info_text(path)
+        except (OSError, ValueError) as exc:
+            return _error(500, -1000, f"emulator has no exchangeInfo: {exc}")
+        return web.Response(text=text, content_type="application/json")
+
+    async def _spot_info(self, request: web.Request) -> web.Response:
+        return self._info(Market.SPOT)
+
+    async def _usdm_info(self, request: web.Request) -> web.Response:
+        return self._info(Market.USDM)
+
+    async def _time(self, request: web.Request) -> web.Response:
+        return web.json_response({"serverTime": self.replay.last_event_ms or 0})
+
+    async def _ping(self, request: web.Request) -> web.Response:
+        return web.json_response({})
+
+    async def _depth(self, request: web.Request) -> web.Response:
+        symbol = request.query.get("symbol", "").upper()
+        book = self.replay.books.get(symbol)
+        if book is None:
+            return _error(400, -1121, "Invalid symbol.")
+        try:
+            limit = int(request.query.get("limit", _DEFAULT_LIMIT[self.market]))
+        except ValueError:
+            return _error(400, -1100, "Illegal characters found in parameter 'limit'.")
+        if not 1 <= limit <= _MAX_LIMIT:
+            return _error(400, -1130, "Invalid data sent for a parameter: limit.")
+        if book.last_update_id == book.recorded_update_id:
+            recorded = self.replay.recorded_snapshots[symbol]
+            answer = {**recorded, "bids": recorded["bids"][:limit], "asks": recorded["asks"][:limit]}
+        else:
+            answer = book.depth(limit)
+        return web.json_response(answer, dumps=_dumps)
+
+    # --- control ----------------------------------------------------------------------
+    async def _post_fault(self, request: web.Request) -> web.Response:
+        try:
+            fault = Fault.from_mapping(await request.json())
+            self.inject(fault)
+        except (FaultError, ValueError) as exc:  # ValueError covers malformed JSON too
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response({"armed": _fault_json(fault)})
+
+    async def _post_start(self, request: web.Request) -> web.Response:
+        self.start_replay()
+        return web.json_response({"started": True})
+
+    async def _status(self, request: web.Request) -> web.Response:
+        replay = self.replay
+        status = {
+            "market": str(self.market),
+            "started": replay.started,
+            "finished": replay.finished.is_set(),
+            "position": replay.position,
+            "sent": replay.sent,
+            "connections": len(self._connections),
+            "books": {symbol: book.last_update_id for symbol, book in replay.books.items()},
+            "fired": [{**_fault_json(f.fault), "at_symbol": f.symbol, "update_id": f.update_id} for f in replay.fired],
+        }
+        return web.json_response(status)
+
+    # --- websocket --------------------------------------------------------------------
+    async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        connection = _Connection(ws)
+        self._connections.add(connection)
+        try:
+            async for message in ws:
+                if message.type is WSMsgType.TEXT:
+                    await ws.send_str(self._request(connection, message.data))
+        finally:
+            self._connections.discard(connection)
+            self.replay.subscribers.discard(connection)
+        return ws
+
+    def _request(self, connection: _Connection, text: str) -> str:
+        """Answer one websocket request (Binance's live subscribing)."""
+        try:
+            request = json.loads(text)
+        except ValueError:
+            return _dumps({"error": {"code": 3, "msg": "Invalid JSON: expected a JSON object"}})
+        if not isinstance(request, dict):
+            return _dumps({"error": {"code": 3, "msg": "Invalid JSON: expected a JSON object"}})
+        request_id = request.get("id")
+        method, params = request.get("method"), request.get("params", [])
+        if method == "LIST_SUBSCRIPTIONS":
+            return _dumps({"result": sorted(connection.streams), "id": request_id})
+        if method not in ("SUBSCRIBE", "UNSUBSCRIBE") or not isinstance(params, list):
+            return _dumps({"error": {"code": 2, "msg": f"Invalid request: {method!r}"}, "id": request_id})
+        try:
+            streams = {name: _parse_stream(name) for name in params}
+        except ValueError as exc:
+            return _dumps({"error": {"code": 2, "msg": f"Invalid request: {exc}"}, "id": request_id})
+        if method == "SUBSCRIBE":
+            connection.streams.update(streams)
+            self.replay.subscribers.add(connection)
+            if self.autostart:
+                self.replay.start()
+        else:
+            for name in streams:
+                connection.streams.pop(name, None)
+        return _dumps({"result": None, "id": request_id})
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"))
+
+
+def _error(status: int, code: int, msg: str) -> web.Response:
+    return web.json_response({"code": code, "msg": msg}, status=status)
+
+
+def _fault_json(fault: Fault) -> dict[str, Any]:
+    return {key: str(value) if key == "kind" else value for key, value in asdict(fault).items()}
