@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from spreadhawk.analytics.metrics import Metrics
 from spreadhawk.cli.emulate import emulate
+from spreadhawk.cli.paper import register as register_paper
 from spreadhawk.cli.risk import register as register_risk
 from spreadhawk.cli.scan import register as register_scan
 from spreadhawk.data.catalog import ParquetCatalog
@@ -38,7 +39,7 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    help="spreadhawk: crypto arbitrage backtests.",
+    help="spreadhawk: crypto arbitrage backtests and paper trading.",
 )
 errors = Console(stderr=True)
 console = Console()
@@ -335,6 +336,7 @@ def _num(value: Any) -> str:
 register_scan(app)  # `spreadhawk scan` lives in its own module
 register_risk(app)  # `spreadhawk risk` too
 app.command("emulate")(emulate)  # `spreadhawk emulate`: local Binance exchange emulator (cli/emulate.py)
+register_paper(app)  # `spreadhawk paper`: paper trading on live market data (cli/paper.py)
 
 
 def run() -> None:

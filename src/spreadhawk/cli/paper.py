@@ -35,6 +35,9 @@ def paper(
         float | None, typer.Option("--duration", help="stop after this many seconds (default: Ctrl-C or SIGTERM)")
     ] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="override: key.path=value (repeatable)")] = None,
+    clock: Annotated[
+        str, typer.Option("--clock", help="wall, or exchange: time follows the feed (an accelerated emulator replay)")
+    ] = "wall",
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     db: Annotated[
         str, typer.Option("--db", help="SQLite file or SQLAlchemy URL of the run store", envvar="SPREADHAWK_DB")
@@ -47,11 +50,15 @@ def paper(
 
     if duration is not None and duration <= 0:
         fail(f"--duration must be positive, got {duration}")
+    if clock not in ("wall", "exchange"):
+        fail(f"--clock must be wall or exchange, got {clock!r}")
     try:
         run_config = load_config(config, set_ or [])
         path = journal or Path("journals") / f"{config.stem}.journal"
         with _store(db) as store:
-            outcome = PaperService(store).run(run_config, path, live_feeds, _stopper(duration))
+            outcome = PaperService(store).run(
+                run_config, path, live_feeds, _stopper(duration), exchange_clock=clock == "exchange"
+            )
     except ConfigError as exc:
         fail(str(exc))
         return

@@ -66,7 +66,12 @@ MODES: dict[str, Mode] = {
 
 
 def build_engine(
-    mode: Mode, config: RunConfig, instruments: dict[InstrumentId, Instrument], clock: Clock, journal: Journal
+    mode: Mode,
+    config: RunConfig,
+    instruments: dict[InstrumentId, Instrument],
+    clock: Clock,
+    journal: Journal,
+    started_ns: int | None = None,
 ) -> Engine:
     """The engine of every mode: only the row's clock, journal policy and order policies differ."""
     return Engine(
@@ -77,7 +82,7 @@ def build_engine(
         journal=journal,
         benchmark=_btc_benchmark(instruments, config.run.valuation_currency),
         unknown_orders=mode.unknown_orders,
-        order_ids=ClientOrderIds(run_prefix(clock.now_ns()) if mode.prefixed_ids else ""),
+        order_ids=ClientOrderIds(run_prefix(started_ns or clock.now_ns()) if mode.prefixed_ids else ""),
     )
 
 

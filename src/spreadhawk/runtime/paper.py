@@ -59,6 +59,7 @@ class PaperNode:
     allocator: CapitalAllocator | None = None
     differences: list[str] = field(default_factory=list)  # unexplained, after reconciliation
     explained: list[str] = field(default_factory=list)  # found and resolved at start
+    started_with: dict[InstrumentId, Decimal] = field(default_factory=dict)  # positions when trading began
     sources: list[object] = field(default_factory=list)  # (results read a node's replay sources; none here)
     event_count: int = 0
 
@@ -102,6 +103,7 @@ class PaperNode:
 
     async def _start(self) -> None:
         await self.reconcile()
+        self.started_with = {iid: p.quantity for iid, p in self.engine.portfolio.positions.items() if p.quantity}
         for strategy in self.strategies:
             strategy.on_start()
 
@@ -112,14 +114,19 @@ def build_paper(
     feed_factory: FeedFactory,
     *,
     clock: Clock | None = None,
+    started_ns: int | None = None,
 ) -> PaperNode:
-    """Wire a paper node; resume from ``journal_path`` when it holds a previous run's journal."""
+    """Wire a paper node; resume from ``journal_path`` when it holds a previous run's journal.
+
+    ``clock`` is the wall clock by default; a clock that follows the exchange's timestamps suits a
+    replay at accelerated speed (the emulator). ``started_ns`` (default: the clock's now) names the
+    run in its client order ids."""
     instruments = build_instruments(config)
     if not instruments:
         raise ConfigError("paper trading needs [[instruments]] (the live feeds name them)")
     mode = MODES["paper"]
     clock = clock or mode.clock(0)
-    engine = build_engine(mode, config, instruments, clock, Journal())  # the file journal opens after restore
+    engine = build_engine(mode, config, instruments, clock, Journal(), started_ns)  # file journal: after restore
     strategies = _strategies(config)
     attribution = StrategyAttribution(engine, [s.id for s in strategies])
     restored = _restore(engine, journal_path)
@@ -181,6 +188,3 @@ def _paper_venues(
             resume=resume,
         )
     return venues
-
-
-ZERO = Decimal(0)

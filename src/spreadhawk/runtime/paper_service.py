@@ -13,7 +13,7 @@ from typing import Any
 
 from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.instruments import Instrument
-from spreadhawk.engine.clock import WallClock
+from spreadhawk.engine.clock import SimClock, WallClock
 from spreadhawk.engine.live import LiveFeed
 from spreadhawk.persistence import RunRecord, RunStore, make_run_id
 from spreadhawk.persistence.run_store import RunStatus
@@ -43,10 +43,15 @@ class PaperService:
         journal: Path,
         feeds: FeedFactory,
         stop: Callable[[asyncio.Event], None],
+        *,
+        exchange_clock: bool = False,
     ) -> PaperOutcome:
-        """Run a paper session; ``stop`` receives the event that ends it (signal handlers, a timer)."""
+        """Run a paper session; ``stop`` receives the event that ends it (signal handlers, a timer).
+        ``exchange_clock``: time follows the feed's exchange timestamps (an accelerated replay)."""
         journal.parent.mkdir(parents=True, exist_ok=True)
-        node = build_paper(config, journal, feeds)
+        wall_clock = WallClock()
+        clock = SimClock() if exchange_clock else wall_clock
+        node = build_paper(config, journal, feeds, clock=clock, started_ns=wall_clock.now_ns())
         resumed = node.restored.records if node.restored is not None else 0
         started = time.perf_counter()
         refused: NotReconciledError | None = None

@@ -36,6 +36,7 @@ class RunNode(Protocol):
     risk: RiskEngine | None
     allocator: CapitalAllocator | None
 
+
 ZERO = Decimal(0)
 
 
