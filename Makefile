@@ -44,3 +44,5 @@ bench: install-dev
 	$(UV) run --frozen python bench/bench_risk.py
 	$(UV) run --frozen python bench/bench_triangular.py
 	$(UV) run --frozen python bench/bench_scanner.py
+	$(UV) run --frozen python bench/bench_journal.py
+	$(UV) run --frozen python bench/bench_tick_to_order.py

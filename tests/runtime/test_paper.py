@@ -35,7 +35,7 @@ pytestmark = pytest.mark.real_data
 RECORDS = 24_000  # about 70 s of the capture: depth diffs, book tickers, trades
 
 
-def _config(shared_data: Path, tmp_path: Path, trade_every: int = 40) -> RunConfig:
+def _config(shared_data: Path, tmp_path: Path, trade_every: int = 1500) -> RunConfig:
     capture = shared_data / "hftbacktest" / "binance_spot" / "btcusdt_20240808.gz"
     text = f"""
 [run]
@@ -142,7 +142,7 @@ def test_the_live_driver_makes_the_backtests_decisions_on_the_same_tape(
 def test_a_restarted_node_resumes_from_its_journal_and_never_reuses_an_order_id(
     shared_data: Path, tmp_path: Path, tape: list[MarketData]
 ) -> None:
-    config = _config(shared_data, tmp_path, trade_every=37)
+    config = _config(shared_data, tmp_path, trade_every=1400)
     journal = tmp_path / "paper.journal"
     half = len(tape) // 2
     while tape[half].ts_ns - tape[0].ts_ns < 2_000_000_000 or tape[half].ts_ns == tape[half - 1].ts_ns:

@@ -2,9 +2,12 @@
 
 On every book update of its instrument it fingerprints the top ``depth`` levels (SHA-256 of the
 integer prices and sizes, or of the reason the book is invalid), so two runs over the same tape —
-a backtest and a paper session on the emulator, say — can be compared update by update. Every
-``trade_every`` valid updates it sends one small market order, alternating buy and sell, so the
-order path (risk, venue, fills, journal) is exercised with a position that stays near flat. It also
+a backtest and a paper session on the emulator, say — can be compared update by update. Each time the exchange's
+update id passes another multiple of ``trade_every`` it sends one small market order, alternating
+buy and sell, so the order path (risk, venue, fills, journal) is exercised with a position that
+stays near flat. Counting exchange update ids rather than messages keeps the schedule the same
+however a feed presents the stream (live, the diffs buffered before the first snapshot arrive as
+messages of their own; a capture's book absorbs them into the snapshot). It also
 records, for each order, whether any report about it arrived before ``submit`` returned (it never
 should, in any mode).
 """
@@ -26,7 +29,7 @@ from spreadhawk.strategy.base import Strategy, StrategyConfig
 class BookProbeConfig(StrategyConfig):
     instrument_id: str
     depth: int = Field(default=10, gt=0, description="levels per side fingerprinted")
-    trade_every: int = Field(default=0, ge=0, description="valid updates between probe orders (0: never trade)")
+    trade_every: int = Field(default=0, ge=0, description="exchange update ids between probe orders (0: never)")
     quantity: Decimal = Field(default=Decimal("0.001"), gt=0, description="size of each probe order")
 
 
@@ -40,29 +43,31 @@ class BookProbe(Strategy):
         self.fingerprints: list[str] = []  # one per book update of the instrument, in order
         self.early_reports: list[str] = []  # reports that arrived inside submit (must stay empty)
         self.fills: list[OrderFilled] = []
-        self._valid_updates = 0
+        self._bucket: int | None = None  # update id // trade_every at the last order (or the first valid book)
         self._submitting: ClientOrderId | None = None
         self._next_side = OrderSide.BUY
 
     def on_book_deltas(self, deltas: BookDeltas) -> None:
-        if deltas.instrument_id == self.instrument_id:
-            self._on_book()
+        if deltas.instrument_id == self.instrument_id and self._fingerprint() and self.cfg.trade_every:
+            bucket = self.ctx.book(self.instrument_id).sequence // self.cfg.trade_every
+            if self._bucket is not None and bucket > self._bucket:
+                self._probe()
+            self._bucket = bucket
 
     def on_book_snapshot(self, snapshot: BookSnapshot) -> None:
-        if snapshot.instrument_id == self.instrument_id:
-            self._on_book()
+        if snapshot.instrument_id == self.instrument_id and self._fingerprint() and self.cfg.trade_every:
+            self._bucket = self.ctx.book(self.instrument_id).sequence // self.cfg.trade_every
 
-    def _on_book(self) -> None:
+    def _fingerprint(self) -> bool:
+        """Record the book's state; ``True`` when it is valid."""
         book = self.ctx.book(self.instrument_id)
         if not book.is_valid:
             self.fingerprints.append(f"invalid: {book.invalid_reason}")
-            return
+            return False
         depth = self.cfg.depth
         top = (book.levels(BookSide.BID, depth), book.levels(BookSide.ASK, depth))
         self.fingerprints.append(hashlib.sha256(repr(top).encode()).hexdigest()[:16])
-        self._valid_updates += 1
-        if self.cfg.trade_every and self._valid_updates % self.cfg.trade_every == 0:
-            self._probe()
+        return True
 
     def _probe(self) -> None:
         side = self._next_side
@@ -70,7 +75,8 @@ class BookProbe(Strategy):
         self._submitting = ClientOrderId("?")  # any report arriving now arrived inside submit
         order = self.ctx.submit(self.instrument_id, side, self.cfg.quantity)
         self._submitting = None
-        self.ctx.log(f"probe {side} {self.cfg.quantity}: {order.client_order_id}")
+        book = self.ctx.book(self.instrument_id)
+        self.ctx.log(f"probe {side} {self.cfg.quantity} at book update {book.sequence}: {order.client_order_id}")
 
     def _report(self, event: OrderEvent) -> None:
         if self._submitting is not None:
