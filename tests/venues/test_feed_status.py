@@ -11,7 +11,7 @@ from sim_harness import SPOT, deltas, snapshot, submit
 from sim_harness import run as run_harness
 
 from spreadhawk.domain.events import OrderSide
-from spreadhawk.domain.market import FeedState, FeedStatus
+from spreadhawk.domain.market import FeedState, FeedStatus, MarketData
 from spreadhawk.domain.orders import OrderStatus
 from spreadhawk.engine.context import StrategyContext
 
@@ -27,7 +27,7 @@ def test_a_broken_stream_invalidates_the_book_until_the_resync_snapshot(state: F
         look(ctx)
         submit(OrderSide.BUY, "0.1")(ctx)
 
-    feed = [
+    feed: list[MarketData] = [
         snapshot(1, bids=[("99", "5")], asks=[("101", "5")]),
         FeedStatus(SPOT.id, 2, state, "test"),
         deltas(3, 2, asks=[("101", "4")]),  # diffs after the break do not revive the book
@@ -45,6 +45,9 @@ def test_a_broken_stream_invalidates_the_book_until_the_resync_snapshot(state: F
 
 def test_a_live_status_leaves_a_valid_book_alone() -> None:
     seen: list[bool] = []
-    feed = [snapshot(1, bids=[("99", "5")], asks=[("101", "5")]), FeedStatus(SPOT.id, 2, FeedState.LIVE, "resynced")]
+    feed: list[MarketData] = [
+        snapshot(1, bids=[("99", "5")], asks=[("101", "5")]),
+        FeedStatus(SPOT.id, 2, FeedState.LIVE, "resynced"),
+    ]
     run_harness(feed, {1: lambda ctx: None}, timers={2: lambda ctx: seen.append(ctx.book(SPOT.id).is_valid)})
     assert seen == [True]
