@@ -95,6 +95,7 @@ def _say(outcome: Any, journal: Path, as_json: bool) -> None:
         errors.print("[red]not trading:[/red] the journal and the venues disagree:")
         for line in outcome.differences:
             errors.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
+        errors.print(f"stored as run {outcome.run_id} (status failed); nothing was traded")
         return
     if outcome.run_id is None:
         errors.print("stopped before any market data arrived: nothing stored")

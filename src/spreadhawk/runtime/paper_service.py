@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,17 @@ class PaperService:
             refused = exc
         wall = time.perf_counter() - started
         outcome = PaperOutcome(None, {}, resumed, list(node.explained), list(node.differences))
-        if refused is not None:
+        reconciliation = {"explained": outcome.explained, "differences": outcome.differences}
+        if refused is not None:  # kept in the database too: the operator must see why nothing traded
+            outcome.run_id = self._free_run_id(config)
+            outcome.result = {
+                "mode": "paper",
+                "journal": str(journal),
+                "traded": False,
+                "reconciliation": reconciliation,
+            }
+            record = self._record(config, node, outcome.run_id, outcome.result, {}, wall)
+            self._store.save_run(replace(record, status=RunStatus.FAILED))
             return outcome
         try:
             figures = summarise(node.engine)
@@ -70,8 +80,7 @@ class PaperService:
         run_id = self._free_run_id(config)
         outcome.run_id = run_id
         outcome.result = result_json(run_id, figures, node, wall)
-        outcome.result["mode"] = "paper"
-        outcome.result["journal"] = str(journal)
+        outcome.result.update(mode="paper", journal=str(journal), traded=True, reconciliation=reconciliation)
         self._store.save_run(self._record(config, node, run_id, outcome.result, figures.metrics.as_dict(), wall))
         return outcome
 
@@ -98,7 +107,7 @@ class PaperService:
             equity=tuple(engine.equity_curve),
             events_processed=engine.events_processed,
             wall_seconds=wall,
-            status=RunStatus.COMPLETED,
+            status=RunStatus.STOPPED,  # a paper session ends when it is stopped
         )
 
     def _free_run_id(self, config: RunConfig) -> str:
