@@ -110,7 +110,7 @@ def test_an_accepted_order_the_venue_does_not_hold_stops_the_node_and_is_stored(
         journal, market, OrderSubmitted(11, market.client_order_id), OrderAccepted(12, market.client_order_id, "v")
     )
     node = build_paper(_config(tmp_path), journal, _node_feeds)  # type: ignore[arg-type]
-    with pytest.raises(NotReconciledError, match="a.BookProbe-1"):
+    with pytest.raises(NotReconciledError, match=r"a\.BookProbe-1"):
         asyncio.run(node.reconcile())
     node.engine.journal.close()
 
