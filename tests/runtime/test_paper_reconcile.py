@@ -90,7 +90,7 @@ def test_an_order_that_never_reached_the_venue_is_recorded_rejected_and_trading_
         resting, OrderSubmitted(11, resting.client_order_id), OrderAccepted(12, resting.client_order_id, "v-1"),
         lost, OrderSubmitted(13, lost.client_order_id),  # the process died before the venue's answer
     )  # fmt: skip
-    node = build_paper(_config(tmp_path), journal, _node_feeds)  # type: ignore[arg-type]
+    node = build_paper(_config(tmp_path), journal, _node_feeds)
     asyncio.run(node.reconcile())
     assert node.differences == []
     assert len(node.explained) == 1
@@ -109,7 +109,7 @@ def test_an_accepted_order_the_venue_does_not_hold_stops_the_node_and_is_stored(
     _journal(
         journal, market, OrderSubmitted(11, market.client_order_id), OrderAccepted(12, market.client_order_id, "v")
     )
-    node = build_paper(_config(tmp_path), journal, _node_feeds)  # type: ignore[arg-type]
+    node = build_paper(_config(tmp_path), journal, _node_feeds)
     with pytest.raises(NotReconciledError, match=r"a\.BookProbe-1"):
         asyncio.run(node.reconcile())
     node.engine.journal.close()
@@ -120,7 +120,7 @@ def test_an_accepted_order_the_venue_does_not_hold_stops_the_node_and_is_stored(
             _config(tmp_path),
             journal,
             _node_feeds,
-            lambda stop: stop.set(),  # type: ignore[arg-type]
+            lambda stop: stop.set(),
         )
         assert outcome.differences
         assert "accepted in the engine but not open at the venue" in outcome.differences[0]
