@@ -1,8 +1,9 @@
 """Tick-to-order latency of a paper node, in process: from a websocket depth message arriving (ccxt has
 read it off the socket) to the order it triggers reaching the venue port (``Venue.submit``).
 
-A local websocket server speaks Binance's spot format (exchangeInfo, a REST depth snapshot, then
-``depthUpdate`` diffs, each changing the best bid) at a fixed rate; the real ``CcxtLiveFeed`` reads it
+A local websocket server, in a process of its own, speaks Binance's spot format (exchangeInfo, a REST
+depth snapshot, then ``depthUpdate`` diffs, each changing the best bid) at a fixed rate; the real
+``CcxtLiveFeed`` reads it
 through ccxt; the live driver runs the engine; a strategy sends an IOC order on every ``--every``-th
 update (far from the market: it is canceled, so balances never run out). Also printed: the time from
 the server's send to the order, which adds loopback and ccxt's own parsing. Seed 004's target: p99
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import statistics
 import sys
 import time
@@ -42,12 +44,11 @@ INSTRUMENT = binance_spot_btcusdt()
 
 
 class Generator:
-    """Binance spot, minimal: exchangeInfo, a depth snapshot, and diffs at ``rate`` per second."""
+    """Binance spot, minimal: exchangeInfo, a depth snapshot, and diffs at ``rate`` per second; each
+    diff carries its send time (``monotonic_ns``, comparable across processes) in an extra field."""
 
     def __init__(self, rate: int, seconds: float) -> None:
         self.rate, self.seconds = rate, seconds
-        self.sent_ns: dict[int, int] = {}  # update id -> perf_counter_ns when sent
-        self.done = asyncio.Event()
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -86,21 +87,40 @@ class Generator:
                 n += 1
                 size = f"{1 + (n % 7) / 10:.1f}"
                 diff = {"e": "depthUpdate", "E": int(time.time() * 1000), "s": "BTCUSDT", "U": n, "u": n,
-                        "b": [["60000.00", size]], "a": []}  # fmt: skip
-                self.sent_ns[n] = time.perf_counter_ns()
+                        "b": [["60000.00", size]], "a": [], "sent_ns": time.monotonic_ns()}  # fmt: skip
                 await ws.send_str(json.dumps(diff))
             await asyncio.sleep(0.0005)
-        self.done.set()
+        await ws.send_str(json.dumps({"e": "depthUpdate", "E": 0, "s": "BTCUSDT", "U": -1, "u": -1, "b": [], "a": []}))
+
+
+def serve(rate: int, seconds: float, port: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    """The generator's process: serve until killed."""
+
+    async def main() -> None:
+        runner = web.AppRunner(Generator(rate, seconds).app())
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port.put(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
 
 
 class TimedFeed(CcxtLiveFeed):
-    """The real feed, noting when each raw depth message reaches it."""
+    """The real feed, noting when each raw depth message reaches it (and when it was sent)."""
 
     arrived_ns: dict[int, int]
+    sent_ns: dict[int, int]
+    finished: asyncio.Event
 
     def _on_message(self, client: Any, message: Any) -> None:
         if isinstance(message, dict) and message.get("e") == "depthUpdate":
-            self.arrived_ns[int(message["u"])] = time.perf_counter_ns()
+            if message["u"] == -1:
+                self.finished.set()  # the generator's end marker: not a real diff
+                return
+            self.arrived_ns[int(message["u"])] = time.monotonic_ns()
+            self.sent_ns[int(message["u"])] = int(message["sent_ns"])
         super()._on_message(client, message)
 
 
@@ -110,7 +130,7 @@ class TimedVenue(SimulatedVenue):
         self.reached_ns: dict[str, int] = {}
 
     def submit(self, command: SubmitOrder) -> None:
-        self.reached_ns[command.client_order_id] = time.perf_counter_ns()
+        self.reached_ns[command.client_order_id] = time.monotonic_ns()
         super().submit(command)
 
 
@@ -128,37 +148,29 @@ class EveryNth(Strategy):
             self.sequence_of[order.client_order_id] = deltas.sequence
 
 
-async def measure(rate: int, seconds: float, every: int) -> tuple[list[int], list[int], int]:
-    generator = Generator(rate, seconds)
-    runner = web.AppRunner(generator.app())
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+async def measure(port: int, every: int) -> tuple[list[int], list[int], int]:
     engine = Engine([INSTRUMENT], clock=WallClock(), unknown_orders=UnknownOrders.ADOPT)
     venue = TimedVenue()
     connect_simulated(engine, venue)
     strategy = EveryNth(every)
     attach_strategy(engine, strategy)
     feed = TimedFeed("binance", [INSTRUMENT], urls=local_urls("binance", f"http://127.0.0.1:{port}"))
-    feed.arrived_ns = {}
+    feed.arrived_ns, feed.sent_ns, feed.finished = {}, {}, asyncio.Event()
     stop = asyncio.Event()
 
     async def stop_when_done() -> None:
-        await generator.done.wait()
-        await asyncio.sleep(0.2)
+        await feed.finished.wait()
         stop.set()
 
     stopper = asyncio.create_task(stop_when_done())
     await run_live(engine, [feed], stop)
     await stopper
-    await runner.cleanup()
     from_arrival, from_send = [], []
     for coid, sequence in strategy.sequence_of.items():
         reached = venue.reached_ns[coid]
         from_arrival.append(reached - feed.arrived_ns[sequence])
-        from_send.append(reached - generator.sent_ns[sequence])
-    return from_arrival, from_send, len(generator.sent_ns)
+        from_send.append(reached - feed.sent_ns[sequence])
+    return from_arrival, from_send, len(feed.arrived_ns)
 
 
 def _quantiles(values: list[int]) -> str:
@@ -175,8 +187,15 @@ def main() -> None:
     if not SAMPLE.is_file():
         sys.exit(f"the recorded exchangeInfo is not at {SAMPLE.resolve()} (../shared/data)")
     for rate in args.rates:
-        from_arrival, from_send, sent = asyncio.run(measure(rate, args.seconds, args.every))
-        print(f"{rate:>6,} updates/s: {sent:,} sent, {len(from_arrival):,} orders")
+        ports: multiprocessing.Queue[int] = multiprocessing.Queue()
+        server = multiprocessing.Process(target=serve, args=(rate, args.seconds, ports), daemon=True)
+        server.start()
+        try:
+            from_arrival, from_send, received = asyncio.run(measure(ports.get(timeout=30), args.every))
+        finally:
+            server.kill()
+            server.join()
+        print(f"{rate:>6,} updates/s: {received:,} received, {len(from_arrival):,} orders")
         print(f"   message arrived -> venue.submit   {_quantiles(from_arrival)}")
         print(f"   server send     -> venue.submit   {_quantiles(from_send)}")
 
