@@ -55,10 +55,14 @@ class PaperService:
         resumed = node.restored.records if node.restored is not None else 0
         started = time.perf_counter()
         refused: NotReconciledError | None = None
+        from spreadhawk.venues.ccxt.feed import FeedConfigError  # noqa: PLC0415 (ccxt loads slowly)
+
         try:
             asyncio.run(self._session(node, stop))
         except NotReconciledError as exc:
             refused = exc
+        except FeedConfigError as exc:  # e.g. an instrument the exchange does not list
+            raise ConfigError(f"live feed: {exc}") from None
         wall = time.perf_counter() - started
         outcome = PaperOutcome(None, {}, resumed, list(node.explained), list(node.differences))
         reconciliation = {"explained": outcome.explained, "differences": outcome.differences}
