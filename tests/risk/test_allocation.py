@@ -17,7 +17,8 @@ from spreadhawk.domain.instruments import Instrument, InstrumentKind
 from spreadhawk.domain.market import BookSnapshot
 from spreadhawk.engine.clock import SimClock
 from spreadhawk.engine.context import StrategyContext
-from spreadhawk.engine.engine import Engine, EquitySampled
+from spreadhawk.engine.engine import Engine
+from spreadhawk.engine.messages import EquitySampled
 from spreadhawk.risk.allocation import AllocationSettings, CapitalAllocator
 from spreadhawk.runtime.config import ConfigError, load_config
 from spreadhawk.runtime.modes import build_backtest

@@ -1,5 +1,11 @@
 """The narrow view of the engine a strategy gets: read state, submit and cancel, move assets between
-venues. Nothing else."""
+venues. Nothing else.
+
+Positions are the strategy's own (``position``: what its fills bought and sold, from the engine's
+per-strategy attribution), so two strategies trading one instrument never close or count each
+other's holdings. The account's views, shared by every strategy on a venue, say so in their names
+(``account_position``, ``account_balance``); ``available`` is the account's too, since that is what
+the venue will let the next order use."""
 
 from __future__ import annotations
 
@@ -19,11 +25,12 @@ ONE = Decimal(1)
 
 
 class StrategyContext:
-    __slots__ = ("_engine", "_next_id", "_next_transfer", "logs", "strategy_id")
+    __slots__ = ("_engine", "_next_id", "_next_transfer", "_own", "logs", "strategy_id")
 
     def __init__(self, engine: Engine, strategy_id: str) -> None:
         self._engine = engine
         self.strategy_id = strategy_id
+        self._own = engine.attribution.register(strategy_id)  # from here on, its fills are booked to it
         self._next_id = 0
         self._next_transfer = 0
         self.logs: list[tuple[int, str]] = []
@@ -43,9 +50,14 @@ class StrategyContext:
         return self._engine.books[instrument_id]
 
     def position(self, instrument_id: InstrumentId) -> Position:
+        """This strategy's own position: the sum of its own fills (less what settled)."""
+        return self._own.position(instrument_id)
+
+    def account_position(self, instrument_id: InstrumentId) -> Position:
+        """The account's position: every strategy's fills, the risk engine's and external ones."""
         return self._engine.portfolio.position(instrument_id)
 
-    def balance(self, venue: str, asset: str) -> Decimal:
+    def account_balance(self, venue: str, asset: str) -> Decimal:
         """The account's balance of ``asset`` on ``venue`` (shared by every strategy there)."""
         return self._engine.portfolio.ledger.balance(venue, asset)
 

@@ -46,10 +46,12 @@ from spreadhawk.domain.market import Bar, BookDeltas, BookSnapshot, FeedState, F
 from spreadhawk.domain.orderbook import OrderBook
 from spreadhawk.domain.orders import Order, OrderStatus
 from spreadhawk.domain.transfers import Transfer
+from spreadhawk.engine.attribution import StrategyAttribution
 from spreadhawk.engine.bus import MessageBus
 from spreadhawk.engine.clock import Clock, SimClock
 from spreadhawk.engine.inbox import Inbox
 from spreadhawk.engine.journal import Journal
+from spreadhawk.engine.messages import EquitySampled
 from spreadhawk.engine.portfolio import Portfolio
 from spreadhawk.engine.ports import CapitalScale, MarketDataTap, PreTradeRisk, Venue, VenueEvent, Withdrawals
 from spreadhawk.engine.reconcile import account_differences
@@ -85,14 +87,6 @@ class ExternalOrderReported:
     client_order_id: ClientOrderId
     event_type: str
     detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class EquitySampled:
-    """Published (not journaled: it is derived) each time the engine samples equity."""
-
-    ts_ns: int
-    equity: Decimal
 
 
 class Engine:
@@ -142,6 +136,9 @@ class Engine:
         self.risk: PreTradeRisk | None = None
         # Capital allocation (spreadhawk.risk.allocation); None: every strategy's scale is 1.
         self.capital: CapitalScale | None = None
+        # Each strategy's own fills, positions and PnL. Subscribed here, before any other listener,
+        # so a strategy reading its own position in ``on_order_filled`` sees that fill in it.
+        self.attribution = StrategyAttribution(self)
 
     # --------------------------------------------------------------------------- wiring
     def add_venue(self, venue: Venue) -> None:

@@ -46,7 +46,8 @@ from spreadhawk.domain.events import (
 )
 from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId
 from spreadhawk.domain.instruments import InstrumentKind
-from spreadhawk.engine.engine import Engine, EquitySampled
+from spreadhawk.engine.engine import Engine
+from spreadhawk.engine.messages import EquitySampled
 from spreadhawk.engine.ports import RiskView
 from spreadhawk.risk.breakers import Drawdown, LosingStreaks, LossLimits, Mode, VenueHealth
 from spreadhawk.risk.checks import InstrumentFacts, Projection, Touch, exposure_denial, price_band_denial

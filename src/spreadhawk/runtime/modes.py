@@ -109,8 +109,7 @@ def build_backtest(config: RunConfig) -> BacktestNode:
         connect_simulated(engine, venue)  # each venue reports its opening balances to the engine
     for strategy in strategies:
         attach_strategy(engine, strategy)
-    attribution = StrategyAttribution(engine, [s.id for s in strategies])
-    node = BacktestNode(engine, strategies, venues, feed.sources, attribution, PriceRecorder(engine), feed.count)
+    node = BacktestNode(engine, strategies, venues, feed.sources, engine.attribution, PriceRecorder(engine), feed.count)
     node.risk = _risk(config, engine)
     node.allocator = _allocator(config, engine, strategies, node.risk)
     return node

@@ -1,4 +1,4 @@
-"""The strategy plugin API (version 1).
+"""The strategy plugin API (version 2).
 
 A strategy is a small class with a typed, frozen config and handlers named after the messages it
 wants: ``on_bar(bar)``, ``on_book_deltas(deltas)``, ``on_book_snapshot(snapshot)``,
@@ -8,8 +8,11 @@ wants: ``on_bar(bar)``, ``on_book_deltas(deltas)``, ``on_book_snapshot(snapshot)
 ``on_deposit_credited`` and ``on_transfer_failed`` for its own transfers between venues. The
 handler name is derived from the message class name, so there is no long base class to override;
 define only what you use. Handlers are synchronous and return quickly. Everything a strategy may
-do goes through ``self.ctx`` (a ``StrategyContext``): read books, positions, balances and time;
-submit and cancel orders; move assets between venues (``ctx.transfer``).
+do goes through ``self.ctx`` (a ``StrategyContext``): read books, its own positions, the account's
+balances and time; submit and cancel orders; move assets between venues (``ctx.transfer``).
+
+Version 2: ``ctx.position`` is the strategy's own position (its fills only); version 1 returned the
+account's, now ``ctx.account_position``, and ``ctx.balance`` is now ``ctx.account_balance``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from spreadhawk.domain import market as md
 from spreadhawk.engine.context import StrategyContext
 from spreadhawk.engine.engine import Engine
 
-STRATEGY_API_VERSION = 1
+STRATEGY_API_VERSION = 2
 
 MARKET_DATA_TYPES: tuple[type, ...] = (
     md.BookSnapshot,

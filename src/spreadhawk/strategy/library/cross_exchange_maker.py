@@ -189,8 +189,8 @@ class CrossExchangeMaker(Strategy):
     def _share_drift(self) -> float:
         """Share of the base held on the maker venue minus its target (> 0: too much there)."""
         base = self.ctx.instrument(self.maker_id).base
-        on_maker = self.ctx.balance(venue_of(self.maker_id), base)
-        total = on_maker + self.ctx.balance(venue_of(self.hedge_id), base)
+        on_maker = self.ctx.account_balance(venue_of(self.maker_id), base)
+        total = on_maker + self.ctx.account_balance(venue_of(self.hedge_id), base)
         if total <= 0:
             return 0.0
         share = float(on_maker / total)
@@ -248,12 +248,12 @@ class CrossExchangeMaker(Strategy):
         """Quote size the two venues' balances can carry through fill and hedge, in whole lots."""
         waiting = self.hedger.unhedged(side)
         if side is BUY:  # buy here with quote, sell the base on the hedge venue
-            spend = self.ctx.balance(maker.venue, maker.quote) / (hedge_touch * (1 + maker.maker_fee))
-            deliver = self.ctx.balance(hedge.venue, hedge.base) - waiting
+            spend = self.ctx.account_balance(maker.venue, maker.quote) / (hedge_touch * (1 + maker.maker_fee))
+            deliver = self.ctx.account_balance(hedge.venue, hedge.base) - waiting
         else:  # sell base here, buy it back on the hedge venue with quote (at the slippage bound)
-            spend = self.ctx.balance(maker.venue, maker.base)
+            spend = self.ctx.account_balance(maker.venue, maker.base)
             worst = hedge_touch * (1 + self.cfg.hedge_slippage_bps / BPS) * (1 + hedge.taker_fee)
-            deliver = self.ctx.balance(hedge.venue, hedge.quote) / worst - waiting
+            deliver = self.ctx.account_balance(hedge.venue, hedge.quote) / worst - waiting
         room = min(self.cfg.quantity, spend, deliver)
         return (room / self._lot).to_integral_value(rounding=ROUND_FLOOR) * self._lot if room > 0 else ZERO
 

@@ -66,7 +66,6 @@ class FundingCarry(Strategy):
         self._estimate: Decimal | None = None
         self._mark: Decimal | None = None
         self._close: Decimal | None = None
-        self._held = ZERO
         self._order: ClientOrderId | None = None
         self._opened_ns: int | None = None
         self._cooldown_until = 0
@@ -77,6 +76,11 @@ class FundingCarry(Strategy):
         self._spot_fees = ZERO
         self._best_edge: Decimal | None = None
         self.decisions: list[tuple[int, str, Decimal]] = []  # (ts, "enter"/exit reason, forecast)
+
+    @property
+    def _held(self) -> Decimal:
+        """The strategy's own signed perp quantity (another strategy may hold the same perpetual)."""
+        return self.ctx.position(self.perp_id).quantity
 
     def on_start(self) -> None:
         if self.ctx.instrument(self.perp_id).kind is not InstrumentKind.PERPETUAL:
@@ -159,7 +163,6 @@ class FundingCarry(Strategy):
     def on_order_filled(self, fill: OrderFilled) -> None:
         if fill.instrument_id != self.perp_id:
             return
-        self._held += fill.quantity * fill.side.sign
         self._perp_fees += fill.fee
         notional = fill.quantity * fill.price * self.ctx.instrument(self.perp_id).contract_size
         self._spot_fees += notional * self.cfg.assumed_spot_taker_fee  # the hedge leg's, assumed
@@ -188,5 +191,5 @@ class FundingCarry(Strategy):
             # perp's spread and the assumed spot spread, half each way): comparable to a round trip
             "net_carry_if_closed": self._funding - self._perp_fees - self._spot_fees - self._closing_cost(),
             "best_edge_bps": None if self._best_edge is None else self._best_edge.quantize(Decimal("0.0001")),
-            "held": self._held,
+            "held": self._held if self._ctx is not None else ZERO,
         }

@@ -106,7 +106,7 @@ class SmaCross(Strategy):
         if self._in_flight is not None or not ctx.position(self.instrument_id).is_flat:
             return
         inst = ctx.instrument(self.instrument_id)
-        budget = ctx.balance(inst.venue, inst.quote)
+        budget = ctx.account_balance(inst.venue, inst.quote)
         if self.cfg.max_quote is not None:
             budget = min(budget, self.cfg.max_quote)
         scale = ctx.capital_scale(self.instrument_id)  # exactly 1 without a capital allocator
