@@ -11,8 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from typing import get_args
 
-from spreadhawk.domain.events import CancelOrder, OrderSide, OrderType, RequestTransfer, SubmitOrder, TimeInForce
+from spreadhawk.domain.events import (
+    CancelOrder,
+    OrderEvent,
+    OrderSide,
+    OrderType,
+    RequestTransfer,
+    SubmitOrder,
+    TimeInForce,
+)
 from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId
 from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.orderbook import OrderBook
@@ -22,6 +31,7 @@ from spreadhawk.domain.transfers import Transfer, WithdrawalTerms
 from spreadhawk.engine.engine import Engine
 
 ONE = Decimal(1)
+ORDER_EVENTS: tuple[type, ...] = get_args(OrderEvent)
 
 
 class StrategyContext:
@@ -147,6 +157,13 @@ class StrategyContext:
 
     def schedule(self, ts_ns: int, callback: Callable[[], None]) -> None:
         self._engine.schedule(ts_ns, callback)
+
+    def subscribe_orders(self, handler: Callable[[OrderEvent], None]) -> None:
+        """Deliver every event of this strategy's orders to ``handler`` too: a helper that trades for
+        the strategy (the paired-leg executor) hears of its orders itself. Subscribed before the
+        strategy's own handlers (from ``Strategy.attach``), it runs before them."""
+        for event_type in ORDER_EVENTS:
+            self._engine.bus.subscribe(event_type, handler, key=self.strategy_id)
 
     def log(self, message: str) -> None:
         self.logs.append((self.now_ns(), message))

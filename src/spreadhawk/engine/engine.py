@@ -124,6 +124,7 @@ class Engine:
         self._next_equity_ns: int | None = None
         self._last_price: dict[InstrumentId, Decimal] = {}
         self.bus = MessageBus()
+        self._routes = self.bus.routes  # hot path: market data goes to its (type, instrument) route
         self._venue_of: dict[InstrumentId, Venue] = {}  # hot path: no string split per event
         self._tap_of: dict[InstrumentId, MarketDataTap] = {}
         self.withdrawal_ports: dict[str, Withdrawals] = {}
@@ -264,7 +265,11 @@ class Engine:
             book.invalidate(f"feed {status.state.name.lower()}: {status.reason}")
 
     def _dispatch(self, data: MarketData) -> None:
-        handlers = self.bus.handlers(type(data))
+        # keyed by instrument: a strategy that named its instruments hears only of those
+        try:
+            handlers = self._routes[type(data)][data.instrument_id]
+        except KeyError:
+            handlers = self.bus.route(type(data), data.instrument_id)
         if handlers:
             for handler in handlers:
                 handler(data)
@@ -434,7 +439,7 @@ class Engine:
                 postings = [self.portfolio.apply_funding(event)]
             else:
                 postings = self.portfolio.apply_settlement(event)
-            self.bus.publish(event)
+            self.bus.publish(event, key=event.instrument_id)  # to strategies subscribed to the instrument
             for posting in postings:
                 self.journal.append(posting)
                 self.bus.publish(posting)

@@ -58,7 +58,7 @@ from typing import Any
 from pydantic import Field
 
 from spreadhawk.analytics.binary_pricing import YEAR_S
-from spreadhawk.domain.events import OrderCanceled, OrderDenied, OrderExpired, OrderFilled, OrderRejected, OrderSide
+from spreadhawk.domain.events import OrderFilled, OrderSide
 from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.market import BookDeltas, BookSnapshot, InstrumentSettled
@@ -214,6 +214,9 @@ class BinaryCrossMarket(PairedLegsStrategy):
         """Tokens of ``token`` this strategy holds: its own position (settled: none)."""
         return self.ctx.position(token).quantity
 
+    def subscriptions(self) -> Iterable[InstrumentId]:
+        return [inst.id for inst in self.ctx.instruments(self.cfg.venue)]  # markets roll: every one listed
+
     # --------------------------------------------------------------------------- discovery
     def _pair(self, iid: InstrumentId) -> CrossPair | None:
         if iid not in self._pairs:  # a new instrument: index the venue's pairs again (markets roll)
@@ -349,12 +352,6 @@ class BinaryCrossMarket(PairedLegsStrategy):
         if event.ts_ns >= self.ctx.book(iid).ts_ns:  # the venue has not updated the book since
             taken = self._taken.setdefault(iid, {})
             taken[inst.ticks(event.price)] = taken.get(inst.ticks(event.price), 0) + inst.units(event.quantity)
-        self.executor.on_order_event(event)
-
-    def _order_event(self, event: OrderCanceled | OrderRejected | OrderDenied | OrderExpired) -> None:
-        self.executor.on_order_event(event)
-
-    on_order_canceled = on_order_rejected = on_order_denied = on_order_expired = _order_event
 
     def stats(self) -> dict[str, Any]:
         return {

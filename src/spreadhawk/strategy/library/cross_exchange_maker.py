@@ -39,6 +39,7 @@ price the quote was priced on, the realised spread net of both fees and the hedg
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
@@ -133,6 +134,9 @@ class CrossExchangeMaker(Strategy):
             )
         return self._hedger
 
+    def subscriptions(self) -> Iterable[InstrumentId]:
+        return (self.maker_id, self.hedge_id)
+
     def on_start(self) -> None:
         maker, hedge = self.ctx.instrument(self.maker_id), self.ctx.instrument(self.hedge_id)
         if (maker.base, maker.quote) != (hedge.base, hedge.quote):
@@ -153,8 +157,6 @@ class CrossExchangeMaker(Strategy):
                 self._pull_all("hedge_book_invalid")  # at once: not even a coalescing delay
                 return
             self.hedger.hedge_pending()  # exposure waiting for a valid book or a retry
-        elif iid != self.maker_id:
-            return
         if self.cfg.decision_delay_ns == 0:
             self._decide()
         elif not self._decision_pending:

@@ -50,6 +50,7 @@ what is held (exit reason ``legging``; a lone leg left is closed with a single m
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from fractions import Fraction
@@ -154,6 +155,9 @@ class FundingCapture(PairedLegsStrategy):
     def _busy(self) -> bool:
         return self.executor.is_busy or (self._lone is not None and not self.ctx.order(self._lone).is_terminal)
 
+    def subscriptions(self) -> Iterable[InstrumentId]:
+        return (self.spot_id, self.perp_id)
+
     def on_start(self) -> None:
         spot, perp = self.ctx.instrument(self.spot_id), self.ctx.instrument(self.perp_id)
         kinds = (spot.kind, perp.kind) == (InstrumentKind.SPOT, InstrumentKind.PERPETUAL)
@@ -169,7 +173,7 @@ class FundingCapture(PairedLegsStrategy):
 
     def on_book_deltas(self, book: BookDeltas | BookSnapshot) -> None:
         """``funding_source = "books"``: a premium sample when one is due, then a decision."""
-        if self.cfg.funding_source != "books" or book.instrument_id not in (self.spot_id, self.perp_id):
+        if self.cfg.funding_source != "books":
             return
         spot, perp = self._touch(self.spot_id), self._touch(self.perp_id)
         if spot is not None and perp is not None and self._estimator.observe(book.ts_ns, perp.mid / spot.mid - 1):
@@ -293,8 +297,7 @@ class FundingCapture(PairedLegsStrategy):
         self._order_event(fill)
 
     def _order_event(self, event: OrderFilled | OrderCanceled | OrderRejected | OrderDenied | OrderExpired) -> None:
-        self.executor.on_order_event(event)
-        self._legs_done()
+        self._legs_done()  # the executor has heard of the order already (it subscribed first)
 
     on_order_canceled = on_order_rejected = on_order_denied = on_order_expired = _order_event
 

@@ -22,6 +22,7 @@ venue fills a market order at the next bar's open), else its mark.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Literal
 
@@ -82,23 +83,22 @@ class FundingCarry(Strategy):
         """The strategy's own signed perp quantity (another strategy may hold the same perpetual)."""
         return self.ctx.position(self.perp_id).quantity
 
+    def subscriptions(self) -> Iterable[InstrumentId]:
+        return (self.perp_id,)
+
     def on_start(self) -> None:
         if self.ctx.instrument(self.perp_id).kind is not InstrumentKind.PERPETUAL:
             raise ValueError(f"{self.perp_id} is not a perpetual")
 
     # --------------------------------------------------------------------------- market data
     def on_mark_price(self, mark: MarkPrice) -> None:
-        if mark.instrument_id == self.perp_id:
-            self._mark = mark.mark
-            self._decide()
+        self._mark = mark.mark
+        self._decide()
 
     def on_bar(self, bar: Bar) -> None:
-        if bar.instrument_id == self.perp_id:
-            self._close = bar.close
+        self._close = bar.close
 
     def on_funding_rate(self, funding: FundingRate) -> None:
-        if funding.instrument_id != self.perp_id:
-            return
         if funding.ts_ns < funding.funding_ts_ns:
             self._estimate = funding.rate
         else:
@@ -107,7 +107,7 @@ class FundingCarry(Strategy):
 
     def on_funding_paid(self, paid: FundingPaid) -> None:
         """The venue's posting; this strategy's share when others hold the same perpetual."""
-        if paid.instrument_id == self.perp_id and paid.position:
+        if paid.position:
             self._funding += paid.amount * self._held / paid.position
 
     def forecast(self) -> Decimal | None:
@@ -161,8 +161,6 @@ class FundingCarry(Strategy):
         self._order = self.ctx.submit(self.perp_id, side, quantity).client_order_id
 
     def on_order_filled(self, fill: OrderFilled) -> None:
-        if fill.instrument_id != self.perp_id:
-            return
         self._perp_fees += fill.fee
         notional = fill.quantity * fill.price * self.ctx.instrument(self.perp_id).contract_size
         self._spot_fees += notional * self.cfg.assumed_spot_taker_fee  # the hedge leg's, assumed

@@ -29,6 +29,7 @@ its book's mid (as ``FundingCapture``); a unit that could not be made whole stop
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -181,6 +182,9 @@ class FundingSpread(PairedLegsStrategy):
     def _busy(self) -> bool:
         return self.executor.is_busy or (self._lone is not None and not self.ctx.order(self._lone).is_terminal)
 
+    def subscriptions(self) -> Iterable[InstrumentId]:
+        return self.ids
+
     def on_start(self) -> None:
         a, b = (self.ctx.instrument(iid) for iid in self.ids)
         if {a.kind, b.kind} != {InstrumentKind.PERPETUAL} or (a.base, a.quote) != (b.base, b.quote):
@@ -191,21 +195,17 @@ class FundingSpread(PairedLegsStrategy):
 
     # --------------------------------------------------------------------------- market data
     def on_mark_price(self, mark: MarkPrice) -> None:
-        if mark.instrument_id in self.ids:
-            self._marks[mark.instrument_id] = mark.mark
-            self._decide()
+        self._marks[mark.instrument_id] = mark.mark
+        self._decide()
 
     def on_funding_rate(self, funding: FundingRate) -> None:
-        iid = funding.instrument_id
-        if iid not in self.ids:
-            return
         if funding.ts_ns < funding.funding_ts_ns:
-            self._rates[iid] = funding.rate
+            self._rates[funding.instrument_id] = funding.rate
             self._decide()
 
     def on_funding_paid(self, paid: FundingPaid) -> None:
         """The venue's posting for a leg; this strategy's share when others hold the same perpetual."""
-        if paid.instrument_id in self.ids and paid.position:
+        if paid.position:
             self._funding += paid.amount * self._held(paid.instrument_id) / paid.position
 
     def _mark(self, iid: InstrumentId) -> Decimal | None:
@@ -325,8 +325,7 @@ class FundingSpread(PairedLegsStrategy):
         self._order_event(fill)
 
     def _order_event(self, event: OrderFilled | OrderCanceled | OrderRejected | OrderDenied | OrderExpired) -> None:
-        self.executor.on_order_event(event)
-        self._legs_done()
+        self._legs_done()  # the executor has heard of the order already (it subscribed first)
 
     on_order_canceled = on_order_rejected = on_order_denied = on_order_expired = _order_event
 
