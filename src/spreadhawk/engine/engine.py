@@ -133,9 +133,9 @@ class Engine:
         self._free: dict[tuple[str, str], Decimal] = {}  # (venue, asset) -> free, as the venue last said
         self._exposure_ns = 0
         self._last_exposure_check: int | None = None
-        # Pre-trade risk (spreadhawk.risk wires itself in here); None: exchange rules only.
+        # Pre-trade risk and capital allocation, handed in by the composition root (``use_risk``,
+        # ``use_capital``). None: exchange rules only; every strategy's scale is 1.
         self.risk: PreTradeRisk | None = None
-        # Capital allocation (spreadhawk.risk.allocation); None: every strategy's scale is 1.
         self.capital: CapitalScale | None = None
         # Each strategy's own fills, positions and PnL. Subscribed here, before any other listener,
         # so a strategy reading its own position in ``on_order_filled`` sees that fill in it.
@@ -152,6 +152,14 @@ class Engine:
             if inst.venue == venue.name:
                 self._venue_of[iid] = venue
         venue.bind(_Hub(self))
+
+    def use_risk(self, risk: PreTradeRisk) -> None:
+        """Pass every order through ``risk`` before it leaves (after the exchange's own rules)."""
+        self.risk = risk
+
+    def use_capital(self, capital: CapitalScale) -> None:
+        """Answer strategies' ``ctx.capital_scale`` from ``capital``."""
+        self.capital = capital
 
     def tap_market_data(self, venue: str, tap: MarketDataTap) -> None:
         """Show ``venue``'s market data to ``tap`` before any strategy sees it (a simulated venue

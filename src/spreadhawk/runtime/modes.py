@@ -138,6 +138,7 @@ def _allocator(
         allocator.attach(engine, families)
     except ValueError as exc:
         raise ConfigError(f"risk.allocation: {exc}") from None
+    engine.use_capital(allocator)
     return allocator
 
 
@@ -153,6 +154,7 @@ def _risk(config: RunConfig, engine: Engine) -> RiskEngine | None:
         store = SqlKillSwitchStore(target if "://" in target else f"sqlite:///{config.resolve(target)}")
     risk = RiskEngine(section.limits(), store)
     risk.attach(engine)
+    engine.use_risk(risk)
     return risk
 
 
