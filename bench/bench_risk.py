@@ -100,6 +100,7 @@ def build_state(rng: random.Random) -> tuple[Engine, RiskEngine, list[Instrument
     )
     risk = RiskEngine(limits)
     risk.attach(engine)
+    engine.use_risk(risk)
     _var_history(risk, rng)
     mids: dict[InstrumentId, int] = {}
     for inst in instruments:

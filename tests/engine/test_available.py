@@ -50,7 +50,7 @@ def test_a_resting_buy_locks_its_quote_and_a_resting_sell_its_base() -> None:
     _eng, _venue, ctx = _engine(latency_ns=0)
     ctx.submit(BTC.id, OrderSide.BUY, D("0.1"), price=D(40_000))  # rests below the ask
     ctx.submit(BTC.id, OrderSide.SELL, D("0.2"), price=D(60_000))  # rests above the bid
-    assert ctx.balance("V", "USDT") == D(10_000)  # the ledger has not moved
+    assert ctx.account_balance("V", "USDT") == D(10_000)  # the ledger has not moved
     assert ctx.available("V", "USDT") == D(10_000) - D("0.1") * D(40_000) * D("1.001")
     assert ctx.available("V", "BTC") == D(1) - D("0.2")
 

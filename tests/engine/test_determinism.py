@@ -72,7 +72,7 @@ class PingPong(Strategy):
         ctx.submit(here, OrderSide.BUY, D("0.3"))
         inst = ctx.instrument(there)
         ask = ctx.book(there).best_ask() if ctx.book(there).is_valid else None
-        if ask is not None and ctx.balance(inst.venue, "BTC") >= D("0.2"):
+        if ask is not None and ctx.account_balance(inst.venue, "BTC") >= D("0.2"):
             ctx.submit(there, OrderSide.SELL, D("0.2"), price=inst.price(ask[0]))
         working = ctx.open_orders(InstrumentId(there))  # on Y, with latency, a cancel may race a fill
         if len(working) > 2:

@@ -24,7 +24,6 @@ from spreadhawk.domain.events import (
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
 from spreadhawk.domain.market import BookSnapshot
 from spreadhawk.domain.transfers import Transfer, TransferStateError, TransferStatus, WithdrawalTerms
-from spreadhawk.engine.attribution import StrategyAttribution
 from spreadhawk.engine.engine import Engine
 from spreadhawk.engine.journal import Journal
 from spreadhawk.runtime.config import ConfigError, load_config
@@ -88,7 +87,7 @@ class World:
         self.movers = [Mover("mover"), Mover("other")]
         for mover in self.movers:
             attach_strategy(self.engine, mover)
-        self.attribution = StrategyAttribution(self.engine, [m.id for m in self.movers])
+        self.attribution = self.engine.attribution  # the engine's own: strategies register as they attach
         self.mover = self.movers[0]
         self.engine.run_until(ack_latency_ns)  # the venues' account reports (opening, deposits) arrive
         self.book_at(ack_latency_ns)

@@ -56,7 +56,7 @@ def _snap(inst: Instrument, ts: int, bids: Sequence[tuple[str, str]], asks: Sequ
 
 
 class Pair(Strategy):
-    """Submits ``plan[ts]`` as one unit after the first book at ``ts``; forwards its order events."""
+    """Submits ``plan[ts]`` as one unit after the first book at ``ts``; records its order events."""
 
     def __init__(self, config: PairedExecutorConfig, plan: Mapping[int, list[Leg]], stray: bool = False) -> None:
         super().__init__(StrategyConfig(), "pair")
@@ -78,13 +78,11 @@ class Pair(Strategy):
                 self.ctx.submit(A.id, BUY, D("0.1"), price=D(50))  # rests far below the market
             self.executor.submit(legs, tag="arb")
 
-    def _forward(self, event: ev.OrderEvent) -> None:
-        self.seen.append(event)
-        assert self.executor is not None
-        self.executor.on_order_event(event)
+    def _seen(self, event: ev.OrderEvent) -> None:
+        self.seen.append(event)  # the executor hears of its orders itself: nothing to forward
 
-    on_order_accepted = on_order_rejected = on_order_denied = on_order_filled = _forward
-    on_order_canceled = on_order_expired = on_order_cancel_rejected = on_order_submitted = _forward
+    on_order_accepted = on_order_rejected = on_order_denied = on_order_filled = _seen
+    on_order_canceled = on_order_expired = on_order_cancel_rejected = on_order_submitted = _seen
 
 
 @dataclass

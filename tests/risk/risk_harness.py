@@ -133,6 +133,7 @@ def build(
         venue.deposit(asset, D(amount))
     risk = RiskEngine(limits, store)
     risk.attach(engine)
+    engine.use_risk(risk)
     script = Script()
     attach_strategy(engine, script)
     return RiskRun(engine, venue, risk, script)

@@ -17,7 +17,8 @@ from spreadhawk.domain.instruments import Instrument, InstrumentKind
 from spreadhawk.domain.market import BookSnapshot
 from spreadhawk.engine.clock import SimClock
 from spreadhawk.engine.context import StrategyContext
-from spreadhawk.engine.engine import Engine, EquitySampled
+from spreadhawk.engine.engine import Engine
+from spreadhawk.engine.messages import EquitySampled
 from spreadhawk.risk.allocation import AllocationSettings, CapitalAllocator
 from spreadhawk.runtime.config import ConfigError, load_config
 from spreadhawk.runtime.modes import build_backtest
@@ -81,6 +82,7 @@ def test_correlation_factor_is_one_minus_the_correlation_to_the_rest_of_the_book
     engine = _engine({"USDT": "100000", "ETH": "10"})  # the book already holds ETH
     allocator = CapitalAllocator(_settings(correlation_window=30, floor=D("0.1")))
     allocator.attach(engine, {})
+    engine.use_capital(allocator)
     btc, eth = _paths(12 * 40, rho=0.6, seed=1)
     _play(engine, btc, eth)
     # independent: the bar closes are the prices sampled at each whole minute
@@ -107,6 +109,7 @@ def test_crisis_correlation_zeroes_directional_capital_and_is_recorded() -> None
     engine = _engine({"USDT": "100000"})
     allocator = CapitalAllocator(_settings(), risk=None)
     allocator.attach(engine, {"trend": "directional", "carry": "carry"})
+    engine.use_capital(allocator)
     btc, _ = _paths(12 * 40, rho=0.0, seed=3)
     _play(engine, btc, btc / 20)  # ETH moves exactly with BTC: correlation 1
     assert allocator.mean_correlation > 0.9
@@ -124,7 +127,9 @@ class _Halving:
 
 def test_the_risk_engines_size_multiplier_is_applied() -> None:
     engine = _engine({"USDT": "100000"})
-    CapitalAllocator(_settings(), risk=_Halving()).attach(engine, {"arb": "arbitrage"})
+    allocator = CapitalAllocator(_settings(), risk=_Halving())
+    allocator.attach(engine, {"arb": "arbitrage"})
+    engine.use_capital(allocator)
     assert StrategyContext(engine, "arb").capital_scale() == D("0.5")  # neutral arbitrage row is 1
 
 

@@ -96,6 +96,7 @@ def test_the_risk_engine_denies_with_var_limit_after_warm_up() -> None:
     )
     risk = RiskEngine(limits)
     risk.attach(engine)
+    engine.use_risk(risk)
     prices = _history(seed=2)["BTC"]
     for n, price in enumerate(prices):  # one book a minute: the limit samples each
         ticks = round(price / 0.01)

@@ -23,7 +23,6 @@ from spreadhawk.domain.identifiers import venue_of
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
 from spreadhawk.domain.market import BookSnapshot, MarketData
 from spreadhawk.domain.transfers import WithdrawalTerms
-from spreadhawk.engine.attribution import StrategyAttribution
 from spreadhawk.engine.engine import Engine
 from spreadhawk.engine.replay import run_replay
 from spreadhawk.runtime.config import load_config
@@ -109,13 +108,12 @@ def run_session(*, link_fee: str = "0.5", **rebalance: Any) -> Session:
     )
     strategy = CrossExchangeArb(config, "xarb")
     attach_strategy(engine, strategy)
-    attribution = StrategyAttribution(engine, ["xarb"])
     strategy.on_start()
     run_replay(engine, one_sided_market())
     for name, venue in venues.items():  # the engine learned every balance change, transfers included
         engine_view = {a: v for a, v in engine.portfolio.ledger.venue_balances(name).items() if v}
         assert engine_view == {a: v for a, v in venue.balances().items() if v}, name
-    return Session(engine, strategy, venues, attribution.pnl("xarb"))
+    return Session(engine, strategy, venues, engine.attribution.pnl("xarb"))
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,18 @@ the strategy that asked for it: the asset moves between its venues (in transit m
 counted) and the withdrawal fee is charged to it. A strategy's PnL is then the value of its
 shadow ledger (plus unrealised PnL of its perpetuals) at current prices, and the strategies' PnLs
 add up to the account's PnL net of the starting inventory's revaluation.
+
+The engine owns the one attribution (``engine.attribution``) and subscribes it before anything else,
+so a strategy's own position has already moved when its ``on_order_filled`` runs. A strategy is
+registered when its context is made (``StrategyContext``): its shadow portfolio is what
+``ctx.position`` reads, and fills of ids never registered (the risk engine's flattening orders,
+external orders) belong to no strategy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from spreadhawk.domain.events import BalancePosted as Posting
 from spreadhawk.domain.events import (
@@ -25,20 +31,21 @@ from spreadhawk.domain.events import (
     WithdrawalSent,
 )
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
-from spreadhawk.engine.engine import Engine, EquitySampled
+from spreadhawk.engine.messages import EquitySampled
 from spreadhawk.engine.portfolio import Portfolio
+
+if TYPE_CHECKING:  # the engine builds the attribution: a runtime import would be circular
+    from spreadhawk.engine.engine import Engine
 
 ZERO = Decimal(0)
 
 
 class StrategyAttribution:
-    def __init__(self, engine: Engine, strategy_ids: Iterable[str]) -> None:
+    def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        instruments = list(engine.instruments.values())
-        currency = engine.portfolio.valuation_currency
-        self.portfolios = {sid: Portfolio(instruments, currency) for sid in strategy_ids}
-        self.fills: dict[str, int] = dict.fromkeys(self.portfolios, 0)
-        self.curves: dict[str, list[tuple[int, Decimal]]] = {sid: [] for sid in self.portfolios}
+        self.portfolios: dict[str, Portfolio] = {}
+        self.fills: dict[str, int] = {}
+        self.curves: dict[str, list[tuple[int, Decimal]]] = {}
         bus = engine.bus
         bus.subscribe(OrderFilled, self._on_fill)
         bus.subscribe(FundingPaid, self._on_funding)
@@ -46,6 +53,18 @@ class StrategyAttribution:
         bus.subscribe(EquitySampled, self._on_sample)
         bus.subscribe(WithdrawalSent, self._on_withdrawal)
         bus.subscribe(DepositCredited, self._on_deposit)
+
+    def register(self, strategy_id: str) -> Portfolio:
+        """The shadow portfolio of ``strategy_id``, made empty the first time (a strategy's fills
+        before it registered are not its own: register before it trades)."""
+        portfolio = self.portfolios.get(strategy_id)
+        if portfolio is None:
+            engine = self._engine
+            portfolio = Portfolio(engine.instruments.values(), engine.portfolio.valuation_currency)
+            self.portfolios[strategy_id] = portfolio
+            self.fills[strategy_id] = 0
+            self.curves[strategy_id] = []
+        return portfolio
 
     def pnl(self, strategy_id: str) -> Decimal:
         return self.portfolios[strategy_id].equity(self._engine.price)

@@ -1,12 +1,27 @@
 """The narrow view of the engine a strategy gets: read state, submit and cancel, move assets between
-venues. Nothing else."""
+venues. Nothing else.
+
+Positions are the strategy's own (``position``: what its fills bought and sold, from the engine's
+per-strategy attribution), so two strategies trading one instrument never close or count each
+other's holdings. The account's views, shared by every strategy on a venue, say so in their names
+(``account_position``, ``account_balance``); ``available`` is the account's too, since that is what
+the venue will let the next order use."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from typing import get_args
 
-from spreadhawk.domain.events import CancelOrder, OrderSide, OrderType, RequestTransfer, SubmitOrder, TimeInForce
+from spreadhawk.domain.events import (
+    CancelOrder,
+    OrderEvent,
+    OrderSide,
+    OrderType,
+    RequestTransfer,
+    SubmitOrder,
+    TimeInForce,
+)
 from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId
 from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.orderbook import OrderBook
@@ -16,14 +31,16 @@ from spreadhawk.domain.transfers import Transfer, WithdrawalTerms
 from spreadhawk.engine.engine import Engine, TimerSet
 
 ONE = Decimal(1)
+ORDER_EVENTS: tuple[type, ...] = get_args(OrderEvent)
 
 
 class StrategyContext:
-    __slots__ = ("_engine", "logs", "strategy_id")
+    __slots__ = ("_engine", "_own", "logs", "strategy_id")
 
     def __init__(self, engine: Engine, strategy_id: str) -> None:
         self._engine = engine
         self.strategy_id = strategy_id
+        self._own = engine.attribution.register(strategy_id)  # from here on, its fills are booked to it
         self.logs: list[tuple[int, str]] = []
 
     # --- reading ---------------------------------------------------------------------
@@ -41,9 +58,14 @@ class StrategyContext:
         return self._engine.books[instrument_id]
 
     def position(self, instrument_id: InstrumentId) -> Position:
+        """This strategy's own position: the sum of its own fills (less what settled)."""
+        return self._own.position(instrument_id)
+
+    def account_position(self, instrument_id: InstrumentId) -> Position:
+        """The account's position: every strategy's fills, the risk engine's and external ones."""
         return self._engine.portfolio.position(instrument_id)
 
-    def balance(self, venue: str, asset: str) -> Decimal:
+    def account_balance(self, venue: str, asset: str) -> Decimal:
         """The account's balance of ``asset`` on ``venue`` (shared by every strategy there)."""
         return self._engine.portfolio.ledger.balance(venue, asset)
 
@@ -134,6 +156,13 @@ class StrategyContext:
         """Call ``callback`` at ``ts_ns`` (journaled, so the journal says why the strategy acted then)."""
         self._engine.journal.append(TimerSet(self.now_ns(), self.strategy_id, ts_ns))
         self._engine.schedule(ts_ns, callback)
+
+    def subscribe_orders(self, handler: Callable[[OrderEvent], None]) -> None:
+        """Deliver every event of this strategy's orders to ``handler`` too: a helper that trades for
+        the strategy (the paired-leg executor) hears of its orders itself. Subscribed before the
+        strategy's own handlers (from ``Strategy.attach``), it runs before them."""
+        for event_type in ORDER_EVENTS:
+            self._engine.bus.subscribe(event_type, handler, key=self.strategy_id)
 
     def log(self, message: str) -> None:
         self.logs.append((self.now_ns(), message))

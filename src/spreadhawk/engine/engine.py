@@ -46,10 +46,12 @@ from spreadhawk.domain.market import Bar, BookDeltas, BookSnapshot, FeedState, F
 from spreadhawk.domain.orderbook import OrderBook
 from spreadhawk.domain.orders import Order, OrderStatus
 from spreadhawk.domain.transfers import Transfer
+from spreadhawk.engine.attribution import StrategyAttribution
 from spreadhawk.engine.bus import MessageBus
 from spreadhawk.engine.clock import Clock, SimClock
 from spreadhawk.engine.inbox import Inbox
 from spreadhawk.engine.journal import Journal, register_record
+from spreadhawk.engine.messages import EquitySampled
 from spreadhawk.engine.order_ids import ClientOrderIds
 from spreadhawk.engine.portfolio import Portfolio
 from spreadhawk.engine.ports import CapitalScale, MarketDataTap, PreTradeRisk, Venue, VenueEvent, Withdrawals
@@ -100,14 +102,6 @@ class TimerSet:
     due_ns: int
 
 
-@dataclass(frozen=True, slots=True)
-class EquitySampled:
-    """Published (not journaled: it is derived) each time the engine samples equity."""
-
-    ts_ns: int
-    equity: Decimal
-
-
 class Engine:
     def __init__(
         self,
@@ -145,6 +139,7 @@ class Engine:
         self._next_equity_ns: int | None = None
         self._last_price: dict[InstrumentId, Decimal] = {}
         self.bus = MessageBus()
+        self._routes = self.bus.routes  # hot path: market data goes to its (type, instrument) route
         self._venue_of: dict[InstrumentId, Venue] = {}  # hot path: no string split per event
         self._tap_of: dict[InstrumentId, MarketDataTap] = {}
         self.withdrawal_ports: dict[str, Withdrawals] = {}
@@ -153,10 +148,13 @@ class Engine:
         self._free: dict[tuple[str, str], Decimal] = {}  # (venue, asset) -> free, as the venue last said
         self._exposure_ns = 0
         self._last_exposure_check: int | None = None
-        # Pre-trade risk (spreadhawk.risk wires itself in here); None: exchange rules only.
+        # Pre-trade risk and capital allocation, handed in by the composition root (``use_risk``,
+        # ``use_capital``). None: exchange rules only; every strategy's scale is 1.
         self.risk: PreTradeRisk | None = None
-        # Capital allocation (spreadhawk.risk.allocation); None: every strategy's scale is 1.
         self.capital: CapitalScale | None = None
+        # Each strategy's own fills, positions and PnL. Subscribed here, before any other listener,
+        # so a strategy reading its own position in ``on_order_filled`` sees that fill in it.
+        self.attribution = StrategyAttribution(self)
 
     # --------------------------------------------------------------------------- wiring
     def add_venue(self, venue: Venue) -> None:
@@ -169,6 +167,14 @@ class Engine:
             if inst.venue == venue.name:
                 self._venue_of[iid] = venue
         venue.bind(_Hub(self))
+
+    def use_risk(self, risk: PreTradeRisk) -> None:
+        """Pass every order through ``risk`` before it leaves (after the exchange's own rules)."""
+        self.risk = risk
+
+    def use_capital(self, capital: CapitalScale) -> None:
+        """Answer strategies' ``ctx.capital_scale`` from ``capital``."""
+        self.capital = capital
 
     def tap_market_data(self, venue: str, tap: MarketDataTap) -> None:
         """Show ``venue``'s market data to ``tap`` before any strategy sees it (a simulated venue
@@ -282,7 +288,11 @@ class Engine:
             book.invalidate(f"feed {status.state.name.lower()}: {status.reason}")
 
     def _dispatch(self, data: MarketData) -> None:
-        handlers = self.bus.handlers(type(data))
+        # keyed by instrument: a strategy that named its instruments hears only of those
+        try:
+            handlers = self._routes[type(data)][data.instrument_id]
+        except KeyError:
+            handlers = self.bus.route(type(data), data.instrument_id)
         if handlers:
             for handler in handlers:
                 handler(data)
@@ -452,7 +462,7 @@ class Engine:
                 postings = [self.portfolio.apply_funding(event)]
             else:
                 postings = self.portfolio.apply_settlement(event)
-            self.bus.publish(event)
+            self.bus.publish(event, key=event.instrument_id)  # to strategies subscribed to the instrument
             for posting in postings:
                 self.journal.append(posting)
                 self.bus.publish(posting)

@@ -1,9 +1,10 @@
 """Paired-leg execution: send an opportunity's legs together, track them as one unit, hedge what legs out.
 
 Every arbitrage strategy trades through a ``PairedExecutor`` instead of sending legs by hand. The
-strategy decides (``Leg``: instrument, side, quantity, limit and the price it decided on) and
-forwards its order events; the executor does the rest, with the strategy's context, so every order
-it sends carries the strategy's id and reaches only that strategy.
+strategy decides (``Leg``: instrument, side, quantity, limit and the price it decided on); the
+executor does the rest, with the strategy's context, so every order it sends carries the strategy's
+id. It hears of its orders itself (``ctx.subscribe_orders``), before the strategy's own handlers do,
+so a strategy reacting to one of its orders finds the unit already judged.
 
 The rules, exactly:
 
@@ -174,6 +175,7 @@ class PairedExecutor:
         self._leg_ids: dict[UnitId, list[ClientOrderId]] = {}
         self._hedge_ids: dict[UnitId, list[tuple[int, HedgeMode, ClientOrderId]]] = {}
         self._count = 0
+        ctx.subscribe_orders(self._on_order_event)
 
     @property
     def is_busy(self) -> bool:
@@ -208,8 +210,8 @@ class PairedExecutor:
         self._evaluate(record)  # a venue without latency has already answered
         return unit_id
 
-    def on_order_event(self, event: OrderEvent) -> None:
-        """Forwarded by the strategy; events of orders this executor did not send are ignored."""
+    def _on_order_event(self, event: OrderEvent) -> None:
+        """Any event of the strategy's orders; those of orders this executor did not send are ignored."""
         unit_id = self._owner.get(event.client_order_id)
         if unit_id is not None:
             self._evaluate(self.units[unit_id])

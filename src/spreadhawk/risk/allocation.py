@@ -138,14 +138,14 @@ class CapitalAllocator:
 
     # ------------------------------------------------------------------ wiring
     def attach(self, engine: Engine, families: Mapping[str, str]) -> None:
-        """Become the engine's capital-scale port and start sampling; ``families`` by strategy id."""
+        """Start sampling ``engine``; ``families`` by strategy id. Strategies read it once the
+        composition root calls ``engine.use_capital(self)``."""
         missing = [str(iid) for iid in self.settings.reference if iid not in engine.instruments]
         if missing:
             raise ValueError(f"allocation reference instrument(s) not traded in this run: {', '.join(missing)}")
         self._families = {sid: resolve_family(family) for sid, family in families.items()}
         self._assets = [engine.instruments[iid].base for iid in self.settings.reference]
         self._engine = engine
-        engine.capital = self
         now = engine.clock.now_ns()
         self._sample_ns = int(self.settings.sample_interval_s * NS_PER_S)
         self._bar_ns = int(self.settings.bar_interval_s * NS_PER_S)

@@ -1,6 +1,7 @@
 """The pre-trade risk engine: every order passes through ``check`` or becomes ``OrderDenied``.
 
-``RiskEngine.attach(engine)`` plugs it into the engine's ``PreTradeRisk`` port. A denial reason
+``RiskEngine.attach(engine)`` lets it observe the engine; the composition root then makes it the
+engine's ``PreTradeRisk`` port (``engine.use_risk(risk)``). A denial reason
 starts with a stable code (``"asset_concentration: ..."``), so denials can be counted by reason.
 The checks, in order (the first that fails names the denial):
 
@@ -46,7 +47,8 @@ from spreadhawk.domain.events import (
 )
 from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId
 from spreadhawk.domain.instruments import InstrumentKind
-from spreadhawk.engine.engine import Engine, EquitySampled
+from spreadhawk.engine.engine import Engine
+from spreadhawk.engine.messages import EquitySampled
 from spreadhawk.engine.ports import RiskView
 from spreadhawk.risk.breakers import Drawdown, LosingStreaks, LossLimits, Mode, VenueHealth
 from spreadhawk.risk.checks import InstrumentFacts, Projection, Touch, exposure_denial, price_band_denial
@@ -91,7 +93,8 @@ class RiskEngine:
 
     # ------------------------------------------------------------------ wiring
     def attach(self, engine: Engine) -> None:
-        """Become the engine's pre-trade risk; a kill switch found on (a restart) takes effect now."""
+        """Observe ``engine`` (marks, equity samples, venues); a kill switch found on (a restart) takes
+        effect now. It checks orders once the composition root calls ``engine.use_risk(self)``."""
         self._engine = engine
         self.marks = Marks(engine.instruments, self.limits.max_leverage)
         self._venues = tuple(sorted({i.venue for i in engine.instruments.values()}))
@@ -111,7 +114,6 @@ class RiskEngine:
             venue: [engine.books[iid] for iid, inst in engine.instruments.items() if inst.venue == venue]
             for venue in self._venues
         }
-        engine.risk = self
         engine.bus.subscribe(EquitySampled, self._on_equity)
         if self.var_limit is not None:
             self.var_limit.attach(engine, self.marks, self._venues)

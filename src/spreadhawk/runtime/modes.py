@@ -149,8 +149,7 @@ def build_backtest(config: RunConfig) -> BacktestNode:
         connect_simulated(engine, venue)  # each venue reports its opening balances to the engine
     for strategy in strategies:
         attach_strategy(engine, strategy)
-    attribution = StrategyAttribution(engine, [s.id for s in strategies])
-    node = BacktestNode(engine, strategies, venues, feed.sources, attribution, PriceRecorder(engine), feed.count)
+    node = BacktestNode(engine, strategies, venues, feed.sources, engine.attribution, PriceRecorder(engine), feed.count)
     node.risk = _risk(config, engine)
     node.allocator = _allocator(config, engine, strategies, node.risk)
     return node
@@ -179,6 +178,7 @@ def _allocator(
         allocator.attach(engine, families)
     except ValueError as exc:
         raise ConfigError(f"risk.allocation: {exc}") from None
+    engine.use_capital(allocator)
     return allocator
 
 
@@ -194,6 +194,7 @@ def _risk(config: RunConfig, engine: Engine) -> RiskEngine | None:
         store = SqlKillSwitchStore(target if "://" in target else f"sqlite:///{config.resolve(target)}")
     risk = RiskEngine(section.limits(), store)
     risk.attach(engine)
+    engine.use_risk(risk)
     return risk
 
 

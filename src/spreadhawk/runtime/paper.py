@@ -128,7 +128,8 @@ def build_paper(
     clock = clock or mode.clock(0)
     engine = build_engine(mode, config, instruments, clock, Journal(), started_ns)  # file journal: after restore
     strategies = _strategies(config)
-    attribution = StrategyAttribution(engine, [s.id for s in strategies])
+    for strategy in strategies:  # before restore: the journal's fills are booked to their strategies
+        engine.attribution.register(strategy.id)
     restored = _restore(engine, journal_path)
     engine.journal = Journal(journal_path, durability=mode.durability)
     venues = _paper_venues(config, instruments, engine, resumed=restored is not None)
@@ -137,7 +138,7 @@ def build_paper(
     for strategy in strategies:
         attach_strategy(engine, strategy)
     node = PaperNode(
-        engine, strategies, venues, feed_factory(config, instruments), attribution, PriceRecorder(engine),
+        engine, strategies, venues, feed_factory(config, instruments), engine.attribution, PriceRecorder(engine),
         journal_path, restored,
     )  # fmt: skip
     node.risk = _risk(config, engine)

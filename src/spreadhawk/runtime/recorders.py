@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from spreadhawk.domain.identifiers import InstrumentId
-from spreadhawk.engine.engine import Engine, EquitySampled
+from spreadhawk.engine.engine import Engine
+from spreadhawk.engine.messages import EquitySampled
 
 
 class PriceRecorder:

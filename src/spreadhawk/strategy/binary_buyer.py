@@ -45,6 +45,10 @@ class TokenBuyer:
         self.held: dict[int, Decimal] = {}  # expiry -> tokens bought or in flight on the market
         self.skipped: dict[str, int] = {}
 
+    def markets(self, ctx: StrategyContext) -> list[InstrumentId]:
+        """What a buyer's strategy listens to: the reference and every instrument on the venue."""
+        return [self.reference, *(inst.id for inst in ctx.instruments(self.venue))]
+
     def buy(self, ctx: StrategyContext, iid: InstrumentId, expiry: int, price: Decimal, shown: Decimal) -> Decimal:
         """Send an IOC buy for what the guards and balances allow; the quantity sent (0: skipped, counted)."""
         now = ctx.now_ns()

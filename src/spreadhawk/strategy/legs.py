@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from pydantic import Field
 
+from spreadhawk.engine.context import StrategyContext
 from spreadhawk.execution.paired import HedgeMode, PairedExecutor, PairedExecutorConfig, UnitId, UnitRecord, UnitStatus
 from spreadhawk.strategy.base import Strategy, StrategyConfig
 
@@ -34,13 +35,19 @@ class PairedLegsStrategy(Strategy):
 
     _executor: PairedExecutor | None = None
 
+    def attach(self, ctx: StrategyContext) -> None:
+        """Build the executor with the context: it subscribes to the strategy's order events now,
+        before the strategy's own handlers, so it has judged a unit when they run."""
+        super().attach(ctx)
+        if not isinstance(self.config, PairedLegsConfig):
+            raise TypeError(f"{type(self).__name__}'s config must derive from PairedLegsConfig")
+        self._executor = PairedExecutor(ctx, self.config.executor_config())
+
     @property
     def executor(self) -> PairedExecutor:
         """Legs go out together through it; it completes or unwinds a leg that fails."""
         if self._executor is None:
-            if not isinstance(self.config, PairedLegsConfig):
-                raise TypeError(f"{type(self).__name__}'s config must derive from PairedLegsConfig")
-            self._executor = PairedExecutor(self.ctx, self.config.executor_config())
+            raise RuntimeError(f"strategy {self.id} is not attached to an engine yet")
         return self._executor
 
 

@@ -35,7 +35,7 @@ The short mid must lie within ``[short_mid_band, 1 - short_mid_band]``, for entr
 ``N^-1`` turns a tick of it into a large error of ``x`` near 0 or 1, where the books are also clipped
 at one tick (on the simulator, entries off a 0.98 short mid of a market really at 0.999 lost money).
 Entries repeat while the signal lasts, up to ``max_long_per_pair`` long tokens per outcome; holdings
-are the strategy's own fills (other strategies may trade the same tokens), and liquidity its fills
+are the strategy's own position (other strategies may trade the same tokens), and liquidity its fills
 took stays subtracted until the venue republishes that level. Guards (``strategy.binary_guards``):
 ``stale_book`` (any of the four books), ``near_expiry`` (short market), ``leg_in_flight`` (one unit
 at a time), ``position_limit``; ``insufficient_balance`` / ``below_lot_size`` for sizes.
@@ -58,7 +58,7 @@ from typing import Any
 from pydantic import Field
 
 from spreadhawk.analytics.binary_pricing import YEAR_S
-from spreadhawk.domain.events import OrderCanceled, OrderDenied, OrderExpired, OrderFilled, OrderRejected, OrderSide
+from spreadhawk.domain.events import OrderFilled, OrderSide
 from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.market import BookDeltas, BookSnapshot, InstrumentSettled
@@ -203,13 +203,19 @@ class BinaryCrossMarket(PairedLegsStrategy):
         super().__init__(config, strategy_id)
         self.cfg = config
         self._pairs: dict[InstrumentId, CrossPair | None] = {}  # any of the four tokens -> its pair
-        self._held: dict[InstrumentId, Decimal] = {}  # tokens this strategy holds (its own fills)
         self._taken: dict[InstrumentId, dict[int, int]] = {}  # price ticks -> units our fills took
         self._settled: set[InstrumentId] = set()  # short YES of the pairs whose short market has settled
         self._pending: set[int] = set()
         self._counts = dict.fromkeys(("opportunities_seen", "entries", "exits"), 0)
         self._skipped: dict[str, int] = {}
         self._expected_edge = 0.0
+
+    def _held(self, token: InstrumentId) -> Decimal:
+        """Tokens of ``token`` this strategy holds: its own position (settled: none)."""
+        return self.ctx.position(token).quantity
+
+    def subscriptions(self) -> Iterable[InstrumentId]:
+        return [inst.id for inst in self.ctx.instruments(self.cfg.venue)]  # markets roll: every one listed
 
     # --------------------------------------------------------------------------- discovery
     def _pair(self, iid: InstrumentId) -> CrossPair | None:
@@ -238,7 +244,6 @@ class BinaryCrossMarket(PairedLegsStrategy):
         return ZERO if level is None else token.size(max(0, level[1] - self._taken.get(token.id, {}).get(level[0], 0)))
 
     def on_instrument_settled(self, settled: InstrumentSettled) -> None:
-        self._held.pop(settled.instrument_id, None)
         pair = self._pairs.get(settled.instrument_id)
         if pair is not None and settled.instrument_id in {t.id for t in pair.short.values()}:
             self._settled.add(pair.short["YES"].id)
@@ -263,14 +268,14 @@ class BinaryCrossMarket(PairedLegsStrategy):
         if q is None or q.tau_short_s <= 0 or not band <= q.short_mid <= 1 - band:
             return  # outside the band the implied value is not to be trusted, for entries or exits
         for outcome in ("YES", "NO"):
-            if self._held.get(pair.long[outcome].id, ZERO) > 0 and self._maybe_exit(pair, q, outcome):
+            if self._held(pair.long[outcome].id) > 0 and self._maybe_exit(pair, q, outcome):
                 return
         signal = cross_market_signal(q, self.cfg.annual_vol, self.cfg.min_edge, self.cfg.max_hedge_ratio)
         if signal is None:
             return
         self._counts["opportunities_seen"] += 1
         tokens = (*pair.short.values(), *pair.long.values())
-        held = self._held.get(pair.long[signal.long_outcome].id, ZERO)
+        held = self._held(pair.long[signal.long_outcome].id)
         reason = (
             stale_books(now, (self.ctx.book(t.id).ts_ns for t in tokens), self.cfg.max_book_age_ms * MS)
             or near_expiry(now, pair.short["YES"].expiry_ns, round(self.cfg.min_time_to_expiry_s * S))
@@ -312,7 +317,7 @@ class BinaryCrossMarket(PairedLegsStrategy):
         when that beats holding them (see the module docstring); True if sent. A slice is at most
         ``order_shares`` long tokens and what both touches show, so the IOC legs fill together."""
         long_tok, short_tok = pair.long[outcome], pair.short["NO" if outcome == "YES" else "YES"]
-        held = [self._held.get(t.id, ZERO) for t in (long_tok, short_tok)]
+        held = [self._held(t.id) for t in (long_tok, short_tok)]
         bids = [self.ctx.book(t.id).best_bid() for t in (long_tok, short_tok)]
         if self.executor.is_busy or held[0] <= 0 or held[1] <= 0 or bids[0] is None or bids[1] is None:
             return False  # busy, or the hedge is gone: the long leg rides to settlement
@@ -344,16 +349,9 @@ class BinaryCrossMarket(PairedLegsStrategy):
     # --------------------------------------------------------------------------- order events
     def on_order_filled(self, event: OrderFilled) -> None:
         iid, inst = event.instrument_id, self.ctx.instrument(event.instrument_id)
-        self._held[iid] = self._held.get(iid, ZERO) + event.side.sign * event.quantity
         if event.ts_ns >= self.ctx.book(iid).ts_ns:  # the venue has not updated the book since
             taken = self._taken.setdefault(iid, {})
             taken[inst.ticks(event.price)] = taken.get(inst.ticks(event.price), 0) + inst.units(event.quantity)
-        self.executor.on_order_event(event)
-
-    def _order_event(self, event: OrderCanceled | OrderRejected | OrderDenied | OrderExpired) -> None:
-        self.executor.on_order_event(event)
-
-    on_order_canceled = on_order_rejected = on_order_denied = on_order_expired = _order_event
 
     def stats(self) -> dict[str, Any]:
         return {

@@ -21,6 +21,7 @@ older than ``max_book_age_ms`` or reference older than ``max_reference_age_ms``)
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -100,6 +101,9 @@ class BinaryFairValue(Strategy):
 
     def annual_vol(self) -> float:
         return math.sqrt(self._var_per_s * YEAR_S)
+
+    def subscriptions(self) -> Iterable[InstrumentId]:
+        return self.buyer.markets(self.ctx)
 
     # --------------------------------------------------------------------------- market data
     def on_book_snapshot(self, snapshot: BookSnapshot) -> None:

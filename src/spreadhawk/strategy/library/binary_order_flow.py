@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterable
 from decimal import Decimal
 from statistics import NormalDist
 from typing import Any
@@ -163,6 +164,9 @@ class BinaryOrderFlow(Strategy):
             )
             self._fit_pairs += 1
         self._samples.append((now, self.ofi(now), log_mid))
+
+    def subscriptions(self) -> Iterable[InstrumentId]:
+        return self.buyer.markets(self.ctx)
 
     # --------------------------------------------------------------------------- market data
     def on_book_snapshot(self, snapshot: BookSnapshot) -> None:

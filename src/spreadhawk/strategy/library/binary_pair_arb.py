@@ -41,6 +41,7 @@ liquidity unknown),
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -49,11 +50,7 @@ from pydantic import Field
 
 from spreadhawk.analytics.binary_pricing import OutcomeToken
 from spreadhawk.domain.events import (
-    OrderCanceled,
-    OrderDenied,
-    OrderExpired,
     OrderFilled,
-    OrderRejected,
     OrderSide,
 )
 from spreadhawk.domain.identifiers import InstrumentId, venue_of
@@ -101,6 +98,9 @@ class BinaryPairArb(PairedLegsStrategy):
         self._counts = dict.fromkeys(("opportunities_seen", "opportunities_taken"), 0)
         self._skipped: dict[str, int] = {}
         self._expected_edge = ZERO
+
+    def subscriptions(self) -> Iterable[InstrumentId]:
+        return [inst.id for inst in self.ctx.instruments(self.cfg.venue)]  # markets roll: every one listed
 
     # --------------------------------------------------------------------------- discovery
     def _pair(self, iid: InstrumentId) -> BinaryPair | None:
@@ -216,12 +216,6 @@ class BinaryPairArb(PairedLegsStrategy):
         if pair is not None:  # an unwind gives its proceeds back to the market's budget
             spent = self._spent.get(pair.yes.id, ZERO)
             self._spent[pair.yes.id] = spent + event.side.sign * inst.notional(event.quantity, event.price) + event.fee
-        self.executor.on_order_event(event)
-
-    def _order_event(self, event: OrderCanceled | OrderRejected | OrderDenied | OrderExpired) -> None:
-        self.executor.on_order_event(event)
-
-    on_order_canceled = on_order_rejected = on_order_denied = on_order_expired = _order_event
 
     def _outcomes(self) -> dict[str, Decimal | int]:
         """Pairs held and tokens left unmatched, per closed unit, after its hedges (from the executor)."""

@@ -29,6 +29,7 @@ edge the blocked direction has been showing beats the withdrawal fee by the conf
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -36,11 +37,7 @@ from pydantic import Field, field_validator
 
 from spreadhawk.domain.events import (
     DepositCredited,
-    OrderCanceled,
-    OrderDenied,
-    OrderExpired,
     OrderFilled,
-    OrderRejected,
     OrderSide,
     TransferFailed,
     WithdrawalSent,
@@ -98,6 +95,9 @@ class CrossExchangeArb(PairedLegsStrategy):
         self._lot: Decimal | None = None
         self.rebalancer = Rebalancer(config.rebalance)
 
+    def subscriptions(self) -> Iterable[InstrumentId]:
+        return self.ids
+
     def on_start(self) -> None:
         self._check_pair()
 
@@ -112,17 +112,15 @@ class CrossExchangeArb(PairedLegsStrategy):
 
     # --------------------------------------------------------------------------- market data
     def on_book_snapshot(self, snapshot: BookSnapshot) -> None:
-        if snapshot.instrument_id in self.ids:
-            self._taken.pop(snapshot.instrument_id, None)
-            self._book_changed()
+        self._taken.pop(snapshot.instrument_id, None)
+        self._book_changed()
 
     def on_book_deltas(self, deltas: BookDeltas) -> None:
-        if deltas.instrument_id in self.ids:
-            taken = self._taken.get(deltas.instrument_id)
-            if taken:
-                for price, _ in (*deltas.bids, *deltas.asks):
-                    taken.pop(price, None)
-            self._book_changed()
+        taken = self._taken.get(deltas.instrument_id)
+        if taken:
+            for price, _ in (*deltas.bids, *deltas.asks):
+                taken.pop(price, None)
+        self._book_changed()
 
     def _book_changed(self) -> None:
         if self.cfg.decision_delay_ns == 0:
@@ -254,12 +252,6 @@ class CrossExchangeArb(PairedLegsStrategy):
             taken = self._taken.setdefault(inst.id, {})
             ticks = inst.ticks(event.price)
             taken[ticks] = taken.get(ticks, 0) + inst.units(event.quantity)
-        self.executor.on_order_event(event)
-
-    def _order_event(self, event: OrderCanceled | OrderRejected | OrderDenied | OrderExpired) -> None:
-        self.executor.on_order_event(event)
-
-    on_order_canceled = on_order_rejected = on_order_denied = on_order_expired = _order_event
 
     def _leg_counts(self) -> dict[str, int]:
         """Legs by how they ended (hedge orders are the executor's, reported in its stats)."""

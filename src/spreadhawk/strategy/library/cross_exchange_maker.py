@@ -39,6 +39,7 @@ price the quote was priced on, the realised spread net of both fees and the hedg
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
@@ -133,6 +134,9 @@ class CrossExchangeMaker(Strategy):
             )
         return self._hedger
 
+    def subscriptions(self) -> Iterable[InstrumentId]:
+        return (self.maker_id, self.hedge_id)
+
     def on_start(self) -> None:
         maker, hedge = self.ctx.instrument(self.maker_id), self.ctx.instrument(self.hedge_id)
         if (maker.base, maker.quote) != (hedge.base, hedge.quote):
@@ -153,8 +157,6 @@ class CrossExchangeMaker(Strategy):
                 self._pull_all("hedge_book_invalid")  # at once: not even a coalescing delay
                 return
             self.hedger.hedge_pending()  # exposure waiting for a valid book or a retry
-        elif iid != self.maker_id:
-            return
         if self.cfg.decision_delay_ns == 0:
             self._decide()
         elif not self._decision_pending:
@@ -189,8 +191,8 @@ class CrossExchangeMaker(Strategy):
     def _share_drift(self) -> float:
         """Share of the base held on the maker venue minus its target (> 0: too much there)."""
         base = self.ctx.instrument(self.maker_id).base
-        on_maker = self.ctx.balance(venue_of(self.maker_id), base)
-        total = on_maker + self.ctx.balance(venue_of(self.hedge_id), base)
+        on_maker = self.ctx.account_balance(venue_of(self.maker_id), base)
+        total = on_maker + self.ctx.account_balance(venue_of(self.hedge_id), base)
         if total <= 0:
             return 0.0
         share = float(on_maker / total)
@@ -248,12 +250,12 @@ class CrossExchangeMaker(Strategy):
         """Quote size the two venues' balances can carry through fill and hedge, in whole lots."""
         waiting = self.hedger.unhedged(side)
         if side is BUY:  # buy here with quote, sell the base on the hedge venue
-            spend = self.ctx.balance(maker.venue, maker.quote) / (hedge_touch * (1 + maker.maker_fee))
-            deliver = self.ctx.balance(hedge.venue, hedge.base) - waiting
+            spend = self.ctx.account_balance(maker.venue, maker.quote) / (hedge_touch * (1 + maker.maker_fee))
+            deliver = self.ctx.account_balance(hedge.venue, hedge.base) - waiting
         else:  # sell base here, buy it back on the hedge venue with quote (at the slippage bound)
-            spend = self.ctx.balance(maker.venue, maker.base)
+            spend = self.ctx.account_balance(maker.venue, maker.base)
             worst = hedge_touch * (1 + self.cfg.hedge_slippage_bps / BPS) * (1 + hedge.taker_fee)
-            deliver = self.ctx.balance(hedge.venue, hedge.quote) / worst - waiting
+            deliver = self.ctx.account_balance(hedge.venue, hedge.quote) / worst - waiting
         room = min(self.cfg.quantity, spend, deliver)
         return (room / self._lot).to_integral_value(rounding=ROUND_FLOOR) * self._lot if room > 0 else ZERO
 

@@ -18,7 +18,8 @@ mid − 1| > ``max_basis_bps``); ``funding_flip`` (the estimate turns negative: 
 Liquidation: a strategy cannot see the venue's leverage, so ``leverage`` must equal the venue's
 (the runtime's ``[venues.X] leverage``). The venue holds notional / leverage of margin per unit, so
 the short is liquidated when the mark reaches entry × (1 + 1 / leverage) (maintenance margin
-ignored: an optimistic bound); the distance is that price / mark − 1. Below
+ignored: an optimistic bound; entry is the average price of the strategy's own short); the distance
+is that price / mark − 1. Below
 ``min_liquidation_distance`` the pair is closed: with margin held per unit, reducing part of the
 short would leave the liquidation price of the rest where it was.
 
@@ -49,6 +50,7 @@ what is held (exit reason ``legging``; a lone leg left is closed with a single m
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from fractions import Fraction
@@ -125,8 +127,6 @@ class FundingCapture(PairedLegsStrategy):
         self._min_edge, self._max_basis = Decimal(repr(config.min_edge_bps)), Decimal(repr(config.max_basis_bps))
         self._rate: Decimal | None = None  # latest funding estimate
         self._mark: Decimal | None = None
-        self._held = {self.spot_id: ZERO, self.perp_id: ZERO}  # own signed quantities, from own fills
-        self._sold = (ZERO, ZERO)  # perp (quantity, notional) sold since flat: the entry price
         self._liq_floor = Decimal(repr(config.min_liquidation_distance))
         self._opened_ns: int | None = None
         self._cooldown_until = 0
@@ -147,9 +147,16 @@ class FundingCapture(PairedLegsStrategy):
             clamp=BINANCE_CLAMP_8H * scale,
         )
 
+    def _held(self, iid: InstrumentId) -> Decimal:
+        """The strategy's own signed quantity (another strategy may trade the same instruments)."""
+        return self.ctx.position(iid).quantity
+
     @property
     def _busy(self) -> bool:
         return self.executor.is_busy or (self._lone is not None and not self.ctx.order(self._lone).is_terminal)
+
+    def subscriptions(self) -> Iterable[InstrumentId]:
+        return (self.spot_id, self.perp_id)
 
     def on_start(self) -> None:
         spot, perp = self.ctx.instrument(self.spot_id), self.ctx.instrument(self.perp_id)
@@ -166,7 +173,7 @@ class FundingCapture(PairedLegsStrategy):
 
     def on_book_deltas(self, book: BookDeltas | BookSnapshot) -> None:
         """``funding_source = "books"``: a premium sample when one is due, then a decision."""
-        if self.cfg.funding_source != "books" or book.instrument_id not in self._held:
+        if self.cfg.funding_source != "books":
             return
         spot, perp = self._touch(self.spot_id), self._touch(self.perp_id)
         if spot is not None and perp is not None and self._estimator.observe(book.ts_ns, perp.mid / spot.mid - 1):
@@ -188,11 +195,11 @@ class FundingCapture(PairedLegsStrategy):
             mark = self._mark if self._mark is not None else touch.mid if touch is not None else None
             if mark is not None:
                 size = self.ctx.instrument(self.perp_id).contract_size
-                self._book(funding.funding_ts_ns, -self._held[self.perp_id] * size * mark * funding.rate)
+                self._book(funding.funding_ts_ns, -self._held(self.perp_id) * size * mark * funding.rate)
 
     def on_funding_paid(self, paid: FundingPaid) -> None:
         """The venue's posting for the perp (see the module docstring)."""
-        own = self._held[self.perp_id]
+        own = self._held(self.perp_id)
         if paid.instrument_id == self.perp_id and paid.position:
             self._book(paid.funding_ts_ns, paid.amount if own == paid.position else paid.amount * own / paid.position)
 
@@ -208,14 +215,13 @@ class FundingCapture(PairedLegsStrategy):
         if spot is None or perp is None:
             return
         basis = abs(perp.mid / spot.mid - 1) * BPS
-        if self._held[self.spot_id] or self._held[self.perp_id]:
+        spot_held, perp_held = self._held(self.spot_id), self._held(self.perp_id)
+        if spot_held or perp_held:
             reason = self._exit_reason(basis) if self.ctx.now_ns() >= self._units.retry_at_ns else None
             if reason is not None:
                 self._exits[reason] = self._exits.get(reason, 0) + 1
                 self._cooldown_until = self.ctx.now_ns() + round(self.cfg.cooldown_hours * HOUR_NS)
-                self._units.closing(
-                    self._submit_legs(-self._held[self.spot_id], -self._held[self.perp_id], spot.mid, perp.mid)
-                )
+                self._units.closing(self._submit_legs(-spot_held, -perp_held, spot.mid, perp.mid))
                 self._legs_done()  # without latency the unit is already judged
         elif self._rate is not None and not self._units.halted and self.ctx.now_ns() >= self._cooldown_until:
             edge = funding_edge_bps(
@@ -244,10 +250,10 @@ class FundingCapture(PairedLegsStrategy):
 
     def liquidation_distance(self) -> Decimal | None:
         """How far the mark may rise before the short is liquidated (fraction of the mark)."""
-        sold_qty, sold_notional = self._sold
-        if self._mark is None or not sold_qty or not self._held[self.perp_id]:
+        short = self.ctx.position(self.perp_id)
+        if self._mark is None or short.quantity >= 0:
             return None
-        return sold_notional / sold_qty * (1 + 1 / self.cfg.leverage) / self._mark - 1
+        return short.avg_price * (1 + 1 / self.cfg.leverage) / self._mark - 1
 
     def _touch(self, iid: InstrumentId) -> Touch | None:
         book, inst = self.ctx.book(iid), self.ctx.instrument(iid)
@@ -287,15 +293,11 @@ class FundingCapture(PairedLegsStrategy):
         return None
 
     def on_order_filled(self, fill: OrderFilled) -> None:
-        self._held[fill.instrument_id] += fill.quantity * fill.side.sign
         self._fees[fill.fee_currency] = self._fees.get(fill.fee_currency, ZERO) + fill.fee
-        if fill.instrument_id == self.perp_id and fill.side is OrderSide.SELL:
-            self._sold = (self._sold[0] + fill.quantity, self._sold[1] + fill.quantity * fill.price)
         self._order_event(fill)
 
     def _order_event(self, event: OrderFilled | OrderCanceled | OrderRejected | OrderDenied | OrderExpired) -> None:
-        self.executor.on_order_event(event)
-        self._legs_done()
+        self._legs_done()  # the executor has heard of the order already (it subscribed first)
 
     on_order_canceled = on_order_rejected = on_order_denied = on_order_expired = _order_event
 
@@ -305,14 +307,12 @@ class FundingCapture(PairedLegsStrategy):
             return
         for note in self._units.judge(self.executor.units, self.ctx.now_ns()):
             self.ctx.log(note)
-        if not self._held[self.perp_id]:
-            self._sold = (ZERO, ZERO)
-        if not self._held[self.spot_id] and not self._held[self.perp_id]:
+        if not self._held(self.spot_id) and not self._held(self.perp_id):
             self._opened_ns = None
 
     def _unbalanced(self) -> bool:
         """The legs hold different base quantities."""
-        sizes = (self.ctx.instrument(iid).contract_size * held for iid, held in self._held.items())
+        sizes = (self.ctx.instrument(iid).contract_size * self._held(iid) for iid in (self.spot_id, self.perp_id))
         return sum(sizes, ZERO) != 0
 
     def stats(self) -> dict[str, Any]:

@@ -22,6 +22,7 @@ venue fills a market order at the next bar's open), else its mark.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Literal
 
@@ -66,7 +67,6 @@ class FundingCarry(Strategy):
         self._estimate: Decimal | None = None
         self._mark: Decimal | None = None
         self._close: Decimal | None = None
-        self._held = ZERO
         self._order: ClientOrderId | None = None
         self._opened_ns: int | None = None
         self._cooldown_until = 0
@@ -78,23 +78,27 @@ class FundingCarry(Strategy):
         self._best_edge: Decimal | None = None
         self.decisions: list[tuple[int, str, Decimal]] = []  # (ts, "enter"/exit reason, forecast)
 
+    @property
+    def _held(self) -> Decimal:
+        """The strategy's own signed perp quantity (another strategy may hold the same perpetual)."""
+        return self.ctx.position(self.perp_id).quantity
+
+    def subscriptions(self) -> Iterable[InstrumentId]:
+        return (self.perp_id,)
+
     def on_start(self) -> None:
         if self.ctx.instrument(self.perp_id).kind is not InstrumentKind.PERPETUAL:
             raise ValueError(f"{self.perp_id} is not a perpetual")
 
     # --------------------------------------------------------------------------- market data
     def on_mark_price(self, mark: MarkPrice) -> None:
-        if mark.instrument_id == self.perp_id:
-            self._mark = mark.mark
-            self._decide()
+        self._mark = mark.mark
+        self._decide()
 
     def on_bar(self, bar: Bar) -> None:
-        if bar.instrument_id == self.perp_id:
-            self._close = bar.close
+        self._close = bar.close
 
     def on_funding_rate(self, funding: FundingRate) -> None:
-        if funding.instrument_id != self.perp_id:
-            return
         if funding.ts_ns < funding.funding_ts_ns:
             self._estimate = funding.rate
         else:
@@ -103,7 +107,7 @@ class FundingCarry(Strategy):
 
     def on_funding_paid(self, paid: FundingPaid) -> None:
         """The venue's posting; this strategy's share when others hold the same perpetual."""
-        if paid.instrument_id == self.perp_id and paid.position:
+        if paid.position:
             self._funding += paid.amount * self._held / paid.position
 
     def forecast(self) -> Decimal | None:
@@ -157,9 +161,6 @@ class FundingCarry(Strategy):
         self._order = self.ctx.submit(self.perp_id, side, quantity).client_order_id
 
     def on_order_filled(self, fill: OrderFilled) -> None:
-        if fill.instrument_id != self.perp_id:
-            return
-        self._held += fill.quantity * fill.side.sign
         self._perp_fees += fill.fee
         notional = fill.quantity * fill.price * self.ctx.instrument(self.perp_id).contract_size
         self._spot_fees += notional * self.cfg.assumed_spot_taker_fee  # the hedge leg's, assumed
@@ -188,5 +189,5 @@ class FundingCarry(Strategy):
             # perp's spread and the assumed spot spread, half each way): comparable to a round trip
             "net_carry_if_closed": self._funding - self._perp_fees - self._spot_fees - self._closing_cost(),
             "best_edge_bps": None if self._best_edge is None else self._best_edge.quantize(Decimal("0.0001")),
-            "held": self._held,
+            "held": self._held if self._ctx is not None else ZERO,
         }

@@ -17,7 +17,8 @@ two funding rates each period. Decisions on every ``MarkPrice`` and funding esti
 * liquidation, per leg, with margin held per venue (each leg's collateral is what its venue holds
   of the settlement currency, cross margin; ``maintenance_margin`` of the notional kept): a short of
   q at entry E on a venue holding B is liquidated at ``P* = (B + qE) / (q (1 + mm))``, a long at
-  ``P* = (qE − B) / (q (1 − mm))``; the distance is |P* / mark − 1|. Below
+  ``P* = (qE − B) / (q (1 − mm))`` (E the average price of the strategy's own position in that
+  leg); the distance is |P* / mark − 1|. Below
   ``min_liquidation_distance`` on either leg both legs are reduced by ``defend_fraction`` (the
   distance of a cross-margined leg grows as its size falls); what would fall under a lot is closed.
 * funding received: the venue's ``FundingPaid`` of each leg (``−position × contract size × mark × rate``).
@@ -28,6 +29,7 @@ its book's mid (as ``FundingCapture``); a unit that could not be made whole stop
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -160,8 +162,6 @@ class FundingSpread(PairedLegsStrategy):
         self._min_edge = Decimal(repr(config.min_edge_bps))
         self._rates: dict[InstrumentId, Decimal] = {}
         self._marks: dict[InstrumentId, Decimal] = {}
-        self._held = dict.fromkeys(self.ids, ZERO)
-        self._cost = dict.fromkeys(self.ids, ZERO)  # signed quote of the open quantity, at fill prices
         self._entry_spread = ZERO
         self._opened_ns: int | None = None
         self._cooldown_until = 0
@@ -174,9 +174,16 @@ class FundingSpread(PairedLegsStrategy):
         self._best_edge: Decimal | None = None
         self._lot = ZERO
 
+    def _held(self, iid: InstrumentId) -> Decimal:
+        """The strategy's own signed quantity (another strategy may hold the same perpetual)."""
+        return self.ctx.position(iid).quantity
+
     @property
     def _busy(self) -> bool:
         return self.executor.is_busy or (self._lone is not None and not self.ctx.order(self._lone).is_terminal)
+
+    def subscriptions(self) -> Iterable[InstrumentId]:
+        return self.ids
 
     def on_start(self) -> None:
         a, b = (self.ctx.instrument(iid) for iid in self.ids)
@@ -188,22 +195,18 @@ class FundingSpread(PairedLegsStrategy):
 
     # --------------------------------------------------------------------------- market data
     def on_mark_price(self, mark: MarkPrice) -> None:
-        if mark.instrument_id in self._held:
-            self._marks[mark.instrument_id] = mark.mark
-            self._decide()
+        self._marks[mark.instrument_id] = mark.mark
+        self._decide()
 
     def on_funding_rate(self, funding: FundingRate) -> None:
-        iid = funding.instrument_id
-        if iid not in self._held:
-            return
         if funding.ts_ns < funding.funding_ts_ns:
-            self._rates[iid] = funding.rate
+            self._rates[funding.instrument_id] = funding.rate
             self._decide()
 
     def on_funding_paid(self, paid: FundingPaid) -> None:
         """The venue's posting for a leg; this strategy's share when others hold the same perpetual."""
-        if paid.instrument_id in self._held and paid.position:
-            self._funding += paid.amount * self._held[paid.instrument_id] / paid.position
+        if paid.position:
+            self._funding += paid.amount * self._held(paid.instrument_id) / paid.position
 
     def _mark(self, iid: InstrumentId) -> Decimal | None:
         if iid in self._marks:
@@ -223,7 +226,7 @@ class FundingSpread(PairedLegsStrategy):
         books = [self._book(iid) for iid in self.ids]
         if self._busy or books[0] is None or books[1] is None:
             return
-        if any(self._held.values()):
+        if any(self._held(iid) for iid in self.ids):
             if self.ctx.now_ns() >= self._units.retry_at_ns:
                 self._manage()
         elif len(self._rates) == 2 and not self._units.halted and self.ctx.now_ns() >= self._cooldown_until:
@@ -251,7 +254,7 @@ class FundingSpread(PairedLegsStrategy):
                     self._legs_done()  # without latency the unit is already judged
 
     def _manage(self) -> None:
-        long_id, short_id = sorted(self.ids, key=lambda iid: self._held[iid], reverse=True)
+        long_id, short_id = sorted(self.ids, key=self._held, reverse=True)
         long_mid, short_mid = self._mark_mid(long_id), self._mark_mid(short_id)
         spread_move = abs(short_mid / long_mid - 1 - self._entry_spread) * BPS
         rates = (self._rates.get(long_id), self._rates.get(short_id))
@@ -282,18 +285,17 @@ class FundingSpread(PairedLegsStrategy):
         return _mid(book)
 
     def _base(self, iid: InstrumentId) -> Decimal:
-        return self._held[iid] * self.ctx.instrument(iid).contract_size
+        return self._held(iid) * self.ctx.instrument(iid).contract_size
 
     def liquidation_distances(self) -> dict[InstrumentId, Decimal]:
         """Each held leg's distance to liquidation (fraction of its mark), margin held on its venue."""
         out = {}
-        for iid, held in self._held.items():
-            inst, mark = self.ctx.instrument(iid), self._mark(iid)
-            if held and mark is not None:
-                size = held * inst.contract_size
-                collateral = self.ctx.balance(inst.venue, inst.settlement)
-                entry = self._cost[iid] / size
-                out[iid] = liquidation_distance(size, entry, collateral, mark, self.cfg.maintenance_margin)
+        for iid in self.ids:
+            inst, mark, own = self.ctx.instrument(iid), self._mark(iid), self.ctx.position(iid)
+            if own.quantity and mark is not None:
+                size = own.quantity * inst.contract_size
+                collateral = self.ctx.account_balance(inst.venue, inst.settlement)  # cross margin: the venue's
+                out[iid] = liquidation_distance(size, own.avg_price, collateral, mark, self.cfg.maintenance_margin)
         return out
 
     # --------------------------------------------------------------------------- doing
@@ -319,19 +321,11 @@ class FundingSpread(PairedLegsStrategy):
         return unit
 
     def on_order_filled(self, fill: OrderFilled) -> None:
-        iid, signed = fill.instrument_id, fill.quantity * fill.side.sign
-        before = self._held[iid]
-        if before and (before > 0) != (signed > 0):  # reducing: the open cost shrinks pro rata
-            self._cost[iid] -= self._cost[iid] * min(abs(signed) / abs(before), Decimal(1))
-        else:
-            self._cost[iid] += signed * fill.price * self.ctx.instrument(iid).contract_size
-        self._held[iid] = before + signed
         self._fees[fill.fee_currency] = self._fees.get(fill.fee_currency, ZERO) + fill.fee
         self._order_event(fill)
 
     def _order_event(self, event: OrderFilled | OrderCanceled | OrderRejected | OrderDenied | OrderExpired) -> None:
-        self.executor.on_order_event(event)
-        self._legs_done()
+        self._legs_done()  # the executor has heard of the order already (it subscribed first)
 
     on_order_canceled = on_order_rejected = on_order_denied = on_order_expired = _order_event
 
@@ -340,9 +334,8 @@ class FundingSpread(PairedLegsStrategy):
             return
         for note in self._units.judge(self.executor.units, self.ctx.now_ns()):
             self.ctx.log(note)
-        if not any(self._held.values()):
+        if not any(self._held(iid) for iid in self.ids):
             self._opened_ns = None
-            self._cost = dict.fromkeys(self.ids, ZERO)
 
     def stats(self) -> dict[str, Any]:
         attached = self._ctx is not None

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterable
 from decimal import Decimal
 from itertools import islice
 from typing import Any
@@ -75,10 +76,11 @@ class SmaCross(Strategy):
         self._trip_spent = ZERO  # quote paid for the open round trip (fees in quote included)
         self._trip_received = ZERO  # quote received from it so far, net of fees in quote
 
+    def subscriptions(self) -> Iterable[InstrumentId]:
+        return (self.instrument_id,)
+
     # --------------------------------------------------------------------------- signals
     def on_bar(self, bar: Bar) -> None:
-        if bar.instrument_id != self.instrument_id:
-            return
         self._counts["bars"] += 1
         self.sizer.on_bar(bar)
         closes = self._closes
@@ -106,7 +108,7 @@ class SmaCross(Strategy):
         if self._in_flight is not None or not ctx.position(self.instrument_id).is_flat:
             return
         inst = ctx.instrument(self.instrument_id)
-        budget = ctx.balance(inst.venue, inst.quote)
+        budget = ctx.account_balance(inst.venue, inst.quote)
         if self.cfg.max_quote is not None:
             budget = min(budget, self.cfg.max_quote)
         scale = ctx.capital_scale(self.instrument_id)  # exactly 1 without a capital allocator

@@ -22,7 +22,7 @@ currency (the executor does not convert), so set it for the dearest quote of the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -37,14 +37,10 @@ from spreadhawk.analytics.triangular import (
     size,
 )
 from spreadhawk.domain.events import (
-    OrderCanceled,
-    OrderDenied,
-    OrderExpired,
-    OrderFilled,
-    OrderRejected,
     OrderSide,
 )
 from spreadhawk.domain.identifiers import InstrumentId
+from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.market import BookDeltas, BookSnapshot
 from spreadhawk.domain.orderbook import OrderBook
 from spreadhawk.engine.context import StrategyContext
@@ -101,11 +97,16 @@ class TriangularArb(PairedLegsStrategy):
         self._skipped: dict[str, int] = {}
         self._expected_profit: dict[str, Decimal] = {}
 
-    def on_start(self) -> None:
+    def _markets(self) -> list[Instrument]:
         if self.cfg.instruments:
-            instruments = [self.ctx.instrument(InstrumentId(iid)) for iid in self.cfg.instruments]
-        else:  # discovered: a venue lists hundreds of markets, and they change
-            instruments = self.ctx.instruments(self.cfg.venue)
+            return [self.ctx.instrument(InstrumentId(iid)) for iid in self.cfg.instruments]
+        return self.ctx.instruments(self.cfg.venue)  # discovered: a venue lists hundreds of markets, and they change
+
+    def subscriptions(self) -> Iterable[InstrumentId]:
+        return [inst.id for inst in self._markets()]
+
+    def on_start(self) -> None:
+        instruments = self._markets()
         cycles = ConversionGraph.from_instruments(instruments).cycles(self.cfg.max_legs, self.cfg.start_assets)
         self._n_cycles = len(cycles)
         self._index = cycle_index(cycles)
@@ -170,11 +171,6 @@ class TriangularArb(PairedLegsStrategy):
             legs.append(Leg(inst.id, side, leg.quantity, leg.price, notional / leg.quantity))
         self.executor.submit(legs, tag="->".join(edge.source for edge in plan.cycle))
         self._counts["legs_submitted"] += len(legs)
-
-    def _order_event(self, event: OrderFilled | OrderCanceled | OrderRejected | OrderDenied | OrderExpired) -> None:
-        self.executor.on_order_event(event)
-
-    on_order_filled = on_order_canceled = on_order_rejected = on_order_denied = on_order_expired = _order_event
 
     def stats(self) -> dict[str, Any]:
         return {
