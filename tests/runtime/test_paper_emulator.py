@@ -68,6 +68,10 @@ def test_paper_on_the_emulator_trades_stops_resumes_and_never_reuses_an_order_id
     assert second.restored.commands >= len(first.engine.orders)
     assert second.differences == []
     assert second.started_with[PERP] == held_perp  # type: ignore[index]
+    # the funding strategy knows its position again: it does not enter a second time
+    funding = [o for o in second.engine.orders.values() if o.strategy_id == "funding_btcusdt"]
+    assert len(funding) == len([o for o in first.engine.orders.values() if o.strategy_id == "funding_btcusdt"])
+    assert second.engine.portfolio.position(PERP).quantity == held_perp  # type: ignore[arg-type]
     new_orders = set(second.engine.orders) - set(first.engine.orders)
     assert len(new_orders) >= 5
     prefixes = {coid.split(".", 1)[0] for coid in new_orders}

@@ -164,6 +164,10 @@ class FundingCapture(PairedLegsStrategy):
         if not kinds or (spot.base, spot.quote) != (perp.base, perp.quote):
             raise ValueError(f"{perp.id} must be a perpetual of {spot.id}'s pair {spot.base}/{spot.quote}")
         self._lot = _common_lot(spot.lot_size * spot.contract_size, perp.lot_size * perp.contract_size)
+        if self._opened_ns is None and (self._held(self.spot_id) or self._held(self.perp_id)):
+            # A restarted node: the journal gave the position back, not when it was opened. The
+            # holding limit counts from now (it can only be later than the true one, never earlier).
+            self._opened_ns = self.ctx.now_ns()
 
     # --------------------------------------------------------------------------- market data
     def on_mark_price(self, mark: MarkPrice) -> None:
