@@ -31,8 +31,9 @@ from spreadhawk.data.readers.instruments import binance_spot_btcusdt
 from spreadhawk.domain.events import OrderSide, SubmitOrder, TimeInForce
 from spreadhawk.domain.market import BookDeltas
 from spreadhawk.engine.clock import WallClock
-from spreadhawk.engine.engine import Engine, UnknownOrders
+from spreadhawk.engine.engine import Engine
 from spreadhawk.engine.live import run_live
+from spreadhawk.engine.records import UnknownOrders
 from spreadhawk.strategy.base import Strategy, StrategyConfig, attach_strategy
 from spreadhawk.venues.ccxt.feed import CcxtLiveFeed
 from spreadhawk.venues.ccxt.urls import local_urls

@@ -16,7 +16,8 @@ from sim_harness import run as run_harness
 from spreadhawk.domain.events import Liquidity, OrderCanceled, OrderFilled, OrderSide
 from spreadhawk.domain.identifiers import ClientOrderId
 from spreadhawk.domain.orders import OrderStatus
-from spreadhawk.engine.engine import Engine, EngineError, ExternalOrderReported, UnknownOrders
+from spreadhawk.engine.engine import Engine
+from spreadhawk.engine.records import EngineError, ExternalOrderReported, UnknownOrders
 from spreadhawk.venues.simulated.venue import SimulatedVenue, connect_simulated
 
 D = Decimal

@@ -28,7 +28,8 @@ from spreadhawk.domain.orderbook import OrderBook
 from spreadhawk.domain.orders import Order
 from spreadhawk.domain.positions import Position
 from spreadhawk.domain.transfers import Transfer, WithdrawalTerms
-from spreadhawk.engine.engine import Engine, TimerSet
+from spreadhawk.engine.engine import Engine
+from spreadhawk.engine.records import TimerSet
 
 ONE = Decimal(1)
 ORDER_EVENTS: tuple[type, ...] = get_args(OrderEvent)

@@ -15,14 +15,11 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any, get_args
 
 from spreadhawk.domain.accounts import AccountSnapshot, BalanceAdjusted, FreeBalances
 from spreadhawk.domain.events import (
-    BalancePosted,
     CancelOrder,
     DepositCredited,
     FundingPaid,
@@ -32,7 +29,6 @@ from spreadhawk.domain.events import (
     OrderSide,
     OrderSubmitted,
     PositionChanged,
-    PostingReason,
     RequestTransfer,
     SettlementPaid,
     SubmitOrder,
@@ -50,56 +46,16 @@ from spreadhawk.engine.attribution import StrategyAttribution
 from spreadhawk.engine.bus import MessageBus
 from spreadhawk.engine.clock import Clock, SimClock
 from spreadhawk.engine.inbox import Inbox
-from spreadhawk.engine.journal import Journal, register_record
+from spreadhawk.engine.journal import Journal
 from spreadhawk.engine.messages import EquitySampled
 from spreadhawk.engine.order_ids import ClientOrderIds
 from spreadhawk.engine.portfolio import Portfolio
 from spreadhawk.engine.ports import CapitalScale, MarketDataTap, PreTradeRisk, Venue, VenueEvent, Withdrawals
-from spreadhawk.engine.reconcile import account_differences
+from spreadhawk.engine.records import EngineError, ExternalOrderReported, UnknownOrders
 from spreadhawk.engine.scheduler import Scheduler
+from spreadhawk.engine.venue_accounts import VenueAccounts
 
 Handler = Callable[[Any], None]
-
-
-class EngineError(Exception):
-    pass
-
-
-class UnknownOrders(StrEnum):
-    """What the engine does with a venue report about an order it never sent.
-
-    FAIL in replay (the data or the code is wrong: stop at once); ADOPT in paper and live (an order
-    placed on the exchange's web page, or a late report from a previous run: the account changed,
-    so book it, and tell the operator).
-    """
-
-    FAIL = "fail"
-    ADOPT = "adopt"
-
-
-EXTERNAL = "external"  # the strategy id of activity no strategy of this node caused
-
-
-@register_record  # read back by a restarted node
-@dataclass(frozen=True, slots=True)
-class ExternalOrderReported:
-    """A venue reported an order this node never sent (journaled, published; its fill is booked)."""
-
-    ts_ns: int
-    client_order_id: ClientOrderId
-    event_type: str
-    detail: str
-
-
-@register_record
-@dataclass(frozen=True, slots=True)
-class TimerSet:
-    """A strategy asked to be called back at ``due_ns`` (journaled: the journal says why the strategy
-    acted then; the callback itself is code, and a restarted strategy sets its timers again)."""
-
-    ts_ns: int
-    strategy_id: str
-    due_ns: int
 
 
 class Engine:
@@ -143,9 +99,8 @@ class Engine:
         self._venue_of: dict[InstrumentId, Venue] = {}  # hot path: no string split per event
         self._tap_of: dict[InstrumentId, MarketDataTap] = {}
         self.withdrawal_ports: dict[str, Withdrawals] = {}
-        self.accounts_opened: dict[str, AccountSnapshot] = {}  # by venue: the snapshot that opened it
-        self.account_differences: list[str] = []  # later snapshots that disagree with the ledger
-        self._free: dict[tuple[str, str], Decimal] = {}  # (venue, asset) -> free, as the venue last said
+        # a lambda, not the bound method: restore swaps the journal, the accounts must write to the current one
+        self.accounts = VenueAccounts(self.portfolio, self.bus, lambda record: self.journal.append(record))  # noqa: PLW0108
         self._exposure_ns = 0
         self._last_exposure_check: int | None = None
         # Pre-trade risk and capital allocation, handed in by the composition root (``use_risk``,
@@ -322,7 +277,7 @@ class Engine:
         """
         if venue not in self.venues:
             return Decimal(0)
-        free = self._free.get((venue, asset))
+        free = self.accounts.free(venue, asset)
         if free is None:
             free = self.portfolio.ledger.balance(venue, asset)
         for order in self.orders.values():
@@ -447,12 +402,8 @@ class Engine:
     # --------------------------------------------------------------------------- venue events
     def on_venue_event(self, event: VenueEvent) -> None:
         self.journal.append(event)
-        if isinstance(event, FreeBalances):
-            for asset, free in event.free:
-                self._free[event.venue, asset] = free
-            return
-        if isinstance(event, AccountSnapshot | BalanceAdjusted):
-            self._apply_account_event(event)
+        if isinstance(event, AccountSnapshot | BalanceAdjusted | FreeBalances):
+            self.accounts.apply(event)
             return
         if isinstance(event, WithdrawalSent | DepositCredited | TransferFailed):
             self._apply_transfer_event(event)
@@ -468,39 +419,6 @@ class Engine:
                 self.bus.publish(posting)
             return
         self._apply_order_event(event)
-
-    def _apply_account_event(self, event: AccountSnapshot | BalanceAdjusted) -> None:
-        """The first snapshot of a venue opens its ledger; a later one is compared with it (a
-        difference is recorded, never silently booked); an adjustment is booked as it says."""
-        if isinstance(event, BalanceAdjusted):
-            posting = BalancePosted(
-                event.ts_ns, event.venue, event.asset, event.amount, PostingReason.DEPOSIT, event.reference
-            )
-            self.portfolio.ledger.post(posting)
-            self.journal.append(posting)
-            self.bus.publish(posting)
-            return
-        if event.venue not in self.accounts_opened:
-            self.accounts_opened[event.venue] = event
-            for held in event.balances:
-                self._free[event.venue, held.asset] = held.free
-                if held.total:
-                    posting = BalancePosted(
-                        event.ts_ns, event.venue, held.asset, held.total, PostingReason.DEPOSIT, "opening"
-                    )
-                    self.portfolio.ledger.post(posting)
-                    self.journal.append(posting)
-                    self.bus.publish(posting)
-            for reported in event.positions:
-                if reported.quantity and reported.instrument_id in self.instruments:
-                    self.portfolio.adopt_position(reported.instrument_id, reported.quantity, reported.avg_price)
-            self.bus.publish(event)
-            return
-        for held in event.balances:
-            self._free[event.venue, held.asset] = held.free
-        for difference in account_differences(event, self.portfolio):
-            self.account_differences.append(difference)
-        self.bus.publish(event)
 
     def _record(self, event: OrderEvent) -> None:
         """An event the engine itself raises: journaled like a venue's, then applied."""

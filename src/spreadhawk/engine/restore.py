@@ -31,8 +31,9 @@ from spreadhawk.domain.events import (
 )
 from spreadhawk.domain.orders import Order
 from spreadhawk.domain.transfers import Transfer
-from spreadhawk.engine.engine import MARKET_DATA, Engine, EngineError, ExternalOrderReported
+from spreadhawk.engine.engine import MARKET_DATA, Engine
 from spreadhawk.engine.journal import Journal
+from spreadhawk.engine.records import EngineError, ExternalOrderReported
 
 _ORDER_EVENTS: tuple[type, ...] = get_args(OrderEvent)
 _VENUE_REPORTS: tuple[type, ...] = (

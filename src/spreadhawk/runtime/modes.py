@@ -25,9 +25,10 @@ from spreadhawk.domain.market import MarketData
 from spreadhawk.domain.transfers import WithdrawalTerms
 from spreadhawk.engine.attribution import StrategyAttribution
 from spreadhawk.engine.clock import Clock, SimClock, WallClock
-from spreadhawk.engine.engine import Engine, UnknownOrders
+from spreadhawk.engine.engine import Engine
 from spreadhawk.engine.journal import Durability, Journal
 from spreadhawk.engine.order_ids import ClientOrderIds, run_prefix
+from spreadhawk.engine.records import UnknownOrders
 from spreadhawk.engine.replay import ReplayFeed, run_replay
 from spreadhawk.persistence.kill_switch import SqlKillSwitchStore
 from spreadhawk.risk.allocation import CapitalAllocator

@@ -68,7 +68,7 @@ class PaperNode:
         ``NotReconciledError`` with every difference that remains (nothing is traded then)."""
         engine = self.engine
         engine.drain()  # the venues' account snapshots: compared with the restored ledger on arrival
-        differences = list(engine.account_differences)
+        differences = list(engine.accounts.differences)
         for name, venue in sorted(self.venues.items()):
             for difference in order_differences(name, await venue.open_orders(), engine.orders):
                 if not await self._explain(venue, difference):
