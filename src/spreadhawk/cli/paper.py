@@ -101,6 +101,13 @@ def _say(outcome: Any, journal: Path, as_json: bool) -> None:
         errors.print("stopped before any market data arrived: nothing stored")
         return
     result = outcome.result
+    for report in result.get("external_orders", []):
+        errors.print(
+            f"external order {escape(report['client_order_id'])}: {report['event_type']} {escape(report['detail'])} "
+            "(not sent by this node; booked to the account)",
+            highlight=False,
+            soft_wrap=True,
+        )
     if as_json:
         typer.echo(json.dumps(result, sort_keys=True))
         return

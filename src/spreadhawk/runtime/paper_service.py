@@ -5,6 +5,7 @@ trade, every difference it found."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -84,7 +85,10 @@ class PaperService:
         run_id = self._free_run_id(config)
         outcome.run_id = run_id
         outcome.result = result_json(run_id, figures, node, wall)
-        outcome.result.update(mode="paper", journal=str(journal), traded=True, reconciliation=reconciliation)
+        external = [dataclasses.asdict(report) for report in node.engine.external_reports]
+        outcome.result.update(
+            mode="paper", journal=str(journal), traded=True, reconciliation=reconciliation, external_orders=external
+        )
         self._store.save_run(self._record(config, node, run_id, outcome.result, figures.metrics.as_dict(), wall))
         return outcome
 
