@@ -60,6 +60,7 @@ from spreadhawk.execution.paired import HedgeMode, Leg, UnitStatus
 from spreadhawk.strategy.binary_guards import near_expiry, neg_risk_refusal, stale_books
 from spreadhawk.strategy.detectors import BinaryPair, PairPlan, binary_pair, pair_cost, plan_binary_pair
 from spreadhawk.strategy.legs import PairedLegsConfig, PairedLegsStrategy
+from spreadhawk.strategy.taken import TakenLiquidity
 
 ZERO = Decimal(0)
 MS, S = 1_000_000, 1_000_000_000
@@ -94,7 +95,7 @@ class BinaryPairArb(PairedLegsStrategy):
         self._pairs: dict[InstrumentId, BinaryPair | None] = {}  # either token -> its pair (None: not a pair)
         self._pending: set[InstrumentId] = set()  # yes ids of the pairs with a decision scheduled
         self._spent: dict[InstrumentId, Decimal] = {}  # yes id -> quote spent on the market, fees in
-        self._taken: dict[InstrumentId, dict[int, int]] = {}  # ask ticks -> units our fills took
+        self._taken = TakenLiquidity()
         self._counts = dict.fromkeys(("opportunities_seen", "opportunities_taken"), 0)
         self._skipped: dict[str, int] = {}
         self._expected_edge = ZERO
@@ -123,19 +124,16 @@ class BinaryPairArb(PairedLegsStrategy):
 
     # --------------------------------------------------------------------------- market data
     def on_book_snapshot(self, snapshot: BookSnapshot) -> None:
-        self._taken.pop(snapshot.instrument_id, None)
+        self._taken.on_book(snapshot)
         self._book_changed(snapshot.instrument_id)
 
     def on_book_deltas(self, deltas: BookDeltas) -> None:
-        taken = self._taken.get(deltas.instrument_id)
-        if taken:
-            for price, _ in deltas.asks:
-                taken.pop(price, None)
+        self._taken.on_book(deltas)
         self._book_changed(deltas.instrument_id)
 
     def on_instrument_settled(self, settled: InstrumentSettled) -> None:
         pair = self._pairs.pop(settled.instrument_id, None)
-        self._taken.pop(settled.instrument_id, None)
+        self._taken.forget(settled.instrument_id)
         if pair is not None:
             self._spent.pop(pair.yes.id, None)
 
@@ -185,9 +183,8 @@ class BinaryPairArb(PairedLegsStrategy):
 
     def _asks(self, inst: Instrument) -> Asks:
         """Ask levels best first, less what our fills took."""
-        taken = self._taken.get(inst.id, {})
-        levels = ((p, size - taken.get(p, 0)) for p, size in self.ctx.book(inst.id).levels(BookSide.ASK))
-        return [(inst.price(price), inst.size(left)) for price, left in levels if left > 0]
+        levels = self._taken.levels(self.ctx.book(inst.id), BookSide.ASK)
+        return [(inst.price(price), inst.size(left)) for price, left in levels]
 
     def _plan(self, pair: BinaryPair, yes_asks: Asks, no_asks: Asks) -> PairPlan | str:
         """The legs to send, or the reason to skip."""
@@ -207,11 +204,8 @@ class BinaryPairArb(PairedLegsStrategy):
     # --------------------------------------------------------------------------- doing
     def on_order_filled(self, event: OrderFilled) -> None:
         inst = self.ctx.instrument(event.instrument_id)
-        # Only buys take asks (the only side walked); an unwind sells into the bids.
-        if event.side is OrderSide.BUY and event.ts_ns >= self.ctx.book(inst.id).ts_ns:
-            taken = self._taken.setdefault(inst.id, {})  # the venue has not updated the book since
-            ticks = inst.ticks(event.price)
-            taken[ticks] = taken.get(ticks, 0) + inst.units(event.quantity)
+        # Only the asks are walked here; an unwind's sell is kept on the bid side, never read.
+        self._taken.on_fill(event, inst, self.ctx.book(inst.id))
         pair = self._pairs.get(inst.id)
         if pair is not None:  # an unwind gives its proceeds back to the market's budget
             spent = self._spent.get(pair.yes.id, ZERO)

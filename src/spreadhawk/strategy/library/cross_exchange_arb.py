@@ -50,6 +50,7 @@ from spreadhawk.execution.paired import Leg
 from spreadhawk.strategy.detectors import CrossPlan, common_lot, cross_pays, plan_cross_exchange
 from spreadhawk.strategy.legs import PairedLegsConfig, PairedLegsStrategy
 from spreadhawk.strategy.rebalancing import Rebalancer, RebalanceSettings, direction_needs
+from spreadhawk.strategy.taken import TakenLiquidity
 
 ZERO = Decimal(0)
 WALK_DEPTH = 100  # levels per side an opportunity may sweep; far more than any spread pays for
@@ -86,7 +87,7 @@ class CrossExchangeArb(PairedLegsStrategy):
         self.cfg = config
         self.ids = (InstrumentId(config.instruments[0]), InstrumentId(config.instruments[1]))
         self._margin = Decimal(repr(config.min_profit_bps)) / 10_000
-        self._taken: dict[InstrumentId, dict[int, int]] = {}  # price ticks -> size units we consumed
+        self._taken = TakenLiquidity()
         self._decision_pending = False
         self._last_taken_ns: int | None = None
         self._counts = dict.fromkeys(COUNTERS, 0)
@@ -111,23 +112,15 @@ class CrossExchangeArb(PairedLegsStrategy):
         return self._lot
 
     # --------------------------------------------------------------------------- market data
-    def on_book_snapshot(self, snapshot: BookSnapshot) -> None:
-        self._taken.pop(snapshot.instrument_id, None)
-        self._book_changed()
-
-    def on_book_deltas(self, deltas: BookDeltas) -> None:
-        taken = self._taken.get(deltas.instrument_id)
-        if taken:
-            for price, _ in (*deltas.bids, *deltas.asks):
-                taken.pop(price, None)
-        self._book_changed()
-
-    def _book_changed(self) -> None:
+    def _book_changed(self, data: BookSnapshot | BookDeltas) -> None:
+        self._taken.on_book(data)
         if self.cfg.decision_delay_ns == 0:
             self._decide()
         elif not self._decision_pending:
             self._decision_pending = True
             self.ctx.schedule(self.ctx.now_ns() + self.cfg.decision_delay_ns, self._decide)
+
+    on_book_snapshot = on_book_deltas = _book_changed
 
     # --------------------------------------------------------------------------- deciding
     def _decide(self) -> None:
@@ -171,21 +164,13 @@ class CrossExchangeArb(PairedLegsStrategy):
 
     def _touch(self, inst: Instrument, side: BookSide) -> Decimal | None:
         """Best price on ``side`` with liquidity we have not already taken."""
-        taken = self._taken.get(inst.id)
-        book = self.ctx.book(inst.id)
-        if not taken:
-            best = book.best_ask() if side is BookSide.ASK else book.best_bid()
-            return inst.price(best[0]) if best is not None else None
-        for price, size in book.levels(side, WALK_DEPTH):
-            if size > taken.get(price, 0):
-                return inst.price(price)
-        return None
+        best = self._taken.best(self.ctx.book(inst.id), side, WALK_DEPTH)
+        return inst.price(best[0]) if best is not None else None
 
     def _available(self, inst: Instrument, side: BookSide) -> list[tuple[Decimal, Decimal]]:
         """Up to ``WALK_DEPTH`` levels, best first, less what we already took."""
-        taken = self._taken.get(inst.id, {})
-        levels = ((p, size - taken.get(p, 0)) for p, size in self.ctx.book(inst.id).levels(side, WALK_DEPTH))
-        return [(inst.price(price), inst.size(left)) for price, left in levels if left > 0]
+        levels = self._taken.levels(self.ctx.book(inst.id), side, WALK_DEPTH)
+        return [(inst.price(price), inst.size(left)) for price, left in levels]
 
     def _plan(
         self,
@@ -247,11 +232,7 @@ class CrossExchangeArb(PairedLegsStrategy):
         )
 
     def on_order_filled(self, event: OrderFilled) -> None:
-        inst = self.ctx.instrument(event.instrument_id)
-        if event.ts_ns >= self.ctx.book(inst.id).ts_ns:  # the venue has not updated the book since
-            taken = self._taken.setdefault(inst.id, {})
-            ticks = inst.ticks(event.price)
-            taken[ticks] = taken.get(ticks, 0) + inst.units(event.quantity)
+        self._taken.on_fill(event, self.ctx.instrument(event.instrument_id), self.ctx.book(event.instrument_id))
 
     def _leg_counts(self) -> dict[str, int]:
         """Legs by how they ended (hedge orders are the executor's, reported in its stats)."""
