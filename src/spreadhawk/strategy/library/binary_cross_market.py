@@ -66,6 +66,7 @@ from spreadhawk.domain.orderbook import OrderBook
 from spreadhawk.execution.paired import Leg
 from spreadhawk.strategy.binary_guards import near_expiry, stale_books, updown_market
 from spreadhawk.strategy.legs import PairedLegsConfig, PairedLegsStrategy
+from spreadhawk.strategy.skips import Skip, counted
 from spreadhawk.strategy.taken import TakenLiquidity
 
 MS, S = 1_000_000, 1_000_000_000
@@ -208,7 +209,7 @@ class BinaryCrossMarket(PairedLegsStrategy):
         self._settled: set[InstrumentId] = set()  # short YES of the pairs whose short market has settled
         self._pending: set[int] = set()
         self._counts = dict.fromkeys(("opportunities_seen", "entries", "exits"), 0)
-        self._skipped: dict[str, int] = {}
+        self._skipped: dict[Skip, int] = {}
         self._expected_edge = 0.0
 
     def _held(self, token: InstrumentId) -> Decimal:
@@ -278,14 +279,14 @@ class BinaryCrossMarket(PairedLegsStrategy):
         reason = (
             stale_books(now, (self.ctx.book(t.id).ts_ns for t in tokens), self.cfg.max_book_age_ms * MS)
             or near_expiry(now, pair.short["YES"].expiry_ns, round(self.cfg.min_time_to_expiry_s * S))
-            or ("leg_in_flight" if self.executor.is_busy else None)
-            or ("position_limit" if held >= self.cfg.max_long_per_pair else None)
+            or (Skip.LEG_IN_FLIGHT if self.executor.is_busy else None)
+            or (Skip.POSITION_LIMIT if held >= self.cfg.max_long_per_pair else None)
             or self._enter(pair, q, signal, self.cfg.max_long_per_pair - held)
         )
         if reason:
             self._skipped[reason] = self._skipped.get(reason, 0) + 1
 
-    def _enter(self, pair: CrossPair, q: CrossQuotes, signal: CrossSignal, room: Decimal) -> str | None:
+    def _enter(self, pair: CrossPair, q: CrossQuotes, signal: CrossSignal, room: Decimal) -> Skip | None:
         other = "NO" if signal.long_outcome == "YES" else "YES"
         long_tok, short_tok = pair.long[signal.long_outcome], pair.short[other]
         long_ask = q.long_yes_ask if signal.long_outcome == "YES" else q.long_no_ask
@@ -299,7 +300,7 @@ class BinaryCrossMarket(PairedLegsStrategy):
         qty = long_tok.round_lot_down(min(self.cfg.order_shares, room, sizes[0], hedge_room, affordable))
         hedge = short_tok.round_lot_down((qty * ratio).to_integral_value(rounding=ROUND_DOWN))
         if qty <= 0 or hedge <= 0:
-            return "insufficient_balance" if affordable < self.cfg.order_shares else "below_lot_size"
+            return Skip.INSUFFICIENT_BALANCE if affordable < self.cfg.order_shares else Skip.BELOW_LOT_SIZE
         self._counts["entries"] += 1
         self._expected_edge += signal.edge * float(qty)
         self.executor.submit(
@@ -352,7 +353,7 @@ class BinaryCrossMarket(PairedLegsStrategy):
     def stats(self) -> dict[str, Any]:
         return {
             **self._counts,
-            "skipped": dict(sorted(self._skipped.items())),
+            "skipped": counted(self._skipped),
             "expected_edge": round(self._expected_edge, 6),
             "execution": self.executor.stats() if self._ctx is not None else {},
         }

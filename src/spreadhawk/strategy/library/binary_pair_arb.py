@@ -60,6 +60,7 @@ from spreadhawk.execution.paired import HedgeMode, Leg, UnitStatus
 from spreadhawk.strategy.binary_guards import near_expiry, neg_risk_refusal, stale_books
 from spreadhawk.strategy.detectors import BinaryPair, PairPlan, binary_pair, pair_cost, plan_binary_pair
 from spreadhawk.strategy.legs import PairedLegsConfig, PairedLegsStrategy
+from spreadhawk.strategy.skips import Skip, counted
 from spreadhawk.strategy.taken import TakenLiquidity
 
 ZERO = Decimal(0)
@@ -97,7 +98,7 @@ class BinaryPairArb(PairedLegsStrategy):
         self._spent: dict[InstrumentId, Decimal] = {}  # yes id -> quote spent on the market, fees in
         self._taken = TakenLiquidity()
         self._counts = dict.fromkeys(("opportunities_seen", "opportunities_taken"), 0)
-        self._skipped: dict[str, int] = {}
+        self._skipped: dict[Skip, int] = {}
         self._expected_edge = ZERO
 
     def subscriptions(self) -> Iterable[InstrumentId]:
@@ -156,7 +157,7 @@ class BinaryPairArb(PairedLegsStrategy):
             return
         self._counts["opportunities_seen"] += 1
         plan = self._guard(pair, self.ctx.now_ns()) or self._plan(pair, yes_asks, no_asks)
-        if isinstance(plan, str):
+        if isinstance(plan, Skip):
             self._skipped[plan] = self._skipped.get(plan, 0) + 1
             return
         self._counts["opportunities_taken"] += 1
@@ -172,13 +173,13 @@ class BinaryPairArb(PairedLegsStrategy):
     def _pays(self, pair: BinaryPair, yes_ask: Decimal, no_ask: Decimal) -> bool:
         return pair.yes.contract_size - pair_cost(pair, yes_ask, no_ask) > self.cfg.min_edge
 
-    def _guard(self, pair: BinaryPair, now: int) -> str | None:
+    def _guard(self, pair: BinaryPair, now: int) -> Skip | None:
         event = "neg-risk" if pair.market in self.cfg.neg_risk_markets else ""
         return (
             stale_books(now, (self.ctx.book(i.id).ts_ns for i in (pair.yes, pair.no)), self.cfg.max_book_age_ms * MS)
             or near_expiry(now, pair.yes.expiry_ns or 0, self._min_to_expiry_ns)
             or neg_risk_refusal([OutcomeToken(pair.market, i.symbol, event) for i in (pair.yes, pair.no)])
-            or ("leg_in_flight" if self.executor.is_busy else None)
+            or (Skip.LEG_IN_FLIGHT if self.executor.is_busy else None)
         )
 
     def _asks(self, inst: Instrument) -> Asks:
@@ -186,17 +187,17 @@ class BinaryPairArb(PairedLegsStrategy):
         levels = self._taken.levels(self.ctx.book(inst.id), BookSide.ASK)
         return [(inst.price(price), inst.size(left)) for price, left in levels]
 
-    def _plan(self, pair: BinaryPair, yes_asks: Asks, no_asks: Asks) -> PairPlan | str:
+    def _plan(self, pair: BinaryPair, yes_asks: Asks, no_asks: Asks) -> PairPlan | Skip:
         """The legs to send, or the reason to skip."""
         balance = self.ctx.available(self.cfg.venue, pair.yes.quote)
         budget_left = self.cfg.max_quote_per_market - self._spent.get(pair.yes.id, ZERO)
 
-        def limits(yes: Decimal, no: Decimal, qty: Decimal, spend: Decimal) -> tuple[tuple[Decimal, str], ...]:
+        def limits(yes: Decimal, no: Decimal, qty: Decimal, spend: Decimal) -> tuple[tuple[Decimal, Skip], ...]:
             cost = pair_cost(pair, yes, no)
             return (
-                (self.cfg.max_pairs - qty, "below_lot_size"),
-                ((balance - spend) / cost, "insufficient_balance"),
-                ((budget_left - spend) / cost, "market_budget_spent"),
+                (self.cfg.max_pairs - qty, Skip.BELOW_LOT_SIZE),
+                ((balance - spend) / cost, Skip.INSUFFICIENT_BALANCE),
+                ((budget_left - spend) / cost, Skip.MARKET_BUDGET_SPENT),
             )
 
         return plan_binary_pair(pair, yes_asks, no_asks, min_edge=self.cfg.min_edge, limits=limits)
@@ -230,7 +231,7 @@ class BinaryPairArb(PairedLegsStrategy):
         return {
             **self._counts,
             **self._outcomes(),
-            "skipped": dict(sorted(self._skipped.items())),
+            "skipped": counted(self._skipped),
             "expected_edge": self._expected_edge,
             "execution": self.executor.stats() if self._ctx is not None else {},
         }
