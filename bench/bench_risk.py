@@ -32,6 +32,7 @@ from spreadhawk.engine.clock import SimClock
 from spreadhawk.engine.context import StrategyContext
 from spreadhawk.engine.engine import Engine
 from spreadhawk.risk.config import RiskLimits
+from spreadhawk.risk.denials import DenialCode
 from spreadhawk.risk.limits import RiskEngine
 from spreadhawk.venues.simulated.venue import SimulatedVenue, connect_simulated
 
@@ -156,7 +157,7 @@ def main(checks: int) -> None:
             risk.book.update(command.client_order_id, D(0), D(0), True, D(1))  # keep the state the same size
         else:
             denied += 1
-            risk.denials[reason.partition(":")[0]] += 1
+            risk.denials[DenialCode.of(reason)] += 1
     remarks: list[int] = []
     for n in range(200):
         started = perf_counter_ns()

@@ -179,6 +179,16 @@ def test_the_line_format_is_pinned() -> None:
     )
 
 
+def test_a_rejection_journaled_before_it_had_a_code_reads_back_as_other() -> None:
+    old = b'{"client_order_id":"c1","reason":"post-only order would take liquidity","ts_ns":1,"type":"OrderRejected"}'
+    record = decode(old)
+    assert record == events.OrderRejected(1, ClientOrderId("c1"), "post-only order would take liquidity")
+    assert isinstance(record, events.OrderRejected)
+    assert record.code is events.RejectCode.OTHER  # never guessed from the text
+    new = events.OrderRejected(1, ClientOrderId("c1"), "x", events.RejectCode.POST_ONLY)
+    assert encode(new) == b'{"client_order_id":"c1","code":"post_only","reason":"x","ts_ns":1,"type":"OrderRejected"}'
+
+
 def test_decoded_decimals_keep_their_exponent() -> None:
     record = decode(encode(BalancePosted(1, "V", "USDT", D("1.10"), PostingReason.FEE, "r")))
     assert isinstance(record, BalancePosted)

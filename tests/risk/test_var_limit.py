@@ -18,6 +18,7 @@ from spreadhawk.engine.clock import SimClock
 from spreadhawk.engine.context import StrategyContext
 from spreadhawk.engine.engine import Engine
 from spreadhawk.risk.config import RiskLimits
+from spreadhawk.risk.denials import DenialCode
 from spreadhawk.risk.limits import RiskEngine
 from spreadhawk.risk.var_limit import MINUTE_NS, VarLimit
 from spreadhawk.runtime.risk_config import RiskSection
@@ -61,8 +62,9 @@ def test_var_of_the_book_plus_the_order_matches_an_independent_computation() -> 
     expected = _independent_var(history, {"BTC": 20_000.0, "ETH": 15_000.0}, 0.99)
     assert expected > 1_000
     assert reason is not None
-    assert reason.startswith("var_limit:")
-    assert float(re.findall(r"VaR ([\d.]+)", reason)[0]) == pytest.approx(expected, abs=0.01)
+    assert reason.code is DenialCode.VAR_LIMIT
+    assert str(reason).startswith("var_limit: ")  # the string the journal and the reports carry
+    assert float(re.findall(r"VaR ([\d.]+)", reason.detail)[0]) == pytest.approx(expected, abs=0.01)
 
 
 def test_denied_above_the_cap_and_not_below() -> None:
@@ -107,7 +109,7 @@ def test_the_risk_engine_denies_with_var_limit_after_warm_up() -> None:
     big = ctx.submit(inst.id, OrderSide.BUY, D(5))  # ~300k USDT: VaR far over
     assert small.status.name != "DENIED"
     assert big.status.name == "DENIED"
-    assert risk.denials["var_limit"] == 1
+    assert risk.denials[DenialCode.VAR_LIMIT] == 1
 
 
 def test_config_is_off_by_default_and_validated() -> None:

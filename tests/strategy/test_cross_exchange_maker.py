@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from spreadhawk.domain.events import OrderCanceled, OrderSide
+from spreadhawk.domain.events import OrderCanceled, OrderSide, RejectCode, SubmitOrder
 from spreadhawk.domain.identifiers import venue_of
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
 from spreadhawk.domain.market import Aggressor, BookDeltas, BookSnapshot, MarketData, TradeTick
-from spreadhawk.domain.orders import Order
+from spreadhawk.domain.orders import Order, OrderStatus
 from spreadhawk.domain.transfers import WithdrawalTerms
 from spreadhawk.engine.engine import Engine
 from spreadhawk.engine.replay import run_replay
@@ -110,13 +110,14 @@ def _run(
     latency_ms: dict[str, int] | None = None,
     balances: dict[str, dict[str, str]] | None = None,
     withdrawals: dict[str, WithdrawalTerms] | None = None,
+    venue_class: type[SimulatedVenue] = SimulatedVenue,
     **params: Any,
 ) -> Run:
     engine = Engine(list(instruments))
     venues = {}
     for inst in instruments:
         latency_ns = (latency_ms or {}).get(inst.venue, 0) * MS
-        venue = SimulatedVenue(inst.venue, latency_ns=latency_ns, withdrawals=withdrawals or {})
+        venue = venue_class(inst.venue, latency_ns=latency_ns, withdrawals=withdrawals or {})
         connect_simulated(engine, venue)
         venues[inst.venue] = venue
         for asset, amount in (balances or {}).get(inst.venue, {"USDT": "10000", "BTC": "10"}).items():
@@ -175,6 +176,23 @@ def test_a_band_beyond_the_maker_touch_quotes_one_tick_inside_it_never_across() 
     (bid,) = run.orders("A")
     assert bid.price == D("99.96")  # best bid + 1 tick: no edge given away beyond the queue's front
     assert run.stats["post_only_rejected"] == 0
+
+
+class _RewordingVenue(SimulatedVenue):
+    """Words every refusal differently: what a strategy does must not depend on a message's text."""
+
+    def _reject(self, cmd: SubmitOrder, code: RejectCode, reason: str) -> None:
+        super()._reject(cmd, code, f"refused ({len(reason)} characters of explanation withheld)")
+
+
+@pytest.mark.parametrize("venue_class", [SimulatedVenue, _RewordingVenue])
+def test_a_post_only_refusal_is_known_by_its_code_not_its_wording(venue_class: type[SimulatedVenue]) -> None:
+    # The bid quote (99.89) is on its way to A (5 ms) when A's ask drops to 99.85: it would take.
+    records = [*BOOKS, _snap(A, 1 * MS, [("99.70", "2")], [("99.85", "2")], seq=2)]
+    run = _run(records, sides="bid", latency_ms={"A": 5}, venue_class=venue_class)
+    refused = [o for o in run.orders("A") if o.status is OrderStatus.REJECTED]
+    assert [(o.price, o.reject_code) for o in refused] == [(D("99.89"), RejectCode.POST_ONLY)]
+    assert (run.stats["quotes_rejected"], run.stats["post_only_rejected"]) == (1, 1)
 
 
 def test_only_the_configured_side_is_quoted() -> None:

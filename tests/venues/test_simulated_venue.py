@@ -25,7 +25,7 @@ from sim_harness import (
     trade,
 )
 
-from spreadhawk.domain.events import Liquidity, OrderEvent, OrderFilled, OrderSide, TimeInForce
+from spreadhawk.domain.events import Liquidity, OrderEvent, OrderFilled, OrderSide, RejectCode, TimeInForce
 from spreadhawk.domain.identifiers import ClientOrderId
 from spreadhawk.domain.market import Aggressor, Bar, FundingRate, MarketData, MarkPrice
 from spreadhawk.domain.orders import OrderStatus
@@ -144,6 +144,7 @@ def test_post_only_that_would_take_is_rejected(side: OrderSide, price: str) -> N
     h = run([BOOK], {1000: submit(side, "0.5", price, post_only=True)}, deposits=WITH_BTC)
     assert h.order("script-1").status is S.REJECTED
     assert "post-only" in h.order("script-1").reason
+    assert h.order("script-1").reject_code is RejectCode.POST_ONLY
     assert h.fills() == []
     assert h.reserved("USDT") == 0
     assert h.reserved("BTC") == 0
@@ -376,6 +377,7 @@ def test_spot_buy_beyond_the_quote_balance_is_rejected() -> None:
     first = h.order("script-1")
     assert first.status is S.REJECTED
     assert first.reason.startswith("insufficient balance")
+    assert first.reject_code is RejectCode.INSUFFICIENT_BALANCE
     assert h.order("script-2").status is S.FILLED  # 90.45 + fee fits
     assert h.balance("USDT") == D(100) - D("90.45") - D("0.09045")
     h.assert_books_agree()
@@ -582,7 +584,7 @@ def test_perpetual_margin_of_an_open_position_is_not_available_again() -> None:
     h = run([PERP_BOOK], {1000: opens_twice}, deposits={"USDT": "150"})
     assert h.order("script-1").status is S.FILLED
     assert h.order("script-2").status is S.REJECTED
-    assert "insufficient balance" in h.order("script-2").reason
+    assert h.order("script-2").reject_code is RejectCode.INSUFFICIENT_BALANCE
     # closing frees the margin: the same position can be opened again
     cycle = chain(submit(BUY, "10", inst=PERP), submit(SELL, "10", inst=PERP), submit(BUY, "10", inst=PERP))
     h = run([PERP_BOOK], {1000: cycle}, deposits={"USDT": "150"})
@@ -607,6 +609,7 @@ def test_orders_are_rejected_while_the_book_has_a_gap() -> None:
     assert rejected.status is S.REJECTED
     assert "book unavailable" in rejected.reason
     assert "gap" in rejected.reason
+    assert rejected.reject_code is RejectCode.BOOK_UNAVAILABLE
     assert h.order("script-3").status is S.FILLED  # resynced by the snapshot
     assert [f.client_order_id for f in h.fills()] == ["script-1", "script-3"]
 
@@ -615,6 +618,7 @@ def test_orders_are_rejected_before_the_first_snapshot() -> None:
     h = run([trade(500, "100", "1", SELLER), BOOK], {500: submit(BUY, "0.1")})
     assert h.order("script-1").status is S.REJECTED
     assert "no snapshot" in h.order("script-1").reason
+    assert h.order("script-1").reject_code is RejectCode.BOOK_UNAVAILABLE
 
 
 def test_denied_orders_never_reach_the_venue() -> None:

@@ -38,6 +38,18 @@ class Liquidity(StrEnum):
     TAKER = "taker"
 
 
+class RejectCode(StrEnum):
+    """What kind of refusal a venue's ``OrderRejected`` is. The ``reason`` text is for people; code
+    compares this, so rewording a message never changes what a strategy does."""
+
+    POST_ONLY = "post_only"  # a post-only order would have taken liquidity (Binance -2010)
+    INSUFFICIENT_BALANCE = "insufficient_balance"  # the free balance does not cover the order
+    BOOK_UNAVAILABLE = "book_unavailable"  # the venue's book is invalid: it cannot match
+    SETTLED = "settled"  # the instrument has settled and no longer trades
+    BELOW_ONE_LOT = "below_one_lot"  # a quote-sized order buys less than one lot
+    OTHER = "other"  # anything else, or a venue that does not say
+
+
 # --------------------------------------------------------------------------- commands
 @dataclass(frozen=True, slots=True)
 class SubmitOrder:
@@ -95,6 +107,7 @@ class OrderRejected:
     ts_ns: int
     client_order_id: ClientOrderId
     reason: str
+    code: RejectCode = RejectCode.OTHER
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ from spreadhawk.domain.events import (
     OrderStatusUnknown,
     OrderSubmitted,
     OrderType,
+    RejectCode,
     SubmitOrder,
     TimeInForce,
 )
@@ -115,6 +116,7 @@ class Order:
     venue_order_id: str | None = None
     reason: str = ""
     trade_ids: frozenset[str] = frozenset()
+    reject_code: RejectCode | None = None  # a venue's refusal, by kind (``reason`` is its text)
 
     @classmethod
     def from_command(cls, cmd: SubmitOrder) -> Order:
@@ -186,6 +188,8 @@ class Order:
         if isinstance(event, OrderCancelRejected) and not self.is_terminal and self.filled_quantity > 0:
             target = S.PARTIALLY_FILLED
         reason = getattr(event, "reason", self.reason)
+        if isinstance(event, OrderRejected):
+            return replace(self, status=target, reason=reason, reject_code=event.code)
         return replace(self, status=target, reason=reason)
 
     def _apply_fill(self, fill: OrderFilled, target: OrderStatus) -> Order:

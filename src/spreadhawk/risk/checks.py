@@ -10,7 +10,10 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from spreadhawk.domain.events import SubmitOrder
+from spreadhawk.domain.identifiers import InstrumentId
+from spreadhawk.engine.ports import RiskView
 from spreadhawk.risk.config import RiskLimits
+from spreadhawk.risk.denials import Denial, DenialCode
 from spreadhawk.risk.exposure import ExposureBook
 from spreadhawk.risk.marks import Marks
 
@@ -31,6 +34,16 @@ class InstrumentFacts(NamedTuple):
 Touch = tuple[Decimal | None, Decimal | None]  # best bid, best ask (None when a side is empty)
 
 
+def touch_of(view: RiskView, instrument_id: InstrumentId) -> Touch:
+    """The best bid and ask of a valid book (neither when the book is missing or invalid)."""
+    book = view.books.get(instrument_id)
+    if book is None or not book.is_valid:
+        return None, None
+    inst = view.instruments[instrument_id]
+    bid, ask = book.best_bid(), book.best_ask()
+    return (None if bid is None else inst.price(bid[0])), (None if ask is None else inst.price(ask[0]))
+
+
 class Projection(NamedTuple):
     """The order as the exposure limits see it: what the account would hold if it filled."""
 
@@ -43,7 +56,7 @@ class Projection(NamedTuple):
 
 def price_band_denial(
     limits: RiskLimits, command: SubmitOrder, mark: Decimal | None, touch: Touch, facts: InstrumentFacts
-) -> str | None:
+) -> Denial | None:
     """A limit price further than the band beyond the market: above the best ask (or the mark) by
     more than ``price_band`` of it, or below the best bid (or the mark) by more. Measured from the
     touch rather than the mid so that taking the best price of a wide book (a binary market quoted
@@ -57,9 +70,9 @@ def price_band_denial(
     floor = facts.tick_size * limits.price_band_min_ticks
     top, bottom = high + max(high * band, floor), low - max(low * band, floor)
     if command.price > top:
-        return f"price_band: {command.price} is above {top} ({band:%} over the market {high})"
+        return Denial(DenialCode.PRICE_BAND, f"{command.price} is above {top} ({band:%} over the market {high})")
     if command.price < bottom:
-        return f"price_band: {command.price} is below {bottom} ({band:%} under the market {low})"
+        return Denial(DenialCode.PRICE_BAND, f"{command.price} is below {bottom} ({band:%} under the market {low})")
     return None
 
 
@@ -70,14 +83,14 @@ def exposure_denial(
     facts: InstrumentFacts,
     order: Projection,
     multiplier: Decimal,
-) -> str | None:
+) -> Denial | None:
     """The first exposure limit the order would break if it filled, orders in flight included."""
     equity, price = marks.equity, order.price
     if limits.max_asset_fraction is not None:
         projected = abs(order.net + order.signed) * price + book.by_asset.get(facts.asset, ZERO)
         cap = limits.max_asset_fraction * multiplier * equity
         if projected > cap:
-            return f"asset_concentration: {facts.asset} exposure {projected:.2f} > {cap:.2f}"
+            return Denial(DenialCode.ASSET_CONCENTRATION, f"{facts.asset} exposure {projected:.2f} > {cap:.2f}")
     if limits.max_strategy_fraction is not None:
         own = book.net(order.strategy_id, facts.asset)
         projected = (
@@ -87,15 +100,16 @@ def exposure_denial(
         )
         cap = limits.max_strategy_fraction * multiplier * equity
         if projected > cap:
-            return f"strategy_exposure: {order.strategy_id} exposure {projected:.2f} > {cap:.2f}"
+            detail = f"{order.strategy_id} exposure {projected:.2f} > {cap:.2f}"
+            return Denial(DenialCode.STRATEGY_EXPOSURE, detail)
     if limits.max_deployed_fraction is not None:
         projected = marks.deployed + book.deployed + order.notional * facts.deployed_weight
         cap = limits.max_deployed_fraction * equity
         if projected > cap:
-            return f"capital_deployed: {projected:.2f} > {cap:.2f}"
+            return Denial(DenialCode.CAPITAL_DEPLOYED, f"{projected:.2f} > {cap:.2f}")
     if limits.max_leverage is not None:
         projected = marks.gross + book.gross + order.notional
         if projected > limits.max_leverage * equity:
             ratio = projected / equity if equity > 0 else Decimal("Infinity")
-            return f"leverage: {ratio:.2f} > {limits.max_leverage}"
+            return Denial(DenialCode.LEVERAGE, f"{ratio:.2f} > {limits.max_leverage}")
     return None

@@ -2,7 +2,8 @@
 
 ``RiskEngine.attach(engine)`` lets it observe the engine; the composition root then makes it the
 engine's ``PreTradeRisk`` port (``engine.use_risk(risk)``). A denial reason
-starts with a stable code (``"asset_concentration: ..."``), so denials can be counted by reason.
+starts with a stable code (``"asset_concentration: ..."``, a ``DenialCode``), so denials can be
+counted by reason.
 The checks, in order (the first that fails names the denial):
 
 1. kill switch on -> ``kill_switch`` (only the risk engine's own flattening orders pass);
@@ -51,8 +52,9 @@ from spreadhawk.engine.engine import Engine
 from spreadhawk.engine.messages import EquitySampled
 from spreadhawk.engine.ports import RiskView
 from spreadhawk.risk.breakers import Drawdown, LosingStreaks, LossLimits, Mode, VenueHealth
-from spreadhawk.risk.checks import InstrumentFacts, Projection, Touch, exposure_denial, price_band_denial
+from spreadhawk.risk.checks import InstrumentFacts, Projection, exposure_denial, price_band_denial, touch_of
 from spreadhawk.risk.config import NS_PER_S, RiskLimits
+from spreadhawk.risk.denials import Denial, DenialCode
 from spreadhawk.risk.exposure import ExposureBook, InFlight
 from spreadhawk.risk.kill_switch import InMemoryKillSwitchStore, KillSwitch, KillSwitchChanged, KillSwitchStore
 from spreadhawk.risk.marks import Marks
@@ -76,7 +78,8 @@ class RiskEngine:
         self.drawdown = Drawdown()
         self.streaks = LosingStreaks()
         self.health = VenueHealth(self.limits)
-        self.denials: Counter[str] = Counter()
+        self.denials: Counter[DenialCode] = Counter()
+        self._denied: tuple[ClientOrderId, DenialCode] | None = None  # check()'s last; its OrderDenied is next
         self.records: list[RiskStateChanged | KillSwitchChanged] = []
         self.halving = False
         self.paused_until: dict[str, int] = {}
@@ -130,7 +133,7 @@ class RiskEngine:
     def check(self, command: SubmitOrder, view: RiskView) -> str | None:
         now = view.clock.now_ns()
         if command.strategy_id == RISK_STRATEGY_ID:
-            reason = None  # its own flattening orders
+            denial = None  # its own flattening orders
         else:
             if self._dirty:
                 self._remark(now)
@@ -139,14 +142,20 @@ class RiskEngine:
                 # uses marks at most ``mark_interval_s`` plus one event old
                 self._remark_due = True
                 self.engine.schedule(now, self._scheduled_remark)
-            reason = self._denial(command, view, now)
-        if reason is None:
+            denial = self._denial(command, view, now)
+        if denial is None:
             self._admit(command, view, now)
-        return reason
+            return None
+        self._denied = (command.client_order_id, denial.code)
+        return str(denial)
 
     def on_event(self, event: OrderEvent) -> None:
         if type(event) is OrderDenied:
-            self.denials[event.reason.partition(":")[0] if ": " in event.reason else "order_rules"] += 1
+            # Ours is known by its code; any other (the exchange's rules, or one replayed from the
+            # journal on a restart) is read from its reason.
+            denied, self._denied = self._denied, None
+            ours = denied is not None and denied[0] == event.client_order_id
+            self.denials[denied[1] if ours and denied is not None else DenialCode.of(event.reason)] += 1
             return
         coid = event.client_order_id
         entry = self.book.in_flight.get(coid)
@@ -235,11 +244,11 @@ class RiskEngine:
         return multiplier * self.limits.reduced_size_factor if mode is Mode.REDUCED else multiplier
 
     # ------------------------------------------------------------------ checks
-    def _denial(self, command: SubmitOrder, view: RiskView, now: int) -> str | None:  # noqa: PLR0911 (one exit per check, in order)
+    def _denial(self, command: SubmitOrder, view: RiskView, now: int) -> Denial | None:  # noqa: PLR0911 (one exit per check, in order)
         if self.kill_switch.engaged:
             state = self.kill_switch.state
             assert state is not None
-            return f"kill_switch: on since {state.ts_ns} by {state.by}: {state.reason}"
+            return Denial(DenialCode.KILL_SWITCH, f"on since {state.ts_ns} by {state.by}: {state.reason}")
         info = self._info[command.instrument_id]
         price = command.price if command.price is not None else view.price(command.instrument_id)
         signed = self._base_quantity(command, info, price) * command.side.sign
@@ -247,7 +256,7 @@ class RiskEngine:
         reducing = command.reduce_only or abs(net + signed) < abs(net)
         mode, why = self.mode(info.venue, command.instrument_id)
         if mode is Mode.HALTED:
-            return f"halted: {why}"
+            return Denial(DenialCode.HALTED, why)
         if not reducing:
             reason = self._gate(command.strategy_id, mode, why, now)
             if reason is not None:
@@ -256,15 +265,15 @@ class RiskEngine:
         if reason is not None:
             return reason
         if price is None:
-            return f"no_mark: no price to value a market order on {command.instrument_id}"
+            return Denial(DenialCode.NO_MARK, f"no price to value a market order on {command.instrument_id}")
         notional = self._notional(command, info, price)
         self._checked = (command.client_order_id, notional)  # _admit reuses it
         multiplier = self.size_multiplier(mode)
         lim = self.limits
         if lim.max_order_notional is not None and notional > lim.max_order_notional * multiplier:
-            return f"order_notional: {notional:.2f} > {lim.max_order_notional * multiplier:.2f}"
+            return Denial(DenialCode.ORDER_NOTIONAL, f"{notional:.2f} > {lim.max_order_notional * multiplier:.2f}")
         mark = view.price(command.instrument_id)
-        reason = price_band_denial(self.limits, command, mark, _touch(view, command.instrument_id), info)
+        reason = price_band_denial(self.limits, command, mark, touch_of(view, command.instrument_id), info)
         if reason is not None or reducing:
             return reason
         price_now = self.marks.prices.get(info.asset) or self.marks.price(info.asset, view) or ZERO
@@ -274,18 +283,19 @@ class RiskEngine:
             reason = self.var_limit.denial(info.asset, float(signed * price_now), self.marks.equity)
         return reason
 
-    def _gate(self, strategy_id: str, mode: Mode, why: str, now: int) -> str | None:
+    def _gate(self, strategy_id: str, mode: Mode, why: str, now: int) -> Denial | None:
         if mode is Mode.HEDGE_ONLY:
-            return f"hedge_only: {why}; only risk-reducing orders pass"
+            return Denial(DenialCode.HEDGE_ONLY, f"{why}; only risk-reducing orders pass")
         active = self.loss_limits.active(now)
         if active is not None:
-            return f"loss_limit: {active[0]} loss limit hit; new risk refused until {active[1]}"
+            return Denial(DenialCode.LOSS_LIMIT, f"{active[0]} loss limit hit; new risk refused until {active[1]}")
+        paused = DenialCode.STRATEGY_PAUSED
         if strategy_id in self.in_review:
             losses = self.streaks.streak.get(strategy_id, 0)
-            return f"strategy_paused: {strategy_id} paused pending review ({losses} losses in a row)"
+            return Denial(paused, f"{strategy_id} paused pending review ({losses} losses in a row)")
         until = self.paused_until.get(strategy_id)
         if until is not None and now < until:
-            return f"strategy_paused: {strategy_id} paused until {until} after a losing streak"
+            return Denial(paused, f"{strategy_id} paused until {until} after a losing streak")
         return None
 
     def _base_quantity(self, command: SubmitOrder, info: InstrumentFacts, price: Decimal | None) -> Decimal:
@@ -398,12 +408,3 @@ class RiskEngine:
         record = RiskStateChanged(self.engine.clock.now_ns(), what, subject, state, reason, by)
         self.records.append(record)
         self.engine.journal.append(record)
-
-
-def _touch(view: RiskView, instrument_id: InstrumentId) -> Touch:
-    book = view.books.get(instrument_id)
-    if book is None or not book.is_valid:
-        return None, None
-    inst = view.instruments[instrument_id]
-    bid, ask = book.best_bid(), book.best_ask()
-    return (None if bid is None else inst.price(bid[0])), (None if ask is None else inst.price(ask[0]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 
 from spreadhawk.risk.config import NS_PER_S, RiskLimits
+from spreadhawk.risk.denials import Denial, DenialCode
 
 _SECOND = NS_PER_S
 _MINUTE = 60 * NS_PER_S
@@ -33,13 +34,13 @@ class OrderRates:
         self._per_strategy = (limits.max_strategy_orders_per_second, limits.max_strategy_orders_per_minute)
         self._strategies: dict[str, list[tuple[str, _Window]]] = {}
 
-    def denial(self, strategy_id: str, now_ns: int) -> str | None:
+    def denial(self, strategy_id: str, now_ns: int) -> Denial | None:
         for name, window in self._account:
             if window.full(now_ns):
-                return f"order_rate: {window.limit} orders per {name} for the account"
+                return Denial(DenialCode.ORDER_RATE, f"{window.limit} orders per {name} for the account")
         for name, window in self._of(strategy_id):
             if window.full(now_ns):
-                return f"order_rate: {window.limit} orders per {name} for strategy {strategy_id}"
+                return Denial(DenialCode.ORDER_RATE, f"{window.limit} orders per {name} for strategy {strategy_id}")
         return None
 
     def record(self, strategy_id: str, now_ns: int) -> None:

@@ -36,6 +36,7 @@ import numpy.typing as npt
 from spreadhawk.domain.market import Bar, BookDeltas, BookSnapshot, MarketData, QuoteTick, TradeTick
 from spreadhawk.engine.engine import Engine
 from spreadhawk.risk.config import NS_PER_S, RiskLimits
+from spreadhawk.risk.denials import Denial, DenialCode
 from spreadhawk.risk.marks import Marks
 
 FloatArray = npt.NDArray[np.float64]
@@ -130,7 +131,7 @@ class VarLimit:
         self.var = self._z * math.sqrt(self._variance)
 
     # ------------------------------------------------------------------ the check
-    def denial(self, asset: str, added_value: float, equity: Decimal) -> str | None:
+    def denial(self, asset: str, added_value: float, equity: Decimal) -> Denial | None:
         """``var_limit: ...`` when adding ``added_value`` (signed) of ``asset`` lifts the VaR over the cap."""
         k = self._index.get(asset)
         sigma_e, cov = self._sigma_e, self._cov
@@ -143,4 +144,5 @@ class VarLimit:
         cap = float(self.fraction * equity)
         if var <= cap:
             return None
-        return f"var_limit: 1-day {self.level:.0%} VaR {var:.2f} > {cap:.2f} ({self.fraction:%} of equity)"
+        detail = f"1-day {self.level:.0%} VaR {var:.2f} > {cap:.2f} ({self.fraction:%} of equity)"
+        return Denial(DenialCode.VAR_LIMIT, detail)

@@ -16,6 +16,7 @@ from spreadhawk.domain.events import OrderSide, TimeInForce
 from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId
 from spreadhawk.engine.context import StrategyContext
 from spreadhawk.strategy.binary_guards import near_expiry, stale_books
+from spreadhawk.strategy.skips import Skip
 
 ZERO = Decimal(0)
 MS = 1_000_000
@@ -43,7 +44,7 @@ class TokenBuyer:
         self.min_left_ns = round(min_time_to_expiry_s * S)
         self.inflight: set[InstrumentId] = set()  # tokens with an order not yet final (one at a time)
         self.held: dict[int, Decimal] = {}  # expiry -> tokens bought or in flight on the market
-        self.skipped: dict[str, int] = {}
+        self.skipped: dict[Skip, int] = {}
 
     def markets(self, ctx: StrategyContext) -> list[InstrumentId]:
         """What a buyer's strategy listens to: the reference and every instrument on the venue."""
@@ -56,12 +57,12 @@ class TokenBuyer:
             stale_books(now, (ctx.book(iid).ts_ns,), self.max_book_age_ns)
             or stale_books(now, (ctx.book(self.reference).ts_ns,), self.max_reference_age_ns)
             or near_expiry(now, expiry, self.min_left_ns)
-            or ("order_in_flight" if iid in self.inflight else None)
-            or ("position_limit" if self.held.get(expiry, ZERO) >= self.max_shares_per_market else None)
+            or (Skip.ORDER_IN_FLIGHT if iid in self.inflight else None)
+            or (Skip.POSITION_LIMIT if self.held.get(expiry, ZERO) >= self.max_shares_per_market else None)
         )
         quantity = ZERO if reason else self._quantity(ctx, iid, expiry, price, shown)
         if reason or quantity <= 0:
-            reason = reason or "insufficient_balance"
+            reason = reason or Skip.INSUFFICIENT_BALANCE
             self.skipped[reason] = self.skipped.get(reason, 0) + 1
             return ZERO
         self.held[expiry] = self.held.get(expiry, ZERO) + quantity

@@ -38,6 +38,7 @@ from decimal import Decimal
 
 from spreadhawk.analytics.binary_pricing import OutcomeToken, is_complementary_pair, is_neg_risk_basket
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
+from spreadhawk.strategy.skips import Skip
 
 __all__ = [
     "UpDownMarket",
@@ -53,24 +54,24 @@ S = 1_000_000_000
 _UPDOWN = re.compile(r"^(?P<asset>[A-Z0-9]+)-UPDOWN(?:-(?P<period>\d+)M)?-(?P<stamp>\d{8}T\d{4})-(?P<outcome>YES|NO)$")
 
 
-def stale_books(now_ns: int, book_ts_ns: Iterable[int], max_age_ns: int) -> str | None:
+def stale_books(now_ns: int, book_ts_ns: Iterable[int], max_age_ns: int) -> Skip | None:
     """``"stale_book"`` when any leg's book was last updated more than ``max_age_ns`` ago."""
-    return "stale_book" if any(now_ns - ts > max_age_ns for ts in book_ts_ns) else None
+    return Skip.STALE_BOOK if any(now_ns - ts > max_age_ns for ts in book_ts_ns) else None
 
 
-def near_expiry(now_ns: int, expiry_ns: int | None, min_left_ns: int) -> str | None:
+def near_expiry(now_ns: int, expiry_ns: int | None, min_left_ns: int) -> Skip | None:
     """``"near_expiry"`` when less than ``min_left_ns`` is left before ``expiry_ns`` (None: no expiry)."""
-    return "near_expiry" if expiry_ns is not None and expiry_ns - now_ns < min_left_ns else None
+    return Skip.NEAR_EXPIRY if expiry_ns is not None and expiry_ns - now_ns < min_left_ns else None
 
 
-def neg_risk_refusal(tokens: Sequence[OutcomeToken], *, allow_neg_risk_pairs: bool = False) -> str | None:
+def neg_risk_refusal(tokens: Sequence[OutcomeToken], *, allow_neg_risk_pairs: bool = False) -> Skip | None:
     """Why buying every token of ``tokens`` is not a locked payout of 1, or ``None`` when it is."""
     if is_neg_risk_basket(tokens):
-        return "neg_risk_basket"
+        return Skip.NEG_RISK_BASKET
     if len(tokens) != 2 or not is_complementary_pair(tokens[0], tokens[1]):
-        return "not_a_pair"
+        return Skip.NOT_A_PAIR
     if tokens[0].neg_risk_event and not allow_neg_risk_pairs:
-        return "neg_risk_market"
+        return Skip.NEG_RISK_MARKET
     return None
 
 

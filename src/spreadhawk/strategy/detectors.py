@@ -26,6 +26,7 @@ from fractions import Fraction
 from spreadhawk.domain.identifiers import InstrumentId, instrument_id
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
 from spreadhawk.strategy.paired_walk import Levels, Limits, round_down, truncate, walk_pair
+from spreadhawk.strategy.skips import Skip
 
 __all__ = [
     "BinaryPair",
@@ -48,9 +49,9 @@ BPS = Decimal(10_000)
 OUTCOMES = {"YES": "NO", "NO": "YES"}
 
 
-def no_limits(_a: Decimal, _b: Decimal, _qty: Decimal, _spend: Decimal) -> tuple[tuple[Decimal, str], ...]:
+def no_limits(_a: Decimal, _b: Decimal, _qty: Decimal, _spend: Decimal) -> tuple[tuple[Decimal, Skip], ...]:
     """Depth is the only bound (a scanner, which does not know any balance)."""
-    return ((Decimal("Infinity"), "depth"),)
+    return ((Decimal("Infinity"), Skip.DEPTH),)
 
 
 def common_lot(a: Decimal, b: Decimal) -> Decimal:
@@ -93,8 +94,8 @@ def plan_cross_exchange(
     *,
     margin: Decimal = ZERO,
     limits: Limits = no_limits,
-    depth_reason: str = "below_lot_size",
-) -> CrossPlan | str:
+    depth_reason: Skip = Skip.BELOW_LOT_SIZE,
+) -> CrossPlan | Skip:
     """Buy ``buy``'s asks and sell ``sell``'s bids while each slice pays, or the reason there is nothing
     to take (the binding limit's reason, ``depth_reason``, or ``below_min_notional``)."""
     slices, bound = walk_pair(
@@ -121,9 +122,9 @@ def plan_cross_exchange(
         sell_decision=sum((bid * q for _, bid, q in kept), ZERO) / quantity,
     )
     if buy.notional(quantity, plan.buy_limit) < buy.min_notional:
-        return "below_min_notional"
+        return Skip.BELOW_MIN_NOTIONAL
     if sell.notional(quantity, plan.sell_limit) < sell.min_notional:
-        return "below_min_notional"
+        return Skip.BELOW_MIN_NOTIONAL
     return plan
 
 
@@ -192,8 +193,8 @@ def plan_binary_pair(
     *,
     min_edge: Decimal = ZERO,
     limits: Limits = no_limits,
-    depth_reason: str = "below_lot_size",
-) -> PairPlan | str:
+    depth_reason: Skip = Skip.BELOW_LOT_SIZE,
+) -> PairPlan | Skip:
     """Buy both asks together while a pair costs less than its payout minus ``min_edge``."""
     payout = pair.yes.contract_size
 
@@ -215,7 +216,7 @@ def plan_binary_pair(
     yes_limit, no_limit = max(s[0] for s in kept), max(s[1] for s in kept)
     for inst, limit in ((pair.yes, yes_limit), (pair.no, no_limit)):
         if inst.notional(quantity, limit) < inst.min_notional:
-            return "below_min_notional"
+            return Skip.BELOW_MIN_NOTIONAL
     cost = sum((pair_cost(pair, y, n) * q for y, n, q in kept), ZERO)
     return PairPlan(
         quantity,

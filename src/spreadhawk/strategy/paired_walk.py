@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from decimal import ROUND_DOWN, Decimal
 
+from spreadhawk.strategy.skips import Skip
+
 ZERO = Decimal(0)
 Levels = Sequence[tuple[Decimal, Decimal]]  # (price, size), best first
 Slice = tuple[Decimal, Decimal, Decimal]  # (price on side a, price on side b, quantity)
 # (price a, price b, quantity taken so far, spend so far) -> (room left, reason) per limit
-Limits = Callable[[Decimal, Decimal, Decimal, Decimal], Sequence[tuple[Decimal, str]]]
+Limits = Callable[[Decimal, Decimal, Decimal, Decimal], Sequence[tuple[Decimal, Skip]]]
 
 
 def walk_pair(
@@ -25,8 +27,8 @@ def walk_pair(
     pays: Callable[[Decimal, Decimal], bool],
     limits: Limits,
     unit_spend: Callable[[Decimal, Decimal], Decimal],
-    depth_reason: str,
-) -> tuple[list[Slice], str]:
+    depth_reason: Skip,
+) -> tuple[list[Slice], Skip]:
     """Slices taken while ``pays(price_a, price_b)``; the reason is the limit that stopped the walk,
     else ``depth_reason`` (the books or the margin ran out first)."""
     slices: list[Slice] = []

@@ -61,11 +61,13 @@ from spreadhawk.analytics.binary_pricing import YEAR_S
 from spreadhawk.domain.events import OrderFilled, OrderSide
 from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.instruments import Instrument
-from spreadhawk.domain.market import BookDeltas, BookSnapshot, InstrumentSettled
+from spreadhawk.domain.market import BookDeltas, BookSide, BookSnapshot, InstrumentSettled
 from spreadhawk.domain.orderbook import OrderBook
 from spreadhawk.execution.paired import Leg
 from spreadhawk.strategy.binary_guards import near_expiry, stale_books, updown_market
 from spreadhawk.strategy.legs import PairedLegsConfig, PairedLegsStrategy
+from spreadhawk.strategy.skips import Skip, counted
+from spreadhawk.strategy.taken import TakenLiquidity
 
 MS, S = 1_000_000, 1_000_000_000
 ZERO = Decimal(0)
@@ -203,11 +205,11 @@ class BinaryCrossMarket(PairedLegsStrategy):
         super().__init__(config, strategy_id)
         self.cfg = config
         self._pairs: dict[InstrumentId, CrossPair | None] = {}  # any of the four tokens -> its pair
-        self._taken: dict[InstrumentId, dict[int, int]] = {}  # price ticks -> units our fills took
+        self._taken = TakenLiquidity()
         self._settled: set[InstrumentId] = set()  # short YES of the pairs whose short market has settled
         self._pending: set[int] = set()
         self._counts = dict.fromkeys(("opportunities_seen", "entries", "exits"), 0)
-        self._skipped: dict[str, int] = {}
+        self._skipped: dict[Skip, int] = {}
         self._expected_edge = 0.0
 
     def _held(self, token: InstrumentId) -> Decimal:
@@ -230,18 +232,16 @@ class BinaryCrossMarket(PairedLegsStrategy):
 
     # --------------------------------------------------------------------------- market data
     def on_book_snapshot(self, snapshot: BookSnapshot) -> None:
-        self._taken.pop(snapshot.instrument_id, None)
+        self._taken.on_book(snapshot)
         self._book_changed(snapshot.instrument_id)
 
     def on_book_deltas(self, deltas: BookDeltas) -> None:
-        taken = self._taken.get(deltas.instrument_id, {})
-        for price, _ in (*deltas.bids, *deltas.asks) if taken else ():
-            taken.pop(price, None)  # the venue republished the level: what we took is reflected
+        self._taken.on_book(deltas)
         self._book_changed(deltas.instrument_id)
 
-    def _left(self, token: Instrument, level: tuple[int, int] | None) -> Decimal:
+    def _left(self, token: Instrument, side: BookSide, level: tuple[int, int] | None) -> Decimal:
         """Size shown at a touch level less what our fills took since the venue last updated it."""
-        return ZERO if level is None else token.size(max(0, level[1] - self._taken.get(token.id, {}).get(level[0], 0)))
+        return ZERO if level is None else token.size(self._taken.left(token.id, side, level))
 
     def on_instrument_settled(self, settled: InstrumentSettled) -> None:
         pair = self._pairs.get(settled.instrument_id)
@@ -279,14 +279,14 @@ class BinaryCrossMarket(PairedLegsStrategy):
         reason = (
             stale_books(now, (self.ctx.book(t.id).ts_ns for t in tokens), self.cfg.max_book_age_ms * MS)
             or near_expiry(now, pair.short["YES"].expiry_ns, round(self.cfg.min_time_to_expiry_s * S))
-            or ("leg_in_flight" if self.executor.is_busy else None)
-            or ("position_limit" if held >= self.cfg.max_long_per_pair else None)
+            or (Skip.LEG_IN_FLIGHT if self.executor.is_busy else None)
+            or (Skip.POSITION_LIMIT if held >= self.cfg.max_long_per_pair else None)
             or self._enter(pair, q, signal, self.cfg.max_long_per_pair - held)
         )
         if reason:
             self._skipped[reason] = self._skipped.get(reason, 0) + 1
 
-    def _enter(self, pair: CrossPair, q: CrossQuotes, signal: CrossSignal, room: Decimal) -> str | None:
+    def _enter(self, pair: CrossPair, q: CrossQuotes, signal: CrossSignal, room: Decimal) -> Skip | None:
         other = "NO" if signal.long_outcome == "YES" else "YES"
         long_tok, short_tok = pair.long[signal.long_outcome], pair.short[other]
         long_ask = q.long_yes_ask if signal.long_outcome == "YES" else q.long_no_ask
@@ -294,13 +294,13 @@ class BinaryCrossMarket(PairedLegsStrategy):
         ratio = Decimal(repr(round(signal.hedge_ratio, 4)))
         unit_cost = long_ask * (1 + long_tok.taker_fee) + ratio * short_ask * (1 + short_tok.taker_fee)
         shown = [self.ctx.book(t.id).best_ask() for t in (long_tok, short_tok)]
-        sizes = [self._left(t, level) for t, level in zip((long_tok, short_tok), shown, strict=True)]
+        sizes = [self._left(t, BookSide.ASK, level) for t, level in zip((long_tok, short_tok), shown, strict=True)]
         affordable = self.ctx.available(self.cfg.venue, long_tok.quote) / unit_cost if unit_cost > 0 else ZERO
         hedge_room = sizes[1] / ratio if ratio > 0 else sizes[0]
         qty = long_tok.round_lot_down(min(self.cfg.order_shares, room, sizes[0], hedge_room, affordable))
         hedge = short_tok.round_lot_down((qty * ratio).to_integral_value(rounding=ROUND_DOWN))
         if qty <= 0 or hedge <= 0:
-            return "insufficient_balance" if affordable < self.cfg.order_shares else "below_lot_size"
+            return Skip.INSUFFICIENT_BALANCE if affordable < self.cfg.order_shares else Skip.BELOW_LOT_SIZE
         self._counts["entries"] += 1
         self._expected_edge += signal.edge * float(qty)
         self.executor.submit(
@@ -322,7 +322,7 @@ class BinaryCrossMarket(PairedLegsStrategy):
         if self.executor.is_busy or held[0] <= 0 or held[1] <= 0 or bids[0] is None or bids[1] is None:
             return False  # busy, or the hedge is gone: the long leg rides to settlement
         ratio = held[1] / held[0]
-        shown = [self._left(long_tok, bids[0]), self._left(short_tok, bids[1])]
+        shown = [self._left(long_tok, BookSide.BID, bids[0]), self._left(short_tok, BookSide.BID, bids[1])]
         qty = long_tok.round_lot_down(min(held[0], self.cfg.order_shares, shown[0], shown[1] / ratio))
         hedge = short_tok.round_lot_down(min(held[1], qty * ratio))
         if qty <= 0 or hedge <= 0:
@@ -348,15 +348,12 @@ class BinaryCrossMarket(PairedLegsStrategy):
 
     # --------------------------------------------------------------------------- order events
     def on_order_filled(self, event: OrderFilled) -> None:
-        iid, inst = event.instrument_id, self.ctx.instrument(event.instrument_id)
-        if event.ts_ns >= self.ctx.book(iid).ts_ns:  # the venue has not updated the book since
-            taken = self._taken.setdefault(iid, {})
-            taken[inst.ticks(event.price)] = taken.get(inst.ticks(event.price), 0) + inst.units(event.quantity)
+        self._taken.on_fill(event, self.ctx.instrument(event.instrument_id), self.ctx.book(event.instrument_id))
 
     def stats(self) -> dict[str, Any]:
         return {
             **self._counts,
-            "skipped": dict(sorted(self._skipped.items())),
+            "skipped": counted(self._skipped),
             "expected_edge": round(self._expected_edge, 6),
             "execution": self.executor.stats() if self._ctx is not None else {},
         }

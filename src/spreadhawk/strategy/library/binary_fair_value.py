@@ -35,6 +35,7 @@ from spreadhawk.domain.market import BookDeltas, BookSnapshot, InstrumentSettled
 from spreadhawk.strategy.base import Strategy, StrategyConfig
 from spreadhawk.strategy.binary_buyer import TokenBuyer
 from spreadhawk.strategy.binary_guards import updown_market
+from spreadhawk.strategy.skips import counted
 
 MS, S = 1_000_000, 1_000_000_000
 ZERO = Decimal(0)
@@ -164,4 +165,4 @@ class BinaryFairValue(Strategy):
     on_order_canceled = on_order_rejected = on_order_denied = _done
 
     def stats(self) -> dict[str, Any]:
-        return {**self._counts, "skipped": dict(sorted(self.buyer.skipped.items())), **self._sums}
+        return {**self._counts, "skipped": counted(self.buyer.skipped), **self._sums}

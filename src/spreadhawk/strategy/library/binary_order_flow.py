@@ -42,6 +42,7 @@ from spreadhawk.domain.market import Aggressor, BookDeltas, BookSnapshot, Instru
 from spreadhawk.strategy.base import Strategy, StrategyConfig
 from spreadhawk.strategy.binary_buyer import TokenBuyer
 from spreadhawk.strategy.binary_guards import updown_market
+from spreadhawk.strategy.skips import counted
 
 MS, S = 1_000_000, 1_000_000_000
 ZERO = Decimal(0)
@@ -219,7 +220,7 @@ class BinaryOrderFlow(Strategy):
     def stats(self) -> dict[str, Any]:
         return {
             **self._counts,
-            "skipped": dict(sorted(self.buyer.skipped.items())),
+            "skipped": counted(self.buyer.skipped),
             "fit_pairs": self._fit_pairs,
             "beta": round(self.beta(), 8),
             "ofi_return_correlation": round(self.correlation(), 4),

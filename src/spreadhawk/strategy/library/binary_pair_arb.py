@@ -60,6 +60,8 @@ from spreadhawk.execution.paired import HedgeMode, Leg, UnitStatus
 from spreadhawk.strategy.binary_guards import near_expiry, neg_risk_refusal, stale_books
 from spreadhawk.strategy.detectors import BinaryPair, PairPlan, binary_pair, pair_cost, plan_binary_pair
 from spreadhawk.strategy.legs import PairedLegsConfig, PairedLegsStrategy
+from spreadhawk.strategy.skips import Skip, counted
+from spreadhawk.strategy.taken import TakenLiquidity
 
 ZERO = Decimal(0)
 MS, S = 1_000_000, 1_000_000_000
@@ -94,9 +96,9 @@ class BinaryPairArb(PairedLegsStrategy):
         self._pairs: dict[InstrumentId, BinaryPair | None] = {}  # either token -> its pair (None: not a pair)
         self._pending: set[InstrumentId] = set()  # yes ids of the pairs with a decision scheduled
         self._spent: dict[InstrumentId, Decimal] = {}  # yes id -> quote spent on the market, fees in
-        self._taken: dict[InstrumentId, dict[int, int]] = {}  # ask ticks -> units our fills took
+        self._taken = TakenLiquidity()
         self._counts = dict.fromkeys(("opportunities_seen", "opportunities_taken"), 0)
-        self._skipped: dict[str, int] = {}
+        self._skipped: dict[Skip, int] = {}
         self._expected_edge = ZERO
 
     def subscriptions(self) -> Iterable[InstrumentId]:
@@ -123,19 +125,16 @@ class BinaryPairArb(PairedLegsStrategy):
 
     # --------------------------------------------------------------------------- market data
     def on_book_snapshot(self, snapshot: BookSnapshot) -> None:
-        self._taken.pop(snapshot.instrument_id, None)
+        self._taken.on_book(snapshot)
         self._book_changed(snapshot.instrument_id)
 
     def on_book_deltas(self, deltas: BookDeltas) -> None:
-        taken = self._taken.get(deltas.instrument_id)
-        if taken:
-            for price, _ in deltas.asks:
-                taken.pop(price, None)
+        self._taken.on_book(deltas)
         self._book_changed(deltas.instrument_id)
 
     def on_instrument_settled(self, settled: InstrumentSettled) -> None:
         pair = self._pairs.pop(settled.instrument_id, None)
-        self._taken.pop(settled.instrument_id, None)
+        self._taken.forget(settled.instrument_id)
         if pair is not None:
             self._spent.pop(pair.yes.id, None)
 
@@ -158,7 +157,7 @@ class BinaryPairArb(PairedLegsStrategy):
             return
         self._counts["opportunities_seen"] += 1
         plan = self._guard(pair, self.ctx.now_ns()) or self._plan(pair, yes_asks, no_asks)
-        if isinstance(plan, str):
+        if isinstance(plan, Skip):
             self._skipped[plan] = self._skipped.get(plan, 0) + 1
             return
         self._counts["opportunities_taken"] += 1
@@ -174,32 +173,31 @@ class BinaryPairArb(PairedLegsStrategy):
     def _pays(self, pair: BinaryPair, yes_ask: Decimal, no_ask: Decimal) -> bool:
         return pair.yes.contract_size - pair_cost(pair, yes_ask, no_ask) > self.cfg.min_edge
 
-    def _guard(self, pair: BinaryPair, now: int) -> str | None:
+    def _guard(self, pair: BinaryPair, now: int) -> Skip | None:
         event = "neg-risk" if pair.market in self.cfg.neg_risk_markets else ""
         return (
             stale_books(now, (self.ctx.book(i.id).ts_ns for i in (pair.yes, pair.no)), self.cfg.max_book_age_ms * MS)
             or near_expiry(now, pair.yes.expiry_ns or 0, self._min_to_expiry_ns)
             or neg_risk_refusal([OutcomeToken(pair.market, i.symbol, event) for i in (pair.yes, pair.no)])
-            or ("leg_in_flight" if self.executor.is_busy else None)
+            or (Skip.LEG_IN_FLIGHT if self.executor.is_busy else None)
         )
 
     def _asks(self, inst: Instrument) -> Asks:
         """Ask levels best first, less what our fills took."""
-        taken = self._taken.get(inst.id, {})
-        levels = ((p, size - taken.get(p, 0)) for p, size in self.ctx.book(inst.id).levels(BookSide.ASK))
-        return [(inst.price(price), inst.size(left)) for price, left in levels if left > 0]
+        levels = self._taken.levels(self.ctx.book(inst.id), BookSide.ASK)
+        return [(inst.price(price), inst.size(left)) for price, left in levels]
 
-    def _plan(self, pair: BinaryPair, yes_asks: Asks, no_asks: Asks) -> PairPlan | str:
+    def _plan(self, pair: BinaryPair, yes_asks: Asks, no_asks: Asks) -> PairPlan | Skip:
         """The legs to send, or the reason to skip."""
         balance = self.ctx.available(self.cfg.venue, pair.yes.quote)
         budget_left = self.cfg.max_quote_per_market - self._spent.get(pair.yes.id, ZERO)
 
-        def limits(yes: Decimal, no: Decimal, qty: Decimal, spend: Decimal) -> tuple[tuple[Decimal, str], ...]:
+        def limits(yes: Decimal, no: Decimal, qty: Decimal, spend: Decimal) -> tuple[tuple[Decimal, Skip], ...]:
             cost = pair_cost(pair, yes, no)
             return (
-                (self.cfg.max_pairs - qty, "below_lot_size"),
-                ((balance - spend) / cost, "insufficient_balance"),
-                ((budget_left - spend) / cost, "market_budget_spent"),
+                (self.cfg.max_pairs - qty, Skip.BELOW_LOT_SIZE),
+                ((balance - spend) / cost, Skip.INSUFFICIENT_BALANCE),
+                ((budget_left - spend) / cost, Skip.MARKET_BUDGET_SPENT),
             )
 
         return plan_binary_pair(pair, yes_asks, no_asks, min_edge=self.cfg.min_edge, limits=limits)
@@ -207,11 +205,8 @@ class BinaryPairArb(PairedLegsStrategy):
     # --------------------------------------------------------------------------- doing
     def on_order_filled(self, event: OrderFilled) -> None:
         inst = self.ctx.instrument(event.instrument_id)
-        # Only buys take asks (the only side walked); an unwind sells into the bids.
-        if event.side is OrderSide.BUY and event.ts_ns >= self.ctx.book(inst.id).ts_ns:
-            taken = self._taken.setdefault(inst.id, {})  # the venue has not updated the book since
-            ticks = inst.ticks(event.price)
-            taken[ticks] = taken.get(ticks, 0) + inst.units(event.quantity)
+        # Only the asks are walked here; an unwind's sell is kept on the bid side, never read.
+        self._taken.on_fill(event, inst, self.ctx.book(inst.id))
         pair = self._pairs.get(inst.id)
         if pair is not None:  # an unwind gives its proceeds back to the market's budget
             spent = self._spent.get(pair.yes.id, ZERO)
@@ -236,7 +231,7 @@ class BinaryPairArb(PairedLegsStrategy):
         return {
             **self._counts,
             **self._outcomes(),
-            "skipped": dict(sorted(self._skipped.items())),
+            "skipped": counted(self._skipped),
             "expected_edge": self._expected_edge,
             "execution": self.executor.stats() if self._ctx is not None else {},
         }

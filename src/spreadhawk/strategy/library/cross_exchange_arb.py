@@ -50,6 +50,8 @@ from spreadhawk.execution.paired import Leg
 from spreadhawk.strategy.detectors import CrossPlan, common_lot, cross_pays, plan_cross_exchange
 from spreadhawk.strategy.legs import PairedLegsConfig, PairedLegsStrategy
 from spreadhawk.strategy.rebalancing import Rebalancer, RebalanceSettings, direction_needs
+from spreadhawk.strategy.skips import Skip, counted
+from spreadhawk.strategy.taken import TakenLiquidity
 
 ZERO = Decimal(0)
 WALK_DEPTH = 100  # levels per side an opportunity may sweep; far more than any spread pays for
@@ -86,11 +88,11 @@ class CrossExchangeArb(PairedLegsStrategy):
         self.cfg = config
         self.ids = (InstrumentId(config.instruments[0]), InstrumentId(config.instruments[1]))
         self._margin = Decimal(repr(config.min_profit_bps)) / 10_000
-        self._taken: dict[InstrumentId, dict[int, int]] = {}  # price ticks -> size units we consumed
+        self._taken = TakenLiquidity()
         self._decision_pending = False
         self._last_taken_ns: int | None = None
         self._counts = dict.fromkeys(COUNTERS, 0)
-        self._skipped: dict[str, int] = {}
+        self._skipped: dict[Skip, int] = {}
         self._edge = {"expected_gross_edge": ZERO, "expected_net_edge": ZERO}
         self._lot: Decimal | None = None
         self.rebalancer = Rebalancer(config.rebalance)
@@ -111,30 +113,22 @@ class CrossExchangeArb(PairedLegsStrategy):
         return self._lot
 
     # --------------------------------------------------------------------------- market data
-    def on_book_snapshot(self, snapshot: BookSnapshot) -> None:
-        self._taken.pop(snapshot.instrument_id, None)
-        self._book_changed()
-
-    def on_book_deltas(self, deltas: BookDeltas) -> None:
-        taken = self._taken.get(deltas.instrument_id)
-        if taken:
-            for price, _ in (*deltas.bids, *deltas.asks):
-                taken.pop(price, None)
-        self._book_changed()
-
-    def _book_changed(self) -> None:
+    def _book_changed(self, data: BookSnapshot | BookDeltas) -> None:
+        self._taken.on_book(data)
         if self.cfg.decision_delay_ns == 0:
             self._decide()
         elif not self._decision_pending:
             self._decision_pending = True
             self.ctx.schedule(self.ctx.now_ns() + self.cfg.decision_delay_ns, self._decide)
 
+    on_book_snapshot = on_book_deltas = _book_changed
+
     # --------------------------------------------------------------------------- deciding
     def _decide(self) -> None:
         self._decision_pending = False
         self._counts["decisions"] += 1
         if not all(self.ctx.book(iid).is_valid for iid in self.ids):
-            self._skip("book_invalid")
+            self._skip(Skip.BOOK_INVALID)
             return
         a, b = self.ids
         for buy_id, sell_id in ((a, b), (b, a)):
@@ -150,12 +144,12 @@ class CrossExchangeArb(PairedLegsStrategy):
         self._counts["opportunities_seen"] += 1
         now = self.ctx.now_ns()
         if self.executor.is_busy:
-            self._skip("leg_in_flight")
+            self._skip(Skip.LEG_IN_FLIGHT)
         elif self._last_taken_ns is not None and now < self._last_taken_ns + self.cfg.cooldown_ms * 1_000_000:
-            self._skip("cooldown")
+            self._skip(Skip.COOLDOWN)
         else:
             plan = self._plan(buy, sell, asks, bids)
-            if isinstance(plan, str):
+            if isinstance(plan, Skip):
                 self._skip(plan)
             else:
                 self._counts["opportunities_taken"] += 1
@@ -171,21 +165,13 @@ class CrossExchangeArb(PairedLegsStrategy):
 
     def _touch(self, inst: Instrument, side: BookSide) -> Decimal | None:
         """Best price on ``side`` with liquidity we have not already taken."""
-        taken = self._taken.get(inst.id)
-        book = self.ctx.book(inst.id)
-        if not taken:
-            best = book.best_ask() if side is BookSide.ASK else book.best_bid()
-            return inst.price(best[0]) if best is not None else None
-        for price, size in book.levels(side, WALK_DEPTH):
-            if size > taken.get(price, 0):
-                return inst.price(price)
-        return None
+        best = self._taken.best(self.ctx.book(inst.id), side, WALK_DEPTH)
+        return inst.price(best[0]) if best is not None else None
 
     def _available(self, inst: Instrument, side: BookSide) -> list[tuple[Decimal, Decimal]]:
         """Up to ``WALK_DEPTH`` levels, best first, less what we already took."""
-        taken = self._taken.get(inst.id, {})
-        levels = ((p, size - taken.get(p, 0)) for p, size in self.ctx.book(inst.id).levels(side, WALK_DEPTH))
-        return [(inst.price(price), inst.size(left)) for price, left in levels if left > 0]
+        levels = self._taken.levels(self.ctx.book(inst.id), side, WALK_DEPTH)
+        return [(inst.price(price), inst.size(left)) for price, left in levels]
 
     def _plan(
         self,
@@ -195,18 +181,18 @@ class CrossExchangeArb(PairedLegsStrategy):
         bids: list[tuple[Decimal, Decimal]],
         *,
         inventory: bool = True,
-    ) -> CrossPlan | str:
+    ) -> CrossPlan | Skip:
         """The legs to send, or the reason to skip (the shared detector, with this strategy's limits;
         ``inventory=False`` leaves out the balances: what the opportunity offers a full-sized trade)."""
         quote_free = self.ctx.available(buy.venue, buy.quote) if inventory else Decimal("Infinity")
         base_free = self.ctx.available(sell.venue, sell.base) if inventory else Decimal("Infinity")
         buy_cost = 1 + buy.taker_fee
 
-        def limits(ask: Decimal, _bid: Decimal, qty: Decimal, cost: Decimal) -> tuple[tuple[Decimal, str], ...]:
+        def limits(ask: Decimal, _bid: Decimal, qty: Decimal, cost: Decimal) -> tuple[tuple[Decimal, Skip], ...]:
             return (
-                (self.cfg.max_quantity - qty, "below_lot_size"),
-                ((quote_free - cost * buy_cost) / (ask * buy_cost), "insufficient_balance_buy_venue"),
-                (base_free - qty, "insufficient_balance_sell_venue"),
+                (self.cfg.max_quantity - qty, Skip.BELOW_LOT_SIZE),
+                ((quote_free - cost * buy_cost) / (ask * buy_cost), Skip.INSUFFICIENT_BALANCE_BUY_VENUE),
+                (base_free - qty, Skip.INSUFFICIENT_BALANCE_SELL_VENUE),
             )
 
         return plan_cross_exchange(buy, sell, asks, bids, margin=self._margin, limits=limits)
@@ -222,7 +208,7 @@ class CrossExchangeArb(PairedLegsStrategy):
         """Report the opportunity, unbounded by balances, then move base or quote back if it pays."""
         direction, now = f"{buy.venue}->{sell.venue}", self.ctx.now_ns()
         full = self._plan(buy, sell, asks, bids, inventory=False)
-        if not isinstance(full, str):
+        if not isinstance(full, Skip):
             self.rebalancer.observe(direction, now, full.net_edge, full.quantity)
         needs = direction_needs(self.ctx, buy, sell, self.cfg.max_quantity, asks[0][0], self._check_pair())
         self.rebalancer.act(self.ctx, needs)
@@ -232,7 +218,7 @@ class CrossExchangeArb(PairedLegsStrategy):
 
     on_withdrawal_sent = on_deposit_credited = on_transfer_failed = _transfer_event
 
-    def _skip(self, reason: str) -> None:
+    def _skip(self, reason: Skip) -> None:
         self._skipped[reason] = self._skipped.get(reason, 0) + 1
 
     # --------------------------------------------------------------------------- doing
@@ -247,11 +233,7 @@ class CrossExchangeArb(PairedLegsStrategy):
         )
 
     def on_order_filled(self, event: OrderFilled) -> None:
-        inst = self.ctx.instrument(event.instrument_id)
-        if event.ts_ns >= self.ctx.book(inst.id).ts_ns:  # the venue has not updated the book since
-            taken = self._taken.setdefault(inst.id, {})
-            ticks = inst.ticks(event.price)
-            taken[ticks] = taken.get(ticks, 0) + inst.units(event.quantity)
+        self._taken.on_fill(event, self.ctx.instrument(event.instrument_id), self.ctx.book(event.instrument_id))
 
     def _leg_counts(self) -> dict[str, int]:
         """Legs by how they ended (hedge orders are the executor's, reported in its stats)."""
@@ -268,7 +250,7 @@ class CrossExchangeArb(PairedLegsStrategy):
         return {
             **self._counts,
             **self._leg_counts(),
-            "skipped": dict(sorted(self._skipped.items())),
+            "skipped": counted(self._skipped),
             **self._edge,
             "execution": self.executor.stats() if self._ctx is not None else {},
             "rebalancing": self.rebalancer.stats(),

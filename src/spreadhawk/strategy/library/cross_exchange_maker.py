@@ -53,6 +53,7 @@ from spreadhawk.domain.events import (
     OrderFilled,
     OrderRejected,
     OrderSide,
+    RejectCode,
     TransferFailed,
     WithdrawalSent,
 )
@@ -378,7 +379,7 @@ class CrossExchangeMaker(Strategy):
         order = self.ctx.order(quote.client_order_id)
         refused = order.status in (OrderStatus.REJECTED, OrderStatus.DENIED)
         self.counts["quotes_rejected"] += refused
-        self.counts["post_only_rejected"] += refused and "post-only" in order.reason
+        self.counts["post_only_rejected"] += order.reject_code is RejectCode.POST_ONLY
         del self._quotes[quote.client_order_id]
         if self._live[side] is quote:
             self._live[side] = None

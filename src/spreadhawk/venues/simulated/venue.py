@@ -47,6 +47,7 @@ from spreadhawk.domain.events import (
     OrderFilled,
     OrderRejected,
     OrderType,
+    RejectCode,
     RequestTransfer,
     SubmitOrder,
     TimeInForce,
@@ -292,8 +293,8 @@ class SimulatedVenue:
             self._rest(order.as_command(), order.venue_order_id, inst, order.leaves_quantity, inst.ticks(order.price))
             self._working[inst.id][order.client_order_id].queue_ahead = BACK_OF_QUEUE
 
-    def _reject(self, cmd: SubmitOrder, reason: str) -> None:
-        self._emit(OrderRejected(self.hub.now_ns(), cmd.client_order_id, reason))
+    def _reject(self, cmd: SubmitOrder, code: RejectCode, reason: str) -> None:
+        self._emit(OrderRejected(self.hub.now_ns(), cmd.client_order_id, reason, code))
 
     def _fill(
         self,
@@ -328,7 +329,7 @@ class SimulatedVenue:
     def _arrive(self, cmd: SubmitOrder) -> None:
         inst = self.hub.instrument(cmd.instrument_id)
         if cmd.instrument_id in self._settled:
-            self._reject(cmd, f"{cmd.instrument_id} has settled and no longer trades")
+            self._reject(cmd, RejectCode.SETTLED, f"{cmd.instrument_id} has settled and no longer trades")
             return
         book = self.hub.book(cmd.instrument_id)
         has_book = book is not None and book.update_count > 0
@@ -337,7 +338,7 @@ class SimulatedVenue:
             return
         if book is None or not book.is_valid:
             reason = book.invalid_reason if book is not None else "no book"
-            self._reject(cmd, f"venue cannot match: book unavailable ({reason})")
+            self._reject(cmd, RejectCode.BOOK_UNAVAILABLE, f"venue cannot match: book unavailable ({reason})")
             return
         is_buy = cmd.side.sign > 0
         limit = inst.ticks(cmd.price) if cmd.price is not None else None
@@ -345,7 +346,7 @@ class SimulatedVenue:
         if cmd.post_only and limit is not None and opposite:
             best = opposite[0][0]
             if (is_buy and limit >= best) or (not is_buy and limit <= best):
-                self._reject(cmd, "post-only order would take liquidity")
+                self._reject(cmd, RejectCode.POST_ONLY, "post-only order would take liquidity")
                 return
         consumed = self._consumed.setdefault(inst.id, {})
         quantity = cmd.quantity
@@ -363,7 +364,7 @@ class SimulatedVenue:
         need_asset, need = self.account.order_requirement(inst, cmd, fills, rest_qty)
         shortfall = self.account.shortfall(need_asset, need)
         if shortfall is not None:
-            self._reject(cmd, shortfall)
+            self._reject(cmd, RejectCode.INSUFFICIENT_BALANCE, shortfall)
             return
         voi = self._next_id("o")
         self._emit(OrderAccepted(self.hub.now_ns(), cmd.client_order_id, voi))
@@ -452,7 +453,7 @@ class SimulatedVenue:
         asset, need = self.account.requirement(inst, cmd.side, cmd.quantity, cmd.price, inst.maker_fee)
         shortfall = self.account.shortfall(asset, need)
         if shortfall is not None:
-            self._reject(cmd, shortfall)
+            self._reject(cmd, RejectCode.INSUFFICIENT_BALANCE, shortfall)
             return
         voi = self._next_id("o")
         self._emit(OrderAccepted(self.hub.now_ns(), cmd.client_order_id, voi))
@@ -484,12 +485,13 @@ class SimulatedVenue:
         if cmd.quote_quantity is not None:
             qty = inst.round_lot_down(cmd.quote_quantity / (price * inst.contract_size * (1 + inst.taker_fee)))
             if qty <= 0:
-                self._reject(cmd, f"quote quantity {cmd.quote_quantity} buys less than one lot at {price}")
+                reason = f"quote quantity {cmd.quote_quantity} buys less than one lot at {price}"
+                self._reject(cmd, RejectCode.BELOW_ONE_LOT, reason)
                 return
         asset, need = self.account.requirement(inst, cmd.side, qty, price, inst.taker_fee)
         shortfall = self.account.shortfall(asset, need)
         if shortfall is not None:
-            self._reject(cmd, shortfall)
+            self._reject(cmd, RejectCode.INSUFFICIENT_BALANCE, shortfall)
             return
         self._emit(OrderAccepted(ts, cmd.client_order_id, voi))
         self._fill(cmd, voi, inst, price, qty, Liquidity.TAKER, ZERO, ts)
