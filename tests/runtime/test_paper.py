@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from probe_config import probe_config
 
 from spreadhawk.domain.accounts import AccountSnapshot
 from spreadhawk.domain.events import SubmitOrder
@@ -24,7 +25,7 @@ from spreadhawk.engine.clock import SimClock
 from spreadhawk.engine.engine import MARKET_DATA
 from spreadhawk.engine.journal import read_journal
 from spreadhawk.engine.live import LiveFeed
-from spreadhawk.runtime.config import RunConfig, load_config
+from spreadhawk.runtime.config import RunConfig
 from spreadhawk.runtime.feeds import load_feed
 from spreadhawk.runtime.modes import build_backtest
 from spreadhawk.runtime.paper import PaperNode, build_paper
@@ -36,36 +37,7 @@ RECORDS = 24_000  # about 70 s of the capture: depth diffs, book tickers, trades
 
 
 def _config(shared_data: Path, tmp_path: Path, trade_every: int = 1500) -> RunConfig:
-    capture = shared_data / "hftbacktest" / "binance_spot" / "btcusdt_20240808.gz"
-    text = f"""
-[run]
-valuation_currency = "USDT"
-
-[[instruments]]
-preset = "binance_spot_btcusdt"
-
-[[data]]
-format = "hftbacktest"
-instrument = "BINANCE:BTC/USDT"
-path = "{capture}"
-
-[[live]]
-venue = "BINANCE"
-exchange = "binance"
-instruments = ["BINANCE:BTC/USDT"]
-
-[venues.BINANCE]
-latency_ms = 0
-balances = {{ USDT = "100000", BTC = "1" }}
-
-[strategy]
-path = "spreadhawk.strategy.library.book_probe:BookProbe"
-id = "probe"
-params = {{ instrument_id = "BINANCE:BTC/USDT", trade_every = {trade_every}, quantity = "0.002" }}
-"""
-    path = tmp_path / "paper.toml"
-    path.write_text(text)
-    return load_config(path)
+    return probe_config(shared_data, tmp_path, trade_every=trade_every)
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from probe_config import probe_config
 
 from spreadhawk.engine.clock import SimClock, WallClock
-from spreadhawk.runtime.config import RunConfig, load_config
+from spreadhawk.runtime.config import RunConfig
 from spreadhawk.runtime.modes import build_backtest
 from spreadhawk.runtime.paper import PaperNode, build_paper
 from spreadhawk.runtime.paper_service import live_feeds
@@ -26,37 +27,7 @@ WALL_S = 3.0  # a minute of the capture at 20x
 
 
 def _config(shared_data: Path, tmp_path: Path, host: str) -> RunConfig:
-    capture = shared_data / "hftbacktest" / "binance_spot" / "btcusdt_20240808.gz"
-    text = f"""
-[run]
-valuation_currency = "USDT"
-
-[[instruments]]
-preset = "binance_spot_btcusdt"
-
-[[data]]
-format = "hftbacktest"
-instrument = "BINANCE:BTC/USDT"
-path = "{capture}"
-
-[[live]]
-venue = "BINANCE"
-exchange = "binance"
-instruments = ["BINANCE:BTC/USDT"]
-host = "{host}"
-
-[venues.BINANCE]
-latency_ms = 0
-balances = {{ USDT = "100000", BTC = "1" }}
-
-[strategy]
-path = "spreadhawk.strategy.library.book_probe:BookProbe"
-id = "probe"
-params = {{ instrument_id = "BINANCE:BTC/USDT", trade_every = 1000, quantity = "0.002" }}
-"""
-    path = tmp_path / "parity.toml"
-    path.write_text(text)
-    return load_config(path)
+    return probe_config(shared_data, tmp_path, trade_every=1000, host=host)
 
 
 async def _paper(shared_data: Path, tmp_path: Path) -> tuple[PaperNode, RunConfig]:

@@ -16,11 +16,12 @@ from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.instruments import Instrument
 from spreadhawk.engine.clock import SimClock, WallClock
 from spreadhawk.engine.live import LiveFeed
-from spreadhawk.persistence import RunRecord, RunStore, make_run_id
+from spreadhawk.persistence import RunRecord, RunStore
 from spreadhawk.persistence.run_store import RunStatus
 from spreadhawk.runtime.config import ConfigError, RunConfig
 from spreadhawk.runtime.paper import NotReconciledError, PaperNode, build_paper
 from spreadhawk.runtime.results import NoEquityError, result_json, summarise
+from spreadhawk.runtime.services import free_run_id
 
 FeedFactory = Callable[[RunConfig, dict[InstrumentId, Instrument]], Sequence[LiveFeed]]
 
@@ -68,7 +69,7 @@ class PaperService:
         outcome = PaperOutcome(None, {}, resumed, list(node.explained), list(node.differences))
         reconciliation = {"explained": outcome.explained, "differences": outcome.differences}
         if refused is not None:  # kept in the database too: the operator must see why nothing traded
-            outcome.run_id = self._free_run_id(config)
+            outcome.run_id = free_run_id(self._store, config)
             outcome.result = {
                 "mode": "paper",
                 "journal": str(journal),
@@ -82,7 +83,7 @@ class PaperService:
             figures = summarise(node.engine)
         except NoEquityError:
             return outcome  # stopped before any market data: nothing to store
-        run_id = self._free_run_id(config)
+        run_id = free_run_id(self._store, config)
         outcome.run_id = run_id
         outcome.result = result_json(run_id, figures, node, wall)
         external = [dataclasses.asdict(report) for report in node.engine.external_reports]
@@ -117,14 +118,6 @@ class PaperService:
             wall_seconds=wall,
             status=RunStatus.STOPPED,  # a paper session ends when it is stopped
         )
-
-    def _free_run_id(self, config: RunConfig) -> str:
-        sequence = 0
-        while True:
-            run_id = make_run_id(config.config_hash(), config.run.seed, sequence)
-            if self._store.get_run(run_id) is None:
-                return run_id
-            sequence += 1
 
 
 def live_feeds(config: RunConfig, instruments: dict[InstrumentId, Instrument]) -> list[LiveFeed]:

@@ -44,7 +44,7 @@ class BacktestService:
         node.run(progress(node.event_count) if progress is not None else None)
         wall = time.perf_counter() - started
         figures = summarise(node.engine)
-        run_id = self._free_run_id(config)
+        run_id = free_run_id(self._store, config)
         result = result_json(run_id, figures, node, wall)
         engine = node.engine
         self._store.save_run(
@@ -65,13 +65,15 @@ class BacktestService:
         )
         return BacktestOutcome(run_id, result)
 
-    def _free_run_id(self, config: RunConfig) -> str:
-        sequence = 0
-        while True:
-            run_id = make_run_id(config.config_hash(), config.run.seed, sequence)
-            if self._store.get_run(run_id) is None:
-                return run_id
-            sequence += 1
+
+def free_run_id(store: RunStore, config: RunConfig) -> str:
+    """The first id of the form ``<config hash>-<seed>-<n>`` no stored run has."""
+    sequence = 0
+    while True:
+        run_id = make_run_id(config.config_hash(), config.run.seed, sequence)
+        if store.get_run(run_id) is None:
+            return run_id
+        sequence += 1
 
 
 class DataService:
