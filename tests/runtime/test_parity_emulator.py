@@ -23,7 +23,7 @@ from spreadhawk.venues.emulator import BinanceEmulator, Market
 
 pytestmark = pytest.mark.real_data
 SPEED = 20.0
-WALL_S = 3.0  # a minute of the capture at 20x
+WALL_S = 4.0  # about 80 s of the capture at 20x (ccxt loads the markets first)
 
 
 def _config(shared_data: Path, tmp_path: Path, host: str) -> RunConfig:
