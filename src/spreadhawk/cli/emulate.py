@@ -9,22 +9,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from spreadhawk.data.readers._common import DataFormatError
-from spreadhawk.venues.emulator import BinanceEmulator, Fault, FaultError, Market, parse_fault
+if TYPE_CHECKING:
+    from spreadhawk.venues.emulator import BinanceEmulator, Fault
 
 errors = Console(stderr=True)
 console = Console()
 
 
+class MarketChoice(StrEnum):
+    """The emulator's markets, named here so that ``spreadhawk --help`` need not load the emulator."""
+
+    SPOT = "spot"
+    USDM = "usdm"
+
+
 def emulate(
-    market: Annotated[Market, typer.Option("--market", help="spot (/api/v3) or usdm (/fapi/v1)")] = Market.SPOT,
+    market: Annotated[
+        MarketChoice, typer.Option("--market", help="spot (/api/v3) or usdm (/fapi/v1)")
+    ] = MarketChoice.SPOT,
     symbols: Annotated[
         list[str] | None, typer.Option("--symbol", help="capture to replay, e.g. btcusdt (repeatable)")
     ] = None,
@@ -39,11 +49,14 @@ def emulate(
     wait: Annotated[bool, typer.Option("--wait", help="start the replay on POST /emulator/start only")] = False,
 ) -> None:
     """Replay Binance captures as a local exchange (REST + websocket) until Ctrl-C."""
+    from spreadhawk.data.readers._common import DataFormatError  # noqa: PLC0415 (loaded when used)
+    from spreadhawk.venues.emulator import BinanceEmulator, FaultError, Market, parse_fault  # noqa: PLC0415
+
     try:
         armed = [parse_fault(spec) for spec in faults or []]
         emulator = BinanceEmulator.from_data_dir(
             data_dir,
-            market,
+            Market(market.value),
             [s.upper() for s in symbols or ["BTCUSDT"]],
             speed=speed,
             faults=armed,
