@@ -60,6 +60,7 @@ class PaperNode:
     differences: list[str] = field(default_factory=list)  # unexplained, after reconciliation
     explained: list[str] = field(default_factory=list)  # found and resolved at start
     started_with: dict[InstrumentId, Decimal] = field(default_factory=dict)  # positions when trading began
+    started: bool = False  # reconciled and strategies started
     sources: list[object] = field(default_factory=list)  # (results read a node's replay sources; none here)
     event_count: int = 0
 
@@ -95,8 +96,9 @@ class PaperNode:
         try:
             await run_live(self.engine, self.feeds, stop, on_message=on_message, ready=self._start)
         finally:
-            for strategy in self.strategies:
-                strategy.on_stop()
+            if self.started:  # a node that refused to trade never started its strategies
+                for strategy in self.strategies:
+                    strategy.on_stop()
             self.engine.journal.close()
             if self.risk is not None:
                 self.risk.kill_switch.close()
@@ -106,6 +108,7 @@ class PaperNode:
         self.started_with = {iid: p.quantity for iid, p in self.engine.portfolio.positions.items() if p.quantity}
         for strategy in self.strategies:
             strategy.on_start()
+        self.started = True
 
 
 def build_paper(
