@@ -20,6 +20,7 @@ import json
 import multiprocessing
 import statistics
 import sys
+import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -32,6 +33,7 @@ from spreadhawk.domain.events import OrderSide, SubmitOrder, TimeInForce
 from spreadhawk.domain.market import BookDeltas
 from spreadhawk.engine.clock import WallClock
 from spreadhawk.engine.engine import Engine
+from spreadhawk.engine.journal import Durability, Journal
 from spreadhawk.engine.live import run_live
 from spreadhawk.engine.records import UnknownOrders
 from spreadhawk.strategy.base import Strategy, StrategyConfig, attach_strategy
@@ -149,8 +151,8 @@ class EveryNth(Strategy):
             self.sequence_of[order.client_order_id] = deltas.sequence
 
 
-async def measure(port: int, every: int) -> tuple[list[int], list[int], int]:
-    engine = Engine([INSTRUMENT], clock=WallClock(), unknown_orders=UnknownOrders.ADOPT)
+async def measure(port: int, every: int, journal: Journal) -> tuple[list[int], list[int], int]:
+    engine = Engine([INSTRUMENT], clock=WallClock(), unknown_orders=UnknownOrders.ADOPT, journal=journal)
     venue = TimedVenue()
     connect_simulated(engine, venue)
     strategy = EveryNth(every)
@@ -187,16 +189,21 @@ def main() -> None:
     args = parser.parse_args()
     if not SAMPLE.is_file():
         sys.exit(f"the recorded exchangeInfo is not at {SAMPLE.resolve()} (../shared/data)")
-    for rate in args.rates:
+    for rate, synced in ((rate, synced) for synced in (False, True) for rate in args.rates):
         ports: multiprocessing.Queue[int] = multiprocessing.Queue()
         server = multiprocessing.Process(target=serve, args=(rate, args.seconds, ports), daemon=True)
         server.start()
-        try:
-            from_arrival, from_send, received = asyncio.run(measure(ports.get(timeout=30), args.every))
-        finally:
-            server.kill()
-            server.join()
-        print(f"{rate:>6,} updates/s: {received:,} received, {len(from_arrival):,} orders")
+        with tempfile.TemporaryDirectory() as folder:
+            # paper mode journals to a file and fsyncs before every order intent leaves
+            journal = Journal(Path(folder) / "j", durability=Durability.SYNC_INTENTS) if synced else Journal()
+            try:
+                from_arrival, from_send, received = asyncio.run(measure(ports.get(timeout=30), args.every, journal))
+            finally:
+                journal.close()
+                server.kill()
+                server.join()
+        where = "journal file, fsync per intent (paper)" if synced else "journal in memory"
+        print(f"{rate:>6,} updates/s, {where}: {received:,} received, {len(from_arrival):,} orders")
         print(f"   message arrived -> venue.submit   {_quantiles(from_arrival)}")
         print(f"   server send     -> venue.submit   {_quantiles(from_send)}")
 
