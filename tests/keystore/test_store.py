@@ -108,6 +108,7 @@ def _flip_b64(text: str) -> str:
 TAMPERS = {
     "ct": lambda e: e["fields"]["api_secret"].update(ct=_flip_b64(e["fields"]["api_secret"]["ct"])),
     "nonce": lambda e: e["fields"]["api_secret"].update(nonce=_flip_b64(e["fields"]["api_secret"]["nonce"])),
+    "short nonce": lambda e: e["fields"]["api_secret"].update(nonce=base64.b64encode(b"1234").decode()),
     "salt": lambda e: e["fields"]["api_secret"].update(salt=_flip_b64(e["fields"]["api_secret"]["salt"])),
     "account (AAD)": lambda e: e.update(account="other"),
     "swapped fields (AAD)": lambda e: e.update(
