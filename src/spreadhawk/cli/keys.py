@@ -22,6 +22,7 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from spreadhawk.keystore import KeyStore, Secret
+    from spreadhawk.keystore.oskeyring import KeyringBackend
 
 PASSPHRASE_ENV = "SPREADHAWK_KEYSTORE_PASSPHRASE"
 
@@ -52,13 +53,18 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
+def os_keyring() -> KeyringBackend | None:
+    from spreadhawk.keystore.oskeyring import os_keyring as find  # noqa: PLC0415 (fast CLI start)
+
+    return find()
+
+
 def _open(store: Path | None, kdf: str = "scrypt") -> KeyStore:
     from spreadhawk.keystore import KeyStore, KeystoreError, default_store_path  # noqa: PLC0415 (fast CLI start)
-    from spreadhawk.keystore.crypto import KdfError, default_params  # noqa: PLC0415
 
     try:
-        return KeyStore(store or default_store_path(), kdf=kdf, kdf_params=default_params(kdf))
-    except (KeystoreError, KdfError) as exc:
+        return KeyStore(store or default_store_path(), kdf=kdf, keyring=os_keyring())
+    except KeystoreError as exc:
         _fail(str(exc))
 
 
@@ -66,10 +72,13 @@ def _interactive() -> bool:
     return sys.stdin.isatty()
 
 
-def _passphrase(*, confirm: bool) -> Secret:
-    """From the environment, else a hidden prompt; never an option (it would sit in shell history)."""
+def _passphrase(keystore: KeyStore, *, confirm: bool) -> Secret | None:
+    """From the environment, else a hidden prompt; never an option (it would sit in shell history).
+    None for a store sealed under the OS keyring."""
     from spreadhawk.keystore import Secret  # noqa: PLC0415
 
+    if keystore.uses_keyring:
+        return None
     value = os.environ.get(PASSPHRASE_ENV)
     if value is None:
         if not _interactive():
@@ -103,6 +112,14 @@ def add(
     ] = False,
     replace: Annotated[bool, typer.Option("--replace", help="overwrite an existing key (rotation)")] = False,
     kdf: Annotated[str, typer.Option("--kdf", help="scrypt, or argon2id where cryptography provides it")] = "scrypt",
+    keyring: Annotated[
+        bool,
+        typer.Option(
+            "--keyring",
+            help="seal a new store under a master key in the OS keyring instead of a passphrase (see the "
+            "S15 caveat: on macOS any script run by the same Python can read it)",
+        ),
+    ] = False,
 ) -> None:
     """Store an API key and secret: hidden prompts in a terminal, else one value per line on stdin."""
     from spreadhawk.engine.clock import WallClock  # noqa: PLC0415
@@ -110,8 +127,12 @@ def add(
 
     if kdf not in ("scrypt", "argon2id"):
         _fail(f"--kdf must be scrypt or argon2id, got {kdf!r}")
+    if keyring and os_keyring() is None:
+        _fail("no usable OS keyring (the keyring package with a real backend); leave out --keyring to use a passphrase")
     keystore = _open(store, kdf)
-    passphrase = _passphrase(confirm=not keystore.list())  # a new store: ask twice, a typo would lock it
+    if keyring or keystore.uses_keyring:  # an existing keyring store keeps being sealed that way
+        keystore = _open(store, "keyring")
+    passphrase = _passphrase(keystore, confirm=not keystore.list())  # a new store: ask twice, a typo locks it
     try:
         keystore.verify(passphrase)  # before the user types secrets a wrong passphrase would reject
         fields = [_read_secret("API key"), _read_secret("API secret")]
@@ -166,7 +187,7 @@ def remove(
 
     keystore = _open(store)
     try:
-        keystore.remove(exchange, account, _passphrase(confirm=False))
+        keystore.remove(exchange, account, _passphrase(keystore, confirm=False))
     except KeystoreError as exc:
         _fail(str(exc))
     console.print(f"removed {escape(exchange)} account {escape(account)}", highlight=False, soft_wrap=True)

@@ -14,7 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 KEY_BYTES = 32  # AES-256
@@ -81,6 +83,14 @@ def derive_kek(passphrase: bytes, kdf: str, params: Mapping[str, object], salt: 
             passphrase
         )
     raise KdfError(f"unknown KDF {kdf!r} (scrypt or argon2id)")
+
+
+def kek_from_master(master: bytes, salt: bytes) -> bytes:
+    """A per-entry KEK from a random master key (the OS keyring's): it is already uniformly random,
+    so HKDF-SHA256 suffices where a passphrase needs a slow, memory-hard KDF."""
+    if len(master) != KEY_BYTES or len(salt) < SALT_BYTES:
+        raise KdfError("the keyring master key must be 32 bytes and the salt at least 16")
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=salt, info=b"spreadhawk keystore kek").derive(master)
 
 
 @dataclass(frozen=True, slots=True)

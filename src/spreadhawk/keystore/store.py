@@ -31,12 +31,23 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 
 from spreadhawk.keystore.credentials import ApiCredentials, Secret
-from spreadhawk.keystore.crypto import KdfError, Sealed, default_params, derive_kek, new_salt, open_sealed, seal
+from spreadhawk.keystore.crypto import (
+    KdfError,
+    Sealed,
+    default_params,
+    derive_kek,
+    kek_from_master,
+    new_salt,
+    open_sealed,
+    seal,
+)
+from spreadhawk.keystore.oskeyring import SERVICE, USERNAME, KeyringBackend, KeyringUnavailableError, master_key
 
 ENVELOPE_VERSION = 1
 STORE_FORMAT = "spreadhawk-keystore"
 STORE_ENV = "SPREADHAWK_KEYSTORE"
 WRONG_PASSPHRASE = "wrong passphrase or damaged key store"
+KEYRING = "keyring"  # the "kdf" of blobs whose KEK comes from the OS keyring's master key
 _NAME = re.compile(r"[A-Za-z0-9_.\-]{1,64}")  # no ':' so the associated data stays unambiguous
 _FIELDS = ("api_key", "api_secret", "passphrase")
 
@@ -92,10 +103,25 @@ class KeyStore:
     """The credentials in one key store file. Writes are atomic (a temporary file replaced in one
     step), so a crash leaves the old file or the new one, never half of either."""
 
-    def __init__(self, path: Path, *, kdf: str = "scrypt", kdf_params: Mapping[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        kdf: str = "scrypt",
+        kdf_params: Mapping[str, object] | None = None,
+        keyring: KeyringBackend | None = None,
+    ) -> None:
+        """``kdf`` and ``kdf_params`` apply to blobs written from now on; stored blobs open with their
+        own. ``kdf="keyring"`` seals under the OS keyring's master key (``keyring`` is then required)."""
         self.path = path
         self.kdf = kdf
-        self.kdf_params = dict(kdf_params) if kdf_params is not None else default_params(kdf)
+        self.keyring = keyring
+        if kdf_params is not None:
+            self.kdf_params: dict[str, object] = dict(kdf_params)
+        elif kdf == KEYRING:
+            self.kdf_params = {"service": SERVICE, "username": USERNAME}
+        else:
+            self.kdf_params = dict(default_params(kdf))
         self._keks: dict[tuple[str, str, bytes], bytes] = {}
         self._entries: list[dict[str, Any]] = self._load()
 
@@ -151,7 +177,15 @@ class KeyStore:
         )
         return sorted(infos, key=lambda i: (i.exchange, i.account))
 
-    def get(self, exchange: str, account: str, passphrase: Secret) -> ApiCredentials:
+    @property
+    def uses_keyring(self) -> bool:
+        """Whether this store is sealed under the OS keyring (its first entry says; else the chosen KDF).
+        A store holds one kind only, so one secret (passphrase or keyring item) opens all of it."""
+        if self._entries:
+            return bool(self._entries[0]["fields"]["api_key"].get("kdf") == KEYRING)
+        return self.kdf == KEYRING
+
+    def get(self, exchange: str, account: str, passphrase: Secret | None) -> ApiCredentials:
         entry = self._find(exchange, account)
         if entry is None:
             raise KeystoreError(f"no key for {exchange} account {account} in {self.path}")
@@ -160,17 +194,36 @@ class KeyStore:
             exchange, account, values["api_key"], values["api_secret"], passphrase=values.get("passphrase")
         )
 
-    def _kek(self, passphrase: Secret, kdf: str, params: Mapping[str, object], salt: bytes) -> bytes:
+    def _kek(
+        self, passphrase: Secret | None, kdf: str, params: Mapping[str, object], salt: bytes, *, create: bool = False
+    ) -> bytes:
         # One derivation per (parameters, salt) per store object: scrypt is slow on purpose.
         cache_key = (kdf, json.dumps(params, sort_keys=True), salt)
         if cache_key not in self._keks:
             try:
-                self._keks[cache_key] = derive_kek(passphrase.reveal().encode(), kdf, params, salt)
+                if kdf == KEYRING:
+                    kek = kek_from_master(self._master(params, create=create), salt)
+                elif passphrase is None:
+                    raise KeystoreError(f"key store {self.path} is sealed with a passphrase; none was given")
+                else:
+                    kek = derive_kek(passphrase.reveal().encode(), kdf, params, salt)
             except KdfError as exc:
                 raise KeystoreError(f"damaged key store {self.path}: {exc}") from None
+            self._keks[cache_key] = kek
         return self._keks[cache_key]
 
-    def _open(self, entry: Mapping[str, Any], field: str, blob: Mapping[str, Any], passphrase: Secret) -> str:
+    def _master(self, params: Mapping[str, object], *, create: bool) -> bytes:
+        service, username = params.get("service"), params.get("username")
+        if set(params) != {"service", "username"} or not isinstance(service, str) or not isinstance(username, str):
+            raise KeystoreError(f"damaged key store {self.path}: bad keyring parameters")
+        if self.keyring is None:
+            raise KeystoreError(f"key store {self.path} is sealed under the OS keyring, and no usable keyring is found")
+        try:
+            return master_key(self.keyring, service, username, create=create)
+        except KeyringUnavailableError as exc:
+            raise KeystoreError(str(exc)) from None
+
+    def _open(self, entry: Mapping[str, Any], field: str, blob: Mapping[str, Any], passphrase: Secret | None) -> str:
         version, kdf, params = blob.get("v"), blob.get("kdf"), blob.get("kdf_params")
         if version != ENVELOPE_VERSION:
             raise KeystoreError(f"key store {self.path}: envelope version {version!r} is not supported")
@@ -187,7 +240,7 @@ class KeyStore:
         except UnicodeDecodeError:
             raise WrongPassphraseError from None
 
-    def verify(self, passphrase: Secret) -> None:
+    def verify(self, passphrase: Secret | None) -> None:
         """Raise ``WrongPassphraseError`` unless ``passphrase`` opens a stored blob (no-op when empty),
         so one store never ends up holding entries under two passphrases."""
         if self._entries:
@@ -195,16 +248,21 @@ class KeyStore:
             self._open(entry, "api_key", entry["fields"]["api_key"], passphrase)
 
     # -- writing -------------------------------------------------------------------------------
-    def add(self, credentials: ApiCredentials, passphrase: Secret, created_ns: int, *, replace: bool = False) -> None:
+    def add(
+        self, credentials: ApiCredentials, passphrase: Secret | None, created_ns: int, *, replace: bool = False
+    ) -> None:
         exchange = check_name("exchange", credentials.exchange)
         account = check_name("account", credentials.account)
+        if self.uses_keyring != (self.kdf == KEYRING):
+            sealed_with = "the OS keyring" if self.uses_keyring else "a passphrase"
+            raise KeystoreError(f"key store {self.path} is sealed with {sealed_with}; add keys the same way")
         self.verify(passphrase)
         existing = self._find(exchange, account)
         if existing is not None and not replace:
             raise KeystoreError(f"{exchange} account {account} already has a key (remove it first, or --replace)")
         # One salt per entry: one derivation seals all its fields, each under its own random nonce.
         salt = new_salt()
-        kek = self._kek(passphrase, self.kdf, self.kdf_params, salt)
+        kek = self._kek(passphrase, self.kdf, self.kdf_params, salt, create=True)
         fields = {}
         for name, secret in credentials.fields().items():
             sealed = seal(kek, secret.reveal().encode(), _aad(exchange, account, name, ENVELOPE_VERSION))
@@ -216,7 +274,7 @@ class KeyStore:
         self._entries = [e for e in self._entries if e is not existing] + [entry]
         self._write()
 
-    def remove(self, exchange: str, account: str, passphrase: Secret) -> None:
+    def remove(self, exchange: str, account: str, passphrase: Secret | None) -> None:
         """Remove an entry; the passphrase must open it, so a typo'd command cannot delete keys."""
         entry = self._find(exchange, account)
         if entry is None:
