@@ -216,3 +216,17 @@ def test_a_damaged_file_is_a_clean_error(tmp_path: Path, content: str) -> None:
 def test_default_path() -> None:
     assert default_store_path({}) == Path.home() / ".spreadhawk" / "keys.json"
     assert default_store_path({"SPREADHAWK_KEYSTORE": "/x/k.json"}) == Path("/x/k.json")
+
+
+def test_an_unwritable_place_is_a_clean_error(tmp_path: Path) -> None:
+    store = new_store(tmp_path / "home" / "keys.json")  # nothing there yet: an empty store
+    (tmp_path / "home").write_text("")  # then a file takes the folder's place
+    with pytest.raises(KeystoreError, match="cannot write key store"):
+        store.add(creds(), PASS, created_ns=1)
+    assert [p.name for p in tmp_path.iterdir()] == ["home"]
+
+
+def test_a_folder_in_place_of_the_file_is_a_clean_error(tmp_path: Path) -> None:
+    (tmp_path / "keys.json").mkdir()
+    with pytest.raises(KeystoreError, match="cannot read key store"):
+        new_store(tmp_path / "keys.json")

@@ -23,7 +23,8 @@ import json
 import os
 import re
 import stat
-from collections.abc import Callable, Mapping
+import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,12 +128,28 @@ class KeyStore:
 
     # -- reading -------------------------------------------------------------------------------
     def _load(self) -> list[dict[str, Any]]:
+        # The mode is checked on the open descriptor, so the file checked is the file read.
         try:
-            st = self.path.stat()
+            with self.path.open("rb") as handle:
+                st = os.fstat(handle.fileno())
+                self._check_private(st)
+                raw = handle.read()
         except FileNotFoundError:
             return []  # created on the first add
         except OSError as exc:
             raise KeystoreError(f"cannot read key store {self.path}: {exc.strerror}") from None
+        try:
+            document = json.loads(raw)
+        except ValueError:
+            raise KeystoreError(f"damaged key store {self.path}: not a JSON document") from None
+        if not isinstance(document, dict) or document.get("format") != STORE_FORMAT:
+            raise KeystoreError(f"{self.path} is not a spreadhawk key store")
+        entries = document.get("entries")
+        if not isinstance(entries, list) or not all(self._well_formed(e) for e in entries):
+            raise KeystoreError(f"damaged key store {self.path}: malformed entries")
+        return entries
+
+    def _check_private(self, st: os.stat_result) -> None:
         if not stat.S_ISREG(st.st_mode):
             raise KeystoreError(f"key store {self.path} is not a regular file")
         if st.st_mode & 0o077:
@@ -141,16 +158,6 @@ class KeyStore:
                 f"key store {self.path} has mode {mode:04o}; it must be readable by its owner only "
                 f"(chmod 600 {self.path})"
             )
-        try:
-            document = json.loads(self.path.read_bytes())
-        except (OSError, ValueError):
-            raise KeystoreError(f"damaged key store {self.path}: not a JSON document") from None
-        if not isinstance(document, dict) or document.get("format") != STORE_FORMAT:
-            raise KeystoreError(f"{self.path} is not a spreadhawk key store")
-        entries = document.get("entries")
-        if not isinstance(entries, list) or not all(self._well_formed(e) for e in entries):
-            raise KeystoreError(f"damaged key store {self.path}: malformed entries")
-        return entries
 
     @staticmethod
     def _well_formed(entry: object) -> bool:
@@ -288,19 +295,21 @@ class KeyStore:
         _write_private(self.path, document.encode())
 
 
-def _write_private(path: Path, data: bytes, opener: Callable[[str, int, int], int] = os.open) -> None:
-    """Write ``data`` to ``path`` with mode 0600 from the first byte: the temporary file is created
-    0600 (never chmod-ed after the fact), fsynced, then renamed over the old file."""
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` with mode 0600 from the first byte: ``mkstemp`` creates the
+    temporary file 0600 under a unique name (never chmod-ed after the fact, and two writers never share
+    it), it is fsynced, then renamed over the old file."""
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.unlink(missing_ok=True)
-        fd = opener(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     except OSError as exc:
         raise KeystoreError(f"cannot write key store {path}: {exc.strerror}") from None
