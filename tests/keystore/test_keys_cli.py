@@ -103,7 +103,8 @@ def test_canary_secrets_appear_only_encrypted_in_the_store(tmp_path: Path, logs:
         assert_clean(out)
     assert_clean("\n".join(logs))
     # The store holds the secrets, but only as ciphertext; and no other file (a stray temporary) does.
-    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == ["keys.json"]
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [".keys.json.lock", "keys.json"]
+    assert (store.parent / ".keys.json.lock").read_bytes() == b""
     assert_clean(store.read_bytes())
     reread = KeyStore(store).get("binance", "main", Secret(CANARY_STORE_PASS))
     assert reread.api_secret.reveal() == CANARY_SECRET

@@ -159,6 +159,9 @@ def test_the_file_is_created_0600_in_a_0700_folder(path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert not list(path.parent.glob(".*.tmp"))
+    lock = path.with_name(".keys.json.lock")
+    assert stat.S_IMODE(lock.stat().st_mode) == 0o600
+    assert lock.stat().st_size == 0
 
 
 def test_the_mode_holds_under_a_permissive_umask(tmp_path: Path) -> None:
@@ -221,7 +224,7 @@ def test_default_path() -> None:
 def test_an_unwritable_place_is_a_clean_error(tmp_path: Path) -> None:
     store = new_store(tmp_path / "home" / "keys.json")  # nothing there yet: an empty store
     (tmp_path / "home").write_text("")  # then a file takes the folder's place
-    with pytest.raises(KeystoreError, match="cannot write key store"):
+    with pytest.raises(KeystoreError, match="cannot lock key store"):
         store.add(creds(), PASS, created_ns=1)
     assert [p.name for p in tmp_path.iterdir()] == ["home"]
 
@@ -230,3 +233,12 @@ def test_a_folder_in_place_of_the_file_is_a_clean_error(tmp_path: Path) -> None:
     (tmp_path / "keys.json").mkdir()
     with pytest.raises(KeystoreError, match="cannot read key store"):
         new_store(tmp_path / "keys.json")
+
+
+def test_two_writers_do_not_lose_each_others_changes(path: Path) -> None:
+    first, second = new_store(path), new_store(path)  # both read the file with one entry
+    first.add(creds("a"), PASS, created_ns=2)
+    second.add(creds("b"), PASS, created_ns=3)  # re-reads under the lock: "a" survives
+    assert [i.account for i in new_store(path).list()] == ["a", "b", "main"]
+    first.remove("binance", "b", PASS)
+    assert [i.account for i in new_store(path).list()] == ["a", "main"]

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import fcntl
 import json
 import os
 import re
 import stat
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -260,6 +262,19 @@ class KeyStore:
     ) -> None:
         exchange = check_name("exchange", credentials.exchange)
         account = check_name("account", credentials.account)
+        with self._locked():
+            self._add(exchange, account, credentials, passphrase, created_ns, replace=replace)
+
+    def _add(
+        self,
+        exchange: str,
+        account: str,
+        credentials: ApiCredentials,
+        passphrase: Secret | None,
+        created_ns: int,
+        *,
+        replace: bool,
+    ) -> None:
         if self.uses_keyring != (self.kdf == KEYRING):
             sealed_with = "the OS keyring" if self.uses_keyring else "a passphrase"
             raise KeystoreError(f"key store {self.path} is sealed with {sealed_with}; add keys the same way")
@@ -283,12 +298,29 @@ class KeyStore:
 
     def remove(self, exchange: str, account: str, passphrase: Secret | None) -> None:
         """Remove an entry; the passphrase must open it, so a typo'd command cannot delete keys."""
-        entry = self._find(exchange, account)
-        if entry is None:
-            raise KeystoreError(f"no key for {exchange} account {account} in {self.path}")
-        self._open(entry, "api_key", entry["fields"]["api_key"], passphrase)
-        self._entries = [e for e in self._entries if e is not entry]
-        self._write()
+        with self._locked():
+            entry = self._find(exchange, account)
+            if entry is None:
+                raise KeystoreError(f"no key for {exchange} account {account} in {self.path}")
+            self._open(entry, "api_key", entry["fields"]["api_key"], passphrase)
+            self._entries = [e for e in self._entries if e is not entry]
+            self._write()
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold an exclusive lock and re-read the file, so two commands changing the store at once
+        apply one after the other instead of the second silently dropping the first's change."""
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(self.path.with_name(f".{self.path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise KeystoreError(f"cannot lock key store {self.path}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._entries = self._load()
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
 
     def _write(self) -> None:
         document = json.dumps({"format": STORE_FORMAT, "entries": self._entries}, indent=1, sort_keys=True)
