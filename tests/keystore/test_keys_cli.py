@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 
 import spreadhawk.cli.keys as keys_cli
 from spreadhawk.cli.main import app
-from spreadhawk.keystore import KeyStore, Secret
+from spreadhawk.keystore import KeyStore, Secret, crypto
+from spreadhawk.keystore.crypto import argon2id_available
 
 CANARY_KEY = "CANARYKEY-71c3e0aa"
 CANARY_SECRET = "CANARYSECRET-d94b1f27"
@@ -179,3 +180,22 @@ def test_a_real_process_leaks_nothing(tmp_path: Path) -> None:
     for d in done:
         assert_clean(d.stdout + d.stderr)
     assert_clean(store.read_bytes())
+
+
+def test_argon2id_from_the_cli_and_a_bad_kdf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = tmp_path / "keys.json"
+    assert keys(store, "add", "binance", "--kdf", "pbkdf2", stdin="k\ns\n") == (
+        2, "error: --kdf must be scrypt or argon2id, got 'pbkdf2'\n",
+    )  # fmt: skip
+    if argon2id_available():
+        assert keys(store, "add", "binance", "--kdf", "argon2id", stdin="k\ns\n")[0] == 0
+        blob = json.loads(store.read_text())["entries"][0]["fields"]["api_secret"]
+        assert (blob["kdf"], blob["kdf_params"]) == (
+            "argon2id",
+            {"memory_cost": 19 * 1024, "iterations": 2, "lanes": 1},
+        )
+        assert keys(store, "remove", "binance")[0] == 0
+    monkeypatch.setattr(crypto, "argon2id_available", lambda: False)
+    code, out = keys(store, "add", "okx", "--kdf", "argon2id", stdin="k\ns\n")
+    assert (code, out.count("\n")) == (2, 1)
+    assert "not provided by this cryptography" in out

@@ -124,9 +124,12 @@ def add(
     """Store an API key and secret: hidden prompts in a terminal, else one value per line on stdin."""
     from spreadhawk.engine.clock import WallClock  # noqa: PLC0415
     from spreadhawk.keystore import ApiCredentials, KeystoreError  # noqa: PLC0415
+    from spreadhawk.keystore.crypto import argon2id_available  # noqa: PLC0415
 
     if kdf not in ("scrypt", "argon2id"):
         _fail(f"--kdf must be scrypt or argon2id, got {kdf!r}")
+    if kdf == "argon2id" and not argon2id_available():
+        _fail("--kdf argon2id: not provided by this cryptography/OpenSSL; use scrypt")
     if keyring and os_keyring() is None:
         _fail("no usable OS keyring (the keyring package with a real backend); leave out --keyring to use a passphrase")
     keystore = _open(store, kdf)

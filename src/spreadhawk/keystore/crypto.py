@@ -77,6 +77,8 @@ def derive_kek(passphrase: bytes, kdf: str, params: Mapping[str, object], salt: 
         memory, iterations, lanes = _ints(params, ("memory_cost", "iterations", "lanes"))
         if memory < _ARGON2_MIN_MEMORY_KIB:
             raise KdfError(f"argon2id memory_cost must be >= {_ARGON2_MIN_MEMORY_KIB} KiB, got {memory}")
+        if not argon2id_available():
+            raise KdfError("argon2id is not provided by this cryptography/OpenSSL; use scrypt")
         from cryptography.hazmat.primitives.kdf.argon2 import Argon2id  # noqa: PLC0415 (optional)
 
         return Argon2id(salt=salt, length=KEY_BYTES, iterations=iterations, lanes=lanes, memory_cost=memory).derive(

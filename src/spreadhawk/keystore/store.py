@@ -124,7 +124,10 @@ class KeyStore:
         elif kdf == KEYRING:
             self.kdf_params = {"service": SERVICE, "username": USERNAME}
         else:
-            self.kdf_params = dict(default_params(kdf))
+            try:
+                self.kdf_params = dict(default_params(kdf))
+            except KdfError as exc:
+                raise KeystoreError(str(exc)) from None
         self._keks: dict[tuple[str, str, bytes], bytes] = {}
         self._entries: list[dict[str, Any]] = self._load()
 
