@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 _REST_PATHS: dict[str, dict[str, str]] = {
-    "binance": {"public": "/api/v3", "private": "/api/v3", "v1": "/api/v1"},
+    "binance": {"public": "/api/v3", "private": "/api/v3", "v1": "/api/v1", "sapi": "/sapi/v1"},
     "binanceusdm": {
         "fapiPublic": "/fapi/v1",
         "fapiPublicV2": "/fapi/v2",

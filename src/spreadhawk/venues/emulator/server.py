@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from functools import lru_cache
@@ -35,8 +36,11 @@ import aiohttp
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from spreadhawk.venues.emulator.captures import Capture, Market, StreamKind, capture_paths, load_capture
+from spreadhawk.venues.emulator.exchange import SpotExchange, symbol_rules
 from spreadhawk.venues.emulator.faults import Fault, FaultError
+from spreadhawk.venues.emulator.orders_api import OrdersApi, TradingConfig
 from spreadhawk.venues.emulator.replay import Replay
+from spreadhawk.venues.emulator.user_stream import UserStreams
 
 __all__ = ["BinanceEmulator", "exchange_info_text"]
 
@@ -114,6 +118,7 @@ class BinanceEmulator:
         autostart: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
+        trading: TradingConfig | None = None,
     ) -> None:
         self.market = Market(market)
         self.replay = Replay(captures, speed=speed, faults=faults)
@@ -124,6 +129,9 @@ class BinanceEmulator:
         self._connections: set[_Connection] = set()
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.trading = trading
+        self.exchange: SpotExchange | None = None  # the order side, when ``trading`` is configured
+        self._streams: UserStreams | None = None
 
     @classmethod
     def from_data_dir(cls, data_dir: Path, market: Market, symbols: Sequence[str], **options: Any) -> BinanceEmulator:
@@ -147,6 +155,8 @@ class BinanceEmulator:
         app.router.add_post("/emulator/fault", self._post_fault)
         app.router.add_post("/emulator/start", self._post_start)
         app.router.add_get("/emulator/status", self._status)
+        if self.trading is not None:
+            self._add_trading(app, self.trading)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._requested_port)
@@ -154,6 +164,23 @@ class BinanceEmulator:
         self.port = int(self._runner.addresses[0][1])  # the bound port, also when 0 was asked for
         log.info("Binance %s emulator on %s (symbols %s)", self.market, self.http_url, ", ".join(self.replay.symbols))
         return self.port
+
+    def _add_trading(self, app: web.Application, trading: TradingConfig) -> None:
+        if self.market is not Market.SPOT:
+            raise ValueError("order endpoints are emulated for spot only")
+        info = json.loads(exchange_info_text(self._info_dir / _INFO_FILE[self.market]))
+        rules = symbol_rules(info, self.replay.symbols)
+        self.exchange = SpotExchange(
+            rules,
+            self.replay.books,
+            trading.balances,
+            taker_fee=trading.taker_fee,
+            maker_fee=trading.maker_fee,
+            clock=lambda: int(time.time() * 1000),
+        )
+        self.replay.listeners.append(self.exchange.on_market)
+        self._streams = UserStreams(self.exchange)
+        OrdersApi(self.exchange, list(trading.keys), self._streams).add_routes(app)
 
     async def stop(self) -> None:
         """Stop the replay, close every connection and the server."""
@@ -274,6 +301,9 @@ class BinanceEmulator:
 
     # --- websocket --------------------------------------------------------------------
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
+        listen_key = request.match_info.get("n", "")
+        if self._streams is not None and self._streams.known(listen_key):
+            return await self._streams.serve(request, listen_key)
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
         connection = _Connection(ws)

@@ -1,0 +1,350 @@
+"""Binance spot's signed order endpoints over a ``SpotExchange``, in Binance's formats (rest-api.md).
+
+* ``POST/DELETE/GET /api/v3/order``, ``GET /api/v3/openOrders``, ``GET /api/v3/myTrades``,
+  ``GET /api/v3/account`` -- SIGNED: ``X-MBX-APIKEY`` names a configured key, ``signature`` is the
+  HMAC-SHA256 (hex) of the query string concatenated with the body, ``timestamp`` within ``recvWindow``
+  of the wall clock (ccxt signs with its own clock);
+* ``POST/PUT/DELETE /api/v3/userDataStream`` -- the listenKey (API key only), see ``user_stream``;
+* ``GET /sapi/v1/account/apiRestrictions`` -- the key's permissions (``enableWithdrawals`` per key);
+* ``GET /emulator/truth`` -- the ground truth: every order, trade and balance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from spreadhawk.venues.emulator.exchange import ExchangeError, Order, SpotExchange, Trade
+from spreadhawk.venues.emulator.user_stream import UserStreams
+
+__all__ = ["ApiKey", "OrdersApi", "TradingConfig"]
+
+Handler = Callable[[web.Request, dict[str, str]], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    key: str
+    secret: str
+    enable_withdrawals: bool = False
+    ip_restrict: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class TradingConfig:
+    """What the emulator needs to take orders: the keys, the starting balances, the fees."""
+
+    keys: tuple[ApiKey, ...]
+    balances: Mapping[str, str]
+    taker_fee: Decimal = Decimal("0.001")
+    maker_fee: Decimal = Decimal("0.001")
+
+
+def num(value: Decimal) -> str:
+    """Binance's decimal strings: 8 decimals."""
+    return f"{value:.8f}"
+
+
+def order_json(order: Order, *, time_key: str = "time") -> dict[str, Any]:
+    """The ``GET /api/v3/order`` object."""
+    answer: dict[str, Any] = {
+        "symbol": order.symbol,
+        "orderId": order.order_id,
+        "orderListId": -1,
+        "clientOrderId": order.client_id,
+        "price": num(order.price),
+        "origQty": num(order.qty),
+        "executedQty": num(order.executed),
+        "cummulativeQuoteQty": num(order.cumulative_quote),
+        "status": order.status,
+        "timeInForce": order.time_in_force,
+        "type": order.type,
+        "side": order.side,
+        "stopPrice": num(Decimal(0)),
+        "icebergQty": num(Decimal(0)),
+        time_key: order.time,
+        "updateTime": order.update_time,
+        "isWorking": order.status != "PENDING_NEW",
+        "workingTime": order.time,
+        "origQuoteOrderQty": num(order.quote_qty),
+        "selfTradePreventionMode": "NONE",
+    }
+    if time_key == "transactTime":
+        del answer["updateTime"], answer["isWorking"]
+    return answer
+
+
+def trade_json(trade: Trade) -> dict[str, Any]:
+    """The ``GET /api/v3/myTrades`` object."""
+    return {
+        "symbol": trade.symbol,
+        "id": trade.trade_id,
+        "orderId": trade.order_id,
+        "orderListId": -1,
+        "price": num(trade.price),
+        "qty": num(trade.qty),
+        "quoteQty": num(trade.quote_qty),
+        "commission": num(trade.commission),
+        "commissionAsset": trade.commission_asset,
+        "time": trade.time,
+        "isBuyer": trade.side == "BUY",
+        "isMaker": trade.maker,
+        "isBestMatch": True,
+    }
+
+
+def _error(exc: ExchangeError) -> web.Response:
+    return web.json_response({"code": exc.code, "msg": exc.msg}, status=exc.status)
+
+
+def _decimal(params: Mapping[str, str], name: str) -> Decimal | None:
+    if name not in params:
+        return None
+    try:
+        value = Decimal(params[name])
+    except InvalidOperation:
+        raise ExchangeError(-1100, f"Illegal characters found in parameter '{name}'.") from None
+    if not value.is_finite():
+        raise ExchangeError(-1100, f"Illegal characters found in parameter '{name}'.")
+    return value
+
+
+def _integer(params: Mapping[str, str], name: str) -> int | None:
+    if name not in params:
+        return None
+    try:
+        return int(params[name])
+    except ValueError:
+        raise ExchangeError(-1100, f"Illegal characters found in parameter '{name}'.") from None
+
+
+def _symbol(params: Mapping[str, str]) -> str:
+    if not params.get("symbol"):
+        raise ExchangeError(-1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.")
+    return params["symbol"].upper()
+
+
+class OrdersApi:
+    """Routes the order endpoints of ``exchange`` for the holders of ``keys``."""
+
+    def __init__(self, exchange: SpotExchange, keys: list[ApiKey], streams: UserStreams) -> None:
+        self.exchange = exchange
+        self.keys = {k.key: k for k in keys}
+        self.streams = streams
+
+    def add_routes(self, app: web.Application) -> None:
+        signed: list[tuple[str, str, Handler]] = [
+            ("POST", "/api/v3/order", self._new_order),
+            ("DELETE", "/api/v3/order", self._cancel),
+            ("GET", "/api/v3/order", self._get_order),
+            ("GET", "/api/v3/openOrders", self._open_orders),
+            ("GET", "/api/v3/myTrades", self._my_trades),
+            ("GET", "/api/v3/account", self._account),
+            ("GET", "/sapi/v1/account/apiRestrictions", self._restrictions),
+        ]
+        for method, path, handler in signed:
+            app.router.add_route(method, path, self._signed(handler))
+        for method in ("POST", "PUT", "DELETE"):
+            app.router.add_route(method, "/api/v3/userDataStream", self._listen_key)
+        app.router.add_get("/emulator/truth", self._truth)
+
+    # --- authentication -------------------------------------------------------------------
+    def _key(self, request: web.Request) -> ApiKey:
+        header = request.headers.get("X-MBX-APIKEY")
+        if not header:
+            raise ExchangeError(-2014, "API-key format invalid.", 401)
+        key = self.keys.get(header)
+        if key is None:
+            raise ExchangeError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
+        return key
+
+    def _signed(self, handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def route(request: web.Request) -> web.StreamResponse:
+            try:
+                key = self._key(request)
+                body = await request.text() if request.can_read_body else ""
+                params = self._verify(key, request.query_string, body)
+                return web.json_response(await handler(request, params))
+            except ExchangeError as exc:
+                return _error(exc)
+
+        return route
+
+    @staticmethod
+    def _verify(key: ApiKey, query: str, body: str) -> dict[str, str]:
+        """The parameters of a SIGNED request whose signature and timestamp are right."""
+        parts = {"query": query, "body": body}
+        signature = ""
+        for name, raw in parts.items():
+            kept = []
+            for item in filter(None, raw.split("&")):
+                if item.startswith("signature="):
+                    signature = item.removeprefix("signature=")
+                else:
+                    kept.append(item)
+            parts[name] = "&".join(kept)
+        payload = parts["query"] + parts["body"]  # Binance's totalParams: query string, then body
+        expected = hmac.new(key.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+        if not signature or not hmac.compare_digest(signature.lower(), expected):
+            raise ExchangeError(-1022, "Signature for this request is not valid.")
+        params = dict(parse_qsl(parts["query"])) | dict(parse_qsl(parts["body"]))
+        stamp = _integer(params, "timestamp")
+        if stamp is None:
+            raise ExchangeError(-1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed.")
+        window = _integer(params, "recvWindow") or 5000
+        now = int(time.time() * 1000)
+        if stamp > now + 1000 or now - stamp > window:
+            raise ExchangeError(-1021, "Timestamp for this request is outside of the recvWindow.")
+        return params
+
+    # --- handlers ---------------------------------------------------------------------------
+    async def _new_order(self, request: web.Request, params: dict[str, str]) -> Any:
+        order, trades = self.exchange.place(
+            _symbol(params),
+            params.get("side", "").upper(),
+            params.get("type", "").upper(),
+            qty=_decimal(params, "quantity"),
+            quote_qty=_decimal(params, "quoteOrderQty"),
+            price=_decimal(params, "price"),
+            time_in_force=params.get("timeInForce"),
+            client_id=params.get("newClientOrderId"),
+        )
+        answer = order_json(order, time_key="transactTime")
+        kind = params.get("newOrderRespType", "FULL").upper()  # Binance's default for MARKET and LIMIT
+        if kind == "ACK":
+            return {k: answer[k] for k in ("symbol", "orderId", "orderListId", "clientOrderId", "transactTime")}
+        if kind == "FULL":
+            answer["fills"] = [
+                {
+                    "price": num(t.price),
+                    "qty": num(t.qty),
+                    "commission": num(t.commission),
+                    "commissionAsset": t.commission_asset,
+                    "tradeId": t.trade_id,
+                }
+                for t in trades
+            ]
+        return answer
+
+    def _which(self, params: dict[str, str], client_key: str) -> tuple[str, int | None, str | None]:
+        order_id, client_id = _integer(params, "orderId"), params.get(client_key)
+        if order_id is None and client_id is None:
+            raise ExchangeError(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
+        return _symbol(params), order_id, client_id
+
+    async def _cancel(self, request: web.Request, params: dict[str, str]) -> Any:
+        order = self.exchange.cancel(*self._which(params, "origClientOrderId"))
+        answer = order_json(order, time_key="transactTime")
+        answer["origClientOrderId"] = order.client_id
+        return answer
+
+    async def _get_order(self, request: web.Request, params: dict[str, str]) -> Any:
+        return order_json(self.exchange.find(*self._which(params, "origClientOrderId")))
+
+    async def _open_orders(self, request: web.Request, params: dict[str, str]) -> Any:
+        symbol = params["symbol"].upper() if params.get("symbol") else None
+        return [order_json(o) for o in self.exchange.open_orders(symbol)]
+
+    async def _my_trades(self, request: web.Request, params: dict[str, str]) -> Any:
+        symbol = _symbol(params)
+        from_id, order_id = _integer(params, "fromId") or 0, _integer(params, "orderId")
+        limit = min(_integer(params, "limit") or 500, 1000)
+        trades = [
+            t
+            for t in self.exchange.trades
+            if t.symbol == symbol and t.trade_id >= from_id and order_id in (None, t.order_id)
+        ]
+        return [trade_json(t) for t in trades[:limit]]
+
+    async def _account(self, request: web.Request, params: dict[str, str]) -> Any:
+        balances = [
+            {"asset": asset, "free": num(b.free), "locked": num(b.locked)}
+            for asset, b in sorted(self.exchange.balances.items())
+        ]
+        return {
+            "makerCommission": int(self.exchange.maker_fee * 10_000),
+            "takerCommission": int(self.exchange.taker_fee * 10_000),
+            "canTrade": True,
+            "canWithdraw": False,
+            "canDeposit": True,
+            "updateTime": self.exchange.clock(),
+            "accountType": "SPOT",
+            "balances": balances,
+            "permissions": ["SPOT"],
+        }
+
+    async def _restrictions(self, request: web.Request, params: dict[str, str]) -> Any:
+        key = self._key(request)
+        return {
+            "ipRestrict": key.ip_restrict,
+            "createTime": 0,
+            "enableReading": True,
+            "enableSpotAndMarginTrading": True,
+            "enableWithdrawals": key.enable_withdrawals,
+            "enableInternalTransfer": False,
+            "enableMargin": False,
+            "enableFutures": False,
+            "permitsUniversalTransfer": False,
+            "enableVanillaOptions": False,
+            "enablePortfolioMarginTrading": False,
+        }
+
+    async def _listen_key(self, request: web.Request) -> web.Response:
+        try:
+            self._key(request)
+            if request.method == "POST":
+                return web.json_response({"listenKey": self.streams.new_key()})
+            body = await request.post()
+            listen_key = request.query.get("listenKey") or str(body.get("listenKey", ""))
+            if not self.streams.known(listen_key):
+                raise ExchangeError(-1125, "This listenKey does not exist.")
+            if request.method == "DELETE":
+                await self.streams.close_key(listen_key)
+            return web.json_response({})
+        except ExchangeError as exc:
+            return _error(exc)
+
+    async def _truth(self, request: web.Request) -> web.Response:
+        exchange = self.exchange
+        truth = {
+            "orders": [
+                {
+                    "clientOrderId": o.client_id,
+                    "orderId": o.order_id,
+                    "symbol": o.symbol,
+                    "side": o.side,
+                    "type": o.type,
+                    "status": o.status,
+                    "price": num(o.price),
+                    "origQty": num(o.qty),
+                    "executedQty": num(o.executed),
+                }
+                for o in exchange.orders.values()
+            ],
+            "trades": [
+                {
+                    "id": t.trade_id,
+                    "orderId": t.order_id,
+                    "symbol": t.symbol,
+                    "side": t.side,
+                    "qty": num(t.qty),
+                    "price": num(t.price),
+                    "commission": num(t.commission),
+                    "commissionAsset": t.commission_asset,
+                    "isMaker": t.maker,
+                }
+                for t in exchange.trades
+            ],
+            "balances": {
+                asset: {"free": num(b.free), "locked": num(b.locked)} for asset, b in sorted(exchange.balances.items())
+            },
+        }
+        return web.json_response(truth)
