@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import ccxt
 import ccxt.async_support as ccxt_async
 import pytest
+from ccxt.base.errors import AuthenticationError, BadRequest, InvalidOrder, OrderImmediatelyFillable, OrderNotFound
 
 from spreadhawk.venues.ccxt.urls import local_urls
 from spreadhawk.venues.emulator import BinanceEmulator, Market
@@ -137,7 +137,7 @@ def test_ccxt_trades_every_order_type_and_balances_follow(shared_data: Path) -> 
             assert (fok_ok["status"], _d(fok_ok["filled"])) == ("closed", Decimal("0.001"))
 
             # Post-only: rejected (-2010) when it would take; rests when it would not.
-            with pytest.raises(ccxt.OrderImmediatelyFillable, match="Order would immediately match and take"):
+            with pytest.raises(OrderImmediatelyFillable, match="Order would immediately match and take"):
                 await ex.create_order(SYMBOL, "limit", "buy", 0.01, float(ask), {"postOnly": True})
             maker = await ex.create_order(SYMBOL, "limit", "buy", 0.01, float(bid), {"postOnly": True})
             assert maker["status"] == "open"
@@ -192,9 +192,9 @@ def test_client_id_is_unique_among_open_orders_only(shared_data: Path) -> None:
     async def scenario() -> None:
         async with emulator, _client(emulator) as ex:
             first = await ex.create_order(SYMBOL, "limit", "buy", 0.01, 50_000, {"clientOrderId": "same-id"})
-            with pytest.raises(ccxt.InvalidOrder, match="Duplicate order sent"):
+            with pytest.raises(InvalidOrder, match="Duplicate order sent"):
                 await ex.create_order(SYMBOL, "limit", "buy", 0.02, 50_000, {"clientOrderId": "same-id"})
-            with pytest.raises(ccxt.BadRequest, match="Illegal characters found in parameter 'newClientOrderId'"):
+            with pytest.raises(BadRequest, match="Illegal characters found in parameter 'newClientOrderId'"):
                 await ex.create_order(SYMBOL, "limit", "buy", 0.01, 50_000, {"clientOrderId": "bad id!"})
             await ex.cancel_order(first["id"], SYMBOL)
             # Canceled: the id is free again; a filled order frees it too.
@@ -204,7 +204,7 @@ def test_client_id_is_unique_among_open_orders_only(shared_data: Path) -> None:
             assert len({first["id"], second["id"], third["id"]}) == 3
             latest = await ex.fetch_order(None, SYMBOL, {"origClientOrderId": "same-id"})
             assert (latest["id"], latest["amount"]) == (third["id"], 0.03)
-            with pytest.raises(ccxt.OrderNotFound):
+            with pytest.raises(OrderNotFound):
                 await ex.fetch_order("999", SYMBOL)
 
     run(scenario)
@@ -216,10 +216,10 @@ def test_bad_signatures_and_keys_are_rejected_and_key_permissions_are_served(sha
     async def scenario() -> None:
         async with emulator:
             async with _client(emulator, secret="wrong-secret") as ex:
-                with pytest.raises(ccxt.AuthenticationError, match="Signature for this request is not valid"):
+                with pytest.raises(AuthenticationError, match="Signature for this request is not valid"):
                     await ex.fetch_balance()
             async with _client(emulator, key="unknown-key") as ex:
-                with pytest.raises(ccxt.AuthenticationError, match="-2015"):
+                with pytest.raises(AuthenticationError, match="-2015"):
                     await ex.fetch_open_orders(SYMBOL)
             async with _client(emulator) as ex:
                 restrictions = await ex.sapi_get_account_apirestrictions()
