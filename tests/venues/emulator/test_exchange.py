@@ -18,10 +18,21 @@ from typing import Any
 import aiohttp
 import ccxt.async_support as ccxt_async
 import pytest
-from ccxt.base.errors import AuthenticationError, BadRequest, InvalidOrder, OrderImmediatelyFillable, OrderNotFound
+from ccxt.base.errors import (
+    AuthenticationError,
+    BadRequest,
+    DDoSProtection,
+    ExchangeNotAvailable,
+    InvalidOrder,
+    NetworkError,
+    OrderImmediatelyFillable,
+    OrderNotFound,
+    RequestTimeout,
+)
 
 from spreadhawk.venues.ccxt.urls import local_urls
 from spreadhawk.venues.emulator import BinanceEmulator, Market
+from spreadhawk.venues.emulator.order_faults import OrderFault, OrderFaultKind
 from spreadhawk.venues.emulator.orders_api import ApiKey, TradingConfig
 
 pytestmark = pytest.mark.real_data
@@ -281,5 +292,58 @@ def test_user_stream_reports_taker_and_resting_fills(shared_data: Path) -> None:
                 f"{emulator.http_url}/api/v3/userDataStream", params={"listenKey": listen_key}, headers=headers
             ) as r:
                 assert r.status == 200
+
+    run(scenario)
+
+
+def test_order_faults_commit_without_a_clean_answer_and_the_truth_shows_it(shared_data: Path) -> None:
+    emulator = _emulator(shared_data)
+
+    async def scenario() -> None:
+        async with emulator, _client(emulator) as ex, aiohttp.ClientSession() as http:
+            base = emulator.http_url
+            async with http.post(f"{base}/emulator/order_fault", json={"kind": "explode"}) as r:
+                assert r.status == 400
+                assert "unknown order fault kind 'explode'" in (await r.json())["error"]
+            for fault in (
+                {"kind": "-1007"},
+                {"kind": "commit_then_503_unknown"},
+                {"kind": "commit_then_drop_response"},
+                {"kind": "order_invisible_for_ms", "ms": 300},
+            ):
+                async with http.post(f"{base}/emulator/order_fault", json=fault) as r:
+                    assert r.status == 200
+            for client_id, error in [
+                ("u-1007", RequestTimeout),
+                ("u-503", ExchangeNotAvailable),
+                ("u-drop", NetworkError),
+            ]:
+                with pytest.raises(error):
+                    await ex.create_order(SYMBOL, "limit", "buy", 0.01, 50_000, {"clientOrderId": client_id})
+                # The outcome was unknown to the client, but the order stands: look it up, never resend blindly.
+                found = await ex.fetch_order(None, SYMBOL, {"origClientOrderId": client_id})
+                assert found["status"] == "open"
+            # Eventual consistency: answered, then not found for a while, then found.
+            late = await ex.create_order(SYMBOL, "limit", "buy", 0.01, 50_000, {"clientOrderId": "u-late"})
+            with pytest.raises(OrderNotFound):
+                await ex.fetch_order(late["id"], SYMBOL)
+            assert "u-late" not in {o["clientOrderId"] for o in await ex.fetch_open_orders(SYMBOL)}
+            await asyncio.sleep(0.4)  # noqa: TID251 -- the emulator hides it for 300 ms of real time
+            assert (await ex.fetch_order(late["id"], SYMBOL))["clientOrderId"] == "u-late"
+
+            # 429 / 418: refused before anything happens, with Retry-After.
+            emulator_api = emulator.orders_api
+            assert emulator_api is not None
+            emulator_api.arm(OrderFault(OrderFaultKind.TOO_MANY_REQUESTS, retry_after=7))
+            with pytest.raises(DDoSProtection):
+                await ex.create_order(SYMBOL, "limit", "buy", 0.01, 50_000, {"clientOrderId": "u-429"})
+            assert ex.last_response_headers["Retry-After"] == "7"
+            emulator_api.arm(OrderFault(OrderFaultKind.IP_BANNED, retry_after=120))
+            async with http.get(f"{base}/api/v3/openOrders") as r:
+                assert (r.status, r.headers["Retry-After"], (await r.json())["code"]) == (418, "120", -1003)
+            async with http.get(f"{base}/emulator/truth") as r:
+                truth = await r.json()
+        ids = {o["clientOrderId"] for o in truth["orders"]}
+        assert ids == {"u-1007", "u-503", "u-drop", "u-late"}  # nothing of the 429
 
     run(scenario)

@@ -6,7 +6,8 @@
   of the wall clock (ccxt signs with its own clock);
 * ``POST/PUT/DELETE /api/v3/userDataStream`` -- the listenKey (API key only), see ``user_stream``;
 * ``GET /sapi/v1/account/apiRestrictions`` -- the key's permissions (``enableWithdrawals`` per key);
-* ``GET /emulator/truth`` -- the ground truth: every order, trade and balance.
+* ``GET /emulator/truth`` -- the ground truth: every order, trade and balance;
+* ``POST /emulator/order_fault`` -- arm a fault of the order endpoints (``order_faults``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl
@@ -23,6 +24,8 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from spreadhawk.venues.emulator.exchange import ExchangeError, Order, SpotExchange, Trade
+from spreadhawk.venues.emulator.faults import FaultError
+from spreadhawk.venues.emulator.order_faults import OrderFault, OrderFaultKind
 from spreadhawk.venues.emulator.user_stream import UserStreams
 
 __all__ = ["ApiKey", "OrdersApi", "TradingConfig"]
@@ -105,6 +108,13 @@ def _error(exc: ExchangeError) -> web.Response:
     return web.json_response({"code": exc.code, "msg": exc.msg}, status=exc.status)
 
 
+def _rate_limited(fault: OrderFault) -> web.Response:
+    banned = fault.kind is OrderFaultKind.IP_BANNED
+    msg = "Way too many requests; IP banned." if banned else "Too many requests; current limit is exceeded."
+    body = {"code": -1003, "msg": msg}
+    return web.json_response(body, status=int(fault.kind), headers={"Retry-After": str(fault.retry_after)})
+
+
 def _decimal(params: Mapping[str, str], name: str) -> Decimal | None:
     if name not in params:
         return None
@@ -139,6 +149,30 @@ class OrdersApi:
         self.exchange = exchange
         self.keys = {k.key: k for k in keys}
         self.streams = streams
+        self._faults: list[list[Any]] = []  # [fault, requests it still applies to]
+        self._hidden: dict[int, float] = {}  # order id -> monotonic time it becomes visible
+
+    def arm(self, fault: OrderFault) -> None:
+        """Apply ``fault`` to the next ``fault.count`` requests it concerns."""
+        self._faults.append([fault, fault.count])
+
+    def _take(self, kinds: set[OrderFaultKind]) -> OrderFault | None:
+        for armed in self._faults:
+            if armed[0].kind in kinds:
+                armed[1] -= 1
+                if armed[1] == 0:
+                    self._faults.remove(armed)
+                return armed[0]  # type: ignore[no-any-return]
+        return None
+
+    def _visible(self, order: Order) -> bool:
+        until = self._hidden.get(order.order_id)
+        if until is None:
+            return True
+        if time.monotonic() >= until:
+            del self._hidden[order.order_id]
+            return True
+        return False
 
     def add_routes(self, app: web.Application) -> None:
         signed: list[tuple[str, str, Handler]] = [
@@ -151,10 +185,11 @@ class OrdersApi:
             ("GET", "/sapi/v1/account/apiRestrictions", self._restrictions),
         ]
         for method, path, handler in signed:
-            app.router.add_route(method, path, self._signed(handler))
+            app.router.add_route(method, path, self._signed(handler, places=handler == self._new_order))
         for method in ("POST", "PUT", "DELETE"):
             app.router.add_route(method, "/api/v3/userDataStream", self._listen_key)
         app.router.add_get("/emulator/truth", self._truth)
+        app.router.add_post("/emulator/order_fault", self._post_fault)
 
     # --- authentication -------------------------------------------------------------------
     def _key(self, request: web.Request) -> ApiKey:
@@ -166,17 +201,40 @@ class OrdersApi:
             raise ExchangeError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
         return key
 
-    def _signed(self, handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    def _signed(self, handler: Handler, *, places: bool) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def route(request: web.Request) -> web.StreamResponse:
+            limited = self._take({OrderFaultKind.TOO_MANY_REQUESTS, OrderFaultKind.IP_BANNED})
+            if limited is not None:
+                return _rate_limited(limited)
             try:
                 key = self._key(request)
                 body = await request.text() if request.can_read_body else ""
                 params = self._verify(key, request.query_string, body)
-                return web.json_response(await handler(request, params))
+                answer = await handler(request, params)
             except ExchangeError as exc:
                 return _error(exc)
+            fault = self._take({k for k in OrderFaultKind if k.commits}) if places else None
+            return self._after_commit(request, answer, fault)
 
         return route
+
+    def _after_commit(self, request: web.Request, answer: Any, fault: OrderFault | None) -> web.StreamResponse:
+        """The answer to a committed order, as the armed fault (if any) garbles it."""
+        if fault is None:
+            return web.json_response(answer)
+        kind = fault.kind
+        if kind is OrderFaultKind.ORDER_INVISIBLE:
+            self._hidden[int(answer["orderId"])] = time.monotonic() + fault.ms / 1000
+            return web.json_response(answer)
+        if kind is OrderFaultKind.COMMIT_THEN_1007:
+            msg = "Timeout waiting for response from backend server. Send status unknown; execution status unknown."
+            return web.json_response({"code": -1007, "msg": msg}, status=408)
+        if kind is OrderFaultKind.COMMIT_THEN_503_UNKNOWN:
+            return web.Response(status=503, text="Service Unavailable")
+        # commit_then_drop_response: the order stands, the client never hears of it.
+        if request.transport is not None:
+            request.transport.abort()
+        raise ConnectionResetError("emulator: response dropped after commit")
 
     @staticmethod
     def _verify(key: ApiKey, query: str, body: str) -> dict[str, str]:
@@ -247,11 +305,14 @@ class OrdersApi:
         return answer
 
     async def _get_order(self, request: web.Request, params: dict[str, str]) -> Any:
-        return order_json(self.exchange.find(*self._which(params, "origClientOrderId")))
+        order = self.exchange.find(*self._which(params, "origClientOrderId"))
+        if not self._visible(order):
+            raise ExchangeError(-2013, "Order does not exist.")
+        return order_json(order)
 
     async def _open_orders(self, request: web.Request, params: dict[str, str]) -> Any:
         symbol = params["symbol"].upper() if params.get("symbol") else None
-        return [order_json(o) for o in self.exchange.open_orders(symbol)]
+        return [order_json(o) for o in self.exchange.open_orders(symbol) if self._visible(o)]
 
     async def _my_trades(self, request: web.Request, params: dict[str, str]) -> Any:
         symbol = _symbol(params)
@@ -311,6 +372,14 @@ class OrdersApi:
             return web.json_response({})
         except ExchangeError as exc:
             return _error(exc)
+
+    async def _post_fault(self, request: web.Request) -> web.Response:
+        try:
+            fault = OrderFault.from_mapping(await request.json())
+        except (FaultError, ValueError) as exc:  # ValueError covers malformed JSON too
+            return web.json_response({"error": str(exc)}, status=400)
+        self.arm(fault)
+        return web.json_response({"armed": {**asdict(fault), "kind": str(fault.kind)}})
 
     async def _truth(self, request: web.Request) -> web.Response:
         exchange = self.exchange

@@ -132,6 +132,7 @@ class BinanceEmulator:
         self.trading = trading
         self.exchange: SpotExchange | None = None  # the order side, when ``trading`` is configured
         self._streams: UserStreams | None = None
+        self.orders_api: OrdersApi | None = None  # arm order faults with ``orders_api.arm``
 
     @classmethod
     def from_data_dir(cls, data_dir: Path, market: Market, symbols: Sequence[str], **options: Any) -> BinanceEmulator:
@@ -180,7 +181,8 @@ class BinanceEmulator:
         )
         self.replay.listeners.append(self.exchange.on_market)
         self._streams = UserStreams(self.exchange)
-        OrdersApi(self.exchange, list(trading.keys), self._streams).add_routes(app)
+        self.orders_api = OrdersApi(self.exchange, list(trading.keys), self._streams)
+        self.orders_api.add_routes(app)
 
     async def stop(self) -> None:
         """Stop the replay, close every connection and the server."""
