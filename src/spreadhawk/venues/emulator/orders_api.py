@@ -23,8 +23,9 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from spreadhawk.venues.emulator.exchange import ExchangeError, Order, SpotExchange, Trade
+from spreadhawk.venues.emulator.exchange import ExchangeError, Order, SpotExchange
 from spreadhawk.venues.emulator.faults import FaultError
+from spreadhawk.venues.emulator.formats import num, order_json, trade_json, truth_json
 from spreadhawk.venues.emulator.order_faults import OrderFault, OrderFaultKind
 from spreadhawk.venues.emulator.user_stream import UserStreams
 
@@ -49,59 +50,6 @@ class TradingConfig:
     balances: Mapping[str, str]
     taker_fee: Decimal = Decimal("0.001")
     maker_fee: Decimal = Decimal("0.001")
-
-
-def num(value: Decimal) -> str:
-    """Binance's decimal strings: 8 decimals."""
-    return f"{value:.8f}"
-
-
-def order_json(order: Order, *, time_key: str = "time") -> dict[str, Any]:
-    """The ``GET /api/v3/order`` object."""
-    answer: dict[str, Any] = {
-        "symbol": order.symbol,
-        "orderId": order.order_id,
-        "orderListId": -1,
-        "clientOrderId": order.client_id,
-        "price": num(order.price),
-        "origQty": num(order.qty),
-        "executedQty": num(order.executed),
-        "cummulativeQuoteQty": num(order.cumulative_quote),
-        "status": order.status,
-        "timeInForce": order.time_in_force,
-        "type": order.type,
-        "side": order.side,
-        "stopPrice": num(Decimal(0)),
-        "icebergQty": num(Decimal(0)),
-        time_key: order.time,
-        "updateTime": order.update_time,
-        "isWorking": order.status != "PENDING_NEW",
-        "workingTime": order.time,
-        "origQuoteOrderQty": num(order.quote_qty),
-        "selfTradePreventionMode": "NONE",
-    }
-    if time_key == "transactTime":
-        del answer["updateTime"], answer["isWorking"]
-    return answer
-
-
-def trade_json(trade: Trade) -> dict[str, Any]:
-    """The ``GET /api/v3/myTrades`` object."""
-    return {
-        "symbol": trade.symbol,
-        "id": trade.trade_id,
-        "orderId": trade.order_id,
-        "orderListId": -1,
-        "price": num(trade.price),
-        "qty": num(trade.qty),
-        "quoteQty": num(trade.quote_qty),
-        "commission": num(trade.commission),
-        "commissionAsset": trade.commission_asset,
-        "time": trade.time,
-        "isBuyer": trade.side == "BUY",
-        "isMaker": trade.maker,
-        "isBestMatch": True,
-    }
 
 
 def _error(exc: ExchangeError) -> web.Response:
@@ -189,6 +137,7 @@ class OrdersApi:
         for method in ("POST", "PUT", "DELETE"):
             app.router.add_route(method, "/api/v3/userDataStream", self._listen_key)
         app.router.add_get("/emulator/truth", self._truth)
+        app.router.add_get("/admin/truth", self._truth)  # the name RELIABILITY.md §4.1 uses
         app.router.add_post("/emulator/order_fault", self._post_fault)
 
     # --- authentication -------------------------------------------------------------------
@@ -382,38 +331,4 @@ class OrdersApi:
         return web.json_response({"armed": {**asdict(fault), "kind": str(fault.kind)}})
 
     async def _truth(self, request: web.Request) -> web.Response:
-        exchange = self.exchange
-        truth = {
-            "orders": [
-                {
-                    "clientOrderId": o.client_id,
-                    "orderId": o.order_id,
-                    "symbol": o.symbol,
-                    "side": o.side,
-                    "type": o.type,
-                    "status": o.status,
-                    "price": num(o.price),
-                    "origQty": num(o.qty),
-                    "executedQty": num(o.executed),
-                }
-                for o in exchange.orders.values()
-            ],
-            "trades": [
-                {
-                    "id": t.trade_id,
-                    "orderId": t.order_id,
-                    "symbol": t.symbol,
-                    "side": t.side,
-                    "qty": num(t.qty),
-                    "price": num(t.price),
-                    "commission": num(t.commission),
-                    "commissionAsset": t.commission_asset,
-                    "isMaker": t.maker,
-                }
-                for t in exchange.trades
-            ],
-            "balances": {
-                asset: {"free": num(b.free), "locked": num(b.locked)} for asset, b in sorted(exchange.balances.items())
-            },
-        }
-        return web.json_response(truth)
+        return web.json_response(truth_json(self.exchange))

@@ -17,12 +17,9 @@ from decimal import Decimal
 from aiohttp import WSMsgType, web
 
 from spreadhawk.venues.emulator.exchange import Balance, Order, SpotExchange, Trade
+from spreadhawk.venues.emulator.formats import num
 
 __all__ = ["UserStreams", "execution_report"]
-
-
-def _num(value: Decimal) -> str:
-    return f"{value:.8f}"
 
 
 def execution_report(order: Order, exec_type: str, trade: Trade | None, event_ms: int) -> dict[str, object]:
@@ -37,20 +34,20 @@ def execution_report(order: Order, exec_type: str, trade: Trade | None, event_ms
         "S": order.side,
         "o": order.type,
         "f": order.time_in_force,
-        "q": _num(order.qty),
-        "p": _num(order.price),
-        "P": _num(Decimal(0)),
-        "F": _num(Decimal(0)),
+        "q": num(order.qty),
+        "p": num(order.price),
+        "P": num(Decimal(0)),
+        "F": num(Decimal(0)),
         "g": -1,
         "C": order.client_id if exec_type == "CANCELED" else "",
         "x": exec_type,
         "X": order.status,
         "r": "NONE",
         "i": order.order_id,
-        "l": _num(last_qty),
-        "z": _num(order.executed),
-        "L": _num(last_price),
-        "n": _num(trade.commission) if trade else "0",
+        "l": num(last_qty),
+        "z": num(order.executed),
+        "L": num(last_price),
+        "n": num(trade.commission) if trade else "0",
         "N": trade.commission_asset if trade else None,
         "T": trade.time if trade else order.update_time,
         "t": trade.trade_id if trade else -1,
@@ -60,9 +57,9 @@ def execution_report(order: Order, exec_type: str, trade: Trade | None, event_ms
         "m": bool(trade and trade.maker),
         "M": False,
         "O": order.time,
-        "Z": _num(order.cumulative_quote),
-        "Y": _num(last_qty * last_price),
-        "Q": _num(order.quote_qty),
+        "Z": num(order.cumulative_quote),
+        "Y": num(last_qty * last_price),
+        "Q": num(order.quote_qty),
         "W": order.time,
         "V": "NONE",
     }
@@ -102,7 +99,7 @@ class UserStreams:
 
     def _on_balances(self, changed: dict[str, Balance]) -> None:
         now = self.exchange.clock()
-        balances = [{"a": a, "f": _num(b.free), "l": _num(b.locked)} for a, b in sorted(changed.items())]
+        balances = [{"a": a, "f": num(b.free), "l": num(b.locked)} for a, b in sorted(changed.items())]
         self._publish({"e": "outboundAccountPosition", "E": now, "u": now, "B": balances})
 
     async def serve(self, request: web.Request, key: str) -> web.WebSocketResponse:
