@@ -13,6 +13,9 @@ Endpoints, in Binance's formats (spot under ``/api/v3``, USD-M under ``/fapi/v1`
   then the raw ``depthUpdate``, ``bookTicker``, ``trade`` and ``markPriceUpdate`` objects of the
   subscribed streams (``btcusdt@depth``, ``btcusdt@depth@100ms``, ``@bookTicker``, ``@trade``,
   ``@aggTrade`` (served the trade events), ``@markPrice[@1s]``);
+* with ``trading`` (spot only): the signed order endpoints, the listenKey user stream on ``/ws/<listenKey>``,
+  ``GET /sapi/v1/account/apiRestrictions``, ``GET /emulator/truth`` and ``POST /emulator/order_fault``
+  (see ``orders_api``, ``exchange``, ``user_stream``, ``order_faults``);
 * control: ``POST /emulator/fault`` (a fault as JSON, see ``faults.Fault``), ``POST /emulator/start``,
   ``GET /emulator/status``.
 
