@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 import ccxt.async_support as ccxt_async
+import ccxt.pro as ccxtpro
 import pytest
 from ccxt.base.errors import (
     AuthenticationError,
@@ -345,5 +346,46 @@ def test_order_faults_commit_without_a_clean_answer_and_the_truth_shows_it(share
                 truth = await r.json()
         ids = {o["clientOrderId"] for o in truth["orders"]}
         assert ids == {"u-1007", "u-503", "u-drop", "u-late"}  # nothing of the 429
+
+    run(scenario)
+
+
+def test_ccxt_watch_orders_and_my_trades_over_the_websocket_api(shared_data: Path) -> None:
+    emulator = _emulator(shared_data)
+
+    async def scenario() -> None:
+        async with emulator:
+            exchange = ccxtpro.binance(
+                {
+                    "apiKey": KEY,
+                    "secret": SECRET,
+                    "urls": local_urls("binance", emulator.http_url),
+                    "options": {
+                        "defaultType": "spot",
+                        "fetchMarkets": {"types": ["spot"]},
+                        "fetchCurrencies": False,
+                        "fetchMargins": False,
+                    },
+                }
+            )
+            try:
+                await exchange.load_markets()
+                orders = asyncio.ensure_future(exchange.watch_orders(SYMBOL))
+                trades = asyncio.ensure_future(exchange.watch_my_trades(SYMBOL))
+                # Trade once the emulator holds the subscription: its events then follow the answer.
+                for _ in range(200):
+                    if emulator.user_streams is not None and emulator.user_streams.subscriptions:
+                        break
+                    await asyncio.sleep(0.01)  # noqa: TID251 -- a real server, in real time
+                placed = await exchange.create_order(SYMBOL, "market", "buy", 0.01, None, {"clientOrderId": "watch-1"})
+                seen = await orders
+                mine = await trades
+            finally:
+                await exchange.close()
+        assert seen[-1]["clientOrderId"] == "watch-1"
+        assert seen[-1]["id"] == placed["id"]
+        assert mine[-1]["order"] == placed["id"]
+        assert mine[-1]["id"] == placed["trades"][0]["id"]
+        assert _d(mine[-1]["fee"]["cost"]) == (_d(mine[-1]["price"]) * Decimal("0.01") * FEE).quantize(Decimal("1e-8"))
 
     run(scenario)

@@ -134,7 +134,7 @@ class BinanceEmulator:
         self.port = 0
         self.trading = trading
         self.exchange: SpotExchange | None = None  # the order side, when ``trading`` is configured
-        self._streams: UserStreams | None = None
+        self.user_streams: UserStreams | None = None
         self.orders_api: OrdersApi | None = None  # arm order faults with ``orders_api.arm``
 
     @classmethod
@@ -183,9 +183,10 @@ class BinanceEmulator:
             clock=lambda: int(time.time() * 1000),
         )
         self.replay.listeners.append(self.exchange.on_market)
-        self._streams = UserStreams(self.exchange)
-        self.orders_api = OrdersApi(self.exchange, list(trading.keys), self._streams)
+        self.user_streams = UserStreams(self.exchange, {k.key: k.secret for k in trading.keys})
+        self.orders_api = OrdersApi(self.exchange, list(trading.keys), self.user_streams)
         self.orders_api.add_routes(app)
+        app.router.add_get("/ws-api/v3", self._ws_api)
 
     async def stop(self) -> None:
         """Stop the replay, close every connection and the server."""
@@ -305,10 +306,14 @@ class BinanceEmulator:
         return web.json_response(status)
 
     # --- websocket --------------------------------------------------------------------
+    async def _ws_api(self, request: web.Request) -> web.WebSocketResponse:
+        assert self.user_streams is not None  # routed only with trading
+        return await self.user_streams.serve_ws_api(request)
+
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
         listen_key = request.match_info.get("n", "")
-        if self._streams is not None and self._streams.known(listen_key):
-            return await self._streams.serve(request, listen_key)
+        if self.user_streams is not None and self.user_streams.known(listen_key):
+            return await self.user_streams.serve(request, listen_key)
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
         connection = _Connection(ws)
