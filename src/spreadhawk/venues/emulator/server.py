@@ -227,7 +227,8 @@ class BinanceEmulator:
         base = self.http_url
         if self.market is Market.SPOT:
             api = {"public": f"{base}/api/v3", "private": f"{base}/api/v3", "v1": f"{base}/api/v1"}
-            return {"api": {**api, "ws": {"spot": self.ws_url}}}
+            ws = {"spot": self.ws_url, "ws-api": {"spot": f"{self.ws_url}-api/v3"}}
+            return {"api": {**api, "sapi": f"{base}/sapi/v1", "ws": ws}}
         api = {
             "fapiPublic": f"{base}/fapi/v1",
             "fapiPublicV2": f"{base}/fapi/v2",
