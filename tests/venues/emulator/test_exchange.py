@@ -389,3 +389,23 @@ def test_ccxt_watch_orders_and_my_trades_over_the_websocket_api(shared_data: Pat
         assert _d(mine[-1]["fee"]["cost"]) == (_d(mine[-1]["price"]) * Decimal("0.01") * FEE).quantize(Decimal("1e-8"))
 
     run(scenario)
+
+
+def test_a_marketable_gtc_limit_takes_what_it_can_and_rests_the_rest(shared_data: Path) -> None:
+    emulator = _emulator(shared_data)
+
+    async def scenario() -> None:
+        async with emulator, _client(emulator) as ex:
+            book = await ex.fetch_order_book(SYMBOL, 5)
+            ask, level = _d(book["asks"][0][0]), _d(book["asks"][0][1])
+            qty = level + Decimal("0.5")
+            order = await ex.create_order(SYMBOL, "limit", "buy", float(qty), float(ask))
+            assert (order["status"], _d(order["filled"]), _d(order["remaining"])) == ("open", level, Decimal("0.5"))
+            assert order["info"]["status"] == "PARTIALLY_FILLED"
+            balance = await ex.fetch_balance()
+            assert _d(balance["USDT"]["used"]) == Decimal("0.5") * ask  # the resting part stays locked
+            fee = (level * ask * FEE).quantize(Decimal("1e-8"))
+            assert _d(balance["USDT"]["total"]) == START["USDT"] - level * ask - fee
+            assert _d(balance["BTC"]["free"]) == START["BTC"] + level
+
+    run(scenario)
