@@ -132,6 +132,8 @@ class BinanceEmulator:
         self._connections: set[_Connection] = set()
         self._runner: web.AppRunner | None = None
         self.port = 0
+        if trading is not None and self.market is not Market.SPOT:
+            raise ValueError("order endpoints are emulated for spot only")
         self.trading = trading
         self.exchange: SpotExchange | None = None  # the order side, when ``trading`` is configured
         self.user_streams: UserStreams | None = None
@@ -170,8 +172,6 @@ class BinanceEmulator:
         return self.port
 
     def _add_trading(self, app: web.Application, trading: TradingConfig) -> None:
-        if self.market is not Market.SPOT:
-            raise ValueError("order endpoints are emulated for spot only")
         info = json.loads(exchange_info_text(self._info_dir / _INFO_FILE[self.market]))
         rules = symbol_rules(info, self.replay.symbols)
         self.exchange = SpotExchange(
