@@ -2,6 +2,8 @@
 
 Point ccxt at it with the ``urls`` override it prints (see ``BinanceEmulator.ccxt_urls``); inject
 faults at start (``--fault gap:count=5,after=200``) or while it runs (``POST /emulator/fault``).
+With ``--api-key KEY:SECRET`` (spot) it also takes orders: ``--balance USDT=10000``, ``--fee 0.001``;
+order faults are armed with ``POST /emulator/order_fault`` and the truth is at ``GET /emulator/truth``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 
 if TYPE_CHECKING:
-    from spreadhawk.venues.emulator import BinanceEmulator, Fault
+    from spreadhawk.venues.emulator import BinanceEmulator, Fault, TradingConfig
 
 errors = Console(stderr=True)
 console = Console()
@@ -47,6 +49,14 @@ def emulate(
         list[str] | None, typer.Option("--fault", help="kind[:key=value,...], e.g. drop, gap:count=5 (repeatable)")
     ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="start the replay on POST /emulator/start only")] = False,
+    api_keys: Annotated[
+        list[str] | None,
+        typer.Option("--api-key", help="KEY:SECRET accepted by the (spot) order endpoints (repeatable)"),
+    ] = None,
+    balances: Annotated[
+        list[str] | None, typer.Option("--balance", help="ASSET=AMOUNT the account starts with (repeatable)")
+    ] = None,
+    fee: Annotated[float, typer.Option("--fee", min=0.0, help="maker and taker fee, e.g. 0.001")] = 0.001,
 ) -> None:
     """Replay Binance captures as a local exchange (REST + websocket) until Ctrl-C."""
     from spreadhawk.data.readers._common import DataFormatError  # noqa: PLC0415 (loaded when used)
@@ -54,6 +64,7 @@ def emulate(
 
     try:
         armed = [parse_fault(spec) for spec in faults or []]
+        trading = _trading(api_keys or [], balances or [], fee)
         emulator = BinanceEmulator.from_data_dir(
             data_dir,
             Market(market.value),
@@ -62,12 +73,42 @@ def emulate(
             faults=armed,
             autostart=not wait,
             port=port,
+            trading=trading,
         )
     except (FaultError, DataFormatError, ValueError) as exc:
         errors.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(emulator, armed))
+
+
+def _trading(api_keys: list[str], balances: list[str], fee: float) -> TradingConfig | None:
+    """The order side's configuration from the options; None (market data only) without an api key."""
+    from decimal import Decimal, InvalidOperation  # noqa: PLC0415
+
+    from spreadhawk.venues.emulator import ApiKey, TradingConfig  # noqa: PLC0415
+
+    if not api_keys:
+        if balances:
+            raise ValueError("--balance needs an --api-key (the order endpoints are off without one)")
+        return None
+    keys = []
+    for spec in api_keys:
+        key, sep, secret = spec.partition(":")
+        if not (sep and key and secret):
+            raise ValueError(f"--api-key {spec!r}: expected KEY:SECRET")
+        keys.append(ApiKey(key, secret))
+    start: dict[str, str] = {}
+    for spec in balances:
+        asset, sep, amount = spec.partition("=")
+        try:
+            Decimal(amount)
+        except InvalidOperation:
+            sep = ""
+        if not (sep and asset):
+            raise ValueError(f"--balance {spec!r}: expected ASSET=AMOUNT, e.g. USDT=10000")
+        start[asset.upper()] = amount
+    return TradingConfig(tuple(keys), start, taker_fee=Decimal(str(fee)), maker_fee=Decimal(str(fee)))
 
 
 async def _serve(emulator: BinanceEmulator, faults: list[Fault]) -> None:

@@ -216,3 +216,16 @@ def test_emulate_command_is_registered_and_rejects_a_bad_fault() -> None:
     result = runner.invoke(app, ["emulate", "--fault", "gap:count=zero"])
     assert result.exit_code == 2
     assert "count must be an integer" in result.output
+
+
+def test_emulate_command_rejects_malformed_trading_options() -> None:
+    runner = CliRunner()
+    assert "--api-key" in runner.invoke(app, ["emulate", "--help"]).output
+    for args, message in [
+        (["--api-key", "no-secret"], "expected KEY:SECRET"),
+        (["--api-key", "k:s", "--balance", "USDT"], "expected ASSET=AMOUNT"),
+        (["--balance", "USDT=10"], "--balance needs an --api-key"),
+    ]:
+        result = runner.invoke(app, ["emulate", *args])
+        assert result.exit_code == 2
+        assert message in result.output

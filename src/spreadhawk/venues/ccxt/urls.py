@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 _REST_PATHS: dict[str, dict[str, str]] = {
-    "binance": {"public": "/api/v3", "private": "/api/v3", "v1": "/api/v1"},
+    "binance": {"public": "/api/v3", "private": "/api/v3", "v1": "/api/v1", "sapi": "/sapi/v1"},
     "binanceusdm": {
         "fapiPublic": "/fapi/v1",
         "fapiPublicV2": "/fapi/v2",
@@ -34,4 +34,6 @@ def local_urls(exchange_id: str, host: str) -> dict[str, Any]:
     ws = "ws" + base.removeprefix("http") + "/ws"
     api: dict[str, Any] = {key: base + path for key, path in _REST_PATHS[exchange_id].items()}
     api["ws"] = dict.fromkeys(_WS_KEYS[exchange_id], ws)
+    if exchange_id == "binance":  # spot's user data (watch_orders) goes over the WebSocket API
+        api["ws"]["ws-api"] = {"spot": ws + "-api/v3"}
     return {"api": api}

@@ -1,10 +1,16 @@
-"""A local Binance exchange (market data) that replays raw captures, with injectable feed faults."""
+"""A local Binance exchange that replays raw captures, with injectable feed faults. With ``trading`` set it
+is also spot's order side: signed order endpoints, matching on the replayed book, the user stream, order
+faults and the ground truth."""
 
 from spreadhawk.venues.emulator.captures import Capture, Market, capture_paths, load_capture
+from spreadhawk.venues.emulator.exchange import SpotExchange
 from spreadhawk.venues.emulator.faults import Fault, FaultError, FaultKind, FiredFault, parse_fault
+from spreadhawk.venues.emulator.order_faults import OrderFault, OrderFaultKind
+from spreadhawk.venues.emulator.orders_api import ApiKey, TradingConfig
 from spreadhawk.venues.emulator.server import BinanceEmulator
 
 __all__ = [
+    "ApiKey",
     "BinanceEmulator",
     "Capture",
     "Fault",
@@ -12,6 +18,10 @@ __all__ = [
     "FaultKind",
     "FiredFault",
     "Market",
+    "OrderFault",
+    "OrderFaultKind",
+    "SpotExchange",
+    "TradingConfig",
     "capture_paths",
     "load_capture",
     "parse_fault",

@@ -171,3 +171,8 @@ class RawBook:
         bids = [list(self._bids[k]) for k in sorted(self._bids, reverse=True)[:limit]]
         asks = [list(self._asks[k]) for k in sorted(self._asks)[:limit]]
         return {"lastUpdateId": self.last_update_id, **self._times, "bids": bids, "asks": asks}
+
+    def levels(self, bids: bool) -> list[tuple[Decimal, Decimal]]:
+        """One side as ``(price, qty)`` Decimals, best first (what the matching engine sweeps)."""
+        side = self._bids if bids else self._asks
+        return [(key, Decimal(side[key][1])) for key in sorted(side, reverse=bids)]

@@ -13,7 +13,7 @@ import contextlib
 import heapq
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -60,6 +60,9 @@ class Replay:
         self.recorded_snapshots = {c.symbol: c.snapshot for c in captures}
         self._messages = list(heapq.merge(*(c.messages for c in captures), key=lambda m: m.received_ns))
         self.subscribers: set[Subscriber] = set()
+        # Called with every message once the book has it (the exchange's matching of resting orders);
+        # synchronous, so a resting order fills at the book position that crossed it.
+        self.listeners: list[Callable[[Message], None]] = []
         self.fired: list[FiredFault] = []
         self.position = 0  # messages replayed so far
         self.sent = 0  # messages sent (to all subscribers together)
@@ -119,6 +122,8 @@ class Replay:
                     await self._depth(message)
                 else:
                     await self._send(message)
+                for listener in self.listeners:
+                    listener(message)
                 self.last_event_ms = message.data.get("E", self.last_event_ms)
         except Exception:  # a bug must not die silently in a background task
             log.exception("emulator replay failed")

@@ -13,6 +13,9 @@ Endpoints, in Binance's formats (spot under ``/api/v3``, USD-M under ``/fapi/v1`
   then the raw ``depthUpdate``, ``bookTicker``, ``trade`` and ``markPriceUpdate`` objects of the
   subscribed streams (``btcusdt@depth``, ``btcusdt@depth@100ms``, ``@bookTicker``, ``@trade``,
   ``@aggTrade`` (served the trade events), ``@markPrice[@1s]``);
+* with ``trading`` (spot only): the signed order endpoints, the listenKey user stream on ``/ws/<listenKey>``,
+  ``GET /sapi/v1/account/apiRestrictions``, ``GET /emulator/truth`` and ``POST /emulator/order_fault``
+  (see ``orders_api``, ``exchange``, ``user_stream``, ``order_faults``);
 * control: ``POST /emulator/fault`` (a fault as JSON, see ``faults.Fault``), ``POST /emulator/start``,
   ``GET /emulator/status``.
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from functools import lru_cache
@@ -35,8 +39,11 @@ import aiohttp
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from spreadhawk.venues.emulator.captures import Capture, Market, StreamKind, capture_paths, load_capture
+from spreadhawk.venues.emulator.exchange import SpotExchange, symbol_rules
 from spreadhawk.venues.emulator.faults import Fault, FaultError
+from spreadhawk.venues.emulator.orders_api import OrdersApi, TradingConfig
 from spreadhawk.venues.emulator.replay import Replay
+from spreadhawk.venues.emulator.user_stream import UserStreams
 
 __all__ = ["BinanceEmulator", "exchange_info_text"]
 
@@ -114,6 +121,7 @@ class BinanceEmulator:
         autostart: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
+        trading: TradingConfig | None = None,
     ) -> None:
         self.market = Market(market)
         self.replay = Replay(captures, speed=speed, faults=faults)
@@ -124,6 +132,12 @@ class BinanceEmulator:
         self._connections: set[_Connection] = set()
         self._runner: web.AppRunner | None = None
         self.port = 0
+        if trading is not None and self.market is not Market.SPOT:
+            raise ValueError("order endpoints are emulated for spot only")
+        self.trading = trading
+        self.exchange: SpotExchange | None = None  # the order side, when ``trading`` is configured
+        self.user_streams: UserStreams | None = None
+        self.orders_api: OrdersApi | None = None  # arm order faults with ``orders_api.arm``
 
     @classmethod
     def from_data_dir(cls, data_dir: Path, market: Market, symbols: Sequence[str], **options: Any) -> BinanceEmulator:
@@ -147,6 +161,8 @@ class BinanceEmulator:
         app.router.add_post("/emulator/fault", self._post_fault)
         app.router.add_post("/emulator/start", self._post_start)
         app.router.add_get("/emulator/status", self._status)
+        if self.trading is not None:
+            self._add_trading(app, self.trading)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._requested_port)
@@ -154,6 +170,23 @@ class BinanceEmulator:
         self.port = int(self._runner.addresses[0][1])  # the bound port, also when 0 was asked for
         log.info("Binance %s emulator on %s (symbols %s)", self.market, self.http_url, ", ".join(self.replay.symbols))
         return self.port
+
+    def _add_trading(self, app: web.Application, trading: TradingConfig) -> None:
+        info = json.loads(exchange_info_text(self._info_dir / _INFO_FILE[self.market]))
+        rules = symbol_rules(info, self.replay.symbols)
+        self.exchange = SpotExchange(
+            rules,
+            self.replay.books,
+            trading.balances,
+            taker_fee=trading.taker_fee,
+            maker_fee=trading.maker_fee,
+            clock=lambda: int(time.time() * 1000),
+        )
+        self.replay.listeners.append(self.exchange.on_market)
+        self.user_streams = UserStreams(self.exchange, {k.key: k.secret for k in trading.keys})
+        self.orders_api = OrdersApi(self.exchange, list(trading.keys), self.user_streams)
+        self.orders_api.add_routes(app)
+        app.router.add_get("/ws-api/v3", self._ws_api)
 
     async def stop(self) -> None:
         """Stop the replay, close every connection and the server."""
@@ -194,7 +227,8 @@ class BinanceEmulator:
         base = self.http_url
         if self.market is Market.SPOT:
             api = {"public": f"{base}/api/v3", "private": f"{base}/api/v3", "v1": f"{base}/api/v1"}
-            return {"api": {**api, "ws": {"spot": self.ws_url}}}
+            ws = {"spot": self.ws_url, "ws-api": {"spot": f"{self.ws_url}-api/v3"}}
+            return {"api": {**api, "sapi": f"{base}/sapi/v1", "ws": ws}}
         api = {
             "fapiPublic": f"{base}/fapi/v1",
             "fapiPublicV2": f"{base}/fapi/v2",
@@ -273,7 +307,14 @@ class BinanceEmulator:
         return web.json_response(status)
 
     # --- websocket --------------------------------------------------------------------
+    async def _ws_api(self, request: web.Request) -> web.WebSocketResponse:
+        assert self.user_streams is not None  # routed only with trading
+        return await self.user_streams.serve_ws_api(request)
+
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
+        listen_key = request.match_info.get("n", "")
+        if self.user_streams is not None and self.user_streams.known(listen_key):
+            return await self.user_streams.serve(request, listen_key)
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
         connection = _Connection(ws)

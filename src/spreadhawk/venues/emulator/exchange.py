@@ -1,0 +1,386 @@
+"""The emulated spot exchange: accounts, orders and a deterministic matching engine on the replayed book.
+
+Matching rules (simple on purpose, so a test can compute every fill by hand):
+
+* a MARKET order, and the marketable part of a LIMIT order, sweeps the current replayed book, best level
+  first, at the levels' prices, paying the taker fee. The recording is not changed by our fills (the
+  replay goes on as recorded), but one sweep never takes more than a level holds;
+* IOC: what the sweep does not fill expires; FOK: nothing fills unless the whole quantity can; a MARKET
+  remainder (book exhausted) expires; LIMIT_MAKER is rejected (-2010) when it would take;
+* a resting LIMIT order fills in full, at its own price, paying the maker fee, as soon as the replay
+  crosses it: a BUY when the best ask is at or below its price or a trade prints below it, a SELL when
+  the best bid is at or above its price or a trade prints above it;
+* commissions are charged in the quote asset (``quote notional * fee``, rounded to 8 decimals);
+* a BUY locks ``qty * price`` of the quote asset (a MARKET buy locks nothing: it fills at once), a SELL
+  locks ``qty`` of the base asset; fills release the lock.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+from spreadhawk.venues.emulator.captures import Message, RawBook, StreamKind
+
+__all__ = ["CLIENT_ID", "ExchangeError", "Order", "SpotExchange", "SymbolRules", "Trade", "symbol_rules"]
+
+EIGHT = Decimal("1e-8")
+CLIENT_ID = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")  # rest-api.md, newClientOrderId
+ORDER_TYPES = ("LIMIT", "MARKET", "LIMIT_MAKER")
+INSUFFICIENT = "Account has insufficient balance for requested action."
+
+
+class ExchangeError(Exception):
+    """A Binance error answer: ``{"code": code, "msg": msg}`` with HTTP ``status``."""
+
+    def __init__(self, code: int, msg: str, status: int = 400) -> None:
+        super().__init__(f"{code}: {msg}")
+        self.code, self.msg, self.status = code, msg, status
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolRules:
+    symbol: str
+    base: str
+    quote: str
+    step: Decimal  # LOT_SIZE stepSize
+    tick: Decimal  # PRICE_FILTER tickSize
+
+
+def symbol_rules(exchange_info: Mapping[str, Any], symbols: list[str]) -> dict[str, SymbolRules]:
+    """The rules of ``symbols`` from a recorded exchangeInfo answer."""
+    found: dict[str, SymbolRules] = {}
+    for entry in exchange_info["symbols"]:
+        if entry["symbol"] in symbols:
+            filters = {f["filterType"]: f for f in entry.get("filters", [])}
+            step = Decimal(filters.get("LOT_SIZE", {}).get("stepSize", "0.00000001"))
+            tick = Decimal(filters.get("PRICE_FILTER", {}).get("tickSize", "0.00000001"))
+            found[entry["symbol"]] = SymbolRules(entry["symbol"], entry["baseAsset"], entry["quoteAsset"], step, tick)
+    return found
+
+
+@dataclass(slots=True)
+class Order:
+    order_id: int
+    client_id: str
+    symbol: str
+    side: str  # BUY / SELL
+    type: str  # LIMIT / MARKET / LIMIT_MAKER
+    time_in_force: str  # GTC / IOC / FOK ("GTC" for MARKET, as Binance answers)
+    price: Decimal  # 0 for MARKET
+    qty: Decimal  # for a quoteOrderQty MARKET: what was filled
+    quote_qty: Decimal  # quoteOrderQty, 0 otherwise
+    time: int
+    executed: Decimal = Decimal(0)
+    cumulative_quote: Decimal = Decimal(0)
+    status: str = "NEW"
+    update_time: int = 0
+    locked: Decimal = Decimal(0)  # what this order still holds locked (quote for BUY, base for SELL)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in ("NEW", "PARTIALLY_FILLED")
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    trade_id: int
+    order_id: int
+    symbol: str
+    side: str
+    price: Decimal
+    qty: Decimal
+    commission: Decimal
+    commission_asset: str
+    time: int
+    maker: bool
+
+    @property
+    def quote_qty(self) -> Decimal:
+        return self.price * self.qty
+
+
+@dataclass(slots=True)
+class Balance:
+    free: Decimal = Decimal(0)
+    locked: Decimal = Decimal(0)
+
+
+# (order, execution type, the trade of a TRADE report) -> None; then the assets whose balance changed
+ExecutionListener = Callable[[Order, str, Trade | None], None]
+BalanceListener = Callable[[dict[str, Balance]], None]
+
+
+@dataclass(slots=True)
+class _Listeners:
+    executions: list[ExecutionListener] = field(default_factory=list)
+    balances: list[BalanceListener] = field(default_factory=list)
+
+
+class SpotExchange:
+    """One account (every api key trades it) on the symbols of ``rules``, matching against ``books``."""
+
+    def __init__(
+        self,
+        rules: Mapping[str, SymbolRules],
+        books: Mapping[str, RawBook],
+        balances: Mapping[str, Decimal | str | int],
+        *,
+        taker_fee: Decimal = Decimal("0.001"),
+        maker_fee: Decimal = Decimal("0.001"),
+        clock: Callable[[], int],
+    ) -> None:
+        self.rules = dict(rules)
+        self.books = books
+        self.balances = {asset: Balance(Decimal(amount)) for asset, amount in balances.items()}
+        self.taker_fee, self.maker_fee = taker_fee, maker_fee
+        self.clock = clock
+        self.orders: dict[int, Order] = {}
+        self.trades: list[Trade] = []
+        self.listeners = _Listeners()
+        self._by_client: dict[tuple[str, str], int] = {}  # (symbol, client id) -> latest order id
+        self._next_order = 1
+        self._next_trade = 1
+
+    # --- queries ------------------------------------------------------------------------
+    def _rules(self, symbol: str) -> SymbolRules:
+        if symbol not in self.rules:
+            raise ExchangeError(-1121, "Invalid symbol.")
+        return self.rules[symbol]
+
+    def find(self, symbol: str, order_id: int | None, client_id: str | None) -> Order:
+        """An order by exchange id or (the latest with) client id; -2013 when there is none."""
+        self._rules(symbol)
+        if order_id is None and client_id is not None:
+            order_id = self._by_client.get((symbol, client_id))
+        order = self.orders.get(order_id) if order_id is not None else None
+        if order is None or order.symbol != symbol or (client_id is not None and order.client_id != client_id):
+            raise ExchangeError(-2013, "Order does not exist.")
+        return order
+
+    def open_orders(self, symbol: str | None) -> list[Order]:
+        return [o for o in self.orders.values() if o.is_open and symbol in (None, o.symbol)]
+
+    def balance(self, asset: str) -> Balance:
+        return self.balances.setdefault(asset, Balance())
+
+    # --- placing ------------------------------------------------------------------------
+    def place(
+        self,
+        symbol: str,
+        side: str,
+        type_: str,
+        *,
+        qty: Decimal | None,
+        quote_qty: Decimal | None = None,
+        price: Decimal | None = None,
+        time_in_force: str | None = None,
+        client_id: str | None = None,
+    ) -> tuple[Order, list[Trade]]:
+        """Validate, commit and match a new order; ExchangeError (nothing committed) when it is refused."""
+        rules = self._rules(symbol)
+        if side not in ("BUY", "SELL"):
+            raise ExchangeError(-1100, "Illegal characters found in parameter 'side'; legal range is 'BUY, SELL'.")
+        if type_ not in ORDER_TYPES:
+            raise ExchangeError(-1116, "Invalid orderType.")
+        if client_id is not None and not CLIENT_ID.match(client_id):
+            raise ExchangeError(
+                -1100,
+                f"Illegal characters found in parameter 'newClientOrderId'; legal range is '{CLIENT_ID.pattern}'.",
+            )
+        if client_id is not None and any(o.client_id == client_id for o in self.open_orders(symbol)):
+            raise ExchangeError(-2010, "Duplicate order sent.")
+        tif = self._check_shape(type_, qty, quote_qty, price, time_in_force)
+        book_side = self.books[symbol].levels(bids=side == "SELL")
+        fills = _sweep(book_side, side, price if type_ != "MARKET" else None, qty, quote_qty, rules.step)
+        if type_ == "LIMIT_MAKER" and fills:
+            raise ExchangeError(-2010, "Order would immediately match and take.")
+        if tif == "FOK" and sum(q for _, q in fills) < (qty or 0):
+            fills = []  # all or nothing: it expires untouched
+        self._check_funds(rules, side, type_, qty, price, fills)
+        order_id, self._next_order = self._next_order, self._next_order + 1
+        now = self.clock()
+        order = Order(
+            order_id,
+            client_id if client_id is not None else f"emulator-{order_id}",
+            symbol,
+            side,
+            type_,
+            tif,
+            price or Decimal(0),
+            qty if qty is not None else Decimal(0),
+            quote_qty or Decimal(0),
+            now,
+            update_time=now,
+        )
+        self.orders[order_id] = order
+        self._by_client[(symbol, order.client_id)] = order_id
+        if type_ != "MARKET":
+            self._lock(rules, order)
+        self._emit(order, "NEW", None)
+        trades = [self._fill(rules, order, p, q, maker=False) for p, q in fills]
+        if order.quote_qty:  # quoteOrderQty: the order's quantity is what it could buy/sell
+            order.qty = order.executed
+        if order.is_open and (type_ == "MARKET" or tif in ("IOC", "FOK")):
+            self._close(rules, order, "EXPIRED", "EXPIRED")
+        self._balances_changed(rules)
+        return order, trades
+
+    @staticmethod
+    def _check_shape(
+        type_: str, qty: Decimal | None, quote_qty: Decimal | None, price: Decimal | None, tif: str | None
+    ) -> str:
+        if type_ == "MARKET":
+            if (qty is None) == (quote_qty is None):
+                raise ExchangeError(-1102, "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty!")
+            if (qty or quote_qty or 0) <= 0:
+                raise ExchangeError(-1013, "Invalid quantity.")
+            return "GTC"
+        if qty is None or price is None:
+            raise ExchangeError(-1102, "Mandatory parameter 'quantity' or 'price' was not sent, was empty/null.")
+        if qty <= 0 or price <= 0:
+            raise ExchangeError(-1013, "Invalid quantity or price.")
+        if type_ == "LIMIT_MAKER":
+            return "GTC"
+        if tif not in ("GTC", "IOC", "FOK"):
+            raise ExchangeError(-1102, "Mandatory parameter 'timeInForce' was not sent, was empty/null.")
+        return tif
+
+    def _check_funds(
+        self,
+        rules: SymbolRules,
+        side: str,
+        type_: str,
+        qty: Decimal | None,
+        price: Decimal | None,
+        fills: list[tuple[Decimal, Decimal]],
+    ) -> None:
+        if side == "SELL":
+            needed, asset = (qty or sum(q for _, q in fills)), rules.base
+        else:
+            fee = max(self.taker_fee, self.maker_fee)
+            cost = sum(p * q for p, q in fills) if type_ == "MARKET" else (qty or 0) * (price or 0)
+            needed, asset = cost * (1 + fee), rules.quote
+        if self.balance(asset).free < needed:
+            raise ExchangeError(-2010, INSUFFICIENT)
+
+    def _lock(self, rules: SymbolRules, order: Order) -> None:
+        asset, amount = (rules.quote, order.qty * order.price) if order.side == "BUY" else (rules.base, order.qty)
+        balance = self.balance(asset)
+        balance.free -= amount
+        balance.locked += amount
+        order.locked = amount
+
+    def _unlock(self, rules: SymbolRules, order: Order, amount: Decimal) -> None:
+        balance = self.balance(rules.quote if order.side == "BUY" else rules.base)
+        amount = min(amount, order.locked)
+        balance.locked -= amount
+        balance.free += amount
+        order.locked -= amount
+
+    def _fill(self, rules: SymbolRules, order: Order, price: Decimal, qty: Decimal, *, maker: bool) -> Trade:
+        notional = price * qty
+        commission = (notional * (self.maker_fee if maker else self.taker_fee)).quantize(EIGHT)
+        base, quote = self.balance(rules.base), self.balance(rules.quote)
+        if order.side == "BUY":
+            self._unlock(rules, order, qty * order.price)  # release the lock at the order's price ...
+            quote.free -= notional + commission  # ... and pay the fill's price
+            base.free += qty
+        else:
+            self._unlock(rules, order, qty)
+            base.free -= qty
+            quote.free += notional - commission
+        order.executed += qty
+        order.cumulative_quote += notional
+        if order.qty:
+            done = order.executed >= order.qty
+        else:  # quoteOrderQty: done when what is left buys less than one lot step
+            done = order.quote_qty - order.cumulative_quote < price * rules.step
+        order.status = "FILLED" if done else "PARTIALLY_FILLED"
+        order.update_time = self.clock()
+        trade_id, self._next_trade = self._next_trade, self._next_trade + 1
+        trade = Trade(
+            trade_id, order.order_id, order.symbol, order.side, price, qty, commission, rules.quote, self.clock(), maker
+        )
+        self.trades.append(trade)
+        self._emit(order, "TRADE", trade)
+        return trade
+
+    def _close(self, rules: SymbolRules, order: Order, status: str, exec_type: str) -> None:
+        self._unlock(rules, order, order.locked)
+        order.status = status
+        order.update_time = self.clock()
+        self._emit(order, exec_type, None)
+
+    # --- canceling and the replay ------------------------------------------------------
+    def cancel(self, symbol: str, order_id: int | None, client_id: str | None) -> Order:
+        order = self.find(symbol, order_id, client_id)
+        if not order.is_open:
+            raise ExchangeError(-2011, "Unknown order sent.")
+        rules = self._rules(symbol)
+        self._close(rules, order, "CANCELED", "CANCELED")
+        self._balances_changed(rules)
+        return order
+
+    def on_market(self, message: Message) -> None:
+        """Fill the resting orders of the message's symbol that the replay has crossed."""
+        if message.symbol not in self.rules or message.kind not in (StreamKind.DEPTH, StreamKind.TRADE):
+            return
+        resting = [o for o in self.open_orders(message.symbol) if o.type != "MARKET"]
+        if not resting:
+            return
+        book = self.books[message.symbol]
+        bids, asks = book.levels(bids=True)[:1], book.levels(bids=False)[:1]
+        traded = Decimal(message.data["p"]) if message.kind is StreamKind.TRADE else None
+        rules = self.rules[message.symbol]
+        touched = False
+        for order in resting:
+            if order.side == "BUY":
+                crossed = bool(asks and asks[0][0] <= order.price) or (traded is not None and traded < order.price)
+            else:
+                crossed = bool(bids and bids[0][0] >= order.price) or (traded is not None and traded > order.price)
+            if crossed:
+                self._fill(rules, order, order.price, order.qty - order.executed, maker=True)
+                touched = True
+        if touched:
+            self._balances_changed(rules)
+
+    def _emit(self, order: Order, exec_type: str, trade: Trade | None) -> None:
+        for listener in self.listeners.executions:
+            listener(order, exec_type, trade)
+
+    def _balances_changed(self, rules: SymbolRules) -> None:
+        changed = {asset: self.balance(asset) for asset in (rules.base, rules.quote)}
+        for listener in self.listeners.balances:
+            listener(changed)
+
+
+def _sweep(
+    levels: list[tuple[Decimal, Decimal]],
+    side: str,
+    limit: Decimal | None,
+    qty: Decimal | None,
+    quote_qty: Decimal | None,
+    step: Decimal,
+) -> list[tuple[Decimal, Decimal]]:
+    """The fills ``(price, qty)`` taking ``levels`` (best first) up to ``limit`` for ``qty`` (or ``quote_qty``)."""
+    fills: list[tuple[Decimal, Decimal]] = []
+    left_qty, left_quote = qty, quote_qty
+    for price, available in levels:
+        if limit is not None and (price > limit if side == "BUY" else price < limit):
+            break
+        if left_quote is not None:  # spend quote: whole lot steps only
+            take = min(available, (left_quote / price / step).to_integral_value(ROUND_DOWN) * step)
+        else:
+            take = min(available, left_qty or Decimal(0))
+        if take <= 0:
+            break
+        fills.append((price, take))
+        if left_quote is not None:
+            left_quote -= price * take
+        else:
+            left_qty = (left_qty or Decimal(0)) - take
+    return fills
