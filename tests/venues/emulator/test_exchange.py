@@ -64,22 +64,25 @@ def _emulator(shared_data: Path) -> BinanceEmulator:
     )
 
 
+def _settings(emulator: BinanceEmulator, key: str, secret: str) -> dict[str, Any]:
+    """A ccxt spot client's settings pointed at ``emulator``."""
+    return {
+        "apiKey": key,
+        "secret": secret,
+        "urls": local_urls("binance", emulator.http_url),
+        # No currencies/margin pairs: those are sapi calls the emulator does not serve.
+        "options": {
+            "defaultType": "spot",
+            "fetchMarkets": {"types": ["spot"]},
+            "fetchCurrencies": False,
+            "fetchMargins": False,
+        },
+    }
+
+
 @asynccontextmanager
 async def _client(emulator: BinanceEmulator, secret: str = SECRET, key: str = KEY) -> AsyncIterator[Any]:
-    exchange = ccxt_async.binance(
-        {
-            "apiKey": key,
-            "secret": secret,
-            "urls": local_urls("binance", emulator.http_url),
-            # No currencies/margin pairs: those are sapi calls the emulator does not serve.
-            "options": {
-                "defaultType": "spot",
-                "fetchMarkets": {"types": ["spot"]},
-                "fetchCurrencies": False,
-                "fetchMargins": False,
-            },
-        }
-    )
+    exchange = ccxt_async.binance(_settings(emulator, key, secret))
     try:
         await exchange.load_markets()
         yield exchange
@@ -355,19 +358,7 @@ def test_ccxt_watch_orders_and_my_trades_over_the_websocket_api(shared_data: Pat
 
     async def scenario() -> None:
         async with emulator:
-            exchange = ccxtpro.binance(
-                {
-                    "apiKey": KEY,
-                    "secret": SECRET,
-                    "urls": local_urls("binance", emulator.http_url),
-                    "options": {
-                        "defaultType": "spot",
-                        "fetchMarkets": {"types": ["spot"]},
-                        "fetchCurrencies": False,
-                        "fetchMargins": False,
-                    },
-                }
-            )
+            exchange = ccxtpro.binance(_settings(emulator, KEY, SECRET))
             try:
                 await exchange.load_markets()
                 orders = asyncio.ensure_future(exchange.watch_orders(SYMBOL))
