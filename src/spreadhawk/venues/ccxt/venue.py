@@ -1,0 +1,390 @@
+"""The trading ``Venue`` port on Binance spot through ccxt (REST) and ccxt.pro (user stream).
+
+``submit`` and ``cancel`` return at once and schedule a task on the running asyncio loop (the live
+driver's); every outcome is reported through ``VenueHub.post`` (the engine's inbox), never ``emit``,
+because these tasks are not the engine's step.
+
+Reliability rules (RELIABILITY.md §1, §4.2 scenarios 3, 4, 5, 14):
+
+* a submit whose answer is lost (timeout, dropped connection, 5xx, Binance -1007) is reported as
+  ``OrderStatusUnknown`` and looked up by its client order id, retried with backoff; it is **never
+  re-sent** (a Binance client id is unique among open orders only: a re-send can trade twice);
+* only ``OrderNotFound`` repeated past ``visibility_window_s`` (Binance orders may briefly vanish
+  from the API) means the order never arrived; a network error is never taken as "not found";
+* an order's reports are ordered accepted -> fills -> end: the engine refuses ``OrderAccepted`` on
+  a filled order, so stream fills that overtake the REST answer wait until it is reported;
+* fills come from the order answer, the user stream (``watch_my_trades``) and a REST catch-up after
+  every (re)connect; they carry the exchange trade id, so duplicates are harmless (applied once).
+
+Event timestamps come from the hub (the engine's clock), never from this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+import ccxt.pro as ccxtpro
+from ccxt.base.errors import BaseError as CcxtError
+from ccxt.base.errors import ExchangeError, OperationFailed, OrderNotFound
+
+from spreadhawk.domain.accounts import AccountSnapshot, OrderReport
+from spreadhawk.domain.events import (
+    CancelOrder,
+    OrderAccepted,
+    OrderCanceled,
+    OrderCancelRejected,
+    OrderExpired,
+    OrderRejected,
+    OrderStatusUnknown,
+    RejectCode,
+    SubmitOrder,
+)
+from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId
+from spreadhawk.domain.instruments import Instrument
+from spreadhawk.engine.ports import VenueEvent, VenueHub
+from spreadhawk.venues.ccxt.orders import (
+    account_snapshot,
+    create_request,
+    decimal,
+    fill_from_trade,
+    is_terminal_without_fill,
+    order_report,
+    reject_code,
+    stream_leaves,
+)
+
+__all__ = ["CcxtVenue"]
+
+log = logging.getLogger(__name__)
+
+# Errors after which a request's outcome is unknown: the request may or may not have taken effect.
+# ccxt's NetworkError family (timeouts, 5xx, -1007, 429) is OperationFailed; OSError and
+# TimeoutError are what aiohttp may let through.
+_UNKNOWN_OUTCOME = (OperationFailed, OSError, TimeoutError)
+_SPOT_OPTIONS: dict[str, Any] = {
+    "defaultType": "spot",
+    "fetchMarkets": {"types": ["spot"]},
+    # currencies and margin pairs are sapi calls a spot trader does not need (nor the emulator serve)
+    "fetchCurrencies": False,
+    "fetchMargins": False,
+}
+
+_Trade = tuple[dict[str, Any], Decimal | None]  # a ccxt trade and what its order leaves after it
+
+
+class CcxtVenue:
+    """Binance spot trading for ``instruments`` (their ``venue`` must be ``name``)."""
+
+    def __init__(
+        self,
+        name: str,
+        exchange_id: str,
+        instruments: Sequence[Instrument],
+        *,
+        api_key: str,
+        api_secret: str,
+        urls: Mapping[str, Any] | None = None,
+        options: Mapping[str, Any] | None = None,
+        visibility_window_s: float = 3.0,
+        backoff_initial_s: float = 0.05,
+        backoff_max_s: float = 2.0,
+    ) -> None:
+        if exchange_id != "binance":
+            raise ValueError(f"CcxtVenue trades Binance spot only, not {exchange_id!r}")
+        strangers = [i.id for i in instruments if i.venue != name]
+        if strangers:
+            raise ValueError(f"instruments of another venue than {name!r}: {', '.join(strangers)}")
+        if not (visibility_window_s > 0 and backoff_max_s >= backoff_initial_s > 0):
+            raise ValueError("visibility_window_s and the backoff delays must be positive (max >= initial)")
+        self.name = name
+        self.exchange_id = exchange_id
+        self.visibility_window_s = visibility_window_s
+        self._backoff = (backoff_initial_s, backoff_max_s)
+        self._instruments = {i.id: i for i in instruments}
+        self._by_symbol = {i.symbol: i for i in instruments}
+        settings: dict[str, Any] = {"apiKey": api_key, "secret": api_secret, "enableRateLimit": False}
+        settings["options"] = {**_SPOT_OPTIONS, **(options or {})}
+        if urls is not None:
+            settings["urls"] = dict(urls)
+        self._settings = settings
+        self._exchange: Any = None
+        self._hub: VenueHub | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stream_task: asyncio.Task[None] | None = None
+        self._instrument_of: dict[ClientOrderId, Instrument] = {}
+        self._client_of: dict[str, ClientOrderId] = {}  # venue order id -> client order id
+        # Orders whose submit outcome is not reported yet: their stream fills wait here (see module doc).
+        self._held: dict[ClientOrderId, list[_Trade]] = {}
+        self._seen: set[str] = set()  # trade ids reported
+        self._last_trade_id: dict[str, int] = {}  # by symbol: where the next REST catch-up starts
+        self.reconnects = 0  # user-stream sessions started after the first
+
+    # --------------------------------------------------------------------------- lifecycle
+    def bind(self, hub: VenueHub) -> None:
+        self._hub = hub
+
+    @property
+    def hub(self) -> VenueHub:
+        if self._hub is None:
+            raise RuntimeError(f"venue {self.name} is not bound to an engine")
+        return self._hub
+
+    @property
+    def exchange(self) -> Any:
+        if self._exchange is None:
+            raise RuntimeError(f"venue {self.name} is not started")
+        return self._exchange
+
+    async def start(self) -> None:
+        """Load markets, mark where trade history starts, report the account, start the user stream.
+
+        Trades before ``start`` are reconciliation's business: the catch-up starts after the newest."""
+        self._exchange = ccxtpro.binance(self._settings)
+        await self._exchange.load_markets()
+        for symbol in self._by_symbol:
+            if symbol not in self._exchange.markets:
+                raise ValueError(f"{symbol} is not listed on {self.exchange_id}")
+            newest = await self._exchange.fetch_my_trades(symbol, None, 1)
+            self._last_trade_id[symbol] = max((int(t["id"]) for t in newest), default=0)
+        self.hub.post(await self.account_snapshot())
+        self._stream_task = asyncio.get_running_loop().create_task(self._user_stream(), name=f"{self.name}-user")
+
+    async def close(self) -> None:
+        """Stop every task, then close the ccxt client (REST session and websockets); safe twice."""
+        tasks = [*self._tasks, *([self._stream_task] if self._stream_task is not None else [])]
+        self._stream_task = None
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        exchange, self._exchange = self._exchange, None
+        if exchange is not None:
+            await exchange.close()
+
+    # --------------------------------------------------------------------------- port: commands
+    def submit(self, command: SubmitOrder) -> None:
+        instrument = self._instruments.get(command.instrument_id)
+        if instrument is None:
+            self._post(OrderRejected(self.hub.now_ns(), command.client_order_id, "instrument not traded here"))
+            return
+        self._instrument_of[command.client_order_id] = instrument
+        self._held[command.client_order_id] = []
+        self._spawn(self._submit(command, instrument), f"submit-{command.client_order_id}")
+
+    def cancel(self, command: CancelOrder) -> None:
+        instrument = self._instruments.get(command.instrument_id)
+        if instrument is None:
+            self._post(OrderCancelRejected(self.hub.now_ns(), command.client_order_id, "instrument not traded here"))
+            return
+        self._spawn(self._cancel(command.client_order_id, instrument), f"cancel-{command.client_order_id}")
+
+    # --------------------------------------------------------------------------- port: look-ups
+    async def query_order(self, client_order_id: ClientOrderId) -> OrderReport | None:
+        known = self._instrument_of.get(client_order_id)
+        for instrument in [known] if known is not None else list(self._instruments.values()):
+            try:
+                order = await self.exchange.fetch_order(None, instrument.symbol, {"origClientOrderId": client_order_id})
+            except OrderNotFound:
+                continue  # a network error propagates: it is never "not found"
+            return order_report(order, instrument.id, self.hub.now_ns())
+        return None
+
+    async def open_orders(self) -> list[OrderReport]:
+        reports: list[OrderReport] = []
+        for instrument in self._instruments.values():
+            for order in await self.exchange.fetch_open_orders(instrument.symbol):
+                reports.append(order_report(order, instrument.id, self.hub.now_ns()))
+        return sorted(reports, key=lambda r: r.client_order_id)
+
+    async def account_snapshot(self) -> AccountSnapshot:
+        return account_snapshot(await self.exchange.fetch_balance(), self.name, self.hub.now_ns())
+
+    # --------------------------------------------------------------------------- submit
+    async def _submit(self, command: SubmitOrder, instrument: Instrument) -> None:
+        cid = command.client_order_id
+        request = create_request(command, instrument)
+        sent_at = asyncio.get_running_loop().time()
+        try:
+            order = await self.exchange.create_order(
+                request.symbol, request.order_type, request.side, request.amount, request.price, request.params
+            )
+        except ExchangeError as exc:  # a definite answer: the order was refused
+            self._held.pop(cid, None)
+            self._post(OrderRejected(self.hub.now_ns(), cid, str(exc), reject_code(exc)))
+            return
+        except (*_UNKNOWN_OUTCOME, CcxtError) as exc:
+            self._post(OrderStatusUnknown(self.hub.now_ns(), cid, f"{type(exc).__name__}: {exc}"))
+            await self._look_up(cid, instrument, sent_at)
+            return
+        self._report_order(cid, instrument, order, order.get("trades") or [])
+
+    async def _look_up(self, cid: ClientOrderId, instrument: Instrument, sent_at: float) -> None:
+        """Find an order whose submit answer was lost, by client id, until the venue answers for it."""
+        loop = asyncio.get_running_loop()
+        attempt = 0
+        while True:
+            try:
+                order = await self.exchange.fetch_order(None, instrument.symbol, {"origClientOrderId": cid})
+                trades = await self.exchange.fetch_my_trades(instrument.symbol, None, None, {"orderId": order["id"]})
+            except OrderNotFound:
+                hidden_for = loop.time() - sent_at
+                if hidden_for >= self.visibility_window_s:
+                    self._held.pop(cid, None)
+                    reason = f"not found at the venue {hidden_for:.2f} s after it was sent: it never arrived"
+                    self._post(OrderRejected(self.hub.now_ns(), cid, reason, RejectCode.OTHER))
+                    return
+            except (*_UNKNOWN_OUTCOME, CcxtError) as exc:  # no answer is not "not found": keep asking
+                log.warning("venue %s: look-up of %s failed (%s); retrying", self.name, cid, exc)
+            else:
+                self._report_order(cid, instrument, order, trades)
+                return
+            await asyncio.sleep(self._delay(attempt))
+            attempt += 1
+
+    def _report_order(
+        self, cid: ClientOrderId, instrument: Instrument, order: dict[str, Any], trades: list[dict[str, Any]]
+    ) -> None:
+        """Accepted, then the order's fills so far (then those the stream held back), then its end."""
+        venue_order_id = str(order["id"])
+        self._client_of[venue_order_id] = cid
+        self._post(OrderAccepted(self.hub.now_ns(), cid, venue_order_id))
+        closed = order.get("status") == "closed"
+        filled_total = sum((decimal(t["amount"]) for t in trades), Decimal(0))
+        cumulative = Decimal(0)
+        for raw in sorted(trades, key=lambda t: int(t["id"])):
+            cumulative += decimal(raw["amount"])
+            # Only a closed order's fills say what is left; otherwise the engine derives it.
+            leaves = filled_total - cumulative if closed else None
+            # An order answer's fills may lack the order id and side: they are the order's.
+            trade = {**raw, "order": raw.get("order") or venue_order_id, "side": raw.get("side") or order["side"]}
+            self._post_fill(trade, cid, instrument, leaves)
+        for trade, leaves in self._held.pop(cid, []):
+            self._post_fill(trade, cid, instrument, leaves)
+        if is_terminal_without_fill(order):
+            if order.get("status") == "canceled":
+                self._post(OrderCanceled(self.hub.now_ns(), cid, "canceled at the venue"))
+            else:  # an IOC/FOK remainder, or a market order the book could not fill
+                self._post(OrderExpired(self.hub.now_ns(), cid))
+
+    # --------------------------------------------------------------------------- cancel
+    async def _cancel(self, cid: ClientOrderId, instrument: Instrument, attempts: int = 5) -> None:
+        # Re-sending a cancel by client id is safe (it cannot create anything), unlike a submit.
+        last_error = ""
+        for attempt in range(attempts):
+            try:
+                await self.exchange.cancel_order(None, instrument.symbol, {"origClientOrderId": cid})
+            except OrderNotFound as exc:  # -2011: gone (it may have filled: the fill comes separately)
+                self._post(OrderCancelRejected(self.hub.now_ns(), cid, f"unknown order: {exc}"))
+                return
+            except ExchangeError as exc:
+                self._post(OrderCancelRejected(self.hub.now_ns(), cid, str(exc)))
+                return
+            except (*_UNKNOWN_OUTCOME, CcxtError) as exc:
+                last_error = f"{type(exc).__name__}: {exc}"
+                await asyncio.sleep(self._delay(attempt))
+                continue
+            self._post(OrderCanceled(self.hub.now_ns(), cid))
+            return
+        reason = f"cancel outcome unknown after {attempts} attempts ({last_error}); reconciliation decides"
+        self._post(OrderCancelRejected(self.hub.now_ns(), cid, reason))
+
+    # --------------------------------------------------------------------------- fills
+    async def _user_stream(self) -> None:
+        """Trades from the user stream; after every (re)connect, a REST catch-up of what was missed."""
+        attempt = 0
+        sessions = 0
+        while True:
+            watcher: asyncio.Future[Any] | None = None
+            try:
+                # Subscribe first, then catch up: a trade in between is seen twice, never zero times.
+                watcher = asyncio.ensure_future(self.exchange.watch_my_trades())
+                sessions += 1
+                self.reconnects = sessions - 1
+                await self._catch_up()
+                attempt = 0
+                while True:
+                    trades = await watcher
+                    watcher = asyncio.ensure_future(self.exchange.watch_my_trades())
+                    for trade in trades:
+                        await self._on_trade(trade, stream_leaves(trade))
+            except asyncio.CancelledError:
+                if watcher is not None:
+                    watcher.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, CcxtError):
+                        await watcher
+                raise
+            except (*_UNKNOWN_OUTCOME, CcxtError) as exc:
+                log.warning("venue %s: user stream lost (%s); reconnecting", self.name, exc)
+                if watcher is not None:
+                    watcher.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, *_UNKNOWN_OUTCOME, CcxtError):
+                        await watcher
+            await asyncio.sleep(self._delay(attempt))
+            attempt += 1
+
+    async def _catch_up(self) -> None:
+        """REST: every trade after the last one seen, and the open orders' client ids."""
+        for symbol in self._by_symbol:
+            for order in await self.exchange.fetch_open_orders(symbol):
+                if order.get("clientOrderId") is not None:
+                    self._client_of.setdefault(str(order["id"]), ClientOrderId(str(order["clientOrderId"])))
+            start = self._last_trade_id.get(symbol, 0) + 1
+            trades = await self.exchange.fetch_my_trades(symbol, None, None, {"fromId": start})
+            for trade in sorted(trades, key=lambda t: int(t["id"])):
+                await self._on_trade(trade, None)
+
+    async def _on_trade(self, trade: dict[str, Any], leaves: Decimal | None) -> None:
+        instrument = self._by_symbol.get(str(trade.get("symbol")))
+        trade_id = trade.get("id")
+        if instrument is None or trade_id is None or str(trade_id) in self._seen:
+            return
+        info = trade.get("info")
+        cid_raw = info.get("c") if isinstance(info, dict) else None
+        venue_order_id = str(trade.get("order"))
+        cid = ClientOrderId(str(cid_raw)) if cid_raw else self._client_of.get(venue_order_id)
+        if cid is None:  # a REST trade of an order this session never saw: ask the venue whose it is
+            order = await self.exchange.fetch_order(venue_order_id, instrument.symbol)
+            cid = ClientOrderId(str(order["clientOrderId"]))
+            self._client_of[venue_order_id] = cid
+        if cid in self._held:
+            self._held[cid].append((trade, leaves))
+            return
+        self._post_fill(trade, cid, instrument, leaves)
+
+    def _post_fill(
+        self, trade: dict[str, Any], cid: ClientOrderId, instrument: Instrument, leaves: Decimal | None
+    ) -> None:
+        trade_id = str(trade["id"])
+        if trade_id in self._seen:
+            return
+        self._seen.add(trade_id)
+        symbol = instrument.symbol
+        self._last_trade_id[symbol] = max(self._last_trade_id.get(symbol, 0), int(trade_id))
+        self._post(fill_from_trade(trade, cid, instrument, self.hub.now_ns(), leaves))
+
+    # --------------------------------------------------------------------------- helpers
+    def _post(self, event: VenueEvent) -> None:
+        self.hub.post(event)
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(work, name=f"{self.name}-{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("venue %s: task %s failed", self.name, task.get_name(), exc_info=task.exception())
+
+    def _delay(self, attempt: int) -> float:
+        initial, most = self._backoff
+        return float(min(most, initial * 2 ** min(attempt, 30)))
+
+    def instrument_of(self, instrument_id: InstrumentId) -> Instrument:
+        return self._instruments[instrument_id]
