@@ -22,6 +22,7 @@ import pytest
 from spreadhawk.data.readers.instruments import binance_spot_btcusdt
 from spreadhawk.domain.events import (
     CancelOrder,
+    Liquidity,
     OrderAccepted,
     OrderFilled,
     OrderSide,
@@ -103,15 +104,16 @@ class Live:
 
 
 @asynccontextmanager
-async def live(shared_data: Path) -> AsyncIterator[Live]:
+async def live(shared_data: Path, **venue_options: Any) -> AsyncIterator[Live]:
     trading = TradingConfig((ApiKey(KEY, SECRET),), {a: str(v) for a, v in START.items()}, taker_fee=FEE, maker_fee=FEE)
     emulator = BinanceEmulator.from_data_dir(
         shared_data, Market.SPOT, ["BTCUSDT"], speed=0, autostart=False, trading=trading
     )
     async with emulator, aiohttp.ClientSession() as http:
         engine = Engine([INSTRUMENT], clock=WallClock())
-        venue = CcxtVenue(VENUE, "binance", [INSTRUMENT], api_key=KEY, api_secret=SECRET,
-                          urls=local_urls("binance", emulator.http_url), visibility_window_s=WINDOW_S)  # fmt: skip
+        urls = local_urls("binance", emulator.http_url)
+        venue = CcxtVenue(VENUE, "binance", [INSTRUMENT], api_key=KEY, api_secret=SECRET, urls=urls,
+                          visibility_window_s=WINDOW_S, **venue_options)  # fmt: skip
         engine.add_venue(venue)
         harness = Live(emulator, engine, venue, http)
         stop = asyncio.Event()
@@ -255,5 +257,58 @@ def test_not_found_is_not_rejected_inside_the_visibility_window(shared_data: Pat
             await lv.until(lambda: lv.status(late) is OrderStatus.ACCEPTED, "the invisible order accepted")
             assert await lv.venue.query_order(late) is None
             await lv.until(lambda: lv.status(late) is OrderStatus.ACCEPTED, "still accepted")
+
+    run(scenario)
+
+
+def test_fills_missed_while_the_user_stream_was_down_arrive_by_the_rest_catch_up(shared_data: Path) -> None:
+    async def scenario() -> None:
+        # A long reconnect delay: the fill happens while the stream is down, whatever the machine's speed.
+        async with live(shared_data, backoff_initial_s=1.5, backoff_max_s=1.5) as lv:
+            bid, _ = await lv.book()
+            cid = lv.submit("rest-c", OrderSide.BUY, OrderType.LIMIT, "0.002", bid)
+            await lv.until(lambda: lv.status(cid) is OrderStatus.ACCEPTED, "the resting order")
+            for client in list(lv.venue.exchange.clients.values()):
+                await client.close()  # the user stream's connection drops
+            await lv.until(lambda: not lv.venue.stream_live, "the venue to notice the lost stream")
+
+            lv.emulator.start_replay()  # the replay crosses the bid: the order fills, nobody is listening
+
+            async def traded() -> bool:
+                return bool((await lv.get("/emulator/truth"))["trades"])
+
+            for _ in range(200):
+                if await traded():
+                    break
+                await asyncio.sleep(0.01)  # noqa: TID251 -- a real server, in real time
+            assert lv.status(cid) is OrderStatus.ACCEPTED  # not heard of yet
+            await lv.until(lambda: lv.status(cid) is OrderStatus.FILLED, "the catch-up", 6.0)
+            assert lv.venue.reconnects >= 1
+            assert lv.venue.fills_by_source["catch_up"] == 1
+            fill = next(e for e in lv.events(cid) if isinstance(e, OrderFilled))
+            assert (fill.price, fill.quantity, fill.liquidity) == (bid, Decimal("0.002"), Liquidity.MAKER)
+            assert lv.ledger() == _truth_totals(await lv.get("/emulator/truth"))
+
+    run(scenario)
+
+
+def test_a_resting_order_filled_by_the_market_is_reported_from_the_user_stream(shared_data: Path) -> None:
+    async def scenario() -> None:
+        async with live(shared_data) as lv:
+            bid, _ = await lv.book()
+            cid = lv.submit("rest-s", OrderSide.BUY, OrderType.LIMIT, "0.002", bid)
+            await lv.until(lambda: lv.status(cid) is OrderStatus.ACCEPTED, "the resting order")
+            lv.emulator.start_replay()
+            await lv.until(lambda: lv.status(cid) is OrderStatus.FILLED, "the stream fill")
+            assert lv.venue.fills_by_source == {"answer": 0, "stream": 1, "catch_up": 0}
+            fill = next(e for e in lv.events(cid) if isinstance(e, OrderFilled))
+            assert (fill.price, fill.liquidity, fill.leaves_quantity) == (bid, Liquidity.MAKER, Decimal(0))
+            assert fill.fee == _fee(bid * Decimal("0.002"))
+            expected = {
+                "BTC": START["BTC"] + Decimal("0.002"),
+                "USDT": START["USDT"] - bid * Decimal("0.002") - fill.fee,
+            }
+            assert lv.ledger() == expected
+            assert _truth_totals(await lv.get("/emulator/truth")) == expected
 
     run(scenario)

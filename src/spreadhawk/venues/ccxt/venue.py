@@ -74,7 +74,8 @@ _SPOT_OPTIONS: dict[str, Any] = {
     "fetchMargins": False,
 }
 
-_Trade = tuple[dict[str, Any], Decimal | None]  # a ccxt trade and what its order leaves after it
+# A ccxt trade, what its order leaves after it, and where it came from (stream or catch-up).
+_Trade = tuple[dict[str, Any], Decimal | None, str]
 
 
 class CcxtVenue:
@@ -123,6 +124,8 @@ class CcxtVenue:
         self._seen: set[str] = set()  # trade ids reported
         self._last_trade_id: dict[str, int] = {}  # by symbol: where the next REST catch-up starts
         self.reconnects = 0  # user-stream sessions started after the first
+        self.stream_live = False  # subscribed and caught up
+        self.fills_by_source = {"answer": 0, "stream": 0, "catch_up": 0}  # fills reported, by where from
 
     # --------------------------------------------------------------------------- lifecycle
     def bind(self, hub: VenueHub) -> None:
@@ -263,9 +266,9 @@ class CcxtVenue:
             leaves = filled_total - cumulative if closed else None
             # An order answer's fills may lack the order id and side: they are the order's.
             trade = {**raw, "order": raw.get("order") or venue_order_id, "side": raw.get("side") or order["side"]}
-            self._post_fill(trade, cid, instrument, leaves)
-        for trade, leaves in self._held.pop(cid, []):
-            self._post_fill(trade, cid, instrument, leaves)
+            self._post_fill(trade, cid, instrument, leaves, "answer")
+        for trade, leaves, source in self._held.pop(cid, []):
+            self._post_fill(trade, cid, instrument, leaves, source)
         if is_terminal_without_fill(order):
             if order.get("status") == "canceled":
                 self._post(OrderCanceled(self.hub.now_ns(), cid, "canceled at the venue"))
@@ -307,26 +310,44 @@ class CcxtVenue:
                 sessions += 1
                 self.reconnects = sessions - 1
                 await self._catch_up()
+                self.stream_live = True
                 attempt = 0
                 while True:
                     trades = await watcher
                     watcher = asyncio.ensure_future(self.exchange.watch_my_trades())
                     for trade in trades:
-                        await self._on_trade(trade, stream_leaves(trade))
+                        await self._on_trade(trade, stream_leaves(trade), "stream")
             except asyncio.CancelledError:
-                if watcher is not None:
-                    watcher.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, CcxtError):
-                        await watcher
-                raise
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():  # we are being stopped
+                    if watcher is not None:
+                        watcher.cancel()
+                        with contextlib.suppress(asyncio.CancelledError, CcxtError):
+                            await watcher
+                    raise
+                # ccxt cancels its pending futures when a websocket client is closed under it: the
+                # stream is gone, not this task.
+                self.stream_live = False
+                log.warning("venue %s: user stream closed; reconnecting", self.name)
+                await self._drop_websockets()
             except (*_UNKNOWN_OUTCOME, CcxtError) as exc:
+                self.stream_live = False
                 log.warning("venue %s: user stream lost (%s); reconnecting", self.name, exc)
                 if watcher is not None:
                     watcher.cancel()
                     with contextlib.suppress(asyncio.CancelledError, *_UNKNOWN_OUTCOME, CcxtError):
                         await watcher
+                await self._drop_websockets()
             await asyncio.sleep(self._delay(attempt))
             attempt += 1
+
+    async def _drop_websockets(self) -> None:
+        """Forget the broken websocket clients, so the next watch opens a fresh connection."""
+        clients = self.exchange.clients or {}
+        for url in list(clients):
+            stale = clients.pop(url)
+            with contextlib.suppress(*_UNKNOWN_OUTCOME, CcxtError):
+                await stale.close()
 
     async def _catch_up(self) -> None:
         """REST: every trade after the last one seen, and the open orders' client ids."""
@@ -337,9 +358,9 @@ class CcxtVenue:
             start = self._last_trade_id.get(symbol, 0) + 1
             trades = await self.exchange.fetch_my_trades(symbol, None, None, {"fromId": start})
             for trade in sorted(trades, key=lambda t: int(t["id"])):
-                await self._on_trade(trade, None)
+                await self._on_trade(trade, None, "catch_up")
 
-    async def _on_trade(self, trade: dict[str, Any], leaves: Decimal | None) -> None:
+    async def _on_trade(self, trade: dict[str, Any], leaves: Decimal | None, source: str) -> None:
         instrument = self._by_symbol.get(str(trade.get("symbol")))
         trade_id = trade.get("id")
         if instrument is None or trade_id is None or str(trade_id) in self._seen:
@@ -353,17 +374,18 @@ class CcxtVenue:
             cid = ClientOrderId(str(order["clientOrderId"]))
             self._client_of[venue_order_id] = cid
         if cid in self._held:
-            self._held[cid].append((trade, leaves))
+            self._held[cid].append((trade, leaves, source))
             return
-        self._post_fill(trade, cid, instrument, leaves)
+        self._post_fill(trade, cid, instrument, leaves, source)
 
     def _post_fill(
-        self, trade: dict[str, Any], cid: ClientOrderId, instrument: Instrument, leaves: Decimal | None
+        self, trade: dict[str, Any], cid: ClientOrderId, instrument: Instrument, leaves: Decimal | None, source: str
     ) -> None:
         trade_id = str(trade["id"])
         if trade_id in self._seen:
             return
         self._seen.add(trade_id)
+        self.fills_by_source[source] += 1
         symbol = instrument.symbol
         self._last_trade_id[symbol] = max(self._last_trade_id.get(symbol, 0), int(trade_id))
         self._post(fill_from_trade(trade, cid, instrument, self.hub.now_ns(), leaves))
