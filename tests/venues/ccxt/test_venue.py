@@ -24,12 +24,15 @@ from spreadhawk.domain.events import (
     CancelOrder,
     Liquidity,
     OrderAccepted,
+    OrderCancelRejected,
+    OrderExpired,
     OrderFilled,
     OrderSide,
     OrderStatusUnknown,
     OrderType,
     RejectCode,
     SubmitOrder,
+    TimeInForce,
 )
 from spreadhawk.domain.identifiers import ClientOrderId
 from spreadhawk.domain.orders import OrderStatus
@@ -310,5 +313,42 @@ def test_a_resting_order_filled_by_the_market_is_reported_from_the_user_stream(s
             }
             assert lv.ledger() == expected
             assert _truth_totals(await lv.get("/emulator/truth")) == expected
+
+    run(scenario)
+
+
+def test_ioc_remainder_expires_quote_sized_buy_fills_1007_resolves_and_a_late_cancel_is_refused(
+    shared_data: Path,
+) -> None:
+    async def scenario() -> None:
+        async with live(shared_data) as lv:
+            depth = await lv.get("/api/v3/depth", symbol="BTCUSDT", limit="5")
+            ask, level = Decimal(depth["asks"][0][0]), Decimal(depth["asks"][0][1])
+            ioc = lv.submit("ioc-1", OrderSide.BUY, OrderType.LIMIT, str(level + 1), ask,
+                            time_in_force=TimeInForce.IOC)  # fmt: skip
+            await lv.until(lambda: lv.status(ioc) is OrderStatus.EXPIRED, "the IOC remainder expired")
+            assert lv.engine.orders[ioc].filled_quantity == level
+            assert [type(e) for e in lv.events(ioc)][-1] is OrderExpired  # after its fill
+
+            quote = SubmitOrder(lv.engine.clock.now_ns(), ClientOrderId("q-1"), "test", INSTRUMENT.id, OrderSide.BUY,
+                                OrderType.MARKET, Decimal(0), quote_quantity=Decimal(1000))  # fmt: skip
+            lv.engine.submit(quote)
+            await lv.until(lambda: lv.status("q-1") is OrderStatus.FILLED, "the quote-sized buy")
+            spent = lv.engine.orders[ClientOrderId("q-1")].filled_notional
+            assert Decimal(1000) - spent < ask * Decimal("0.00001")  # at most one lot step left over
+
+            await lv.fault(kind="-1007")
+            timed_out = lv.submit("u-1007", OrderSide.SELL, OrderType.MARKET, "0.01")
+            await lv.until(lambda: lv.status(timed_out) is OrderStatus.FILLED, "the -1007 look-up")
+            assert OrderStatusUnknown in [type(e) for e in lv.events(timed_out)]
+
+            # Canceling a filled order: Binance -2011, reported as a refused cancel.
+            lv.venue.cancel(CancelOrder(lv.engine.clock.now_ns(), timed_out, INSTRUMENT.id, "test"))
+            await lv.until(lambda: OrderCancelRejected in [type(e) for e in lv.events(timed_out)], "the refusal")
+            assert lv.status(timed_out) is OrderStatus.FILLED
+
+            truth = await lv.get("/emulator/truth")
+            assert sorted(o["clientOrderId"] for o in truth["orders"]) == ["ioc-1", "q-1", "u-1007"]
+            assert lv.ledger() == _truth_totals(truth)
 
     run(scenario)
