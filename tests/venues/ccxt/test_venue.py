@@ -27,6 +27,7 @@ from spreadhawk.domain.events import (
     OrderCancelRejected,
     OrderExpired,
     OrderFilled,
+    OrderRejected,
     OrderSide,
     OrderStatusUnknown,
     OrderType,
@@ -350,5 +351,23 @@ def test_ioc_remainder_expires_quote_sized_buy_fills_1007_resolves_and_a_late_ca
             truth = await lv.get("/emulator/truth")
             assert sorted(o["clientOrderId"] for o in truth["orders"]) == ["ioc-1", "q-1", "u-1007"]
             assert lv.ledger() == _truth_totals(truth)
+
+    run(scenario)
+
+
+def test_a_dropped_answer_on_an_order_not_visible_yet_is_not_rejected_inside_the_window(shared_data: Path) -> None:
+    async def scenario() -> None:
+        async with live(shared_data) as lv:
+            hidden_ms = int(WINDOW_S * 600)  # found "not found" for most of the window, then found
+            await lv.fault(kind="commit_then_drop_response", ms=hidden_ms)
+            bid, _ = await lv.book()
+            cid = lv.submit("u-hidden", OrderSide.BUY, OrderType.LIMIT, "0.01", bid - 100)
+            await lv.until(lambda: lv.status(cid) is OrderStatus.UNKNOWN, "the unknown status")
+            await asyncio.sleep(hidden_ms / 2000)  # noqa: TID251 -- while the order is hidden, in real time
+            assert lv.status(cid) is OrderStatus.UNKNOWN  # "not found" inside the window is not a rejection
+            await lv.until(lambda: lv.status(cid) is OrderStatus.ACCEPTED, "the order found", WINDOW_S * 3)
+            assert not any(isinstance(e, OrderRejected) for e in lv.events(cid))
+            truth = await lv.get("/emulator/truth")
+            assert [o["clientOrderId"] for o in truth["orders"]] == ["u-hidden"]  # found, never re-sent
 
     run(scenario)

@@ -13,6 +13,9 @@ on the next ``count`` requests it applies to, then is spent.
 ``order_invisible_for_ms``    POST order: committed and answered normally, but ``GET order`` and
                               ``openOrders`` do not see it for ``ms`` milliseconds (eventual consistency)
 ===========================  =======================================================================
+
+``ms`` on any committing fault also hides the order for that long, so a lost answer can meet an
+order the API does not show yet (``{"kind": "commit_then_drop_response", "ms": 500}``).
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ class OrderFault:
     kind: OrderFaultKind
     count: int = 1  # requests it applies to
     retry_after: int = 1  # 429/418: the Retry-After header, seconds
-    ms: int = 0  # order_invisible_for_ms
+    ms: int = 0  # order_invisible_for_ms (or any committing fault: hidden that long too)
 
     def __post_init__(self) -> None:
         if self.count < 1 or self.retry_after < 0 or self.ms < 0:

@@ -175,8 +175,9 @@ class OrdersApi:
         if fault is None:
             return web.json_response(answer)
         kind = fault.kind
-        if kind is OrderFaultKind.ORDER_INVISIBLE:
+        if fault.ms > 0:  # any committing fault may also hide the order (a lost answer AND a slow API)
             self._hidden[int(answer["orderId"])] = time.monotonic() + fault.ms / 1000
+        if kind is OrderFaultKind.ORDER_INVISIBLE:
             return web.json_response(answer)
         if kind is OrderFaultKind.COMMIT_THEN_1007:
             msg = "Timeout waiting for response from backend server. Send status unknown; execution status unknown."
