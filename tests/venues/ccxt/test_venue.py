@@ -24,6 +24,7 @@ from spreadhawk.domain.events import (
     CancelOrder,
     Liquidity,
     OrderAccepted,
+    OrderCanceled,
     OrderCancelRejected,
     OrderExpired,
     OrderFilled,
@@ -205,6 +206,12 @@ def test_limit_rests_is_reported_and_canceled_and_post_only_that_would_take_is_r
             gone = await lv.venue.query_order(cid)
             assert gone is not None
             assert not gone.is_open
+
+            # A cancel asked for before the venue answered the submit waits for the answer.
+            quick = lv.submit("quick-1", OrderSide.BUY, OrderType.LIMIT, "0.01", price)
+            lv.engine.cancel(CancelOrder(lv.engine.clock.now_ns(), quick, INSTRUMENT.id, "test"))
+            await lv.until(lambda: lv.status(quick) is OrderStatus.CANCELED, "the early cancel")
+            assert [type(e) for e in lv.events(quick)][-2:] == [OrderAccepted, OrderCanceled]
 
             taker = lv.submit("po-1", OrderSide.BUY, OrderType.LIMIT, "0.01", ask, post_only=True)
             await lv.until(lambda: lv.status(taker) is OrderStatus.REJECTED, "the post-only rejection")

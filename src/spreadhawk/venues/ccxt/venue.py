@@ -48,6 +48,7 @@ from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId
 from spreadhawk.domain.instruments import Instrument
 from spreadhawk.engine.ports import VenueEvent, VenueHub
 from spreadhawk.venues.ccxt.orders import (
+    OrderMappingError,
     account_snapshot,
     create_request,
     decimal,
@@ -121,6 +122,9 @@ class CcxtVenue:
         self._client_of: dict[str, ClientOrderId] = {}  # venue order id -> client order id
         # Orders whose submit outcome is not reported yet: their stream fills wait here (see module doc).
         self._held: dict[ClientOrderId, list[_Trade]] = {}
+        # Cancels asked for before the submit's outcome was reported: sent once it is (the engine
+        # cannot take a refused cancel for an order the venue has not acknowledged yet).
+        self._cancel_after: set[ClientOrderId] = set()
         self._seen: set[str] = set()  # trade ids reported
         self._last_trade_id: dict[str, int] = {}  # by symbol: where the next REST catch-up starts
         self.reconnects = 0  # user-stream sessions started after the first
@@ -185,6 +189,9 @@ class CcxtVenue:
         if instrument is None:
             self._post(OrderCancelRejected(self.hub.now_ns(), command.client_order_id, "instrument not traded here"))
             return
+        if command.client_order_id in self._held:
+            self._cancel_after.add(command.client_order_id)
+            return
         self._spawn(self._cancel(command.client_order_id, instrument), f"cancel-{command.client_order_id}")
 
     # --------------------------------------------------------------------------- port: look-ups
@@ -211,17 +218,22 @@ class CcxtVenue:
     # --------------------------------------------------------------------------- submit
     async def _submit(self, command: SubmitOrder, instrument: Instrument) -> None:
         cid = command.client_order_id
-        request = create_request(command, instrument)
+        try:
+            request = create_request(command, instrument)
+        except OrderMappingError as exc:  # nothing was sent
+            self._refused(OrderRejected(self.hub.now_ns(), cid, str(exc), RejectCode.OTHER))
+            return
         sent_at = asyncio.get_running_loop().time()
         try:
             order = await self.exchange.create_order(
                 request.symbol, request.order_type, request.side, request.amount, request.price, request.params
             )
         except ExchangeError as exc:  # a definite answer: the order was refused
-            self._held.pop(cid, None)
-            self._post(OrderRejected(self.hub.now_ns(), cid, str(exc), reject_code(exc)))
+            self._refused(OrderRejected(self.hub.now_ns(), cid, str(exc), reject_code(exc)))
             return
-        except (*_UNKNOWN_OUTCOME, CcxtError) as exc:
+        except Exception as exc:  # sent, its answer lost or unreadable: the outcome is unknown
+            if not isinstance(exc, (*_UNKNOWN_OUTCOME, CcxtError)):
+                log.exception("venue %s: unexpected error submitting %s; looking it up", self.name, cid)
             self._post(OrderStatusUnknown(self.hub.now_ns(), cid, f"{type(exc).__name__}: {exc}"))
             await self._look_up(cid, instrument, sent_at)
             return
@@ -238,9 +250,8 @@ class CcxtVenue:
             except OrderNotFound:
                 hidden_for = loop.time() - sent_at
                 if hidden_for >= self.visibility_window_s:
-                    self._held.pop(cid, None)
                     reason = f"not found at the venue {hidden_for:.2f} s after it was sent: it never arrived"
-                    self._post(OrderRejected(self.hub.now_ns(), cid, reason, RejectCode.OTHER))
+                    self._refused(OrderRejected(self.hub.now_ns(), cid, reason, RejectCode.OTHER))
                     return
             except (*_UNKNOWN_OUTCOME, CcxtError) as exc:  # no answer is not "not found": keep asking
                 log.warning("venue %s: look-up of %s failed (%s); retrying", self.name, cid, exc)
@@ -270,10 +281,20 @@ class CcxtVenue:
         for trade, leaves, source in self._held.pop(cid, []):
             self._post_fill(trade, cid, instrument, leaves, source)
         if is_terminal_without_fill(order):
+            self._cancel_after.discard(cid)
             if order.get("status") == "canceled":
                 self._post(OrderCanceled(self.hub.now_ns(), cid, "canceled at the venue"))
             else:  # an IOC/FOK remainder, or a market order the book could not fill
                 self._post(OrderExpired(self.hub.now_ns(), cid))
+        elif cid in self._cancel_after:
+            self._cancel_after.discard(cid)
+            self._spawn(self._cancel(cid, instrument), f"cancel-{cid}")
+
+    def _refused(self, event: OrderRejected) -> None:
+        """The order does not exist at the venue: a cancel waiting for it has nothing to do."""
+        self._held.pop(event.client_order_id, None)
+        self._cancel_after.discard(event.client_order_id)
+        self._post(event)
 
     # --------------------------------------------------------------------------- cancel
     async def _cancel(self, cid: ClientOrderId, instrument: Instrument, attempts: int = 5) -> None:
