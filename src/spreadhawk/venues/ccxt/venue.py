@@ -44,7 +44,7 @@ from spreadhawk.domain.events import (
     RejectCode,
     SubmitOrder,
 )
-from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId
+from spreadhawk.domain.identifiers import ClientOrderId
 from spreadhawk.domain.instruments import Instrument
 from spreadhawk.engine.ports import VenueEvent, VenueHub
 from spreadhawk.venues.ccxt.orders import (
@@ -428,6 +428,3 @@ class CcxtVenue:
     def _delay(self, attempt: int) -> float:
         initial, most = self._backoff
         return float(min(most, initial * 2 ** min(attempt, 30)))
-
-    def instrument_of(self, instrument_id: InstrumentId) -> Instrument:
-        return self._instruments[instrument_id]
