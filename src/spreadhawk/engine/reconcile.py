@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from spreadhawk.domain.accounts import AccountSnapshot, OrderReport
-from spreadhawk.domain.identifiers import ClientOrderId
+from spreadhawk.domain.identifiers import ClientOrderId, venue_of
 from spreadhawk.domain.instruments import InstrumentKind
 from spreadhawk.domain.orders import Order
 from spreadhawk.engine.portfolio import Portfolio
@@ -43,9 +43,7 @@ def order_differences(venue: str, reports: Iterable[OrderReport], orders: Mappin
     """Open orders at ``venue`` the engine does not know as open, and the reverse."""
     differences = []
     open_at_venue = {r.client_order_id: r for r in reports if r.is_open}
-    ours = {
-        coid: order for coid, order in orders.items() if order.is_open and order.instrument_id.split(":", 1)[0] == venue
-    }
+    ours = {coid: order for coid, order in orders.items() if order.is_open and venue_of(order.instrument_id) == venue}
     for coid in sorted(set(open_at_venue) - set(ours)):
         report = open_at_venue[coid]
         known = orders.get(coid)

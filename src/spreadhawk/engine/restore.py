@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import get_args
 
 from spreadhawk.domain.accounts import AccountSnapshot, BalanceAdjusted, FreeBalances
 from spreadhawk.domain.events import (
@@ -21,7 +20,6 @@ from spreadhawk.domain.events import (
     CancelOrder,
     DepositCredited,
     FundingPaid,
-    OrderEvent,
     PositionChanged,
     RequestTransfer,
     SettlementPaid,
@@ -31,11 +29,11 @@ from spreadhawk.domain.events import (
 )
 from spreadhawk.domain.orders import Order
 from spreadhawk.domain.transfers import Transfer
+from spreadhawk.engine.context import ORDER_EVENTS
 from spreadhawk.engine.engine import MARKET_DATA, Engine
 from spreadhawk.engine.journal import Journal
 from spreadhawk.engine.records import EngineError, ExternalOrderReported
 
-_ORDER_EVENTS: tuple[type, ...] = get_args(OrderEvent)
 _VENUE_REPORTS: tuple[type, ...] = (
     FundingPaid,
     SettlementPaid,
@@ -88,7 +86,7 @@ def _apply(engine: Engine, record: object, summary: RestoreSummary) -> None:
         summary.commands += 1
     elif isinstance(record, CancelOrder):
         summary.commands += 1  # what it did arrives as the venue's report
-    elif isinstance(record, _ORDER_EVENTS + _VENUE_REPORTS):  # denials and submissions too: the engine's own
+    elif isinstance(record, ORDER_EVENTS + _VENUE_REPORTS):  # denials and submissions too: the engine's own
         engine.on_venue_event(record)  # type: ignore[arg-type]
         engine.drain()
         summary.reports += 1

@@ -40,7 +40,7 @@ from spreadhawk.runtime.recorders import PriceRecorder
 from spreadhawk.strategy.base import Strategy, attach_strategy
 from spreadhawk.strategy.loader import StrategyLoadError, build_strategy
 from spreadhawk.venues.simulated.transfers import DEFAULT_WITHDRAWALS
-from spreadhawk.venues.simulated.venue import SimulatedVenue, connect_simulated
+from spreadhawk.venues.simulated.venue import SimulatedVenue, VenueResume, connect_simulated
 
 NS_PER_MS = 1_000_000
 
@@ -223,6 +223,26 @@ class VenueSettings:
     withdrawals: dict[str, WithdrawalTerms]
     balances: dict[str, Decimal]
 
+    def venue(
+        self,
+        name: str,
+        *,
+        balances: dict[str, Decimal] | None = None,
+        id_prefix: str = "",
+        resume: VenueResume | None = None,
+    ) -> SimulatedVenue:
+        """The simulated venue these settings describe (a resumed paper node overrides the balances)."""
+        return SimulatedVenue(
+            name,
+            latency_ns=self.latency_ns,
+            ack_latency_ns=self.ack_latency_ns,
+            leverage=self.leverage,
+            withdrawals=self.withdrawals,
+            balances=self.balances if balances is None else balances,
+            id_prefix=id_prefix,
+            resume=resume,
+        )
+
 
 def _venue_settings(
     config: RunConfig, instruments: dict[InstrumentId, Instrument], latency_defaults: dict[str, float]
@@ -251,15 +271,7 @@ def _venues(
     config: RunConfig, instruments: dict[InstrumentId, Instrument], latency_defaults: dict[str, float]
 ) -> dict[str, SimulatedVenue]:
     return {
-        name: SimulatedVenue(
-            name,
-            latency_ns=settings.latency_ns,
-            ack_latency_ns=settings.ack_latency_ns,
-            leverage=settings.leverage,
-            withdrawals=settings.withdrawals,
-            balances=settings.balances,
-        )
-        for name, settings in _venue_settings(config, instruments, latency_defaults).items()
+        name: settings.venue(name) for name, settings in _venue_settings(config, instruments, latency_defaults).items()
     }
 
 

@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from spreadhawk.domain.events import OrderRejected
-from spreadhawk.domain.identifiers import InstrumentId
+from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId, venue_of
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
 from spreadhawk.domain.orders import OrderStatus
 from spreadhawk.engine.attribution import StrategyAttribution
@@ -61,8 +61,6 @@ class PaperNode:
     explained: list[str] = field(default_factory=list)  # found and resolved at start
     started_with: dict[InstrumentId, Decimal] = field(default_factory=dict)  # positions when trading began
     started: bool = False  # reconciled and strategies started
-    sources: list[object] = field(default_factory=list)  # (results read a node's replay sources; none here)
-    event_count: int = 0
 
     async def reconcile(self) -> None:
         """Compare the journal's state with each venue's; resolve what can be explained; raise
@@ -71,25 +69,24 @@ class PaperNode:
         engine.drain()  # the venues' account snapshots: compared with the restored ledger on arrival
         differences = list(engine.accounts.differences)
         for name, venue in sorted(self.venues.items()):
-            for difference in order_differences(name, await venue.open_orders(), engine.orders):
-                if not await self._explain(venue, difference):
-                    differences.append(difference)
+            reports = await venue.open_orders()
+            await self._resolve_lost(name, venue, {report.client_order_id for report in reports})
+            differences.extend(order_differences(name, reports, engine.orders))
         self.differences = differences
         if differences:
             raise NotReconciledError("; ".join(differences))
 
-    async def _explain(self, venue: SimulatedVenue, difference: str) -> bool:
-        """An order sent before the stop whose outcome never reached the journal: if the venue says it
-        does not exist, it never arrived; record it as rejected."""
-        for coid, order in self.engine.orders.items():
-            if coid not in difference or order.status not in (OrderStatus.SUBMITTED, OrderStatus.UNKNOWN):
-                continue
-            if await venue.query_order(coid) is None:
+    async def _resolve_lost(self, name: str, venue: SimulatedVenue, open_there: set[ClientOrderId]) -> None:
+        """Orders sent before the stop whose outcome never reached the journal: if the venue says one
+        does not exist, it never arrived; record it as rejected (an explained difference)."""
+        engine = self.engine
+        for coid, order in list(engine.orders.items()):
+            lost = order.status in (OrderStatus.SUBMITTED, OrderStatus.UNKNOWN) and coid not in open_there
+            if lost and venue_of(order.instrument_id) == name and await venue.query_order(coid) is None:
                 reason = "not at the venue after a restart: the order never arrived"
-                self.engine.on_venue_event(OrderRejected(self.engine.clock.now_ns(), coid, reason))
-                self.explained.append(f"{difference} -> {reason}")
-                return True
-        return False
+                found = f"{name} order {coid} is {order.status} in the engine but not open at the venue"
+                engine.on_venue_event(OrderRejected(engine.clock.now_ns(), coid, reason))
+                self.explained.append(f"{found} -> {reason}")
 
     async def run(self, stop: asyncio.Event, on_message: OnMessage | None = None) -> None:
         """Trade until ``stop`` is set; always leaves the journal flushed and closed."""
@@ -165,30 +162,21 @@ def _paper_venues(
     venues = {}
     ledger, portfolio = engine.portfolio.ledger, engine.portfolio
     for name, settings in _venue_settings(config, instruments, {}).items():
-        resume = None
-        balances = settings.balances
-        if resumed:
-            balances = {asset: amount for asset, amount in ledger.venue_balances(name).items() if amount}
-            positions = {
-                iid: (pos.quantity, pos.avg_price)
-                for iid, pos in portfolio.positions.items()
-                if pos.quantity and instruments[iid].venue == name and instruments[iid].kind is InstrumentKind.PERPETUAL
-            }
-            working = [
-                order
-                for order in engine.orders.values()
-                if order.instrument_id.startswith(f"{name}:")
-                and order.status in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED, OrderStatus.PENDING_CANCEL)
-            ]
-            resume = VenueResume(positions, sorted(working, key=lambda o: o.ts_init))
-        venues[name] = SimulatedVenue(
-            name,
-            latency_ns=settings.latency_ns,
-            ack_latency_ns=settings.ack_latency_ns,
-            leverage=settings.leverage,
-            withdrawals=settings.withdrawals,
-            balances=balances,
-            id_prefix=engine.order_ids.prefix,
-            resume=resume,
-        )
+        if not resumed:
+            venues[name] = settings.venue(name, id_prefix=engine.order_ids.prefix)
+            continue
+        balances = {asset: amount for asset, amount in ledger.venue_balances(name).items() if amount}
+        positions = {
+            iid: (pos.quantity, pos.avg_price)
+            for iid, pos in portfolio.positions.items()
+            if pos.quantity and instruments[iid].venue == name and instruments[iid].kind is InstrumentKind.PERPETUAL
+        }
+        working = [
+            order
+            for order in engine.orders.values()
+            if venue_of(order.instrument_id) == name
+            and order.status in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED, OrderStatus.PENDING_CANCEL)
+        ]
+        resume = VenueResume(positions, sorted(working, key=lambda o: o.ts_init))
+        venues[name] = settings.venue(name, balances=balances, id_prefix=engine.order_ids.prefix, resume=resume)
     return venues

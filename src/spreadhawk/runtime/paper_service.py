@@ -8,7 +8,7 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +16,12 @@ from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.instruments import Instrument
 from spreadhawk.engine.clock import SimClock, WallClock
 from spreadhawk.engine.live import LiveFeed
-from spreadhawk.persistence import RunRecord, RunStore
+from spreadhawk.persistence import RunStore
 from spreadhawk.persistence.run_store import RunStatus
 from spreadhawk.runtime.config import ConfigError, RunConfig
 from spreadhawk.runtime.paper import NotReconciledError, PaperNode, build_paper
 from spreadhawk.runtime.results import NoEquityError, result_json, summarise
-from spreadhawk.runtime.services import free_run_id
+from spreadhawk.runtime.services import free_run_id, run_record
 
 FeedFactory = Callable[[RunConfig, dict[InstrumentId, Instrument]], Sequence[LiveFeed]]
 
@@ -56,19 +56,19 @@ class PaperService:
         node = build_paper(config, journal, feeds, clock=clock, started_ns=wall_clock.now_ns())
         resumed = node.restored.records if node.restored is not None else 0
         started = time.perf_counter()
-        refused: NotReconciledError | None = None
+        refused = False
         from spreadhawk.venues.ccxt.feed import FeedConfigError  # noqa: PLC0415 (ccxt loads slowly)
 
         try:
             asyncio.run(self._session(node, stop))
-        except NotReconciledError as exc:
-            refused = exc
+        except NotReconciledError:
+            refused = True  # the node's differences say why
         except FeedConfigError as exc:  # e.g. an instrument the exchange does not list
             raise ConfigError(f"live feed: {exc}") from None
         wall = time.perf_counter() - started
         outcome = PaperOutcome(None, {}, resumed, list(node.explained), list(node.differences))
         reconciliation = {"explained": outcome.explained, "differences": outcome.differences}
-        if refused is not None:  # kept in the database too: the operator must see why nothing traded
+        if refused:  # kept in the database too: the operator must see why nothing traded
             outcome.run_id = free_run_id(self._store, config)
             outcome.result = {
                 "mode": "paper",
@@ -76,8 +76,9 @@ class PaperService:
                 "traded": False,
                 "reconciliation": reconciliation,
             }
-            record = self._record(config, node, outcome.run_id, outcome.result, {}, wall)
-            self._store.save_run(replace(record, status=RunStatus.FAILED))
+            self._store.save_run(
+                run_record(config, node.engine, outcome.run_id, outcome.result, {}, wall, RunStatus.FAILED)
+            )
             return outcome
         try:
             figures = summarise(node.engine)
@@ -90,7 +91,9 @@ class PaperService:
         outcome.result.update(
             mode="paper", journal=str(journal), traded=True, reconciliation=reconciliation, external_orders=external
         )
-        self._store.save_run(self._record(config, node, run_id, outcome.result, figures.metrics.as_dict(), wall))
+        metrics = figures.metrics.as_dict()
+        # a paper session ends when it is stopped
+        self._store.save_run(run_record(config, node.engine, run_id, outcome.result, metrics, wall, RunStatus.STOPPED))
         return outcome
 
     @staticmethod
@@ -98,26 +101,6 @@ class PaperService:
         event = asyncio.Event()
         stop(event)
         await node.run(event)
-
-    def _record(
-        self, config: RunConfig, node: PaperNode, run_id: str, result: dict[str, Any], metrics: Any, wall: float
-    ) -> RunRecord:
-        engine = node.engine
-        return RunRecord(
-            run_id=run_id,
-            created_ns=WallClock().now_ns(),
-            strategy=", ".join(section.path for section in config.strategy_sections),
-            config={"config": config.model_dump(mode="json", exclude={"base_dir"}), "result": result},
-            config_hash=config.config_hash(),
-            seed=config.run.seed,
-            metrics=metrics,
-            orders=tuple(engine.orders.values()),
-            fills=tuple(engine.fills),
-            equity=tuple(engine.equity_curve),
-            events_processed=engine.events_processed,
-            wall_seconds=wall,
-            status=RunStatus.STOPPED,  # a paper session ends when it is stopped
-        )
 
 
 def live_feeds(config: RunConfig, instruments: dict[InstrumentId, Instrument]) -> list[LiveFeed]:

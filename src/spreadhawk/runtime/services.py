@@ -13,7 +13,9 @@ from typing import Any
 
 from spreadhawk.data.catalog import CatalogEntry, ParquetCatalog
 from spreadhawk.engine.clock import WallClock
-from spreadhawk.persistence import RunRecord, RunStore, RunSummary, make_run_id
+from spreadhawk.engine.engine import Engine
+from spreadhawk.persistence import RunRecord, RunStatus, RunStore, RunSummary, make_run_id
+from spreadhawk.persistence.run_store import MetricValue
 from spreadhawk.report import write_report
 from spreadhawk.runtime.config import ConfigError, RunConfig
 from spreadhawk.runtime.modes import build_backtest
@@ -46,24 +48,35 @@ class BacktestService:
         figures = summarise(node.engine)
         run_id = free_run_id(self._store, config)
         result = result_json(run_id, figures, node, wall)
-        engine = node.engine
-        self._store.save_run(
-            RunRecord(
-                run_id=run_id,
-                created_ns=WallClock().now_ns(),
-                strategy=", ".join(section.path for section in config.strategy_sections),
-                config={"config": config.model_dump(mode="json", exclude={"base_dir"}), "result": result},
-                config_hash=config.config_hash(),
-                seed=config.run.seed,
-                metrics=figures.metrics.as_dict(),
-                orders=tuple(engine.orders.values()),
-                fills=tuple(engine.fills),
-                equity=tuple(engine.equity_curve),
-                events_processed=engine.events_processed,
-                wall_seconds=wall,
-            )
-        )
+        self._store.save_run(run_record(config, node.engine, run_id, result, figures.metrics.as_dict(), wall))
         return BacktestOutcome(run_id, result)
+
+
+def run_record(
+    config: RunConfig,
+    engine: Engine,
+    run_id: str,
+    result: dict[str, Any],
+    metrics: dict[str, MetricValue],
+    wall_seconds: float,
+    status: RunStatus = RunStatus.COMPLETED,
+) -> RunRecord:
+    """What the run store keeps of a finished run, whatever its mode."""
+    return RunRecord(
+        run_id=run_id,
+        created_ns=WallClock().now_ns(),
+        strategy=", ".join(section.path for section in config.strategy_sections),
+        config={"config": config.model_dump(mode="json", exclude={"base_dir"}), "result": result},
+        config_hash=config.config_hash(),
+        seed=config.run.seed,
+        metrics=metrics,
+        orders=tuple(engine.orders.values()),
+        fills=tuple(engine.fills),
+        equity=tuple(engine.equity_curve),
+        events_processed=engine.events_processed,
+        wall_seconds=wall_seconds,
+        status=status,
+    )
 
 
 def free_run_id(store: RunStore, config: RunConfig) -> str:

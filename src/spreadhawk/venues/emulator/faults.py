@@ -24,9 +24,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = ["Fault", "FaultError", "FaultKind", "FiredFault", "parse_fault"]
+
+
+K = TypeVar("K", bound=StrEnum)
 
 
 class FaultError(ValueError):
@@ -70,16 +73,7 @@ class Fault:
     @classmethod
     def from_mapping(cls, raw: Any) -> Fault:
         """A fault from JSON (``{"kind": "gap", "symbol": "BTCUSDT", "count": 5}``)."""
-        if not isinstance(raw, dict):
-            raise FaultError(f"a fault is a JSON object, got {type(raw).__name__}")
-        unknown = set(raw) - {"kind", "symbol", "after", "count", "seconds"}
-        if unknown:
-            raise FaultError(f"unknown fault field(s): {', '.join(sorted(unknown))}")
-        try:
-            kind = FaultKind(str(raw.get("kind")))
-        except ValueError:
-            kinds = ", ".join(FaultKind)
-            raise FaultError(f"unknown fault kind {raw.get('kind')!r}; expected one of {kinds}") from None
+        kind = fault_kind(raw, FaultKind, {"symbol", "after", "count", "seconds"}, "a fault")
         symbol = raw.get("symbol")
         if symbol is not None and not isinstance(symbol, str):
             raise FaultError(f"symbol must be a string, got {symbol!r}")
@@ -95,6 +89,22 @@ class Fault:
             if isinstance(exc, FaultError):
                 raise
             raise FaultError(f"{kind}: {exc}") from None
+
+
+def fault_kind(raw: Any, kinds: type[K], fields: set[str], what: str) -> K:
+    """The kind of a fault given as JSON, after checking it is an object with only ``kind`` and
+    ``fields``; ``what`` names it in errors ("a fault", "an order fault")."""
+    noun = what.split(" ", 1)[1]
+    if not isinstance(raw, dict):
+        raise FaultError(f"{what} is a JSON object, got {type(raw).__name__}")
+    unknown = set(raw) - {"kind", *fields}
+    if unknown:
+        raise FaultError(f"unknown {noun} field(s): {', '.join(sorted(unknown))}")
+    try:
+        return kinds(str(raw.get("kind")))
+    except ValueError:
+        expected = ", ".join(kinds)
+        raise FaultError(f"unknown {noun} kind {raw.get('kind')!r}; expected one of {expected}") from None
 
 
 def _integer(value: Any, name: str) -> int:

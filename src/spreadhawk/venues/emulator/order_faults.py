@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from spreadhawk.venues.emulator.faults import FaultError
+from spreadhawk.venues.emulator.faults import FaultError, fault_kind
 
 __all__ = ["OrderFault", "OrderFaultKind"]
 
@@ -59,16 +59,7 @@ class OrderFault:
     @classmethod
     def from_mapping(cls, raw: Any) -> OrderFault:
         """An order fault from JSON (``{"kind": "429", "retry_after": 2}``)."""
-        if not isinstance(raw, dict):
-            raise FaultError(f"an order fault is a JSON object, got {type(raw).__name__}")
-        unknown = set(raw) - {"kind", "count", "retry_after", "ms"}
-        if unknown:
-            raise FaultError(f"unknown order fault field(s): {', '.join(sorted(unknown))}")
-        try:
-            kind = OrderFaultKind(str(raw.get("kind")))
-        except ValueError:
-            kinds = ", ".join(OrderFaultKind)
-            raise FaultError(f"unknown order fault kind {raw.get('kind')!r}; expected one of {kinds}") from None
+        kind = fault_kind(raw, OrderFaultKind, {"count", "retry_after", "ms"}, "an order fault")
         values = {}
         for name, default in (("count", 1), ("retry_after", 1), ("ms", 0)):
             value = raw.get(name, default)
