@@ -106,13 +106,13 @@ def test_diff_delayed_within_the_staleness_limit_is_applied(shared_data: Path) -
 
 
 def test_diff_delayed_beyond_the_staleness_limit_is_stale(shared_data: Path) -> None:
-    run = run_feed(shared_data, fault=Fault(FaultKind.DELAY, seconds=1.0))
+    run = run_feed(shared_data, fault=Fault(FaultKind.DELAY, seconds=2.0))
     status = _assert_said_at_once(run, FeedState.STALE)
     assert "no depth update for" in status.reason
 
 
 def test_frozen_stream_is_stale_then_resynced_when_data_resumes(shared_data: Path) -> None:
-    run = run_feed(shared_data, fault=Fault(FaultKind.FREEZE, seconds=1.0))
+    run = run_feed(shared_data, fault=Fault(FaultKind.FREEZE, seconds=2.0))
     _assert_said_at_once(run, FeedState.STALE)
 
 
