@@ -59,6 +59,7 @@ from spreadhawk.venues.ccxt.orders import (
     reject_code,
     stream_leaves,
 )
+from spreadhawk.venues.ccxt.redact import redacted_logger
 
 __all__ = ["CcxtVenue"]
 
@@ -111,6 +112,8 @@ class CcxtVenue:
         self._instruments = {i.id: i for i in instruments}
         self._by_symbol = {i.symbol: i for i in instruments}
         settings: dict[str, Any] = {"apiKey": api_key, "secret": api_secret, "enableRateLimit": False}
+        # ccxt logs request headers (the API key) at DEBUG: its logger redacts the credentials
+        settings["logger"] = redacted_logger(f"spreadhawk.venues.ccxt.client.{name}", (api_key, api_secret))
         settings["options"] = {**_SPOT_OPTIONS, **(options or {})}
         if urls is not None:
             settings["urls"] = dict(urls)
