@@ -99,8 +99,8 @@ def test_canary_credentials_appear_in_no_log_journal_database_or_output(
         "key store file": store.read_bytes(),
     }
     for where, content in artefacts.items():
-        for canary in CANARIES:
-            assert canary.encode() not in content, f"{canary} found in the {where}"
+        for value in CANARIES:
+            assert value.encode() not in content, f"{value} found in the {where}"
 
 
 def _runner() -> Callable[..., str]:
