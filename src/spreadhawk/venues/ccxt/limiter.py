@@ -14,9 +14,10 @@ process on the same file also exclude each other. Timestamps in the file are ``t
 
 **What is counted.** The limits come from exchangeInfo ``rateLimits`` (``configure``), never from
 constants: REQUEST_WEIGHT per minute, ORDERS per 10 s and per day, RAW_REQUESTS. Each is a sliding
-window of per-bucket counts (1/60 of the interval, an entry expiring at its bucket's *end*): it
-never lets more than the limit through in any interval-long span, hence never in Binance's fixed
-windows either. A request is charged before it is sent; an answer's ``X-MBX-USED-WEIGHT-<n><u>`` /
+window of per-bucket counts (1/60 of the interval; an entry expires a whole bucket after its
+bucket's end, a margin for the time a request takes to reach the exchange, which starts counting
+on arrival): it never lets more than the limit through in any interval-long span, hence never in
+Binance's fixed windows either. A request is charged before it is sent; an answer's ``X-MBX-USED-WEIGHT-<n><u>`` /
 ``X-MBX-ORDER-COUNT-<n><u>`` then raises our count to the exchange's when the exchange counts more
 (it sees every user of the IP). A lower header does not lower ours: it cannot see requests other
 processes have in flight, which our count already holds.
@@ -176,7 +177,7 @@ class HostLimiter:
     def _entries(state: dict[str, Any], limit: Limit, now: float) -> list[list[float]]:
         """The window's [bucket start, count] entries still in force at ``now`` (expired ones dropped)."""
         size = limit.interval_s / _BUCKETS
-        live = [e for e in state["used"].get(limit.key, []) if e[0] + size > now - limit.interval_s]
+        live = [e for e in state["used"].get(limit.key, []) if e[0] + 2 * size > now - limit.interval_s]
         state["used"][limit.key] = live
         return live
 
@@ -218,7 +219,7 @@ class HostLimiter:
                 if excess <= 0:
                     break
                 excess -= count
-                wait = max(wait, start + size + limit.interval_s - now)
+                wait = max(wait, start + 2 * size + limit.interval_s - now)
         return wait
 
     def _blocked_for(self, state: dict[str, Any], now: float) -> float:
