@@ -130,6 +130,8 @@ class RateLimiter:
         self._clock = clock
         self._ips: dict[str, _Ip] = {}
         self.answered = {200: 0, 429: 0, 418: 0}  # by kind of answer (200: let through), for tests
+        # (arrived, answered, method, path, status) of the latest REST requests, for tests
+        self.log: deque[tuple[float, float, str, str, int]] = deque(maxlen=10_000)
 
     def _ip(self, address: str) -> _Ip:
         if address not in self._ips:
@@ -144,16 +146,18 @@ class RateLimiter:
             return await handler(request)
         ip, now = self._ip(request.remote or "?"), self._clock()
         refusal = self._admit(ip, now, *request_cost(request.method, request.path, request.query))
+        response: web.StreamResponse
         if refusal is not None:
-            self.answered[refusal.status] += 1
-            return refusal
-        self.answered[200] += 1
-        response = await handler(request)
-        if not response.prepared:
-            orders = request.method == "POST" and request.path.endswith("/order")
-            for window in ip.windows:
-                if window.kind == "REQUEST_WEIGHT" or orders:
-                    response.headers[window.header] = str(sum(w for _, w in window.used))
+            response = refusal
+        else:
+            response = await handler(request)
+            if not response.prepared:
+                orders = request.method == "POST" and request.path.endswith("/order")
+                for window in ip.windows:
+                    if window.kind == "REQUEST_WEIGHT" or orders:
+                        response.headers[window.header] = str(sum(w for _, w in window.used))
+        self.answered[response.status if response.status in (429, 418) else 200] += 1
+        self.log.append((now, self._clock(), request.method, request.path, response.status))
         return response
 
     def _admit(self, ip: _Ip, now: float, weight: int, orders: int) -> web.Response | None:
