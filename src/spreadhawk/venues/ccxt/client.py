@@ -26,6 +26,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from urllib.parse import parse_qsl
 
 import ccxt.pro as ccxtpro
 import yarl
-from ccxt.base.errors import DDoSProtection, ExchangeError, InvalidNonce, OperationFailed
+from ccxt.base.errors import DDoSProtection, ExchangeError, InvalidNonce, OperationFailed, RequestTimeout
 
 from spreadhawk.risk.breakers import Mode
 from spreadhawk.venues.ccxt.breaker import CircuitBreaker, CircuitState, mode_for
@@ -43,6 +44,10 @@ from spreadhawk.venues.ccxt.weights import cost_of
 __all__ = ["GuardConfig", "GuardedBinance"]
 
 log = logging.getLogger(__name__)
+
+# The HTTP status of the request this task is making (None: no answer yet). ccxt reports it to
+# ``on_rest_response`` and raises later; concurrent requests are separate tasks, so separate values.
+_STATUS: ContextVar[int | None] = ContextVar("spreadhawk_ccxt_status", default=None)
 
 # Failures for the breaker: no usable answer. (ExchangeError answers, 429/418 and -1021 are answers.)
 _FAILURES = (OperationFailed, OSError, TimeoutError)
@@ -155,6 +160,7 @@ class GuardedBinance(ccxtpro.binance):  # type: ignore[misc]  # ccxt is untyped
         except RateLimitRefusedError:
             self._check_ban(limiter)
             raise
+        _STATUS.set(None)
         try:
             answer = await super().fetch(url, method, headers, body)
         except DDoSProtection as exc:  # 429 / 418: answered, refused, nothing done
@@ -168,9 +174,13 @@ class GuardedBinance(ccxtpro.binance):  # type: ignore[misc]  # ccxt is untyped
         except asyncio.CancelledError:
             limiter.on_no_answer()
             raise
-        except _FAILURES as exc:  # no usable answer: timeout, connection lost, 5xx, unreadable
-            limiter.on_no_answer()
-            self.breaker.on_failure(f"{type(exc).__name__}: {exc}"[:200])
+        except _FAILURES as exc:
+            status = _STATUS.get()
+            if status is not None and status < 500 and not isinstance(exc, RequestTimeout):
+                self.breaker.on_success()  # an HTTP answer ccxt calls a network error (a 404)
+            else:  # no usable answer: a timeout (-1007 too), the connection lost, a 5xx
+                limiter.on_no_answer()
+                self.breaker.on_failure(f"{type(exc).__name__}: {exc}"[:200])
             raise
         self.breaker.on_success()
         self._check_ban(limiter)
@@ -180,6 +190,7 @@ class GuardedBinance(ccxtpro.binance):  # type: ignore[misc]  # ccxt is untyped
 
     def on_rest_response(self, code: Any, reason: Any, url: str, method: str, response_headers: Any, *rest: Any) -> Any:
         target = yarl.URL(url, encoded=True)
+        _STATUS.set(int(code))
         self.limiter(f"{target.host}:{target.port}").on_answer(int(code), dict(response_headers or {}))
         return super().on_rest_response(code, reason, url, method, response_headers, *rest)
 

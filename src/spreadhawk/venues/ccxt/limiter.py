@@ -164,8 +164,11 @@ class HostLimiter:
 
     def configure(self, limits: Sequence[Limit]) -> None:
         """Take the exchange's limits (from exchangeInfo); they replace the host's earlier ones."""
+        now = self._clock()
         with self._state() as state:
             state["limits"] = [[lim.kind, lim.interval_s, lim.limit] for lim in limits]
+            # the counts the exchange sent before we knew the limits (the exchangeInfo answer's own)
+            self._sync_counts(state, now, state.pop("unplaced", {}))
 
     @property
     def limits(self) -> list[Limit]:
@@ -267,14 +270,9 @@ class HostLimiter:
         now = self._clock()
         lowered = {k.lower(): v for k, v in headers.items()}
         with self._state() as state:
-            for limit in self._limits(state):
-                header = limit.header
-                value = lowered.get(header) if header is not None else None
-                if value is None or not value.strip().isdigit():
-                    continue
-                ours = sum(e[1] for e in self._entries(state, limit, now))
-                if int(value) > ours:  # the exchange counts more than we did: it is right
-                    self._charge(state, limit, now, int(value) - ours)
+            if not state["limits"]:  # kept until the limits are known
+                state["unplaced"] = {k: v for k, v in lowered.items() if k.startswith("x-mbx-")}
+            self._sync_counts(state, now, lowered)
             if status in (418, 429):
                 retry_after = _seconds(lowered.get("retry-after"))
                 state["blocked_until"] = max(float(state.get("blocked_until", 0.0)), now + retry_after)
@@ -284,6 +282,16 @@ class HostLimiter:
             elif state.get("banned"):  # the probe was answered, not banned: the ban is over
                 state["banned"] = False
                 state["probe_until"] = 0.0
+
+    def _sync_counts(self, state: dict[str, Any], now: float, headers: Mapping[str, str]) -> None:
+        for limit in self._limits(state):
+            header = limit.header
+            value = headers.get(header) if header is not None else None
+            if value is None or not value.strip().isdigit():
+                continue
+            ours = sum(e[1] for e in self._entries(state, limit, now))
+            if int(value) > ours:  # the exchange counts more than we did: it is right
+                self._charge(state, limit, now, int(value) - ours)
 
     def on_no_answer(self) -> None:
         """A request got no answer (timeout, dropped): if it was the probe, another may try."""
