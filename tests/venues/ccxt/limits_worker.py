@@ -1,7 +1,8 @@
 """One "engine process" of the shared-limiter test: a real ccxt client spending weight on a host.
 
-Run as ``python limits_worker.py <emulator url> <limiter state dir> <requests> <start at (epoch s)>``;
-prints one JSON line: how each request ended. Started twice at once by ``test_limits.py``.
+Run as ``python limits_worker.py <emulator url> <limiter state dir> <requests>``; prints ``ready``
+once imported (slow on a loaded machine), starts on a line on stdin, then prints one JSON line: how
+each request ended. ``test_limits.py`` starts two and lets them go together.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -18,12 +18,13 @@ from spreadhawk.venues.ccxt.limiter import RateLimitRefusedError
 from spreadhawk.venues.ccxt.urls import local_urls
 
 
-async def main(url: str, state_dir: Path, requests: int, start_at: float) -> dict[str, int]:
+async def main(url: str, state_dir: Path, requests: int) -> dict[str, int]:
     settings = {"enableRateLimit": False, "urls": local_urls("binance", url), "options": {"defaultType": "spot"}}
     client = GuardedBinance(settings, GuardConfig(state_dir=state_dir, max_wait_s=30.0), "BINANCE")
     outcomes: Counter[str] = Counter()
     try:
-        await asyncio.sleep(max(0.0, start_at - time.time()))  # noqa: TID251 -- both processes start together
+        print("ready", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)  # "go"
         await client.publicGetExchangeInfo()  # the host's limits (weight 20), after a time sync (1)
 
         async def one() -> None:
@@ -41,5 +42,5 @@ async def main(url: str, state_dir: Path, requests: int, start_at: float) -> dic
 
 
 if __name__ == "__main__":
-    emulator_url, directory, count, start = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
-    print(json.dumps(asyncio.run(main(emulator_url, directory, count, start))))
+    emulator_url, directory, count = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+    print(json.dumps(asyncio.run(main(emulator_url, directory, count))), flush=True)

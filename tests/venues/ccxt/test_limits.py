@@ -138,7 +138,7 @@ def test_after_a_429_nothing_goes_out_before_retry_after_and_the_exchange_count_
 
 
 async def _two_processes(emu: BinanceEmulator, dirs: tuple[Path, Path], requests: int) -> list[dict[str, int]]:
-    start_at = time.time() + 4.0  # noqa: TID251 -- both start at once, after their imports
+    """Two worker processes, let go together once both are ready; how their requests ended."""
     procs = [
         await asyncio.create_subprocess_exec(
             sys.executable,
@@ -146,11 +146,18 @@ async def _two_processes(emu: BinanceEmulator, dirs: tuple[Path, Path], requests
             emu.http_url,
             str(directory),
             str(requests),
-            str(start_at),
+            stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
         )
         for directory in dirs
     ]
+    for proc in procs:
+        assert proc.stdout is not None
+        assert (await proc.stdout.readline()).strip() == b"ready"
+    for proc in procs:  # both go before either is waited for
+        assert proc.stdin is not None
+        proc.stdin.write(b"go\n")
+        await proc.stdin.drain()
     outputs = [await proc.communicate() for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0]
     return [json.loads(out.decode().strip().splitlines()[-1]) for out, _ in outputs]
@@ -164,6 +171,7 @@ def test_two_processes_sharing_the_host_limiter_stay_under_the_limit(shared_data
     async def scenario() -> None:
         async with emulator(shared_data, LOW) as emu:
             results = await _two_processes(emu, (tmp_path, tmp_path), 24)
+            print("shared limiter:", results, emu.rate_limiter and emu.rate_limiter.answered)
             assert emu.rate_limiter is not None
             assert (emu.rate_limiter.answered[429], emu.rate_limiter.answered[418]) == (0, 0)
             assert results == [{"ok": 24}, {"ok": 24}]
@@ -171,18 +179,19 @@ def test_two_processes_sharing_the_host_limiter_stay_under_the_limit(shared_data
             arrivals = sorted(entry[0] for entry in log(emu))
             assert arrivals[-1] - arrivals[0] >= 10.0 - 0.5
 
-    run(scenario, 60.0)
+    run(scenario, 180.0)
 
 
 def test_two_processes_each_with_its_own_limiter_are_refused_by_the_exchange(shared_data: Path, tmp_path: Path) -> None:
     async def scenario() -> None:
         async with emulator(shared_data, LOW) as emu:
             results = await _two_processes(emu, (tmp_path / "a", tmp_path / "b"), 24)
+            print("private limiters:", results, emu.rate_limiter and emu.rate_limiter.answered)
             assert emu.rate_limiter is not None
             assert emu.rate_limiter.answered[429] > 0  # what the shared limiter prevents
             assert sum(r.get("429", 0) + r.get("418", 0) for r in results) > 0
 
-    run(scenario, 60.0)
+    run(scenario, 180.0)
 
 
 # --------------------------------------------------------------------------- scenario 13
