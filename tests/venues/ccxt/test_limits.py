@@ -206,14 +206,16 @@ def test_a_418_stops_rest_halts_the_venue_and_one_probe_goes_after_retry_after(
             engine.use_risk(risk)
             guards = GuardConfig(state_dir=tmp_path, on_mode=risk.impose_venue_mode, max_wait_s=1.0)
             urls = local_urls("binance", emu.http_url)
-            venue = CcxtVenue(VENUE, "binance", [INSTRUMENT], api_key=KEY, api_secret=SECRET, urls=urls, guards=guards)
+            # The user stream retries its REST catch-up only after 5 s: the probes below are ours.
+            venue = CcxtVenue(VENUE, "binance", [INSTRUMENT], api_key=KEY, api_secret=SECRET, urls=urls, guards=guards,
+                              backoff_initial_s=5.0, backoff_max_s=5.0)  # fmt: skip
             engine.add_venue(venue)
             seen: list[object] = []
             stop = asyncio.Event()
             await venue.start()
             driver = asyncio.create_task(run_live(engine, [], stop, on_message=seen.append))
             try:
-                await fault(emu, kind="418", retry_after=2)
+                await fault(emu, kind="418", retry_after=2, count=2)  # the ban, and the first probe's answer
                 # Our call, or the user stream's REST catch-up if it comes first, gets the 418.
                 with pytest.raises(RateLimitRefusedError):
                     await venue.account_snapshot()
@@ -233,18 +235,28 @@ def test_a_418_stops_rest_halts_the_venue_and_one_probe_goes_after_retry_after(
                         await venue.open_orders()
                 assert log(emu)[-1] == banned
 
-                # After Retry-After: one probe; the others wait for its answer, which ends the ban.
-                await asyncio.sleep(banned[1] + 2.0 - asyncio.get_running_loop().time() + 0.05)  # noqa: TID251
-                results = await asyncio.gather(*(venue.open_orders() for _ in range(3)))
-                assert results == [[], [], []]
-                after = [entry for entry in log(emu) if entry[0] > banned[0]]
+                # After Retry-After: one probe; the others wait for its answer. It is banned again: the
+                # others are refused without being sent (they may wait 1 s, the new ban lasts 2 s).
+                loop = asyncio.get_running_loop()
+                await asyncio.sleep(banned[1] + 2.0 - loop.time() + 0.05)  # noqa: TID251 -- real time
+                first = await asyncio.gather(*(venue.open_orders() for _ in range(3)), return_exceptions=True)
+                assert all(isinstance(r, RateLimitRefusedError) for r in first)
+                probes = [entry for entry in log(emu) if entry[0] > banned[0]]
+                assert [e[4] for e in probes] == [418]  # one request reached the host, not three
+                assert probes[0][0] - banned[1] >= 2.0  # nothing before Retry-After
+                assert risk.mode(VENUE)[0] is Mode.HALTED
+
+                # The second ban over: the probe is answered, the ban ends, the others follow it.
+                await asyncio.sleep(probes[0][1] + 2.0 - loop.time() + 0.05)  # noqa: TID251 -- real time
+                assert await asyncio.gather(*(venue.open_orders() for _ in range(3))) == [[], [], []]
+                after = [entry for entry in log(emu) if entry[0] > probes[0][0]]
                 assert len(after) >= 3  # ours (and the user stream's catch-up, if it is due)
-                assert after[0][0] - banned[1] >= 2.0  # nothing before Retry-After
+                assert after[0][0] - probes[0][1] >= 2.0
                 assert min(e[0] for e in after[1:]) >= after[0][1]  # the rest went after the probe's answer
                 assert {e[4] for e in after} == {200}
                 assert risk.mode(VENUE)[0] is Mode.FULL
                 assert emu.rate_limiter is not None
-                assert emu.rate_limiter.answered[418] == 1
+                assert emu.rate_limiter.answered[418] == 2
             finally:
                 stop.set()
                 await driver
