@@ -28,6 +28,9 @@ ends; the others wait for its answer (a probe that gets no answer frees its plac
 ``probe_lease_s``). A caller never waits longer than ``max_wait_s``: it is refused with
 ``RateLimitRefusedError`` (nothing was sent), which is better than sending a stale order minutes late.
 
+Binance counts ORDERS per account, not per IP; the file is per host, so two accounts trading from
+one machine share one order budget: stricter than needed, never looser.
+
 Before the limits are known (the first exchangeInfo of a host, or the file another process left)
 requests are neither counted nor held; bans are honoured from the first answer.
 """
