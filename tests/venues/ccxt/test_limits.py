@@ -296,6 +296,14 @@ def test_clock_skew_is_synced_away_and_a_1021_costs_one_resync_and_one_retry(sha
 
                 await ex.fetch_balance()  # the fault is spent: signed requests pass again, no new sync
                 assert (ex.time_syncs, ex.nonce_retries) == (3, 2)
+
+                behind = client(emu, tmp_path, wall_ms=lambda: wall_ms() - 2000)  # 2 s behind
+                try:
+                    await behind.fetch_balance()
+                    assert abs(int(behind.options["timeDifference"]) + 2000) < 250
+                    assert (behind.time_syncs, behind.nonce_retries) == (1, 0)
+                finally:
+                    await behind.close()
             finally:
                 await ex.close()
 
