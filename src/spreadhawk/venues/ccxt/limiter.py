@@ -14,9 +14,9 @@ process on the same file also exclude each other. Timestamps in the file are ``t
 
 **What is counted.** The limits come from exchangeInfo ``rateLimits`` (``configure``), never from
 constants: REQUEST_WEIGHT per minute, ORDERS per 10 s and per day, RAW_REQUESTS. Each is a sliding
-window of per-bucket counts (1/60 of the interval; an entry expires a whole bucket after its
-bucket's end, a margin for the time a request takes to reach the exchange, which starts counting
-on arrival): it never lets more than the limit through in any interval-long span, hence never in
+window of per-bucket counts (1/60 of the interval; an entry expires ``margin_s`` after its
+bucket's end, for the time a request takes to reach the exchange, which counts it from its
+arrival): it never lets more than the limit through in any interval-long span, hence never in
 Binance's fixed windows either. A request is charged before it is sent; an answer's ``X-MBX-USED-WEIGHT-<n><u>`` /
 ``X-MBX-ORDER-COUNT-<n><u>`` then raises our count to the exchange's when the exchange counts more
 (it sees every user of the IP). A lower header does not lower ours: it cannot see requests other
@@ -129,6 +129,7 @@ class HostLimiter:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         max_wait_s: float = 30.0,
         probe_lease_s: float = 10.0,
+        margin_s: float = 1.0,
     ) -> None:
         directory = state_dir if state_dir is not None else default_state_dir()
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -138,6 +139,7 @@ class HostLimiter:
         self._sleep = sleep
         self.max_wait_s = max_wait_s
         self.probe_lease_s = probe_lease_s
+        self.margin_s = margin_s
         self.sent = 0  # requests this object let through (for tests and metrics)
         self.refused = 0
 
@@ -179,11 +181,13 @@ class HostLimiter:
             return self._limits(state)
 
     # --------------------------------------------------------------------------- counting
-    @staticmethod
-    def _entries(state: dict[str, Any], limit: Limit, now: float) -> list[list[float]]:
+    def _expiry(self, limit: Limit, bucket: float) -> float:
+        """When a count in ``bucket`` stops counting against ``limit``."""
+        return bucket + limit.interval_s / _BUCKETS + limit.interval_s + self.margin_s
+
+    def _entries(self, state: dict[str, Any], limit: Limit, now: float) -> list[list[float]]:
         """The window's [bucket start, count] entries still in force at ``now`` (expired ones dropped)."""
-        size = limit.interval_s / _BUCKETS
-        live = [e for e in state["used"].get(limit.key, []) if e[0] + 2 * size > now - limit.interval_s]
+        live = [e for e in state["used"].get(limit.key, []) if self._expiry(limit, e[0]) > now]
         state["used"][limit.key] = live
         return live
 
@@ -220,12 +224,11 @@ class HostLimiter:
                 )
             entries = self._entries(state, limit, now)
             excess = sum(e[1] for e in entries) + cost - limit.limit
-            size = limit.interval_s / _BUCKETS
             for start, count in entries:  # oldest first: when enough of them have expired
                 if excess <= 0:
                     break
                 excess -= count
-                wait = max(wait, start + 2 * size + limit.interval_s - now)
+                wait = max(wait, self._expiry(limit, start) - now)
         return wait
 
     def _blocked_for(self, state: dict[str, Any], now: float) -> float:
