@@ -22,7 +22,7 @@ import pytest
 from ccxt.base.errors import ExchangeNotAvailable, InsufficientFunds, InvalidNonce
 
 from spreadhawk.data.readers.instruments import binance_spot_btcusdt
-from spreadhawk.domain.events import OrderSide, OrderType, SubmitOrder
+from spreadhawk.domain.events import OrderSide, OrderStatusUnknown, OrderType, SubmitOrder
 from spreadhawk.domain.identifiers import ClientOrderId
 from spreadhawk.domain.orders import OrderStatus
 from spreadhawk.engine.clock import WallClock
@@ -257,6 +257,19 @@ def test_a_418_stops_rest_halts_the_venue_and_one_probe_goes_after_retry_after(
                 assert risk.mode(VENUE)[0] is Mode.FULL
                 assert emu.rate_limiter is not None
                 assert emu.rate_limiter.answered[418] == 2
+
+                # A 429 on a submit is a definite refusal: rejected at once, never UNKNOWN, never looked up.
+                await fault(emu, kind="429", retry_after=0)
+                command = SubmitOrder(engine.clock.now_ns(), ClientOrderId("r-1"), "test", INSTRUMENT.id,
+                                      OrderSide.BUY, OrderType.LIMIT, Decimal("0.01"), Decimal(20000))  # fmt: skip
+                engine.submit(command)
+                for _ in range(200):
+                    if engine.orders[command.client_order_id].status is not OrderStatus.SUBMITTED:
+                        break
+                    await asyncio.sleep(0.01)  # noqa: TID251 -- a real server, in real time
+                assert engine.orders[command.client_order_id].status is OrderStatus.REJECTED
+                assert not any(getattr(m, "client_order_id", None) == "r-1" and isinstance(m, OrderStatusUnknown)
+                               for m in seen)  # fmt: skip
             finally:
                 stop.set()
                 await driver
