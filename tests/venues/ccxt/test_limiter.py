@@ -128,3 +128,11 @@ def test_after_a_418_one_probe_goes_and_the_rest_wait_for_its_answer(tmp_path: P
         assert limiter.sent == 2
 
     asyncio.run(scenario())
+
+
+def test_a_state_file_cut_short_by_a_crash_starts_afresh(tmp_path: Path) -> None:
+    clock = Clock()
+    limiter = _limiter(tmp_path, clock)
+    limiter.path.write_text('{"limits": [["REQUEST_WEIGHT", 60, 1')
+    assert limiter.limits == []
+    asyncio.run(limiter.acquire(1))  # not stuck on the broken file

@@ -41,6 +41,7 @@ import asyncio
 import contextlib
 import fcntl
 import json
+import logging
 import math
 import os
 import re
@@ -53,6 +54,8 @@ from typing import Any
 from ccxt.base.errors import ExchangeError
 
 __all__ = ["HostLimiter", "Limit", "RateLimitRefusedError", "default_state_dir", "limits_from_exchange_info"]
+
+log = logging.getLogger(__name__)
 
 _UNIT_S = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86_400}
 _HEADER_UNIT = {1: "S", 60: "M", 3600: "H", 86_400: "D"}
@@ -151,8 +154,7 @@ class HostLimiter:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             with os.fdopen(os.dup(fd), "r+", encoding="utf-8") as file:
-                text = file.read()
-                state: dict[str, Any] = json.loads(text) if text.strip() else {}
+                state = _parse(file.read(), self.path)
                 state.setdefault("limits", [])
                 state.setdefault("used", {})
                 yield state
@@ -311,6 +313,20 @@ class HostLimiter:
             if not state.get("banned"):
                 return None
             return max(0.0, float(state.get("blocked_until", 0.0)) - now)
+
+
+def _parse(text: str, path: Path) -> dict[str, Any]:
+    """A state file's contents; one cut short by a crash mid-write starts afresh (and says so)."""
+    if not text.strip():
+        return {}
+    try:
+        state = json.loads(text)
+    except ValueError:
+        state = None
+    if not isinstance(state, dict):
+        log.warning("rate limiter state %s unreadable; starting it afresh", path)
+        return {}
+    return state
 
 
 def _seconds(value: str | None) -> float:
