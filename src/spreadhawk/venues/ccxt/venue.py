@@ -28,7 +28,6 @@ from collections.abc import Coroutine, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-import ccxt.pro as ccxtpro
 from ccxt.base.errors import BaseError as CcxtError
 from ccxt.base.errors import ExchangeError, OperationFailed, OrderNotFound
 
@@ -48,6 +47,7 @@ from spreadhawk.domain.identifiers import ClientOrderId
 from spreadhawk.domain.instruments import Instrument
 from spreadhawk.engine.crashpoints import crashpoint
 from spreadhawk.engine.ports import VenueEvent, VenueHub
+from spreadhawk.venues.ccxt.client import GuardConfig, GuardedBinance
 from spreadhawk.venues.ccxt.orders import (
     OrderMappingError,
     account_snapshot,
@@ -97,6 +97,7 @@ class CcxtVenue:
         visibility_window_s: float = 3.0,
         backoff_initial_s: float = 0.05,
         backoff_max_s: float = 2.0,
+        guards: GuardConfig | None = None,  # rate limiter, circuit breaker, time sync (see client.py)
     ) -> None:
         if exchange_id != "binance":
             raise ValueError(f"CcxtVenue trades Binance spot only, not {exchange_id!r}")
@@ -118,6 +119,7 @@ class CcxtVenue:
         if urls is not None:
             settings["urls"] = dict(urls)
         self._settings = settings
+        self._guards = guards or GuardConfig()
         self._exchange: Any = None
         self._hub: VenueHub | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -156,7 +158,7 @@ class CcxtVenue:
         """Load markets, mark where trade history starts, report the account, start the user stream.
 
         Trades before ``start`` are reconciliation's business: the catch-up starts after the newest."""
-        self._exchange = ccxtpro.binance(self._settings)
+        self._exchange = GuardedBinance(self._settings, self._guards, self.name)
         await self._exchange.load_markets()
         for symbol in self._by_symbol:
             if symbol not in self._exchange.markets:
