@@ -311,6 +311,9 @@ def build_live(
     node.dry_run = dry_run
     node.acknowledge_external = acknowledge_external
     node.risk = _risk(config, engine)
+    if node.risk is not None:  # a broken connection or an exchange ban puts the venue in a stricter mode
+        for venue in venues.values():
+            venue.report_modes(node.risk.impose_venue_mode)
     node.allocator = _allocator(config, engine, strategies, node.risk)
     return node
 

@@ -2,7 +2,7 @@
 
 Run as ``python limits_worker.py <emulator url> <limiter state dir> <requests>``; prints ``ready``
 once imported (slow on a loaded machine), starts on a line on stdin, then prints one JSON line: how
-each request ended. ``test_limits.py`` starts two and lets them go together.
+each request ended. ``test_rate_limit_scenarios.py`` starts two and lets them go together.
 """
 
 from __future__ import annotations

@@ -53,12 +53,15 @@ _STATUS: ContextVar[int | None] = ContextVar("spreadhawk_ccxt_status", default=N
 _FAILURES = (OperationFailed, OSError, TimeoutError)
 
 
+ModeListener = Callable[[str, Mode, str], None]  # (venue, mode, reason), e.g. risk.impose_venue_mode
+
+
 @dataclass(frozen=True, slots=True)
 class GuardConfig:
     """How a venue's client is guarded; defaults are production's (seed 004's breaker)."""
 
     state_dir: Path | None = None  # the hosts' shared limiter files (None: per-user runtime dir)
-    on_mode: Callable[[str, Mode, str], None] | None = None  # (venue, mode, reason), e.g. risk.impose_venue_mode
+    on_mode: ModeListener | None = None
     max_wait_s: float = 30.0  # longest a request waits for the budget before it is refused
     failure_threshold: int = 5
     open_s: float = 30.0

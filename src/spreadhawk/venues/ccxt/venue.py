@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Coroutine, Mapping, Sequence
 from decimal import Decimal
@@ -47,7 +48,7 @@ from spreadhawk.domain.identifiers import ClientOrderId
 from spreadhawk.domain.instruments import Instrument
 from spreadhawk.engine.crashpoints import crashpoint
 from spreadhawk.engine.ports import VenueEvent, VenueHub
-from spreadhawk.venues.ccxt.client import GuardConfig, GuardedBinance
+from spreadhawk.venues.ccxt.client import GuardConfig, GuardedBinance, ModeListener
 from spreadhawk.venues.ccxt.orders import (
     OrderMappingError,
     account_snapshot,
@@ -171,6 +172,11 @@ class CcxtVenue:
         sent_at = asyncio.get_running_loop().time()  # a resumed order's visibility window starts now
         for cid, instrument in self._in_flight_at_resume.items():
             self._spawn(self._look_up(cid, instrument, sent_at), f"look-up-{cid}")
+
+    def report_modes(self, on_mode: ModeListener) -> None:
+        """Before ``start``: who hears the mode the client's breaker and bans put the venue in (the
+        risk engine's ``impose_venue_mode``)."""
+        self._guards = dataclasses.replace(self._guards, on_mode=on_mode)
 
     def resume(self, last_trade_ids: Mapping[str, int], in_flight: Mapping[ClientOrderId, Instrument]) -> None:
         """Before ``start``: continue where a journal left off. The catch-up books every trade after
