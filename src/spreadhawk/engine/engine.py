@@ -13,6 +13,7 @@ before they are acted on.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Callable, Iterable
 from decimal import Decimal
@@ -58,6 +59,8 @@ from spreadhawk.engine.scheduler import Scheduler
 from spreadhawk.engine.venue_accounts import VenueAccounts
 
 Handler = Callable[[Any], None]
+
+log = logging.getLogger(__name__)
 
 
 class Engine:
@@ -323,8 +326,15 @@ class Engine:
         if command.client_order_id in self.orders:
             raise EngineError(f"duplicate client order id {command.client_order_id}")
         crashpoint("before_intent_commit")
-        self.journal.append(command, sync=True)  # on disk before it can leave (paper and live fsync here)
         order = Order.from_command(command)
+        try:
+            self.journal.append(command, sync=True)  # on disk before it can leave (paper and live fsync here)
+        except OSError as exc:  # disk full, I/O error: an intent that is not on disk must not leave
+            self.halt_reason = f"the journal cannot be written ({exc}); nothing is sent until a restart"
+            log.critical("%s", self.halt_reason)
+            self.orders[order.client_order_id] = order
+            self._apply_order_event(OrderDenied(self.clock.now_ns(), command.client_order_id, self.halt_reason))
+            return self.orders[order.client_order_id]
         self.orders[order.client_order_id] = order
         inst = self.instruments.get(command.instrument_id)
         venue = self.venues.get(venue_of(command.instrument_id))
