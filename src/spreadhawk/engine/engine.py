@@ -42,7 +42,7 @@ from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId, venue_of
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
 from spreadhawk.domain.market import Bar, BookDeltas, BookSnapshot, FeedState, FeedStatus, MarketData, TradeTick
 from spreadhawk.domain.orderbook import OrderBook
-from spreadhawk.domain.orders import Order, OrderStatus
+from spreadhawk.domain.orders import IllegalTransitionError, Order, OrderStatus
 from spreadhawk.domain.transfers import Transfer
 from spreadhawk.engine.attribution import StrategyAttribution
 from spreadhawk.engine.bus import MessageBus
@@ -88,6 +88,7 @@ class Engine:
         self.unknown_orders = unknown_orders
         self.order_ids = order_ids or ClientOrderIds()
         self.external_reports: list[ExternalOrderReported] = []
+        self.anomalies: list[str] = []  # venue reports that could not be applied (live, paper)
         self.halt_reason: str | None = None  # set by a node that must send nothing new (stopping; external activity)
         self._external_trades: set[str] = set()  # trade ids of external fills already booked
         self.venues: dict[str, Venue] = {}
@@ -330,10 +331,9 @@ class Engine:
         try:
             self.journal.append(command, sync=True)  # on disk before it can leave (paper and live fsync here)
         except OSError as exc:  # disk full, I/O error: an intent that is not on disk must not leave
-            self.halt_reason = f"the journal cannot be written ({exc}); nothing is sent until a restart"
-            log.critical("%s", self.halt_reason)
+            self._halt(f"the journal cannot be written ({exc}); nothing is sent until a restart")
             self.orders[order.client_order_id] = order
-            self._apply_order_event(OrderDenied(self.clock.now_ns(), command.client_order_id, self.halt_reason))
+            self._apply_order_event(OrderDenied(self.clock.now_ns(), command.client_order_id, str(self.halt_reason)))
             return self.orders[order.client_order_id]
         self.orders[order.client_order_id] = order
         inst = self.instruments.get(command.instrument_id)
@@ -447,7 +447,13 @@ class Engine:
         if order is None:
             self._unknown_order(event)
             return
-        updated = order.apply(event)
+        try:
+            updated = order.apply(event)
+        except IllegalTransitionError as exc:  # an overfill, a report out of any order
+            if self.unknown_orders is UnknownOrders.FAIL:
+                raise  # a replay: our own simulator is wrong, stop at once
+            self._halt(f"a venue report cannot be applied ({type(exc).__name__}: {exc}); new orders halted until reconciled")
+            return
         self.orders[order.client_order_id] = updated
         if isinstance(event, OrderFilled) and updated is not order:
             self.fills.append(event)
@@ -455,6 +461,12 @@ class Engine:
         if self.risk is not None:
             self.risk.on_event(event)  # before the strategy reacts, so the risk state is current
         self.bus.publish(event, key=order.strategy_id)  # the owning strategy, and any listener
+
+    def _halt(self, reason: str) -> None:
+        """Live and paper: stop sending new orders, say why, keep running (reports still apply)."""
+        self.halt_reason = self.halt_reason or reason
+        self.anomalies.append(reason)
+        log.critical("%s", reason)
 
     def _unknown_order(self, event: OrderEvent) -> None:
         """A report about an order this node never sent: fail fast in replay; in paper and live book
