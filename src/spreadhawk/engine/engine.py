@@ -452,7 +452,8 @@ class Engine:
         except IllegalTransitionError as exc:  # an overfill, a report out of any order
             if self.unknown_orders is UnknownOrders.FAIL:
                 raise  # a replay: our own simulator is wrong, stop at once
-            self._halt(f"a venue report cannot be applied ({type(exc).__name__}: {exc}); new orders halted until reconciled")
+            problem = f"{type(exc).__name__}: {exc}"
+            self._halt(f"a venue report cannot be applied ({problem}); new orders halted until reconciled")
             return
         self.orders[order.client_order_id] = updated
         if isinstance(event, OrderFilled) and updated is not order:
