@@ -1,0 +1,244 @@
+"""``spreadhawk data download``: exchange history (candles, trades, funding) into the Parquet catalog, resumably.
+
+Every page the exchange answers is written at once as its own catalog file (``ccxt-<tag>-p<n>``: tag the
+timeframe, ``trades`` or ``funding``; ``n`` counts up), atomically (the catalog writes through a temporary file),
+so an interrupted run loses at most the page in flight. A new run reads the last stored record and continues
+right after it: the next candle open, the next trade id (exchanges with an id cursor, see
+``venues.ccxt.history.ID_CURSOR``) or the next millisecond of funding. Reading the kind and instrument back
+(``ParquetCatalog.read``) merges the pages in order. History before what is already stored is not back-filled.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from spreadhawk.data.catalog import CatalogEntry, ParquetCatalog
+from spreadhawk.data.readers._common import NS_PER_MS
+from spreadhawk.domain.instruments import Instrument
+from spreadhawk.domain.market import Bar, FundingRate, MarketData, TradeTick
+from spreadhawk.venues.ccxt.history import HOUR_MS, CcxtHistory, HistoryError
+
+__all__ = ["KINDS", "DownloadError", "DownloadRequest", "DownloadResult", "DownloadService", "parse_time"]
+
+KINDS = {"ohlcv": "bar", "trades": "trade_tick", "funding": "funding_rate"}
+_PAGE = re.compile(r"ccxt-(?P<tag>[A-Za-z0-9]+)-p(?P<n>\d{6,})")
+
+# (position in ms, rows written so far) after each page: what a progress display needs.
+ProgressFn = Callable[[int, int], None]
+
+
+class DownloadError(Exception):
+    """A download stopped; the message is one line and says what is stored and how to resume."""
+
+
+def parse_time(text: str, name: str) -> int:
+    """``2024-08-08``, ``2024-08-08T00:00[:ss][Z|+00:00]`` (UTC unless an offset is given) or epoch ms -> ms."""
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise DownloadError(
+            f"bad {name} {text!r}: use an ISO date such as 2024-08-08T00:00 (UTC) or epoch ms"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadRequest:
+    kind: str  # ohlcv | trades | funding
+    symbol: str
+    since_ms: int
+    until_ms: int | None = None  # None: up to now
+    timeframe: str = "1m"
+    max_pages: int | None = None  # stop after this many pages (a partial run that a later one resumes)
+    page_limit: int = 1000
+
+
+@dataclass(slots=True)
+class DownloadResult:
+    instrument_id: str
+    catalog_kind: str
+    since_ms: int
+    until_ms: int
+    resumed_after: str | None = None  # the last record already stored, when the run resumed
+    pages: int = 0
+    rows: int = 0
+    first_ts_ns: int | None = None
+    last_ts_ns: int | None = None
+    complete: bool = False
+    paths: list[str] = field(default_factory=list)
+
+
+class DownloadService:
+    """Runs one ``DownloadRequest`` against a ``CcxtHistory`` into a ``ParquetCatalog``."""
+
+    def __init__(self, catalog: ParquetCatalog, source: CcxtHistory) -> None:
+        self.catalog = catalog
+        self.source = source
+
+    def run(self, request: DownloadRequest, progress: ProgressFn | None = None) -> DownloadResult:
+        if request.kind not in KINDS:
+            raise DownloadError(f"unknown kind {request.kind!r}: use {', '.join(KINDS)}")
+        if request.kind == "funding" and self.source.market_kind == "spot":
+            raise DownloadError("funding rates exist only for perpetuals: use --market usdm")
+        now = self.source.now_ms()
+        until = min(request.until_ms, now) if request.until_ms is not None else now
+        if request.since_ms >= until:
+            raise DownloadError(f"--since {_iso(request.since_ms)} is not before --until {_iso(until)}")
+        try:
+            instrument = self.source.instrument(request.symbol)
+            if request.kind == "ohlcv":
+                self.source.timeframe_ms(request.timeframe)  # a clear error before anything is stored
+        except HistoryError as exc:
+            raise DownloadError(str(exc)) from None
+        tag = request.timeframe if request.kind == "ohlcv" else request.kind
+        run = _Run(self, instrument, request, until, tag, progress)
+        try:
+            run.go()
+        except HistoryError as exc:
+            pages = run.result.pages
+            raise DownloadError(f"{exc} ({pages} new page(s) stored: run the same command again to resume)") from None
+        return run.result
+
+    def pages(self, kind: str, instrument_id: str, tag: str) -> list[CatalogEntry]:
+        """The stored pages of one download series, in page order."""
+        entries = []
+        for entry in self.catalog.list():
+            match = _PAGE.fullmatch(entry.name)
+            if entry.kind == kind and entry.instrument_id == instrument_id and match and match["tag"] == tag:
+                entries.append(entry)
+        return sorted(entries, key=lambda e: int(_PAGE.fullmatch(e.name)["n"]))  # type: ignore[index]
+
+
+class _Run:
+    """One run's cursor and bookkeeping."""
+
+    def __init__(
+        self,
+        service: DownloadService,
+        instrument: Instrument,
+        request: DownloadRequest,
+        until_ms: int,
+        tag: str,
+        progress: ProgressFn | None,
+    ) -> None:
+        self.catalog = service.catalog
+        self.source = service.source
+        self.instrument = instrument
+        self.request = request
+        self.until = until_ms
+        self.tag = tag
+        self.progress = progress
+        kind = KINDS[request.kind]
+        stored = service.pages(kind, instrument.id, tag)
+        self.next_page = int(_PAGE.fullmatch(stored[-1].name)["n"]) + 1 if stored else 0  # type: ignore[index]
+        self.last: MarketData | None = None
+        if stored:
+            records = self.catalog.read(kind, instrument.id, stored[-1].name)
+            self.last = records[-1] if records else None
+        self.result = DownloadResult(instrument.id, kind, request.since_ms, until_ms)
+        if self.last is not None:
+            self.result.resumed_after = _describe(self.last)
+
+    def go(self) -> None:
+        step = {"ohlcv": self._bars, "trades": self._trades, "funding": self._funding}[self.request.kind]
+        while self.request.max_pages is None or self.result.pages < self.request.max_pages:
+            if not step():
+                self.result.complete = True
+                return
+
+    # Each step fetches and stores one page; False when there is nothing more to fetch.
+    def _bars(self) -> bool:
+        interval = self.source.timeframe_ms(self.request.timeframe)
+        start = self.request.since_ms
+        if isinstance(self.last, Bar):
+            start = max(start, self.last.open_ts_ns // NS_PER_MS + interval)
+        if start >= self.until:
+            return False
+        page = self.source.bars(self.instrument, self.request.timeframe, start, self.until, self.request.page_limit)
+        page = [b for b in page if b.open_ts_ns // NS_PER_MS >= start]
+        return self._store(page, (page[-1].open_ts_ns // NS_PER_MS + interval) if page else self.until)
+
+    def _funding(self) -> bool:
+        start = self.request.since_ms
+        if isinstance(self.last, FundingRate):
+            start = max(start, self.last.funding_ts_ns // NS_PER_MS + 1)
+        if start >= self.until:
+            return False
+        page = self.source.funding(self.instrument, start, self.until, self.request.page_limit)
+        return self._store(page, page[-1].ts_ns // NS_PER_MS if page else self.until)
+
+    def _trades(self) -> bool:
+        if self.source.trade_cursor is None:
+            return self._trades_by_time()
+        if isinstance(self.last, TradeTick):
+            page = self.source.trades(
+                self.instrument, since_ms=None, until_ms=self.until, from_id=int(self.last.trade_id) + 1,
+                limit=self.request.page_limit,
+            )  # fmt: skip
+        else:
+            page = self._first_trades()
+        kept = [t for t in page if t.ts_ns < self.until * NS_PER_MS]
+        self._store(kept, kept[-1].ts_ns // NS_PER_MS if kept else self.until)
+        return len(kept) == len(page) and bool(page)
+
+    def _first_trades(self) -> list[TradeTick]:
+        """The first page at or after ``since``: hour windows are probed until one holds a trade."""
+        start = self.request.since_ms
+        while start < self.until:
+            page = self.source.trades(
+                self.instrument, since_ms=start, until_ms=self.until, from_id=None, limit=self.request.page_limit
+            )
+            if page:
+                return page
+            start += HOUR_MS
+            if self.progress is not None:
+                self.progress(min(start, self.until), self.result.rows)
+        return []
+
+    def _trades_by_time(self) -> bool:
+        start = self.request.since_ms
+        seen: set[str] = set()
+        if isinstance(self.last, TradeTick):
+            start = max(start, self.last.ts_ns // NS_PER_MS)
+            seen = {self.last.trade_id}
+        page = self.source.trades(
+            self.instrument, since_ms=start, until_ms=self.until, from_id=None, limit=self.request.page_limit
+        )
+        # the cursor ms is asked again (more trades may share it); those already stored are dropped.
+        new = [t for t in page if t.ts_ns < self.until * NS_PER_MS and t.trade_id not in seen]
+        self._store(new, new[-1].ts_ns // NS_PER_MS if new else self.until)
+        return bool(new) and len(page) >= self.request.page_limit
+
+    def _store(self, page: Sequence[MarketData], position_ms: int) -> bool:
+        if page:
+            name = f"ccxt-{self.tag}-p{self.next_page:06d}"
+            self.result.paths.extend(str(p) for p in self.catalog.write(page, name))
+            self.next_page += 1
+            self.result.pages += 1
+            self.result.rows += len(page)
+            if self.result.first_ts_ns is None:
+                self.result.first_ts_ns = page[0].ts_ns
+            self.result.last_ts_ns = page[-1].ts_ns
+            self.last = page[-1]
+        if self.progress is not None:
+            self.progress(min(position_ms, self.until), self.result.rows)
+        return bool(page)
+
+
+def _describe(record: MarketData) -> str:
+    if isinstance(record, TradeTick):
+        return f"trade {record.trade_id} at {_iso(record.ts_ns // NS_PER_MS)}"
+    if isinstance(record, Bar):
+        return f"bar opening {_iso(record.open_ts_ns // NS_PER_MS)}"
+    return f"{type(record).__name__} at {_iso(record.ts_ns // NS_PER_MS)}"
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
