@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import ccxt
-from ccxt.base.errors import BadSymbol, DDoSProtection, ExchangeError, NetworkError
+from ccxt.base.errors import BadSymbol, DDoSProtection, ExchangeError, OperationFailed
 from ccxt.base.errors import BaseError as CcxtError
 
 from spreadhawk.data.readers._common import NS_PER_MS, Grid
@@ -93,7 +93,8 @@ class CcxtHistory:
     # --- markets --------------------------------------------------------------------------------
     def instrument(self, symbol: str) -> Instrument:
         """The instrument of ``symbol`` (ccxt unified, ``BTC/USDT`` or ``BTC/USDT:USDT``); loads the markets."""
-        markets: Mapping[str, Any] = self._call(self.exchange.load_markets)
+        # The first contact is not retried on network errors: an unreachable host is said at once.
+        markets: Mapping[str, Any] = self._call(self.exchange.load_markets, retry_network=False)
         market = markets.get(symbol)
         if market is None:
             close = difflib.get_close_matches(symbol, list(markets), n=3)
@@ -187,7 +188,7 @@ class CcxtHistory:
             session.close()
 
     # --- one request, with waits -----------------------------------------------------------------
-    def _call(self, method: Callable[..., T], *args: Any) -> T:
+    def _call(self, method: Callable[..., T], *args: Any, retry_network: bool = True) -> T:
         backoff = 1.0
         for attempt in range(self._max_retries + 1):
             try:
@@ -198,8 +199,8 @@ class CcxtHistory:
                         f"{self.where}: still rate limited after {attempt} waits: {_line(exc)}"
                     ) from None
                 wait = self._retry_after() or backoff
-            except NetworkError as exc:  # unreachable, timed out, 5xx
-                if attempt == self._max_retries:
+            except OperationFailed as exc:  # unreachable, timed out, 5xx, Binance's -1001 internal error
+                if attempt == self._max_retries or not retry_network:
                     raise HistoryError(f"cannot reach {self.where}: {_line(exc)}") from None
                 wait = backoff
             except BadSymbol as exc:

@@ -16,8 +16,8 @@ most recent ``limit`` entries up to ``endTime``. A recorded float is printed thr
 value freqtrade stored), spot values padded to Binance's 8 decimals. Kline fields the recordings do not have
 (quote volume, trade count, taker volumes) are ``"0"``/``0``. A symbol without a recording answers ``[]``.
 
-``arm(HistoryFault(...))`` (or ``POST /emulator/history_fault``) makes the next ``count`` history requests fail
-with ``status`` -- 429 carries Binance's ``Retry-After`` header and code -1003 -- so clients' rate-limit and
+``arm(HistoryFault(...))`` (or ``POST /emulator/history_fault``) makes ``count`` history requests, after ``after``
+answered ones, fail with ``status`` -- 429 carries Binance's ``Retry-After`` header and code -1003 -- so clients' rate-limit and
 resume handling can be tested. ``requests`` counts the history requests answered (faults included).
 """
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -63,11 +63,12 @@ class _BadRequestError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class HistoryFault:
-    """The next ``count`` history requests fail with ``status`` (429: ``Retry-After: retry_after`` seconds)."""
+    """After ``after`` answered requests, the next ``count`` fail with ``status`` (429: ``Retry-After`` seconds)."""
 
     status: int = 429
     count: int = 1
     retry_after: int = 1
+    after: int = 0
 
 
 def aggregate_trades(trades: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -152,6 +153,9 @@ class HistoryApi:
     def arm(self, fault: HistoryFault) -> None:
         self._faults.append(fault)
 
+    def disarm(self) -> None:
+        self._faults.clear()
+
     # --- the endpoints: query parameters -> Binance's JSON ---------------------------------
     def klines(self, query: dict[str, str]) -> list[list[Any]]:
         symbol = _symbol(query)
@@ -232,7 +236,9 @@ class HistoryApi:
     def _wrap(self, endpoint: Callable[[dict[str, str]], Any]) -> Callable[[web.Request], Any]:
         async def handler(request: web.Request) -> web.Response:
             self.requests += 1
-            if self._faults:
+            if self._faults and self._faults[0].after > 0:
+                self._faults[0] = replace(self._faults[0], after=self._faults[0].after - 1)
+            elif self._faults:
                 return self._fail()
             try:
                 answer = endpoint(dict(request.query))
@@ -247,7 +253,7 @@ class HistoryApi:
         if fault.count <= 1:
             self._faults.pop(0)
         else:
-            self._faults[0] = HistoryFault(fault.status, fault.count - 1, fault.retry_after)
+            self._faults[0] = replace(fault, count=fault.count - 1)
         if fault.status == 429:
             body = {"code": -1003, "msg": "Too many requests; current limit of IP is 6000 request weight per 1 M."}
             return web.json_response(body, status=429, headers={"Retry-After": str(fault.retry_after)})
@@ -258,10 +264,8 @@ class HistoryApi:
     async def _post_fault(self, request: web.Request) -> web.Response:
         try:
             spec = await request.json()
-            fault = HistoryFault(
-                int(spec.get("status", 429)), int(spec.get("count", 1)), int(spec.get("retry_after", 1))
-            )
-        except (ValueError, TypeError, AttributeError) as exc:
+            fault = HistoryFault(**{key: int(value) for key, value in spec.items()})
+        except (ValueError, TypeError, AttributeError) as exc:  # bad JSON, unknown field or non-integer
             return web.json_response({"error": f"bad history fault: {exc}"}, status=400)
         self.arm(fault)
         return web.json_response({"armed": {"status": fault.status, "count": fault.count}})
