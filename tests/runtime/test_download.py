@@ -223,15 +223,15 @@ def test_a_rerun_after_a_complete_download_adds_nothing(
 
 # --- rate limits --------------------------------------------------------------------------------
 def test_a_429_is_waited_out_for_its_retry_after(emulators: Emulators, tmp_path: Path) -> None:
-    emulators.usdm.history.arm(HistoryFault(status=429, count=1, retry_after=1))
+    emulators.usdm.history.arm(HistoryFault(status=429, count=1, retry_after=2))
     started = time.monotonic()
     code, out, err = _cli(
         "--host", emulators.host("usdm"), "--market", "usdm", "--symbol", "XRP/USDT:USDT", "--kind", "funding",
         "--since", "2021-11-01", "--until", "2022-01-01", "--catalog", str(tmp_path),
     )  # fmt: skip
     assert code == 0, err
-    assert time.monotonic() - started >= 1.0
-    assert "waited 1.0 s in 1 retry pause(s)" in out
+    assert time.monotonic() - started >= 2.0
+    assert "waited 2.0 s in 1 retry pause(s)" in out
     assert len(_read(tmp_path, FundingRate, "BINANCE:XRP/USDT:USDT")) == 91
 
 
