@@ -169,11 +169,18 @@ def test_funding_download_equals_the_recorded_rates(emulators: Emulators, shared
 
 
 # --- resuming ----------------------------------------------------------------------------------
-def _download(host: str, catalog: Path, waits: list[float], max_pages: int | None = None) -> None:
-    source = CcxtHistory("binance", "spot", host, sleep=waits.append, max_retries=2)
-    request = DownloadRequest(
-        "trades", "BTC/USDT", parse_time(TRADES_SINCE, "since"), max_pages=max_pages, page_limit=400
-    )
+def _download(
+    host: str,
+    catalog: Path,
+    waits: list[float],
+    max_pages: int | None = None,
+    *,
+    id_cursor: bool = True,
+    page_limit: int = 400,
+) -> None:
+    source = CcxtHistory("binance", "spot", host, sleep=waits.append, max_retries=2, id_cursor=id_cursor)
+    since = parse_time(TRADES_SINCE, "since")
+    request = DownloadRequest("trades", "BTC/USDT", since, max_pages=max_pages, page_limit=page_limit)
     try:
         DownloadService(ParquetCatalog(catalog), source).run(request)
     finally:
@@ -195,8 +202,23 @@ def test_an_interrupted_and_resumed_download_equals_one_run(emulators: Emulators
     _download(host, resumed, waits)
     again = ParquetCatalog(resumed).read("trade_tick", "BINANCE:BTC/USDT")
     assert again == whole
-    assert len({t.trade_id for t in again if isinstance(t, TradeTick)}) == len(again)
+    ids = [int(t.trade_id) for t in again if isinstance(t, TradeTick)]
+    assert ids == list(range(ids[0], ids[0] + len(again)))  # no aggregate twice, none skipped
     assert len(list((resumed / "trade_tick").glob("*/*.parquet"))) > 5
+
+
+def test_trades_paged_by_time_and_resumed_equal_trades_paged_by_id(emulators: Emulators, tmp_path: Path) -> None:
+    host, waits = emulators.spot.http_url.removeprefix("http://"), list[float]()
+    _download(host, tmp_path / "ids", waits)
+    # The capture has 416 aggregates in the millisecond 23:58:35.302 (a sweep through many price levels):
+    # pages of 400 cannot get past it by time, and the download says so instead of looping.
+    with pytest.raises(DownloadError, match=r"more than 400 trades in one millisecond at 2024-08-08T23:58:35.302Z"):
+        _download(host, tmp_path / "small", waits, id_cursor=False)
+    _download(host, tmp_path / "times", waits, max_pages=2, id_cursor=False, page_limit=1000)
+    _download(host, tmp_path / "times", waits, id_cursor=False, page_limit=1000)  # resumes at the last ms
+    by_id = ParquetCatalog(tmp_path / "ids").read("trade_tick", "BINANCE:BTC/USDT")
+    assert ParquetCatalog(tmp_path / "times").read("trade_tick", "BINANCE:BTC/USDT") == by_id
+    assert waits == []
 
 
 def test_a_rerun_after_a_complete_download_adds_nothing(

@@ -139,9 +139,12 @@ class _Run:
         stored = service.pages(kind, instrument.id, tag)
         self.next_page = int(_PAGE.fullmatch(stored[-1].name)["n"]) + 1 if stored else 0  # type: ignore[index]
         self.last: MarketData | None = None
+        self.ids_at_last_ms: set[str] = set()  # trade ids stored at the last trade's millisecond
         if stored:
             records = self.catalog.read(kind, instrument.id, stored[-1].name)
             self.last = records[-1] if records else None
+            last_ns = records[-1].ts_ns if records else None
+            self.ids_at_last_ms = {r.trade_id for r in records if isinstance(r, TradeTick) and r.ts_ns == last_ns}
         self.result = DownloadResult(instrument.id, kind, request.since_ms, until_ms)
         if self.last is not None:
             self.result.resumed_after = _describe(self.last)
@@ -184,7 +187,8 @@ class _Run:
             )  # fmt: skip
         else:
             page = self._first_trades()
-        kept = [t for t in page if t.ts_ns < self.until * NS_PER_MS]
+        after = int(self.last.trade_id) if isinstance(self.last, TradeTick) else -1
+        kept = [t for t in page if t.ts_ns < self.until * NS_PER_MS and int(t.trade_id) > after]
         self._store(kept, kept[-1].ts_ns // NS_PER_MS if kept else self.until)
         return len(kept) == len(page) and bool(page)
 
@@ -203,21 +207,38 @@ class _Run:
         return []
 
     def _trades_by_time(self) -> bool:
-        start = self.request.since_ms
-        seen: set[str] = set()
+        """Exchanges without an id cursor: ask from the last stored millisecond again (more trades may share
+        it) and drop the ones stored already. A gap without trades longer than the exchange's answer window
+        (an hour on Binance) ends the download early."""
+        start, at_last = self.request.since_ms, set[str]()
         if isinstance(self.last, TradeTick):
             start = max(start, self.last.ts_ns // NS_PER_MS)
-            seen = {self.last.trade_id}
+            at_last = self.ids_at_last_ms
         page = self.source.trades(
             self.instrument, since_ms=start, until_ms=self.until, from_id=None, limit=self.request.page_limit
         )
-        # the cursor ms is asked again (more trades may share it); those already stored are dropped.
-        new = [t for t in page if t.ts_ns < self.until * NS_PER_MS and t.trade_id not in seen]
+        last_ns = self.last.ts_ns if self.last is not None else -1
+        new = [
+            t
+            for t in page
+            if start * NS_PER_MS <= t.ts_ns < self.until * NS_PER_MS
+            and (t.ts_ns > last_ns or (t.ts_ns == last_ns and t.trade_id not in at_last))
+        ]
+        if not new and len(page) >= self.request.page_limit:
+            raise HistoryError(f"more than {len(page)} trades in one millisecond at {_iso(start)}: cannot page by time")
         self._store(new, new[-1].ts_ns // NS_PER_MS if new else self.until)
-        return bool(new) and len(page) >= self.request.page_limit
+        return bool(new)
 
     def _store(self, page: Sequence[MarketData], position_ms: int) -> bool:
+        if page and self.last is not None and page[-1].ts_ns < self.last.ts_ns:
+            raise HistoryError(f"the exchange answered older data than stored ({_describe(page[-1])}): stopping")
+        if page and self.last is not None and page[-1] == self.last:
+            raise HistoryError(f"the exchange answered nothing newer than {_describe(self.last)}: stopping")
         if page:
+            last_ns = page[-1].ts_ns
+            ids = {t.trade_id for t in page if isinstance(t, TradeTick) and t.ts_ns == last_ns}
+            same_ms = self.last is not None and self.last.ts_ns == last_ns
+            self.ids_at_last_ms = (self.ids_at_last_ms | ids) if same_ms else ids
             name = f"ccxt-{self.tag}-p{self.next_page:06d}"
             self.result.paths.extend(str(p) for p in self.catalog.write(page, name))
             self.next_page += 1

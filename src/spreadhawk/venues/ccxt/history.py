@@ -62,6 +62,7 @@ class CcxtHistory:
         sleep: Callable[[float], None] = time.sleep,
         max_retries: int = 5,
         timeout_ms: int = 10_000,
+        id_cursor: bool = True,
     ) -> None:
         if market not in MARKETS:
             raise HistoryError(f"unknown market {market!r}: use spot or usdm")
@@ -88,6 +89,7 @@ class CcxtHistory:
         self.market_kind = market
         self._sleep = sleep
         self._max_retries = max_retries
+        self._id_cursor = id_cursor  # False pages trades by time even where ids could be used (tests)
         self.waits: list[float] = []  # seconds slept before retries, for the summary and the tests
 
     # --- markets --------------------------------------------------------------------------------
@@ -123,7 +125,7 @@ class CcxtHistory:
     @property
     def trade_cursor(self) -> str | None:
         """The request parameter that pages trades by id, or None when they are paged by time."""
-        return ID_CURSOR.get(self.ccxt_id)
+        return ID_CURSOR.get(self.ccxt_id) if self._id_cursor else None
 
     # --- pages ----------------------------------------------------------------------------------
     def bars(self, instrument: Instrument, timeframe: str, since_ms: int, until_ms: int, limit: int) -> list[Bar]:
