@@ -304,3 +304,13 @@ def test_bad_arguments_give_one_line_errors(
     assert lines[0].startswith("error: ")
     assert message in lines[0], lines[0]
     assert not list(tmp_path.glob("*/*/*.parquet"))
+
+
+def test_an_unreachable_host_is_said_at_once(tmp_path: Path) -> None:
+    started = time.monotonic()
+    code, _out, err = _cli(
+        "--host", "127.0.0.1:1", "--symbol", "BTC/USDT", "--since", "2024-08-08", "--catalog", str(tmp_path)
+    )  # fmt: skip
+    assert code == 1
+    assert err.startswith("error: cannot reach 127.0.0.1:1: NetworkError")
+    assert time.monotonic() - started < 15  # the first contact is not retried (five retries wait 31 s)
