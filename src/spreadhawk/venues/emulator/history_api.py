@@ -17,8 +17,8 @@ value freqtrade stored), spot values padded to Binance's 8 decimals. Kline field
 (quote volume, trade count, taker volumes) are ``"0"``/``0``. A symbol without a recording answers ``[]``.
 
 ``arm(HistoryFault(...))`` (or ``POST /emulator/history_fault``) makes ``count`` history requests, after ``after``
-answered ones, fail with ``status`` -- 429 carries Binance's ``Retry-After`` header and code -1003 -- so clients' rate-limit and
-resume handling can be tested. ``requests`` counts the history requests answered (faults included).
+answered ones, fail with ``status`` -- 429 carries Binance's ``Retry-After`` header and code -1003 -- so clients'
+rate-limit and resume handling can be tested. ``requests`` counts the history requests answered (faults included).
 """
 
 from __future__ import annotations
