@@ -237,6 +237,9 @@ def test_a_rerun_after_a_complete_download_adds_nothing(
     assert code == 0
     assert "0 bar rows" in out
     assert "(complete)" in out
+    code, _out, err = _cli(*args[:7], "2019-10-13T12:00", *args[8:-4])  # a later --since: a gap, refused
+    assert code == 1
+    assert "--since 2019-10-13T12:00:00.000Z would leave a gap; use --since 2019-10-13T11:20:00.000Z" in err
     bars = _read(tmp_path, Bar, "BINANCE:XRP/ETH")
     opens = [b.open_ts_ns for b in bars]
     assert opens == sorted(set(opens))

@@ -5,7 +5,8 @@ timeframe, ``trades`` or ``funding``; ``n`` counts up), atomically (the catalog 
 so an interrupted run loses at most the page in flight. A new run reads the last stored record and continues
 right after it: the next candle open, the next trade id (exchanges with an id cursor, see
 ``venues.ccxt.history.ID_CURSOR``) or the next millisecond of funding. Reading the kind and instrument back
-(``ParquetCatalog.read``) merges the pages in order. History before what is already stored is not back-filled.
+(``ParquetCatalog.read``) merges the pages in order. History before what is already stored is not back-filled,
+and a ``since`` after it is refused (it would leave a gap in the series).
 """
 
 from __future__ import annotations
@@ -148,6 +149,14 @@ class _Run:
         self.result = DownloadResult(instrument.id, kind, request.since_ms, until_ms)
         if self.last is not None:
             self.result.resumed_after = _describe(self.last)
+            # The next record may be at the last one's millisecond (trades) or its bar's close (bars).
+            continues_at = self.last.ts_ns // NS_PER_MS + (1 if isinstance(self.last, FundingRate) else 0)
+            if request.since_ms > continues_at:
+                raise DownloadError(
+                    f"the catalog's {tag} {kind} of {instrument.id} end with {self.result.resumed_after}: "
+                    f"--since {_iso(request.since_ms)} would leave a gap; use --since {_iso(continues_at)} "
+                    "or earlier, or another --catalog"
+                )
 
     def go(self) -> None:
         step = {"ohlcv": self._bars, "trades": self._trades, "funding": self._funding}[self.request.kind]
