@@ -10,9 +10,10 @@ after ``CcxtVenue.start`` -- venue.py itself is not touched):
 
     decision -> create_order called      ours: engine + risk checks, venue.submit, task switch, create_request
     create_order -> fetch called         ccxt: request building (market, precision, params) and ``sign``
-    fetch called -> request sent         ccxt's fetch (headers, logging) + aiohttp writing the request
+    guards                               ours: the host limiter's ``acquire``, ``on_answer`` and ``ban_remaining``
+                                         (client.py), which GuardedBinance runs inside ccxt's fetch
+    ccxt fetch + aiohttp                 the rest of fetch: headers, writing the request; body read, JSON
     request sent -> response headers     network + the emulator (another process)
-    response headers -> fetch returned   ccxt's fetch + aiohttp: body read, JSON, error handling
     fetch returned -> create_order ret.  ccxt: ``parse_order`` and what surrounds it
     create_order returned -> ack handled ours: report mapping, inbox, engine applies OrderAccepted
 
@@ -45,22 +46,39 @@ from spreadhawk.venues.ccxt.urls import local_urls
 from spreadhawk.venues.ccxt.venue import CcxtVenue
 from spreadhawk.venues.emulator import BinanceEmulator, Market
 from spreadhawk.venues.emulator.orders_api import ApiKey, TradingConfig
+from spreadhawk.venues.emulator.rate_limits import RateLimitConfig
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 INSTRUMENT = binance_spot_btcusdt()
 KEY, SECRET = "bench-key", "bench-secret"
-MARKS = ("submit", "create", "sign0", "sign1", "fetch", "sent", "headers", "fetched", "parse0", "parse1", "created",
-         "ack")  # fmt: skip
-SEGMENTS = (
-    ("decision -> create_order called", "submit", "create", "ours"),
-    ("create_order -> fetch (build+sign)", "create", "fetch", "ccxt"),
-    ("  of which sign()", "sign0", "sign1", None),
-    ("fetch -> request sent", "fetch", "sent", "ccxt fetch+aiohttp"),
-    ("request sent -> response headers", "sent", "headers", "network+emulator"),
-    ("headers -> fetch returned", "headers", "fetched", "ccxt fetch+aiohttp"),
-    ("fetch returned -> create_order ret.", "fetched", "created", "ccxt"),
-    ("  of which parse_order()", "parse0", "parse1", None),
-    ("create_order ret. -> ack handled", "created", "ack", "ours"),
+MARKS = ("submit", "create", "sign0", "sign1", "fetch", "acq0", "acq1", "sent", "headers", "ans0", "ans1",
+         "ban0", "ban1", "fetched", "parse0", "parse1", "created", "ack")  # fmt: skip
+
+
+def _span(start: str, end: str) -> Callable[[dict[str, int]], int]:
+    return lambda o: o[end] - o[start]
+
+
+def _guards(o: dict[str, int]) -> int:
+    return (o["acq1"] - o["acq0"]) + (o["ans1"] - o["ans0"]) + (o["ban1"] - o["ban0"])
+
+
+def _ccxt_fetch(o: dict[str, int]) -> int:
+    """ccxt's fetch and aiohttp on both sides of the wire, less the guards run inside them."""
+    return (o["sent"] - o["fetch"]) + (o["fetched"] - o["headers"]) - _guards(o)
+
+
+# (label, whose time, duration of one order); the owned ones add up to decision -> ack.
+SEGMENTS: tuple[tuple[str, str | None, Callable[[dict[str, int]], int]], ...] = (
+    ("decision -> create_order called", "ours", _span("submit", "create")),
+    ("create_order -> fetch (build+sign)", "ccxt", _span("create", "fetch")),
+    ("  of which sign()", None, _span("sign0", "sign1")),
+    ("guards: limiter acquire/on_answer/ban", "ours", _guards),
+    ("ccxt fetch + aiohttp, both ways", "ccxt+aiohttp", _ccxt_fetch),
+    ("request sent -> response headers", "network+emulator", _span("sent", "headers")),
+    ("fetch returned -> create_order ret.", "ccxt", _span("fetched", "created")),
+    ("  of which parse_order()", None, _span("parse0", "parse1")),
+    ("create_order ret. -> ack handled", "ours", _span("created", "ack")),
 )
 
 
@@ -69,8 +87,11 @@ def serve(data_dir: Path, ports: Any, stop: Any) -> None:
 
     async def main() -> None:
         trading = TradingConfig((ApiKey(KEY, SECRET),), {"USDT": "1000000", "BTC": "5"})
+        # Limits far above the recorded 50 orders / 10 s: the bench sends as fast as acks come back and
+        # measures latency, not the venue's (and the client limiter's) pacing.
+        limits = RateLimitConfig(weight=1_000_000, orders_10s=1_000_000)
         emulator = BinanceEmulator.from_data_dir(
-            data_dir, Market.SPOT, ["BTCUSDT"], speed=0, autostart=False, trading=trading
+            data_dir, Market.SPOT, ["BTCUSDT"], speed=0, autostart=False, trading=trading, rate_limits=limits
         )
         async with emulator:
             ports.put(emulator.port)
@@ -157,6 +178,11 @@ async def measure(port: int, orders: int, warmup: int) -> list[dict[str, int]]:
         ("parse_order", "parse0", "parse1"),
     ):
         marks.wrap(exchange, method, before, after)
+    # The client's guards (GuardedBinance: host limiter, breaker) run inside ccxt's fetch: timed apart.
+    limiter = exchange.limiter(f"127.0.0.1:{port}")
+    marks.wrap(limiter, "acquire", "acq0", "acq1")
+    marks.wrap(limiter, "on_answer", "ans0", "ans1")
+    marks.wrap(limiter, "ban_remaining", "ban0", "ban1")
     driver = asyncio.create_task(run_live(engine, [], stop, on_message=on_message))
     try:
         price = Decimal("30000")  # far below the 2024-08-08 book (about 61,800): the IOC expires
@@ -196,8 +222,8 @@ def report(orders: list[dict[str, int]], out: Callable[[str], None] = print) -> 
     out("   where the time goes (per-order segments):                p50 µs     p99 µs   share of mean")
     mean_total = statistics.fmean(acked)
     shares: dict[str, float] = {}
-    for label, start, end, owner in SEGMENTS:
-        values = [o[end] - o[start] for o in orders]
+    for label, owner, duration in SEGMENTS:
+        values = [duration(o) for o in orders]
         p50, p99 = _q(values)
         share = statistics.fmean(values) / mean_total
         if owner is not None:
