@@ -46,6 +46,7 @@ bench: install-dev
 	$(UV) run --frozen python bench/bench_scanner.py
 	$(UV) run --frozen python bench/bench_journal.py
 	$(UV) run --frozen python bench/bench_tick_to_order.py
+	$(UV) run --frozen python bench/bench_live_order.py
 
 # The fault scenarios with more seeds than CI runs (the suite runs 4 per crash point): each crash
 # point reached the 1st..Nth time. SOAK_OCCURRENCES=N to change; ../shared/data must be present.

@@ -24,6 +24,7 @@ from rich.table import Column, Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from spreadhawk.analytics.metrics import Metrics
+from spreadhawk.cli.data import register as register_data
 from spreadhawk.cli.emulate import emulate
 from spreadhawk.cli.keys import register as register_keys
 from spreadhawk.cli.live import register as register_live
@@ -341,6 +342,7 @@ app.command("emulate")(emulate)  # `spreadhawk emulate`: local Binance exchange 
 register_paper(app)  # `spreadhawk paper`: paper trading on live market data (cli/paper.py)
 register_live(app)  # `spreadhawk live`: live trading on exchange accounts (cli/live.py)
 register_keys(app)  # `spreadhawk keys add|list|remove`: the encrypted key store (cli/keys.py)
+register_data(app)  # `spreadhawk data download`: exchange history into the catalog (cli/data.py)
 
 
 def run() -> None:

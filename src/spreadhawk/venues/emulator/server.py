@@ -44,6 +44,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from spreadhawk.venues.emulator.captures import Capture, Market, StreamKind, capture_paths, load_capture
 from spreadhawk.venues.emulator.exchange import SpotExchange, symbol_rules
 from spreadhawk.venues.emulator.faults import Fault, FaultError
+from spreadhawk.venues.emulator.history_api import HistoryApi
 from spreadhawk.venues.emulator.orders_api import OrdersApi, TradingConfig
 from spreadhawk.venues.emulator.rate_limits import RateLimitConfig, RateLimiter, rewrite_limits
 from spreadhawk.venues.emulator.replay import Replay
@@ -146,6 +147,7 @@ class BinanceEmulator:
         self._rate_config = rate_limits or RateLimitConfig()
         self._info_text: str | None = None  # this market's exchangeInfo, with ``rate_limits`` applied
         self.rate_limiter: RateLimiter | None = None
+        self.history = HistoryApi.beside(exchange_info, self.market)  # klines/aggTrades/fundingRate (history_api)
 
     @classmethod
     def from_data_dir(cls, data_dir: Path, market: Market, symbols: Sequence[str], **options: Any) -> BinanceEmulator:
@@ -178,6 +180,7 @@ class BinanceEmulator:
         app.router.add_post("/emulator/fault", self._post_fault)
         app.router.add_post("/emulator/start", self._post_start)
         app.router.add_get("/emulator/status", self._status)
+        self.history.add_routes(app)
         if self.trading is not None:
             self._add_trading(app, self.trading)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
