@@ -68,8 +68,9 @@ class CcxtHistory:
             raise HistoryError(f"unknown market {market!r}: use spot or usdm")
         self.ccxt_id = _CCXT_IDS.get((exchange_id, market), exchange_id)
         exchange_class = getattr(ccxt, self.ccxt_id, None)
-        if exchange_class is None or self.ccxt_id not in ccxt.exchanges:
-            close = difflib.get_close_matches(exchange_id, ccxt.exchanges, n=3)
+        known: list[str] = getattr(ccxt, "exchanges", [])  # ccxt's list of exchange ids (untyped)
+        if exchange_class is None or self.ccxt_id not in known:
+            close = difflib.get_close_matches(exchange_id, known, n=3)
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
             raise HistoryError(f"unknown exchange {exchange_id!r}{hint}")
         options: dict[str, Any] = {"fetchMarkets": {"types": [_MARKET_TYPES[market]]}}
