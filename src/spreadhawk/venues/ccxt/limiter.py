@@ -148,20 +148,27 @@ class HostLimiter:
 
     # --------------------------------------------------------------------------- shared state
     @contextlib.contextmanager
-    def _state(self) -> Iterator[dict[str, Any]]:
-        """The host's state, locked against every other limiter of it; written back on exit."""
+    def _state(self, *, read_only: bool = False) -> Iterator[dict[str, Any]]:
+        """The host's state, locked against every other limiter of it; written back on exit when it
+        changed (most answers change nothing: rewriting the file for them doubled a request's cost).
+        ``read_only`` takes a shared lock and never writes."""
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            fcntl.flock(fd, fcntl.LOCK_SH if read_only else fcntl.LOCK_EX)
             with os.fdopen(os.dup(fd), "r+", encoding="utf-8") as file:
-                state = _parse(file.read(), self.path)
+                text = file.read()
+                state = _parse(text, self.path)
                 state.setdefault("limits", [])
                 state.setdefault("used", {})
                 yield state
-                file.seek(0)
-                file.truncate()
-                file.write(json.dumps(state, separators=(",", ":")))
-                file.flush()
+                if read_only:
+                    return
+                new_text = json.dumps(state, separators=(",", ":"))
+                if new_text != text:
+                    file.seek(0)
+                    file.truncate()
+                    file.write(new_text)
+                    file.flush()
         finally:
             os.close(fd)  # releases the lock
 
@@ -309,7 +316,7 @@ class HostLimiter:
     def ban_remaining(self) -> float | None:
         """Seconds until a 418 ban's probe may go (0 once it may); None when the host is not banned."""
         now = self._clock()
-        with self._state() as state:
+        with self._state(read_only=True) as state:
             if not state.get("banned"):
                 return None
             return max(0.0, float(state.get("blocked_until", 0.0)) - now)
