@@ -14,8 +14,9 @@ Endpoints, in Binance's formats (spot under ``/api/v3``, USD-M under ``/fapi/v1`
   subscribed streams (``btcusdt@depth``, ``btcusdt@depth@100ms``, ``@bookTicker``, ``@trade``,
   ``@aggTrade`` (served the trade events), ``@markPrice[@1s]``);
 * with ``trading`` (spot only): the signed order endpoints, the listenKey user stream on ``/ws/<listenKey>``,
-  ``GET /sapi/v1/account/apiRestrictions``, ``GET /emulator/truth`` and ``POST /emulator/order_fault``
-  (see ``orders_api``, ``exchange``, ``user_stream``, ``order_faults``);
+  ``GET /sapi/v1/account/apiRestrictions``, ``GET /emulator/truth``, ``POST /emulator/order_fault`` and
+  ``POST /emulator/stream_fault`` (see ``orders_api``, ``exchange``, ``user_stream``, ``order_faults``,
+  ``stream_faults``);
 * control: ``POST /emulator/fault`` (a fault as JSON, see ``faults.Fault``), ``POST /emulator/start``,
   ``GET /emulator/status``.
 
@@ -186,6 +187,7 @@ class BinanceEmulator:
         self.user_streams = UserStreams(self.exchange, {k.key: k.secret for k in trading.keys})
         self.orders_api = OrdersApi(self.exchange, list(trading.keys), self.user_streams)
         self.orders_api.add_routes(app)
+        self.user_streams.add_routes(app)
         app.router.add_get("/ws-api/v3", self._ws_api)
 
     async def stop(self) -> None:
