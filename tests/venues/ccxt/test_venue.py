@@ -128,6 +128,7 @@ async def live(shared_data: Path, **venue_options: Any) -> AsyncIterator[Live]:
             driver = asyncio.create_task(run_live(engine, [], stop, on_message=harness.seen.append))
             streams = emulator.user_streams
             await harness.until(lambda: streams is not None and streams.subscriptions > 0, "the user stream")
+            await harness.until(lambda: venue.stream_live, "the user stream caught up (submits refused before)")
             await harness.until(lambda: VENUE in engine.accounts.opened, "the opening account snapshot")
             yield harness
         finally:

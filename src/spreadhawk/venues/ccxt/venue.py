@@ -16,6 +16,13 @@ Reliability rules (RELIABILITY.md §1, §4.2 scenarios 3, 4, 5, 14):
 * fills come from the order answer, the user stream (``watch_my_trades``) and a REST catch-up after
   every (re)connect; they carry the exchange trade id, so duplicates are harmless (applied once).
 
+User stream (§3, §4.2 scenarios 8, 9; S13): ``eventStreamTerminated``, ``listenKeyExpired``, a failed
+keep-alive check (``session.subscriptions`` every ``heartbeat_s``, answered within ``stall_timeout_s``)
+and a dropped socket all mean the same: reconnect with backoff, resubscribe, REST catch-up. Until the
+catch-up is done, submits are refused locally (``RejectCode.STREAM_RECONCILING``): the node's view of
+the account may be behind. A frame or trade that cannot be read is logged raw and skipped
+(``stream_guard``); it never stops the stream nor reaches the ledger.
+
 Event timestamps come from the hub (the engine's clock), never from this module.
 """
 
@@ -58,6 +65,7 @@ from spreadhawk.venues.ccxt.orders import (
     reject_code,
     stream_leaves,
 )
+from spreadhawk.venues.ccxt.stream_guard import StreamGuard
 
 __all__ = ["CcxtVenue"]
 
@@ -77,6 +85,11 @@ _SPOT_OPTIONS: dict[str, Any] = {
 
 # A ccxt trade, what its order leaves after it, and where it came from (stream or catch-up).
 _Trade = tuple[dict[str, Any], Decimal | None, str]
+_CATCH_UP_PAGE = 1000  # Binance's largest myTrades page
+
+
+class _StreamLostError(Exception):
+    """The user stream ended without an error from ccxt: terminated, expired, stalled."""
 
 
 class CcxtVenue:
@@ -95,6 +108,8 @@ class CcxtVenue:
         visibility_window_s: float = 3.0,
         backoff_initial_s: float = 0.05,
         backoff_max_s: float = 2.0,
+        heartbeat_s: float = 20.0,
+        stall_timeout_s: float = 10.0,
     ) -> None:
         if exchange_id != "binance":
             raise ValueError(f"CcxtVenue trades Binance spot only, not {exchange_id!r}")
@@ -103,6 +118,9 @@ class CcxtVenue:
             raise ValueError(f"instruments of another venue than {name!r}: {', '.join(strangers)}")
         if not (visibility_window_s > 0 and backoff_max_s >= backoff_initial_s > 0):
             raise ValueError("visibility_window_s and the backoff delays must be positive (max >= initial)")
+        if not (heartbeat_s > 0 and stall_timeout_s > 0):
+            raise ValueError("heartbeat_s and stall_timeout_s must be positive")
+        self._keep_alive_s = (heartbeat_s, stall_timeout_s)
         self.name = name
         self.exchange_id = exchange_id
         self.visibility_window_s = visibility_window_s
@@ -129,6 +147,7 @@ class CcxtVenue:
         self._last_trade_id: dict[str, int] = {}  # by symbol: where the next REST catch-up starts
         self.reconnects = 0  # user-stream sessions started after the first
         self.stream_live = False  # subscribed and caught up
+        self.stream_state = "connecting"  # what the user stream is doing (said in refusals)
         self.fills_by_source = {"answer": 0, "stream": 0, "catch_up": 0}  # fills reported, by where from
 
     # --------------------------------------------------------------------------- lifecycle
@@ -179,6 +198,10 @@ class CcxtVenue:
         instrument = self._instruments.get(command.instrument_id)
         if instrument is None:
             self._post(OrderRejected(self.hub.now_ns(), command.client_order_id, "instrument not traded here"))
+            return
+        if not self.stream_live:  # the account view may be behind: nothing new goes out until caught up
+            reason = f"user stream {self.stream_state}: submits are refused until it is live and caught up"
+            self._post(OrderRejected(self.hub.now_ns(), command.client_order_id, reason, RejectCode.STREAM_RECONCILING))
             return
         self._instrument_of[command.client_order_id] = instrument
         self._held[command.client_order_id] = []
@@ -320,47 +343,98 @@ class CcxtVenue:
 
     # --------------------------------------------------------------------------- fills
     async def _user_stream(self) -> None:
-        """Trades from the user stream; after every (re)connect, a REST catch-up of what was missed."""
+        """Sessions of the user stream, forever: each one subscribes, catches up over REST, then
+        reports trades until the stream is lost; then backoff and a new session."""
         attempt = 0
         sessions = 0
         while True:
+            self.stream_state = "connecting"
+            guard = StreamGuard(self.name, [m["id"] for s in self._by_symbol if (m := self.exchange.markets.get(s))])
             watcher: asyncio.Future[Any] | None = None
+            keeper: asyncio.Task[None] | None = None
             try:
+                client = self.exchange.client(self.exchange.urls["api"]["ws"]["ws-api"]["spot"])
+                guard.install(client)
                 # Subscribe first, then catch up: a trade in between is seen twice, never zero times.
                 watcher = asyncio.ensure_future(self.exchange.watch_my_trades())
+                await self._subscribed(guard, client, watcher)
                 sessions += 1
                 self.reconnects = sessions - 1
+                self.stream_state = "catching up"
                 await self._catch_up()
-                self.stream_live = True
+                self.stream_live, self.stream_state = True, "live"
                 attempt = 0
-                while True:
-                    trades = await watcher
-                    watcher = asyncio.ensure_future(self.exchange.watch_my_trades())
-                    for trade in trades:
-                        await self._on_trade(trade, stream_leaves(trade), "stream")
+                keeper = asyncio.get_running_loop().create_task(self._keep_alive(guard, client))
+                await self._report_stream(guard, watcher)
             except asyncio.CancelledError:
                 task = asyncio.current_task()
                 if task is not None and task.cancelling():  # we are being stopped
-                    if watcher is not None:
-                        watcher.cancel()
-                        with contextlib.suppress(asyncio.CancelledError, CcxtError):
-                            await watcher
+                    await self._stop_watching(watcher, keeper)
                     raise
                 # ccxt cancels its pending futures when a websocket client is closed under it: the
                 # stream is gone, not this task.
-                self.stream_live = False
-                log.warning("venue %s: user stream closed; reconnecting", self.name)
-                await self._drop_websockets()
-            except (*_UNKNOWN_OUTCOME, CcxtError) as exc:
-                self.stream_live = False
-                log.warning("venue %s: user stream lost (%s); reconnecting", self.name, exc)
-                if watcher is not None:
-                    watcher.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, *_UNKNOWN_OUTCOME, CcxtError):
-                        await watcher
-                await self._drop_websockets()
+                self._stream_lost("closed")
+            except (_StreamLostError, *_UNKNOWN_OUTCOME, CcxtError) as exc:
+                self._stream_lost(f"lost ({type(exc).__name__}: {exc})")
+            await self._stop_watching(watcher, keeper)
+            await self._drop_websockets()
             await asyncio.sleep(self._delay(attempt))
             attempt += 1
+
+    async def _report_stream(self, guard: StreamGuard, watcher: asyncio.Future[Any]) -> None:
+        """Report the stream's trades until the guard says it ended (raises ``_StreamLostError``) or the
+        watcher fails (its error propagates)."""
+        ended = asyncio.ensure_future(guard.ended.wait())
+        try:
+            while True:
+                await asyncio.wait({watcher, ended}, return_when=asyncio.FIRST_COMPLETED)
+                if ended.done():
+                    raise _StreamLostError(guard.reason)
+                trades = watcher.result()
+                watcher = asyncio.ensure_future(self.exchange.watch_my_trades())
+                for trade in trades:
+                    await self._on_trade(trade, stream_leaves(trade), "stream")
+        finally:
+            ended.cancel()
+            if not watcher.done():
+                watcher.cancel()
+
+    async def _subscribed(self, guard: StreamGuard, client: Any, watcher: asyncio.Future[Any]) -> None:
+        """Wait until the exchange lists this session's subscription (asked, not assumed)."""
+        _, stall_timeout_s = self._keep_alive_s
+        deadline = asyncio.get_running_loop().time() + 3 * stall_timeout_s
+        await asyncio.wait_for(asyncio.shield(client.connected), stall_timeout_s)
+        while not await guard.probe(client, stall_timeout_s):
+            if watcher.done():  # the subscription failed: its error says why
+                watcher.result()
+            if asyncio.get_running_loop().time() > deadline:
+                raise _StreamLostError(f"no subscription listed {3 * stall_timeout_s:.1f} s after subscribing")
+            await asyncio.sleep(self._delay(0))
+
+    async def _keep_alive(self, guard: StreamGuard, client: Any) -> None:
+        """Every ``heartbeat_s``: the subscription must be listed, within ``stall_timeout_s``."""
+        heartbeat_s, stall_timeout_s = self._keep_alive_s
+        while not guard.ended.is_set():
+            await asyncio.sleep(heartbeat_s)
+            try:
+                if not await guard.probe(client, stall_timeout_s):
+                    guard.end("the keep-alive check lists no subscription")
+            except TimeoutError:
+                guard.end(f"no answer to the keep-alive check within {stall_timeout_s} s: the stream stalled")
+            except (*_UNKNOWN_OUTCOME, CcxtError) as exc:
+                guard.end(f"the keep-alive check failed: {exc}")
+
+    def _stream_lost(self, how: str) -> None:
+        self.stream_live, self.stream_state = False, "reconnecting"
+        log.warning("venue %s: user stream %s; reconnecting, submits refused until caught up", self.name, how)
+
+    @staticmethod
+    async def _stop_watching(watcher: asyncio.Future[Any] | None, keeper: asyncio.Task[None] | None) -> None:
+        for pending in (watcher, keeper):
+            if pending is not None and not pending.done():
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError, *_UNKNOWN_OUTCOME, CcxtError):
+                    await pending
 
     async def _drop_websockets(self) -> None:
         """Forget the broken websocket clients, so the next watch opens a fresh connection."""
@@ -371,20 +445,40 @@ class CcxtVenue:
                 await stale.close()
 
     async def _catch_up(self) -> None:
-        """REST: every trade after the last one seen, and the open orders' client ids."""
+        """REST: the open orders' client ids, and every trade after the last catch-up, page by page.
+
+        Where the next catch-up starts moves only here, to the newest trade REST returned: a trade
+        the stream reported is not proof that every earlier one arrived (a reordered or dropped
+        report), and one fetched twice is applied once anyway."""
         for symbol in self._by_symbol:
             for order in await self.exchange.fetch_open_orders(symbol):
                 if order.get("clientOrderId") is not None:
                     self._client_of.setdefault(str(order["id"]), ClientOrderId(str(order["clientOrderId"])))
-            start = self._last_trade_id.get(symbol, 0) + 1
-            trades = await self.exchange.fetch_my_trades(symbol, None, None, {"fromId": start})
-            for trade in sorted(trades, key=lambda t: int(t["id"])):
-                await self._on_trade(trade, None, "catch_up")
+            while True:
+                start = self._last_trade_id.get(symbol, 0) + 1
+                page = await self.exchange.fetch_my_trades(symbol, None, _CATCH_UP_PAGE, {"fromId": start})
+                for trade in sorted(page, key=lambda t: int(t["id"])):
+                    await self._on_trade(trade, None, "catch_up")
+                newest = max((int(t["id"]) for t in page), default=start - 1)
+                self._last_trade_id[symbol] = max(newest, start - 1)
+                if len(page) < _CATCH_UP_PAGE:
+                    break
 
     async def _on_trade(self, trade: dict[str, Any], leaves: Decimal | None, source: str) -> None:
+        try:
+            await self._apply_trade(trade, leaves, source)
+        except (OrderMappingError, ArithmeticError, ValueError, TypeError, KeyError) as exc:
+            # never booked, never counted as seen: an unreadable trade cannot corrupt the ledger
+            raw = trade.get("info", trade) if isinstance(trade, dict) else trade
+            log.warning("venue %s: %s trade skipped, unusable (%s): %r", self.name, source, exc, raw)
+
+    async def _apply_trade(self, trade: dict[str, Any], leaves: Decimal | None, source: str) -> None:
         instrument = self._by_symbol.get(str(trade.get("symbol")))
         trade_id = trade.get("id")
-        if instrument is None or trade_id is None or str(trade_id) in self._seen:
+        if instrument is None or trade_id is None:
+            log.warning("venue %s: %s trade skipped, not ours or no id: %r", self.name, source, trade.get("info"))
+            return
+        if str(trade_id) in self._seen:
             return
         info = trade.get("info")
         cid_raw = info.get("c") if isinstance(info, dict) else None
@@ -405,11 +499,10 @@ class CcxtVenue:
         trade_id = str(trade["id"])
         if trade_id in self._seen:
             return
+        fill = fill_from_trade(trade, cid, instrument, self.hub.now_ns(), leaves)  # raises before anything is noted
         self._seen.add(trade_id)
         self.fills_by_source[source] += 1
-        symbol = instrument.symbol
-        self._last_trade_id[symbol] = max(self._last_trade_id.get(symbol, 0), int(trade_id))
-        self._post(fill_from_trade(trade, cid, instrument, self.hub.now_ns(), leaves))
+        self._post(fill)
 
     # --------------------------------------------------------------------------- helpers
     def _post(self, event: VenueEvent) -> None:
