@@ -46,6 +46,7 @@ from spreadhawk.domain.events import (
     OrderCanceled,
     OrderCancelRejected,
     OrderExpired,
+    OrderPendingCancel,
     OrderRejected,
     OrderStatusUnknown,
     RejectCode,
@@ -86,6 +87,14 @@ _SPOT_OPTIONS: dict[str, Any] = {
 # A ccxt trade, what its order leaves after it, and where it came from (stream or catch-up).
 _Trade = tuple[dict[str, Any], Decimal | None, str]
 _CATCH_UP_PAGE = 1000  # Binance's largest myTrades page
+_CANCEL_WARN_EVERY = 5  # unanswered cancel attempts between warnings
+
+
+def _cumulative(trade: dict[str, Any]) -> Decimal | None:
+    """The order's cumulative filled quantity after a user-stream trade (``z``), if it says."""
+    info = trade.get("info")
+    value = info.get("z") if isinstance(info, dict) else None
+    return None if value is None else Decimal(str(value))
 
 
 class _StreamLostError(Exception):
@@ -144,6 +153,7 @@ class CcxtVenue:
         # cannot take a refused cancel for an order the venue has not acknowledged yet).
         self._cancel_after: set[ClientOrderId] = set()
         self._seen: set[str] = set()  # trade ids reported
+        self._reported: dict[ClientOrderId, Decimal] = {}  # quantity reported filled, by order
         self._last_trade_id: dict[str, int] = {}  # by symbol: where the next REST catch-up starts
         self.reconnects = 0  # user-stream sessions started after the first
         self.stream_live = False  # subscribed and caught up
@@ -215,6 +225,11 @@ class CcxtVenue:
         if command.client_order_id in self._held:
             self._cancel_after.add(command.client_order_id)
             return
+        # PENDING_CANCEL until the venue answers: never assumed canceled nor still working (§4.2
+        # scenario 21). Posted, not emitted: a cancel may come from outside a step (an operator), and
+        # an emitted report waits for the next step. Ahead of the cancel's answer in the inbox; if a
+        # fill ahead of it ends the order, the engine keeps the end (the transition table says so).
+        self._post(OrderPendingCancel(self.hub.now_ns(), command.client_order_id))
         self._spawn(self._cancel(command.client_order_id, instrument), f"cancel-{command.client_order_id}")
 
     # --------------------------------------------------------------------------- port: look-ups
@@ -320,10 +335,12 @@ class CcxtVenue:
         self._post(event)
 
     # --------------------------------------------------------------------------- cancel
-    async def _cancel(self, cid: ClientOrderId, instrument: Instrument, attempts: int = 5) -> None:
-        # Re-sending a cancel by client id is safe (it cannot create anything), unlike a submit.
-        last_error = ""
-        for attempt in range(attempts):
+    async def _cancel(self, cid: ClientOrderId, instrument: Instrument) -> None:
+        # Re-sending a cancel by client id is safe (it cannot create anything), unlike a submit; so an
+        # unknown outcome is asked again, with backoff, until the venue answers: giving up would have
+        # to guess canceled or working, and either guess can be wrong (scenario 21).
+        attempt = 0
+        while True:
             try:
                 await self.exchange.cancel_order(None, instrument.symbol, {"origClientOrderId": cid})
             except OrderNotFound as exc:  # -2011: gone (it may have filled: the fill comes separately)
@@ -333,13 +350,14 @@ class CcxtVenue:
                 self._post(OrderCancelRejected(self.hub.now_ns(), cid, str(exc)))
                 return
             except (*_UNKNOWN_OUTCOME, CcxtError) as exc:
-                last_error = f"{type(exc).__name__}: {exc}"
+                if attempt % _CANCEL_WARN_EVERY == _CANCEL_WARN_EVERY - 1:
+                    log.warning("venue %s: cancel of %s unanswered %d times (%s: %s); still asking",
+                                self.name, cid, attempt + 1, type(exc).__name__, exc)  # fmt: skip
                 await asyncio.sleep(self._delay(attempt))
+                attempt += 1
                 continue
             self._post(OrderCanceled(self.hub.now_ns(), cid))
             return
-        reason = f"cancel outcome unknown after {attempts} attempts ({last_error}); reconciliation decides"
-        self._post(OrderCancelRejected(self.hub.now_ns(), cid, reason))
 
     # --------------------------------------------------------------------------- fills
     async def _user_stream(self) -> None:
@@ -499,8 +517,15 @@ class CcxtVenue:
         trade_id = str(trade["id"])
         if trade_id in self._seen:
             return
+        reported = self._reported.get(cid, Decimal(0)) + decimal(trade["amount"])
+        if leaves is not None and source == "stream" and _cumulative(trade) != reported:
+            # An earlier trade of the order has not been reported yet (reordered or lost report): what
+            # the exchange says is left is not what is left of what the engine has seen. Let the
+            # engine judge completion by quantity, or it would close the order before that trade.
+            leaves = None
         fill = fill_from_trade(trade, cid, instrument, self.hub.now_ns(), leaves)  # raises before anything is noted
         self._seen.add(trade_id)
+        self._reported[cid] = reported
         self.fills_by_source[source] += 1
         self._post(fill)
 
