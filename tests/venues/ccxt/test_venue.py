@@ -139,9 +139,11 @@ async def live(shared_data: Path, proxy: str = "", **venue_options: Any) -> Asyn
             yield harness
         finally:
             stop.set()
-            if driver is not None:
-                await driver
-            await venue.close()
+            try:
+                if driver is not None:
+                    await driver  # a crashed engine raises here: the venue is closed all the same
+            finally:
+                await venue.close()
 
 
 def _fee(notional: Decimal) -> Decimal:

@@ -18,10 +18,10 @@ Reliability rules (RELIABILITY.md §1, §4.2 scenarios 3, 4, 5, 14):
 
 User stream (§3, §4.2 scenarios 8, 9; S13): ``eventStreamTerminated``, ``listenKeyExpired``, a failed
 keep-alive check (``session.subscriptions`` every ``heartbeat_s``, answered within ``stall_timeout_s``)
-and a dropped socket all mean the same: reconnect with backoff, resubscribe, REST catch-up. Until the
-catch-up is done, submits are refused locally (``RejectCode.STREAM_RECONCILING``): the node's view of
-the account may be behind. A frame or trade that cannot be read is logged raw and skipped
-(``stream_guard``); it never stops the stream nor reaches the ledger.
+and a dropped socket all mean the same (``user_stream``): reconnect with backoff, resubscribe, REST
+catch-up. Until the catch-up is done, submits are refused locally (``RejectCode.STREAM_RECONCILING``):
+the node's view of the account may be behind. A frame or trade that cannot be read is logged raw and
+skipped (``stream_guard``); it never stops the stream nor reaches the ledger.
 
 Event timestamps come from the hub (the engine's clock), never from this module.
 """
@@ -64,9 +64,8 @@ from spreadhawk.venues.ccxt.orders import (
     is_terminal_without_fill,
     order_report,
     reject_code,
-    stream_leaves,
 )
-from spreadhawk.venues.ccxt.stream_guard import StreamGuard
+from spreadhawk.venues.ccxt.user_stream import UserStream
 
 __all__ = ["CcxtVenue"]
 
@@ -97,10 +96,6 @@ def _cumulative(trade: dict[str, Any]) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
-class _StreamLostError(Exception):
-    """The user stream ended without an error from ccxt: terminated, expired, stalled."""
-
-
 class CcxtVenue:
     """Binance spot trading for ``instruments`` (their ``venue`` must be ``name``)."""
 
@@ -127,9 +122,6 @@ class CcxtVenue:
             raise ValueError(f"instruments of another venue than {name!r}: {', '.join(strangers)}")
         if not (visibility_window_s > 0 and backoff_max_s >= backoff_initial_s > 0):
             raise ValueError("visibility_window_s and the backoff delays must be positive (max >= initial)")
-        if not (heartbeat_s > 0 and stall_timeout_s > 0):
-            raise ValueError("heartbeat_s and stall_timeout_s must be positive")
-        self._keep_alive_s = (heartbeat_s, stall_timeout_s)
         self.name = name
         self.exchange_id = exchange_id
         self.visibility_window_s = visibility_window_s
@@ -155,9 +147,16 @@ class CcxtVenue:
         self._seen: set[str] = set()  # trade ids reported
         self._reported: dict[ClientOrderId, Decimal] = {}  # quantity reported filled, by order
         self._last_trade_id: dict[str, int] = {}  # by symbol: where the next REST catch-up starts
-        self.reconnects = 0  # user-stream sessions started after the first
-        self.stream_live = False  # subscribed and caught up
-        self.stream_state = "connecting"  # what the user stream is doing (said in refusals)
+        self._stream = UserStream(
+            name,
+            lambda: self.exchange,
+            market_ids=lambda: [m["id"] for s in self._by_symbol if (m := self.exchange.markets.get(s))],
+            catch_up=self._catch_up,
+            on_trade=self._on_trade,
+            delay=self._delay,
+            heartbeat_s=heartbeat_s,
+            stall_timeout_s=stall_timeout_s,
+        )
         self.fills_by_source = {"answer": 0, "stream": 0, "catch_up": 0}  # fills reported, by where from
 
     # --------------------------------------------------------------------------- lifecycle
@@ -203,6 +202,16 @@ class CcxtVenue:
         if exchange is not None:
             await exchange.close()
 
+    @property
+    def stream_live(self) -> bool:
+        """The user stream is subscribed and caught up: submits go out."""
+        return self._stream.live
+
+    @property
+    def reconnects(self) -> int:
+        """User-stream sessions started after the first."""
+        return self._stream.reconnects
+
     # --------------------------------------------------------------------------- port: commands
     def submit(self, command: SubmitOrder) -> None:
         instrument = self._instruments.get(command.instrument_id)
@@ -210,7 +219,7 @@ class CcxtVenue:
             self._post(OrderRejected(self.hub.now_ns(), command.client_order_id, "instrument not traded here"))
             return
         if not self.stream_live:  # the account view may be behind: nothing new goes out until caught up
-            reason = f"user stream {self.stream_state}: submits are refused until it is live and caught up"
+            reason = f"user stream {self._stream.state}: submits are refused until it is live and caught up"
             self._post(OrderRejected(self.hub.now_ns(), command.client_order_id, reason, RejectCode.STREAM_RECONCILING))
             return
         self._instrument_of[command.client_order_id] = instrument
@@ -361,106 +370,7 @@ class CcxtVenue:
 
     # --------------------------------------------------------------------------- fills
     async def _user_stream(self) -> None:
-        """Sessions of the user stream, forever: each one subscribes, catches up over REST, then
-        reports trades until the stream is lost; then backoff and a new session."""
-        attempt = 0
-        sessions = 0
-        while True:
-            self.stream_state = "connecting"
-            guard = StreamGuard(self.name, [m["id"] for s in self._by_symbol if (m := self.exchange.markets.get(s))])
-            watcher: asyncio.Future[Any] | None = None
-            keeper: asyncio.Task[None] | None = None
-            try:
-                client = self.exchange.client(self.exchange.urls["api"]["ws"]["ws-api"]["spot"])
-                guard.install(client)
-                # Subscribe first, then catch up: a trade in between is seen twice, never zero times.
-                watcher = asyncio.ensure_future(self.exchange.watch_my_trades())
-                await self._subscribed(guard, client, watcher)
-                sessions += 1
-                self.reconnects = sessions - 1
-                self.stream_state = "catching up"
-                await self._catch_up()
-                self.stream_live, self.stream_state = True, "live"
-                attempt = 0
-                keeper = asyncio.get_running_loop().create_task(self._keep_alive(guard, client))
-                await self._report_stream(guard, watcher)
-            except asyncio.CancelledError:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():  # we are being stopped
-                    await self._stop_watching(watcher, keeper)
-                    raise
-                # ccxt cancels its pending futures when a websocket client is closed under it: the
-                # stream is gone, not this task.
-                self._stream_lost("closed")
-            except (_StreamLostError, *_UNKNOWN_OUTCOME, CcxtError) as exc:
-                self._stream_lost(f"lost ({type(exc).__name__}: {exc})")
-            await self._stop_watching(watcher, keeper)
-            await self._drop_websockets()
-            await asyncio.sleep(self._delay(attempt))
-            attempt += 1
-
-    async def _report_stream(self, guard: StreamGuard, watcher: asyncio.Future[Any]) -> None:
-        """Report the stream's trades until the guard says it ended (raises ``_StreamLostError``) or the
-        watcher fails (its error propagates)."""
-        ended = asyncio.ensure_future(guard.ended.wait())
-        try:
-            while True:
-                await asyncio.wait({watcher, ended}, return_when=asyncio.FIRST_COMPLETED)
-                if ended.done():
-                    raise _StreamLostError(guard.reason)
-                trades = watcher.result()
-                watcher = asyncio.ensure_future(self.exchange.watch_my_trades())
-                for trade in trades:
-                    await self._on_trade(trade, stream_leaves(trade), "stream")
-        finally:
-            ended.cancel()
-            if not watcher.done():
-                watcher.cancel()
-
-    async def _subscribed(self, guard: StreamGuard, client: Any, watcher: asyncio.Future[Any]) -> None:
-        """Wait until the exchange lists this session's subscription (asked, not assumed)."""
-        _, stall_timeout_s = self._keep_alive_s
-        deadline = asyncio.get_running_loop().time() + 3 * stall_timeout_s
-        await asyncio.wait_for(asyncio.shield(client.connected), stall_timeout_s)
-        while not await guard.probe(client, stall_timeout_s):
-            if watcher.done():  # the subscription failed: its error says why
-                watcher.result()
-            if asyncio.get_running_loop().time() > deadline:
-                raise _StreamLostError(f"no subscription listed {3 * stall_timeout_s:.1f} s after subscribing")
-            await asyncio.sleep(self._delay(0))
-
-    async def _keep_alive(self, guard: StreamGuard, client: Any) -> None:
-        """Every ``heartbeat_s``: the subscription must be listed, within ``stall_timeout_s``."""
-        heartbeat_s, stall_timeout_s = self._keep_alive_s
-        while not guard.ended.is_set():
-            await asyncio.sleep(heartbeat_s)
-            try:
-                if not await guard.probe(client, stall_timeout_s):
-                    guard.end("the keep-alive check lists no subscription")
-            except TimeoutError:
-                guard.end(f"no answer to the keep-alive check within {stall_timeout_s} s: the stream stalled")
-            except (*_UNKNOWN_OUTCOME, CcxtError) as exc:
-                guard.end(f"the keep-alive check failed: {exc}")
-
-    def _stream_lost(self, how: str) -> None:
-        self.stream_live, self.stream_state = False, "reconnecting"
-        log.warning("venue %s: user stream %s; reconnecting, submits refused until caught up", self.name, how)
-
-    @staticmethod
-    async def _stop_watching(watcher: asyncio.Future[Any] | None, keeper: asyncio.Task[None] | None) -> None:
-        for pending in (watcher, keeper):
-            if pending is not None and not pending.done():
-                pending.cancel()
-                with contextlib.suppress(asyncio.CancelledError, *_UNKNOWN_OUTCOME, CcxtError):
-                    await pending
-
-    async def _drop_websockets(self) -> None:
-        """Forget the broken websocket clients, so the next watch opens a fresh connection."""
-        clients = self.exchange.clients or {}
-        for url in list(clients):
-            stale = clients.pop(url)
-            with contextlib.suppress(*_UNKNOWN_OUTCOME, CcxtError):
-                await stale.close()
+        await self._stream.run()  # sessions, catch-ups and the keep-alive check: see user_stream
 
     async def _catch_up(self) -> None:
         """REST: the open orders' client ids, and every trade after the last catch-up, page by page.
