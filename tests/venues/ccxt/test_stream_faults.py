@@ -19,6 +19,7 @@ from spreadhawk.domain.events import (
     OrderAccepted,
     OrderCanceled,
     OrderFilled,
+    OrderRejected,
     OrderSide,
     OrderType,
     RejectCode,
@@ -177,6 +178,26 @@ def test_user_stream_reset_refuses_submits_catches_up_and_loses_no_fill(shared_d
             await lv.until(lambda: lv.status(after) is OrderStatus.FILLED, "trading resumed")
             truth = await assert_invariants(lv)
             assert sorted(o["clientOrderId"] for o in truth["orders"]) == ["after", "reset-1"]  # never sent
+
+    run(scenario)
+
+
+def test_a_submit_during_the_catch_up_is_refused_with_the_reconciling_reason(shared_data: Path) -> None:
+    async def scenario() -> None:
+        async with live(shared_data, proxy="all", backoff_initial_s=0.05, backoff_max_s=0.2, **FAST_WATCHDOG) as lv:
+            proxy = _proxy(lv)
+            proxy.set(ProxyMode.RESET)
+            await lv.until(lambda: not lv.venue.stream_live, "the venue to notice")
+            proxy.set(ProxyMode.DELAY, ms=150)  # a slow network: the catch-up's REST calls take a while
+            await lv.until(lambda: lv.venue.stream_state == "catching up", "the catch-up to start")
+            refused = lv.submit("during-catch-up", OrderSide.BUY, OrderType.MARKET, "0.01")
+            await lv.until(lambda: lv.status(refused) is OrderStatus.REJECTED, "the local refusal")
+            order = lv.engine.orders[refused]
+            assert order.reject_code is RejectCode.STREAM_RECONCILING
+            rejection = next(e for e in lv.events(refused) if isinstance(e, OrderRejected))
+            assert "catching up" in rejection.reason
+            await lv.until(lambda: lv.venue.stream_live, "the stream live again", 8.0)
+            assert (await assert_invariants(lv))["orders"] == []  # nothing reached the exchange
 
     run(scenario)
 

@@ -208,6 +208,11 @@ class CcxtVenue:
         return self._stream.live
 
     @property
+    def stream_state(self) -> str:
+        """What the user stream is doing: connecting, catching up, live, reconnecting."""
+        return self._stream.state
+
+    @property
     def reconnects(self) -> int:
         """User-stream sessions started after the first."""
         return self._stream.reconnects
@@ -219,7 +224,7 @@ class CcxtVenue:
             self._post(OrderRejected(self.hub.now_ns(), command.client_order_id, "instrument not traded here"))
             return
         if not self.stream_live:  # the account view may be behind: nothing new goes out until caught up
-            reason = f"user stream {self._stream.state}: submits are refused until it is live and caught up"
+            reason = f"user stream {self.stream_state}: submits are refused until it is live and caught up"
             self._post(OrderRejected(self.hub.now_ns(), command.client_order_id, reason, RejectCode.STREAM_RECONCILING))
             return
         self._instrument_of[command.client_order_id] = instrument
