@@ -8,9 +8,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+import aiohttp
 import pytest
+from aiohttp import web
+from typer.testing import CliRunner
 
-from spreadhawk.venues.emulator.fault_proxy import FaultProxy, ProxyMode
+from spreadhawk.cli.main import app
+from spreadhawk.venues.emulator.fault_proxy import FaultProxy, ProxyMode, control_routes
 
 QUIET_S = 0.2  # how long "nothing arrives" is watched for
 
@@ -165,3 +169,34 @@ def test_bad_settings_are_refused() -> None:
             assert r.proxy.setting.mode is ProxyMode.PASS
 
     run(scenario)
+
+
+def test_the_control_routes_switch_the_proxy_and_refuse_bad_settings() -> None:
+    async def scenario() -> None:
+        async with rig() as r:
+            control = web.Application()
+            control_routes(r.proxy)(control)
+            runner = web.AppRunner(control)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            base = f"http://127.0.0.1:{runner.addresses[0][1]}/emulator/proxy"
+            try:
+                async with aiohttp.ClientSession() as http:
+                    async with http.post(base, json={"mode": "delay", "ms": 50}) as response:
+                        assert response.status == 200
+                        assert (await response.json())["mode"] == "delay"
+                    assert r.proxy.setting.mode is ProxyMode.DELAY
+                    for bad in ({"mode": "teleport"}, {"mode": "delay"}, {"mode": "pass", "seconds": 1}, [1]):
+                        async with http.post(base, json=bad) as response:
+                            assert response.status == 400, bad
+                    async with http.get(base) as response:
+                        assert (await response.json())["ms"] == 50  # unchanged by the refused ones
+            finally:
+                await runner.cleanup()
+
+    run(scenario)
+
+
+def test_emulate_offers_a_proxy_port() -> None:
+    assert "--proxy-port" in CliRunner().invoke(app, ["emulate", "--help"]).output

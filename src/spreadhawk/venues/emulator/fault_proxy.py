@@ -16,7 +16,9 @@ connections already open as well as on new ones.
 ``close_after``  a connection is closed (FIN) after ``nbytes`` more bytes, counted both ways
 ===============  ==========================================================================
 
-Use it in-process: ``async with FaultProxy(port_of_emulator) as proxy: proxy.set(ProxyMode.RESET)``.
+Use it in-process: ``async with FaultProxy(port_of_emulator) as proxy: proxy.set(ProxyMode.RESET)``,
+or from outside through the emulator (``spreadhawk emulate --proxy-port``): ``control_routes`` adds
+``POST /emulator/proxy`` (``{"mode": "delay", "ms": 200}``) and ``GET /emulator/proxy``.
 """
 
 from __future__ import annotations
@@ -26,13 +28,15 @@ import contextlib
 import logging
 import socket
 import struct
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from enum import StrEnum
 from types import TracebackType
 from typing import Any
 
-__all__ = ["FaultProxy", "ProxyMode", "ProxySetting"]
+from aiohttp import web
+
+__all__ = ["FaultProxy", "ProxyMode", "ProxySetting", "control_routes"]
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +94,7 @@ class FaultProxy:
 
     def __init__(self, upstream_port: int, *, upstream_host: str = "127.0.0.1", host: str = "127.0.0.1",
                  port: int = 0) -> None:  # fmt: skip
-        self._upstream = (upstream_host, upstream_port)
+        self.upstream = (upstream_host, upstream_port)  # settable until a connection needs it
         self._host, self._requested_port = host, port
         self._server: asyncio.Server | None = None
         self._links: set[_Link] = set()
@@ -155,9 +159,9 @@ class FaultProxy:
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.accepted += 1
         try:
-            up_reader, up_writer = await asyncio.open_connection(*self._upstream)
+            up_reader, up_writer = await asyncio.open_connection(*self.upstream)
         except OSError as exc:
-            log.warning("fault proxy: upstream %s:%d unreachable (%s)", *self._upstream, exc)
+            log.warning("fault proxy: upstream %s:%d unreachable (%s)", *self.upstream, exc)
             writer.transport.abort()
             return
         link = _Link(writer, up_writer)
@@ -231,3 +235,30 @@ class FaultProxy:
 
         with contextlib.suppress(RuntimeError):  # no running loop: nothing can be waiting
             self._spawn(notify())
+
+
+def control_routes(proxy: FaultProxy) -> Callable[[web.Application], None]:
+    """What adds ``GET/POST /emulator/proxy`` to an app (the emulator's: its port is never proxied)."""
+
+    def describe() -> dict[str, Any]:
+        setting = proxy.setting
+        return {"mode": str(setting.mode), "ms": setting.ms, "nbytes": setting.nbytes, "port": proxy.port}
+
+    async def show(request: web.Request) -> web.Response:
+        return web.json_response(describe())
+
+    async def switch(request: web.Request) -> web.Response:
+        try:
+            raw = await request.json()
+            if not isinstance(raw, dict) or set(raw) - {"mode", "ms", "nbytes"}:
+                raise ValueError("expected a JSON object with mode, and ms or nbytes")
+            proxy.set(str(raw.get("mode")), ms=int(raw.get("ms", 0)), nbytes=int(raw.get("nbytes", 0)))
+        except (ValueError, TypeError) as exc:  # ValueError covers malformed JSON and unknown modes
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response(describe())
+
+    def add(app: web.Application) -> None:
+        app.router.add_get("/emulator/proxy", show)
+        app.router.add_post("/emulator/proxy", switch)
+
+    return add

@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
@@ -139,6 +139,7 @@ class BinanceEmulator:
         self.exchange: SpotExchange | None = None  # the order side, when ``trading`` is configured
         self.user_streams: UserStreams | None = None
         self.orders_api: OrdersApi | None = None  # arm order faults with ``orders_api.arm``
+        self.route_hooks: list[Callable[[web.Application], None]] = []  # more routes, added at start
 
     @classmethod
     def from_data_dir(cls, data_dir: Path, market: Market, symbols: Sequence[str], **options: Any) -> BinanceEmulator:
@@ -164,6 +165,8 @@ class BinanceEmulator:
         app.router.add_get("/emulator/status", self._status)
         if self.trading is not None:
             self._add_trading(app, self.trading)
+        for add_routes in self.route_hooks:
+            add_routes(app)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._requested_port)
