@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from spreadhawk.analytics.metrics import Metrics
 from spreadhawk.cli.emulate import emulate
 from spreadhawk.cli.keys import register as register_keys
+from spreadhawk.cli.live import register as register_live
 from spreadhawk.cli.paper import register as register_paper
 from spreadhawk.cli.risk import register as register_risk
 from spreadhawk.cli.scan import register as register_scan
@@ -338,6 +339,7 @@ register_scan(app)  # `spreadhawk scan` lives in its own module
 register_risk(app)  # `spreadhawk risk` too
 app.command("emulate")(emulate)  # `spreadhawk emulate`: local Binance exchange emulator (cli/emulate.py)
 register_paper(app)  # `spreadhawk paper`: paper trading on live market data (cli/paper.py)
+register_live(app)  # `spreadhawk live`: live trading on exchange accounts (cli/live.py)
 register_keys(app)  # `spreadhawk keys add|list|remove`: the encrypted key store (cli/keys.py)
 
 

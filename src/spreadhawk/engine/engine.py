@@ -83,6 +83,7 @@ class Engine:
         self.unknown_orders = unknown_orders
         self.order_ids = order_ids or ClientOrderIds()
         self.external_reports: list[ExternalOrderReported] = []
+        self.closing: str | None = None  # set while a node shuts down: new orders are denied with this reason
         self._external_trades: set[str] = set()  # trade ids of external fills already booked
         self.venues: dict[str, Venue] = {}
         self.equity_curve: list[tuple[int, Decimal]] = []
@@ -324,7 +325,7 @@ class Engine:
         self.orders[order.client_order_id] = order
         inst = self.instruments.get(command.instrument_id)
         venue = self.venues.get(venue_of(command.instrument_id))
-        reason = self._pre_trade_check(command, inst, venue)
+        reason = self.closing or self._pre_trade_check(command, inst, venue)
         if reason is None and self.risk is not None:
             reason = self.risk.check(command, self)
         if reason is not None:

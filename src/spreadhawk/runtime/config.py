@@ -137,6 +137,17 @@ class LiveFeedSection(_Section):
     instruments: list[str] = Field(min_length=1)  # instrument ids fed, e.g. "BINANCE:BTC/USDT"
     host: str = ""  # "http://127.0.0.1:9001": a local emulator (spreadhawk emulate); empty: the exchange
     staleness_s: float = Field(default=5.0, gt=0)  # no message for this long marks the book stale
+    account: str = ""  # live trading: the key store account whose API key trades this venue
+
+
+class LiveTradingSection(_Section):
+    """``[live_trading]``: how ``spreadhawk live`` treats the exchange accounts it trades."""
+
+    cancel_on_exit: bool = True  # on SIGTERM/Ctrl-C, cancel every open order of ours and wait for the venue
+    keystore: str = ""  # key store file (default: $SPREADHAWK_KEYSTORE, else ~/.spreadhawk/keys.json)
+    visibility_window_s: float = Field(default=3.0, gt=0)  # how long a new order may be invisible to look-ups
+    allow_unrestricted_ip: bool = False  # accept a key without an IP allow-list (never one allowing withdrawals)
+    exit_timeout_s: float = Field(default=15.0, gt=0)  # how long cancel-on-exit waits for the venue
 
 
 class StrategySection(_Section):
@@ -154,6 +165,7 @@ class RunConfig(_Section):
     strategies: list[StrategySection] = []  # ... or several, sharing the venues' balances
     risk: RiskSection = RiskSection()  # pre-trade limits, breakers, kill switch (off unless enabled)
     live: list[LiveFeedSection] = []  # paper/live: where market data comes from ([[data]] is the backtest's)
+    live_trading: LiveTradingSection = LiveTradingSection()
     base_dir: str = "."  # set by the loader: directory of the config file
 
     @model_validator(mode="after")

@@ -6,10 +6,11 @@ Modes are rows of one table (``MODES``); everything else is the same object grap
 |----------|-----------|---------------------------|----------------|--------------------------|----------------|
 | backtest | SimClock  | replay (files, simulator) | SimulatedVenue | fresh, buffered          | fail fast      |
 | paper    | WallClock | live (ccxt websockets)    | SimulatedVenue | resumed, fsync/intent    | adopt, report  |
-| live     | WallClock | live (ccxt websockets)    | exchange       | (the live-trading issue) |                |
+| live     | WallClock | live (ccxt websockets)    | CcxtVenue      | resumed, fsync/intent    | adopt, report  |
 
 ``build_backtest`` wires the backtest row here; ``runtime.paper.build_paper`` wires the paper row
-with the same helpers. Nothing below this module knows which row it runs in.
+and ``runtime.live_node.build_live`` the live row, with the same helpers. Nothing below this module
+knows which row it runs in.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def _wall_clock(_start_ns: int) -> Clock:
 MODES: dict[str, Mode] = {
     "backtest": Mode("backtest", SimClock, "replay", Durability.BUFFERED, UnknownOrders.FAIL, False, False),
     "paper": Mode("paper", _wall_clock, "live", Durability.SYNC_INTENTS, UnknownOrders.ADOPT, True, True),
+    "live": Mode("live", _wall_clock, "live", Durability.SYNC_INTENTS, UnknownOrders.ADOPT, True, True),
 }
 
 

@@ -130,7 +130,7 @@ def build_paper(
     strategies = _strategies(config)
     for strategy in strategies:  # before restore: the journal's fills are booked to their strategies
         engine.attribution.register(strategy.id)
-    restored = _restore(engine, journal_path)
+    restored = restore_journal(engine, journal_path)
     engine.journal = Journal(journal_path, durability=mode.durability)
     venues = _paper_venues(config, instruments, engine, resumed=restored is not None)
     for venue in venues.values():
@@ -146,7 +146,7 @@ def build_paper(
     return node
 
 
-def _restore(engine: Engine, path: Path) -> RestoreSummary | None:
+def restore_journal(engine: Engine, path: Path) -> RestoreSummary | None:
     if not path.is_file() or path.stat().st_size == 0:
         return None
     try:

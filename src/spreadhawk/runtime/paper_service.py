@@ -10,17 +10,18 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.instruments import Instrument
 from spreadhawk.engine.clock import SimClock, WallClock
 from spreadhawk.engine.live import LiveFeed
+from spreadhawk.engine.restore import RestoreSummary
 from spreadhawk.persistence import RunStore
 from spreadhawk.persistence.run_store import RunStatus
 from spreadhawk.runtime.config import ConfigError, RunConfig
 from spreadhawk.runtime.paper import NotReconciledError, PaperNode, build_paper
-from spreadhawk.runtime.results import NoEquityError, result_json, summarise
+from spreadhawk.runtime.results import NoEquityError, RunNode, result_json, summarise
 from spreadhawk.runtime.services import free_run_id, run_record
 
 FeedFactory = Callable[[RunConfig, dict[InstrumentId, Instrument]], Sequence[LiveFeed]]
@@ -54,7 +55,6 @@ class PaperService:
         wall_clock = WallClock()
         clock = SimClock() if exchange_clock else wall_clock
         node = build_paper(config, journal, feeds, clock=clock, started_ns=wall_clock.now_ns())
-        resumed = node.restored.records if node.restored is not None else 0
         started = time.perf_counter()
         refused = False
         from spreadhawk.venues.ccxt.feed import FeedConfigError  # noqa: PLC0415 (ccxt loads slowly)
@@ -66,41 +66,60 @@ class PaperService:
         except FeedConfigError as exc:  # e.g. an instrument the exchange does not list
             raise ConfigError(f"live feed: {exc}") from None
         wall = time.perf_counter() - started
-        outcome = PaperOutcome(None, {}, resumed, list(node.explained), list(node.differences))
-        reconciliation = {"explained": outcome.explained, "differences": outcome.differences}
-        if refused:  # kept in the database too: the operator must see why nothing traded
-            outcome.run_id = free_run_id(self._store, config)
-            outcome.result = {
-                "mode": "paper",
-                "journal": str(journal),
-                "traded": False,
-                "reconciliation": reconciliation,
-            }
-            self._store.save_run(
-                run_record(config, node.engine, outcome.run_id, outcome.result, {}, wall, RunStatus.FAILED)
-            )
-            return outcome
-        try:
-            figures = summarise(node.engine)
-        except NoEquityError:
-            return outcome  # stopped before any market data: nothing to store
-        run_id = free_run_id(self._store, config)
-        outcome.run_id = run_id
-        outcome.result = result_json(run_id, figures, node, wall)
-        external = [dataclasses.asdict(report) for report in node.engine.external_reports]
-        outcome.result.update(
-            mode="paper", journal=str(journal), traded=True, reconciliation=reconciliation, external_orders=external
-        )
-        metrics = figures.metrics.as_dict()
-        # a paper session ends when it is stopped
-        self._store.save_run(run_record(config, node.engine, run_id, outcome.result, metrics, wall, RunStatus.STOPPED))
-        return outcome
+        return store_session(self._store, config, node, journal, wall, "paper", refused=refused)
 
     @staticmethod
     async def _session(node: PaperNode, stop: Callable[[asyncio.Event], None]) -> None:
         event = asyncio.Event()
         stop(event)
         await node.run(event)
+
+
+class SessionNode(RunNode, Protocol):
+    """What a paper or live node tells the service about its session."""
+
+    explained: list[str]
+    differences: list[str]
+    restored: RestoreSummary | None
+
+
+def store_session(
+    store: RunStore,
+    config: RunConfig,
+    node: SessionNode,
+    journal: Path,
+    wall: float,
+    mode: str,
+    *,
+    refused: bool,
+    extra: dict[str, Any] | None = None,
+) -> PaperOutcome:
+    """The session as a stored run: a refused one (status failed, with every difference: the operator
+    must see why nothing traded), or one that traded (status stopped: a session ends when stopped)."""
+    resumed = node.restored.records if node.restored is not None else 0
+    outcome = PaperOutcome(None, {}, resumed, list(node.explained), list(node.differences))
+    reconciliation = {"explained": outcome.explained, "differences": outcome.differences}
+    if refused:
+        outcome.run_id = free_run_id(store, config)
+        outcome.result = {"mode": mode, "journal": str(journal), "traded": False, "reconciliation": reconciliation}
+        outcome.result.update(extra or {})
+        store.save_run(run_record(config, node.engine, outcome.run_id, outcome.result, {}, wall, RunStatus.FAILED))
+        return outcome
+    try:
+        figures = summarise(node.engine)
+    except NoEquityError:
+        return outcome  # stopped before any market data: nothing to store
+    run_id = free_run_id(store, config)
+    outcome.run_id = run_id
+    outcome.result = result_json(run_id, figures, node, wall)
+    external = [dataclasses.asdict(report) for report in node.engine.external_reports]
+    outcome.result.update(
+        mode=mode, journal=str(journal), traded=True, reconciliation=reconciliation, external_orders=external
+    )
+    outcome.result.update(extra or {})
+    metrics = figures.metrics.as_dict()
+    store.save_run(run_record(config, node.engine, run_id, outcome.result, metrics, wall, RunStatus.STOPPED))
+    return outcome
 
 
 def live_feeds(config: RunConfig, instruments: dict[InstrumentId, Instrument]) -> list[LiveFeed]:

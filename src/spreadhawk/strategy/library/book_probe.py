@@ -15,7 +15,7 @@ should, in any mode).
 from __future__ import annotations
 
 import hashlib
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from pydantic import Field
@@ -31,6 +31,9 @@ class BookProbeConfig(StrategyConfig):
     depth: int = Field(default=10, gt=0, description="levels per side fingerprinted")
     trade_every: int = Field(default=0, ge=0, description="exchange update ids between probe orders (0: never)")
     quantity: Decimal = Field(default=Decimal("0.001"), gt=0, description="size of each probe order")
+    rest_bps: float = Field(
+        default=0.0, ge=0, description="also keep one post-only bid this far below the best bid resting (0: none)"
+    )
 
 
 class BookProbe(Strategy):
@@ -70,6 +73,8 @@ class BookProbe(Strategy):
         return True
 
     def _probe(self) -> None:
+        if self.cfg.rest_bps and not self.ctx.open_orders(self.instrument_id):
+            self._rest()
         side = self._next_side
         self._next_side = OrderSide.SELL if side is OrderSide.BUY else OrderSide.BUY
         self._submitting = ClientOrderId("?")  # any report arriving now arrived inside submit
@@ -77,6 +82,16 @@ class BookProbe(Strategy):
         self._submitting = None
         book = self.ctx.book(self.instrument_id)
         self.ctx.log(f"probe {side} {self.cfg.quantity} at book update {book.sequence}: {order.client_order_id}")
+
+    def _rest(self) -> None:
+        book = self.ctx.book(self.instrument_id)
+        best = book.best_bid()
+        if best is None:
+            return
+        instrument = self.ctx.instrument(self.instrument_id)
+        price = instrument.price(best[0]) * (1 - Decimal(str(self.cfg.rest_bps)) / 10_000)
+        price = (price / instrument.tick_size).to_integral_value(rounding=ROUND_FLOOR) * instrument.tick_size
+        self.ctx.submit(self.instrument_id, OrderSide.BUY, self.cfg.quantity, price=price, post_only=True)
 
     def _report(self, event: OrderEvent) -> None:
         if self._submitting is not None:

@@ -147,6 +147,7 @@ class CcxtVenue:
         self._seen: set[str] = set()  # trade ids reported
         self._reported: dict[ClientOrderId, Decimal] = {}  # quantity reported filled, by order
         self._last_trade_id: dict[str, int] = {}  # by symbol: where the next REST catch-up starts
+        self._in_flight_at_resume: dict[ClientOrderId, Instrument] = {}
         self._stream = UserStream(
             name,
             lambda: self.exchange,
@@ -184,10 +185,25 @@ class CcxtVenue:
         for symbol in self._by_symbol:
             if symbol not in self._exchange.markets:
                 raise ValueError(f"{symbol} is not listed on {self.exchange_id}")
-            newest = await self._exchange.fetch_my_trades(symbol, None, 1)
-            self._last_trade_id[symbol] = max((int(t["id"]) for t in newest), default=0)
+            if symbol not in self._last_trade_id:  # not resumed: history before now is not ours to book
+                newest = await self._exchange.fetch_my_trades(symbol, None, 1)
+                self._last_trade_id[symbol] = max((int(t["id"]) for t in newest), default=0)
         self.hub.post(await self.account_snapshot())
         self._stream_task = asyncio.get_running_loop().create_task(self._user_stream(), name=f"{self.name}-user")
+        sent_at = asyncio.get_running_loop().time()  # a resumed order's visibility window starts now
+        for cid, instrument in self._in_flight_at_resume.items():
+            self._spawn(self._look_up(cid, instrument, sent_at), f"look-up-{cid}")
+
+    def resume(self, last_trade_ids: Mapping[str, int], in_flight: Mapping[ClientOrderId, Instrument]) -> None:
+        """Before ``start``: continue where a journal left off. The catch-up books every trade after
+        ``last_trade_ids`` (by symbol; fills made while the node was down), and each order in
+        ``in_flight`` (sent, its outcome never journaled) is looked up by client id like a lost
+        answer: found, it is reported with its fills; absent past the visibility window, rejected."""
+        self._last_trade_id.update(last_trade_ids)
+        for cid, instrument in in_flight.items():
+            self._instrument_of[cid] = instrument
+            self._held[cid] = []
+        self._in_flight_at_resume = dict(in_flight)
 
     async def close(self) -> None:
         """Stop every task, then close the ccxt client (REST session and websockets); safe twice."""

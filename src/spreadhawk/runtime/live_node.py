@@ -1,0 +1,281 @@
+"""Live trading: the paper node's engine, strategies and journal, trading on exchange accounts.
+
+Only the venue row changes (``modes.MODES['live']``): each venue is a ``CcxtVenue`` holding the API
+key of a key store account. A live node trades only after
+
+1. the key's permissions were read from the exchange (a key that can withdraw is refused, and one
+   without an IP allow-list unless the config accepts it);
+2. the journal's open business was settled with the exchange: fills made while the node was down are
+   booked from the trade history after the last trade the journal holds; orders whose submit outcome
+   never reached the journal are looked up by client id (found: booked as the exchange has them;
+   absent past the visibility window: they never arrived); orders the journal holds open but the
+   exchange has closed are closed as the exchange says;
+3. what remains agrees: balances, perpetual positions, open orders. Any difference left refuses
+   trading (``NotReconciledError``) with every difference listed.
+
+On stop, with ``cancel_on_exit`` every open order of this node is cancelled and the node waits until
+the exchange holds none of them (or ``exit_timeout_s`` passes: then it says which remain). Without it
+they stay; a restart on the same journal finds them open on both sides and carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from spreadhawk.domain.events import CancelOrder, OrderCanceled
+from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId, venue_of
+from spreadhawk.domain.instruments import Instrument
+from spreadhawk.domain.orders import OrderStatus
+from spreadhawk.engine.attribution import StrategyAttribution
+from spreadhawk.engine.clock import Clock
+from spreadhawk.engine.engine import Engine
+from spreadhawk.engine.journal import Journal
+from spreadhawk.engine.live import LiveFeed, OnMessage, run_live
+from spreadhawk.engine.reconcile import account_differences, order_differences
+from spreadhawk.engine.restore import RestoreSummary
+from spreadhawk.risk.allocation import CapitalAllocator
+from spreadhawk.risk.limits import RiskEngine
+from spreadhawk.runtime.config import ConfigError, RunConfig
+from spreadhawk.runtime.modes import MODES, _allocator, _risk, _strategies, build_engine
+from spreadhawk.runtime.paper import NotReconciledError, restore_journal
+from spreadhawk.runtime.recorders import PriceRecorder
+from spreadhawk.runtime.sources import build_instruments
+from spreadhawk.strategy.base import Strategy, attach_strategy
+
+if TYPE_CHECKING:
+    from spreadhawk.venues.ccxt.venue import CcxtVenue
+
+log = logging.getLogger(__name__)
+
+FeedFactory = Callable[[RunConfig, dict[InstrumentId, Instrument]], Sequence[LiveFeed]]
+VenueFactory = Callable[[RunConfig, dict[InstrumentId, Instrument]], dict[str, "CcxtVenue"]]
+_WORKING = (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED, OrderStatus.PENDING_CANCEL)
+_IN_FLIGHT = (OrderStatus.SUBMITTED, OrderStatus.UNKNOWN)
+_POLL_S = 0.02
+
+
+class KeyPermissionError(Exception):
+    """The key's permissions at the exchange forbid trading with it (withdrawals enabled...)."""
+
+
+@dataclass
+class LiveNode:
+    engine: Engine
+    strategies: list[Strategy]
+    venues: dict[str, CcxtVenue]
+    feeds: Sequence[LiveFeed]
+    journal_path: Path
+    restored: RestoreSummary | None
+    config: RunConfig
+    attribution: StrategyAttribution
+    prices: PriceRecorder
+    risk: RiskEngine | None = None
+    allocator: CapitalAllocator | None = None
+    dry_run: bool = False  # connect and reconcile, then stop: nothing is sent
+    differences: list[str] = field(default_factory=list)
+    explained: list[str] = field(default_factory=list)
+    permissions: dict[str, dict[str, object]] = field(default_factory=dict)  # by venue, as the exchange said
+    left_open: list[str] = field(default_factory=list)  # orders still open at the exchange after the exit
+    started: bool = False  # reconciled and strategies started (until they are stopped)
+    stopped: bool = False  # strategies were started, then stopped
+
+    async def run(self, stop: asyncio.Event, on_message: OnMessage | None = None) -> None:
+        """Connect, check the keys, reconcile, trade until ``stop``; always leaves the journal closed."""
+        try:
+            await self._connect()
+            if self.dry_run:
+                await self.reconcile()
+                return
+            await run_live(self.engine, self.feeds, stop, on_message=on_message, ready=self._start)
+            self._stop_strategies()
+            if self.stopped and self.config.live_trading.cancel_on_exit:
+                await self.cancel_all()
+        finally:
+            self._stop_strategies()
+            for venue in self.venues.values():
+                await venue.close()
+            self.engine.drain()
+            self.engine.journal.close()
+            if self.risk is not None:
+                self.risk.kill_switch.close()
+
+    def _stop_strategies(self) -> None:
+        """From here on nothing new is sent (a strategy reacting to a cancel is denied), and each
+        strategy is told once."""
+        self.engine.closing = "the node is stopping"
+        if self.started:
+            self.started = False
+            self.stopped = True
+            for strategy in self.strategies:
+                strategy.on_stop()
+
+    async def _connect(self) -> None:
+        for name, venue in sorted(self.venues.items()):
+            await venue.start()
+            self.permissions[name] = await _permissions(venue)
+            problem = _refusal(self.permissions[name], self.config.live_trading.allow_unrestricted_ip)
+            if problem:
+                raise KeyPermissionError(f"{name}: the API key {problem}; not trading with it")
+
+    async def _start(self) -> None:
+        await self.reconcile()
+        for strategy in self.strategies:
+            strategy.on_start()
+        self.started = True
+
+    # ------------------------------------------------------------------------------ reconciliation
+    async def reconcile(self) -> None:
+        """Settle what the journal left open with each exchange, then compare; raise
+        ``NotReconciledError`` with every difference that remains."""
+        engine = self.engine
+        timeout = self.config.live_trading.visibility_window_s * 4 + 10
+        await self._until(lambda: all(v.stream_live for v in self.venues.values()), timeout, "the trade catch-up")
+        await self._until(lambda: not self._in_flight(), timeout, "the look-up of orders in flight")
+        differences: list[str] = []
+        for name, venue in sorted(self.venues.items()):
+            reports = await venue.open_orders()
+            open_there = {report.client_order_id for report in reports}
+            for cid, order in sorted(engine.orders.items()):
+                if order.status in _WORKING and venue_of(order.instrument_id) == name and cid not in open_there:
+                    await self._closed_while_down(venue, cid)
+            engine.drain()
+            differences.extend(order_differences(name, reports, engine.orders))
+            differences.extend(account_differences(await venue.account_snapshot(), engine.portfolio))
+        self.differences = differences
+        if differences:
+            raise NotReconciledError("; ".join(differences))
+
+    async def _closed_while_down(self, venue: CcxtVenue, cid: ClientOrderId) -> None:
+        """An order the journal holds working is not open at the exchange: its fills came with the
+        catch-up; what is left of it was cancelled (or expired) there."""
+        report = await venue.query_order(cid)
+        order = self.engine.orders[cid]
+        if report is None:
+            return  # unknown to the exchange too: reported as a difference
+        if report.filled_quantity == order.quantity:
+            return  # filled: its fills are (or will be reported as) booked
+        event = OrderCanceled(self.engine.clock.now_ns(), cid, "closed at the venue while the node was down")
+        self.engine.on_venue_event(event)
+        self.explained.append(f"{venue.name} order {cid}: {order.status} in the journal, closed at the venue")
+
+    def _in_flight(self) -> list[ClientOrderId]:
+        return [cid for cid, order in self.engine.orders.items() if order.status in _IN_FLIGHT]
+
+    async def _until(self, done: Callable[[], bool], timeout_s: float, what: str) -> None:
+        """Let the venues' reports in (the driver does not run yet) until ``done`` or a timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            self.engine.drain()
+            if done():
+                return
+            if loop.time() > deadline:
+                raise NotReconciledError(f"{what} did not finish within {timeout_s:.0f} s")
+            await asyncio.sleep(_POLL_S)
+
+    # ------------------------------------------------------------------------------ exit
+    async def cancel_all(self) -> None:
+        """Cancel every open order of this node; wait until the exchanges hold none of them."""
+        engine = self.engine
+        ours = engine.order_ids.prefix
+        for cid, order in sorted(engine.orders.items()):
+            if order.is_open and order.status is not OrderStatus.PENDING_CANCEL:
+                engine.cancel(CancelOrder(engine.clock.now_ns(), cid, order.instrument_id, order.strategy_id))
+        remaining: list[str] = []
+
+        async def none_open() -> bool:
+            nonlocal remaining
+            remaining = []
+            for venue in self.venues.values():
+                reports = await venue.open_orders()
+                remaining += [r.client_order_id for r in reports if r.client_order_id in engine.orders]
+            return not remaining
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.live_trading.exit_timeout_s
+        while True:
+            engine.drain()
+            if await none_open() and not any(o.status in _IN_FLIGHT for o in engine.orders.values()):
+                break
+            if loop.time() > deadline:
+                break
+            await asyncio.sleep(_POLL_S * 5)
+        engine.drain()
+        self.left_open = sorted(remaining)
+        if self.left_open:
+            log.error("orders still open at the exchange after the exit (prefix %s): %s", ours, self.left_open)
+
+
+async def _permissions(venue: CcxtVenue) -> dict[str, object]:
+    """The key's permissions as the exchange reports them (Binance: GET /sapi/v1/account/apiRestrictions)."""
+    answer = await venue.exchange.sapi_get_account_apirestrictions()
+    return dict(answer) if isinstance(answer, dict) else {}
+
+
+def _refusal(permissions: dict[str, object], allow_unrestricted_ip: bool) -> str:
+    if not permissions:
+        return "permissions could not be read (no answer from the key-permission endpoint)"
+    if permissions.get("enableWithdrawals") is not False:
+        return "allows withdrawals (enableWithdrawals is not false)"
+    if permissions.get("ipRestrict") is not True and not allow_unrestricted_ip:
+        return "has no IP allow-list (ipRestrict is not true; live_trading.allow_unrestricted_ip accepts that)"
+    return ""
+
+
+def build_live(
+    config: RunConfig,
+    journal_path: Path,
+    feed_factory: FeedFactory,
+    venue_factory: VenueFactory,
+    *,
+    clock: Clock | None = None,
+    started_ns: int | None = None,
+    dry_run: bool = False,
+) -> LiveNode:
+    """Wire a live node; resume from ``journal_path`` when it holds a previous run's journal."""
+    instruments = build_instruments(config)
+    if not instruments:
+        raise ConfigError("live trading needs [[instruments]] (the live feeds name them)")
+    mode = MODES["live"]
+    clock = clock or mode.clock(0)
+    engine = build_engine(mode, config, instruments, clock, Journal(), started_ns)
+    strategies = _strategies(config)
+    for strategy in strategies:
+        engine.attribution.register(strategy.id)
+    restored = restore_journal(engine, journal_path)
+    engine.journal = Journal(journal_path, durability=mode.durability)
+    venues = venue_factory(config, instruments)
+    for name, venue in venues.items():
+        venue.resume(*_resume_point(engine, name))
+        engine.add_venue(venue)
+    for strategy in strategies:
+        attach_strategy(engine, strategy)
+    feeds = feed_factory(config, instruments)
+    node = LiveNode(
+        engine, strategies, venues, feeds, journal_path, restored, config, engine.attribution, PriceRecorder(engine)
+    )  # fmt: skip
+    node.dry_run = dry_run
+    node.risk = _risk(config, engine)
+    node.allocator = _allocator(config, engine, strategies, node.risk)
+    return node
+
+
+def _resume_point(engine: Engine, venue: str) -> tuple[dict[str, int], dict[ClientOrderId, Instrument]]:
+    """Per symbol, the newest exchange trade id the journal booked; the orders sent whose outcome it lacks."""
+    last: dict[str, int] = {}
+    in_flight: dict[ClientOrderId, Instrument] = {}
+    for cid, order in engine.orders.items():
+        instrument = engine.instruments[order.instrument_id]
+        if instrument.venue != venue:
+            continue
+        numeric = [int(t) for t in order.trade_ids if t.isdigit()]
+        if numeric:
+            last[instrument.symbol] = max(last.get(instrument.symbol, 0), *numeric)
+        if order.status in _IN_FLIGHT:
+            in_flight[cid] = instrument
+    return last, in_flight
