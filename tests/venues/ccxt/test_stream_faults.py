@@ -215,16 +215,18 @@ def test_a_dead_stream_is_found_resubscribed_and_backfilled(
     shared_data: Path, caplog: pytest.LogCaptureFixture, kind: str, logged: str
 ) -> None:
     async def scenario() -> None:
-        # a slow resubscription, so the fill happens while no stream is listening
-        async with live(shared_data, backoff_initial_s=1.5, backoff_max_s=1.5, **FAST_WATCHDOG) as lv:
+        async with live(shared_data, proxy="stream", backoff_initial_s=0.1, backoff_max_s=0.2, **FAST_WATCHDOG) as lv:
             bid, _ = await lv.book()
             cid = lv.submit(f"{kind}-1", OrderSide.BUY, OrderType.LIMIT, "0.002", bid)
             await lv.until(lambda: lv.status(cid) is OrderStatus.ACCEPTED, "the resting order")
             await stream_fault(lv, kind=kind)  # the socket stays open
             await lv.until(lambda: not lv.venue.stream_live, "the watchdog")
+            proxy = _proxy(lv)
+            proxy.set(ProxyMode.RESET)  # no new subscription until the fill has happened
             lv.emulator.start_replay()
             await truth_traded(lv)
             assert lv.status(cid) is OrderStatus.ACCEPTED
+            proxy.set(ProxyMode.PASS)
             await lv.until(lambda: lv.status(cid) is OrderStatus.FILLED, "the backfill", 6.0)
             assert lv.venue.reconnects >= 1
             assert lv.venue.fills_by_source["catch_up"] == 1
