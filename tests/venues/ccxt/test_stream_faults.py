@@ -134,7 +134,7 @@ def test_reordered_reports_end_in_the_exchange_state(shared_data: Path) -> None:
 
             # A cancel acknowledged before the fill that came first: Canceled -> Filled is accepted.
             _proxy(lv).set(ProxyMode.PASS)
-            await stream_fault(lv, kind="delay", ms=1500)  # its NEW report, and all after it, late
+            await stream_fault(lv, kind="delay", ms=2000)  # its NEW report, and all after it, late
             late = lv.submit("reo-cancel", OrderSide.BUY, OrderType.LIMIT, str(size0 + 1), ask0)
             await lv.until(lambda: lv.status(late) is OrderStatus.ACCEPTED, "the resting remainder")
             _cancel(lv, late)
