@@ -11,7 +11,7 @@ UV := python3 -m uv
 endif
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test install install-dev bench uv browser
+.PHONY: demo test install install-dev bench soak uv browser
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv || python3 -m pip install --quiet --user uv
@@ -46,3 +46,10 @@ bench: install-dev
 	$(UV) run --frozen python bench/bench_scanner.py
 	$(UV) run --frozen python bench/bench_journal.py
 	$(UV) run --frozen python bench/bench_tick_to_order.py
+
+# The fault scenarios with more seeds than CI runs (the suite runs 4 per crash point): each crash
+# point reached the 1st..Nth time. SOAK_OCCURRENCES=N to change; ../shared/data must be present.
+SOAK_OCCURRENCES ?= 12
+soak: install-dev
+	SPREADHAWK_SOAK_OCCURRENCES=$(SOAK_OCCURRENCES) $(UV) run --frozen pytest -q -p no:cacheprovider \
+		tests/runtime/test_crash_points.py

@@ -16,89 +16,29 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
+from live_harness import EXAMPLE, emulator, fetch_truth, live_config, make_keystore, session
 from typer.testing import CliRunner
 
 from spreadhawk.cli.main import app
-from spreadhawk.domain.identifiers import InstrumentId
-from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.orders import OrderStatus
-from spreadhawk.keystore import ApiCredentials, KeyStore, Secret
-from spreadhawk.runtime.config import RunConfig, load_config
-from spreadhawk.runtime.live_node import KeyPermissionError, LiveNode, build_live
-from spreadhawk.runtime.live_venues import PASSPHRASE_ENV, ccxt_venues, keystore_credentials
-from spreadhawk.runtime.paper_service import live_feeds
-from spreadhawk.venues.ccxt.venue import CcxtVenue
-from spreadhawk.venues.emulator import BinanceEmulator, Market
-from spreadhawk.venues.emulator.orders_api import ApiKey, TradingConfig
+from spreadhawk.runtime.live_node import KeyPermissionError, LiveNode
 
 pytestmark = pytest.mark.real_data
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "live_binance_emulator.toml"
-KEY, SECRET = "live-test-key", "live-test-secret"
-WITHDRAWING_KEY, WITHDRAWING_SECRET = "withdrawing-key", "withdrawing-secret"
-PASSPHRASE = "live test passphrase"
-CHEAP_KDF = {"n": 2**10, "r": 8, "p": 1}
-START = {"USDT": "100000", "BTC": "1"}
-SESSION_S = 6.0
-TRADE_OFTEN = ("strategies.0.params.trade_every=1000",)
-SPEED = 5.0  # with trade_every 1000, a probe order every second or so
-
-
-def _keystore(path: Path) -> None:
-    store = KeyStore(path, kdf_params=CHEAP_KDF)
-    for account, key, secret in (("emulator", KEY, SECRET), ("withdrawing", WITHDRAWING_KEY, WITHDRAWING_SECRET)):
-        store.add(ApiCredentials("binance", account, Secret(key), Secret(secret)), Secret(PASSPHRASE), 1)
-
-
-def _config(emulator: BinanceEmulator, keys: Path, *overrides: str) -> RunConfig:
-    return load_config(
-        EXAMPLE,
-        [
-            f'live.0.host="{emulator.http_url}"',
-            f'live_trading.keystore="{keys}"',
-            "run.journal=''",
-            *TRADE_OFTEN,
-            *overrides,
-        ],
-    )
-
-
-def _venues(config: RunConfig, instruments: dict[InstrumentId, Instrument]) -> dict[str, CcxtVenue]:
-    return ccxt_venues(config, instruments, keystore_credentials(config, {PASSPHRASE_ENV: PASSPHRASE}))
-
-
-async def _session(config: RunConfig, journal: Path, seconds: float = SESSION_S) -> LiveNode:
-    node = build_live(config, journal, live_feeds, _venues)
-    stop = asyncio.Event()
-    asyncio.get_running_loop().call_later(seconds, stop.set)
-    await node.run(stop)
-    return node
-
-
-async def _truth(emulator: BinanceEmulator) -> dict[str, Any]:
-    async with aiohttp.ClientSession() as http, http.get(f"{emulator.http_url}/emulator/truth") as response:
-        return dict(await response.json())
-
-
-def _emulator(shared_data: Path) -> BinanceEmulator:
-    keys = (ApiKey(KEY, SECRET), ApiKey(WITHDRAWING_KEY, WITHDRAWING_SECRET, enable_withdrawals=True))
-    trading = TradingConfig(keys, START)
-    return BinanceEmulator.from_data_dir(shared_data, Market.SPOT, ["btcusdt"], speed=SPEED, trading=trading)
 
 
 def test_live_sessions_trade_resume_and_cancel_on_exit_against_the_exchange_truth(
     shared_data: Path, tmp_path: Path
 ) -> None:
     keys, journal = tmp_path / "keys.json", tmp_path / "live.journal"
-    _keystore(keys)
+    make_keystore(keys)
 
     async def scenario() -> tuple[LiveNode, LiveNode, dict[str, Any], dict[str, Any]]:
-        async with _emulator(shared_data) as emulator:
-            first = await _session(_config(emulator, keys, "live_trading.cancel_on_exit=false"), journal)
-            between = await _truth(emulator)
-            second = await _session(_config(emulator, keys), journal)
-            return first, second, between, await _truth(emulator)
+        async with emulator(shared_data) as running:
+            first = await session(live_config(running.http_url, keys, "live_trading.cancel_on_exit=false"), journal)
+            between = await fetch_truth(running.http_url)
+            second = await session(live_config(running.http_url, keys), journal)
+            return first, second, between, await fetch_truth(running.http_url)
 
     first, second, between, truth = asyncio.run(asyncio.wait_for(scenario(), timeout=90))
 
@@ -146,14 +86,14 @@ def test_live_sessions_trade_resume_and_cancel_on_exit_against_the_exchange_trut
 
 def test_a_key_that_allows_withdrawals_is_refused_before_anything_is_sent(shared_data: Path, tmp_path: Path) -> None:
     keys = tmp_path / "keys.json"
-    _keystore(keys)
+    make_keystore(keys)
 
     async def scenario() -> tuple[str, dict[str, Any]]:
-        async with _emulator(shared_data) as emulator:
-            config = _config(emulator, keys, 'live.0.account="withdrawing"')
+        async with emulator(shared_data) as running:
+            config = live_config(running.http_url, keys, 'live.0.account="withdrawing"')
             with pytest.raises(KeyPermissionError) as refused:
-                await _session(config, tmp_path / "live.journal", seconds=3)
-            return str(refused.value), await _truth(emulator)
+                await session(config, tmp_path / "live.journal", seconds=3)
+            return str(refused.value), await fetch_truth(running.http_url)
 
     message, truth = asyncio.run(asyncio.wait_for(scenario(), timeout=30))
     assert "allows withdrawals" in message

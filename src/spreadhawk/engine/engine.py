@@ -23,6 +23,7 @@ from spreadhawk.domain.events import (
     CancelOrder,
     DepositCredited,
     FundingPaid,
+    OrderAccepted,
     OrderDenied,
     OrderEvent,
     OrderFilled,
@@ -45,6 +46,7 @@ from spreadhawk.domain.transfers import Transfer
 from spreadhawk.engine.attribution import StrategyAttribution
 from spreadhawk.engine.bus import MessageBus
 from spreadhawk.engine.clock import Clock, SimClock
+from spreadhawk.engine.crashpoints import crashpoint
 from spreadhawk.engine.inbox import Inbox
 from spreadhawk.engine.journal import Journal
 from spreadhawk.engine.messages import EquitySampled
@@ -320,6 +322,7 @@ class Engine:
         """Journal the intent, check exchange rules, then send. A denied order never leaves."""
         if command.client_order_id in self.orders:
             raise EngineError(f"duplicate client order id {command.client_order_id}")
+        crashpoint("before_intent_commit")
         self.journal.append(command, sync=True)  # on disk before it can leave (paper and live fsync here)
         order = Order.from_command(command)
         self.orders[order.client_order_id] = order
@@ -333,6 +336,7 @@ class Engine:
             return self.orders[order.client_order_id]
         self._record(OrderSubmitted(self.clock.now_ns(), command.client_order_id))
         assert venue is not None  # checked by _pre_trade_check
+        crashpoint("after_intent_commit_before_send")
         venue.submit(command)
         return self.orders[order.client_order_id]
 
@@ -402,6 +406,8 @@ class Engine:
 
     # --------------------------------------------------------------------------- venue events
     def on_venue_event(self, event: VenueEvent) -> None:
+        if isinstance(event, OrderAccepted):
+            crashpoint("after_ack_before_commit")
         self.journal.append(event)
         if isinstance(event, AccountSnapshot | BalanceAdjusted | FreeBalances):
             self.accounts.apply(event)
@@ -462,6 +468,7 @@ class Engine:
         self.bus.publish(report)
 
     def _book_fill(self, event: OrderFilled) -> None:
+        crashpoint("between_fill_insert_and_position_update")
         position, postings = self.portfolio.apply_fill(event)
         changed = PositionChanged(
             event.ts_ns, position.instrument_id, position.quantity, position.avg_price, position.realized_pnl

@@ -26,6 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, TypeVar
 
+from spreadhawk.engine.crashpoints import crashpoint
 from spreadhawk.engine.journal_codec import (
     JournalError,
     MalformedLineError,
@@ -160,6 +161,8 @@ class Journal:
         self._hash.update(line)
         file = self._file
         if file is not None:
+            if sync:
+                crashpoint("during_checkpoint_write", lambda: _torn_write(file, line))
             file.write(line)
             if sync and self._sync_intents:
                 file.flush()
@@ -225,3 +228,10 @@ class JournalReader:
 def read_journal(path: Path | str) -> Iterator[object]:
     """The typed records of a journal file, in order, streamed (a torn last line left out)."""
     return iter(JournalReader(path))
+
+
+def _torn_write(file: IO[bytes], line: bytes) -> None:
+    """Half a line on disk: what a crash in the middle of a write leaves."""
+    file.write(line[: len(line) // 2])
+    file.flush()
+    os.fsync(file.fileno())

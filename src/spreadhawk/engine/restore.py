@@ -20,6 +20,7 @@ from spreadhawk.domain.events import (
     CancelOrder,
     DepositCredited,
     FundingPaid,
+    OrderSubmitted,
     PositionChanged,
     RequestTransfer,
     SettlementPaid,
@@ -27,7 +28,7 @@ from spreadhawk.domain.events import (
     TransferFailed,
     WithdrawalSent,
 )
-from spreadhawk.domain.orders import Order
+from spreadhawk.domain.orders import Order, OrderStatus
 from spreadhawk.domain.transfers import Transfer
 from spreadhawk.engine.context import ORDER_EVENTS
 from spreadhawk.engine.engine import MARKET_DATA, Engine
@@ -53,6 +54,7 @@ class RestoreSummary:
     commands: int = 0
     reports: int = 0
     last_ts_ns: int = 0
+    unsettled_intents: int = 0  # intents journaled without their submission: now SUBMITTED, to look up
     skipped: dict[str, int] = field(default_factory=dict)  # record types not part of the state, by name
 
 
@@ -69,6 +71,12 @@ def restore(engine: Engine, records: Iterable[object]) -> RestoreSummary:
             summary.records += 1
             summary.last_ts_ns = max(summary.last_ts_ns, getattr(record, "ts_ns", 0))
             _apply(engine, record, summary)
+        # An intent on disk whose submission record is not (reports are journaled without an fsync):
+        # the request may have left before the stop. It is in flight, for the node to look up.
+        for order in list(engine.orders.values()):
+            if order.status is OrderStatus.INITIALIZED:
+                engine.on_venue_event(OrderSubmitted(summary.last_ts_ns, order.client_order_id))
+                summary.unsettled_intents += 1
     finally:
         engine.journal = kept
     engine.clock.advance_to(summary.last_ts_ns)

@@ -54,6 +54,7 @@ from spreadhawk.domain.events import (
 )
 from spreadhawk.domain.identifiers import ClientOrderId
 from spreadhawk.domain.instruments import Instrument
+from spreadhawk.engine.crashpoints import crashpoint
 from spreadhawk.engine.ports import VenueEvent, VenueHub
 from spreadhawk.venues.ccxt.orders import (
     OrderMappingError,
@@ -305,6 +306,7 @@ class CcxtVenue:
             self._post(OrderStatusUnknown(self.hub.now_ns(), cid, f"{type(exc).__name__}: {exc}"))
             await self._look_up(cid, instrument, sent_at)
             return
+        crashpoint("after_send_before_ack")
         self._report_order(cid, instrument, order, order.get("trades") or [])
 
     async def _look_up(self, cid: ClientOrderId, instrument: Instrument, sent_at: float) -> None:
