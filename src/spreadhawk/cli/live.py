@@ -32,6 +32,12 @@ def live(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="connect, check keys, reconcile, print what would trade; send nothing")
     ] = False,
+    acknowledge_external: Annotated[
+        bool,
+        typer.Option(
+            "--acknowledge-external", help="trade beside orders and trades on the account this node did not make"
+        ),
+    ] = False,
     journal: Annotated[
         Path | None,
         typer.Option("--journal", help="journal file (default: journals/<config name>.live.journal); resumed"),
@@ -66,13 +72,17 @@ def live(
 
         path = journal or Path("journals") / f"{config.stem}.live.journal"
         if dry_run:
-            plan = LiveService.plan(run_config, path, live_feeds, venues)
+            plan = LiveService.plan(run_config, path, live_feeds, venues, acknowledge_external=acknowledge_external)
             _say_plan(plan, as_json)
             if plan.differences:
                 raise typer.Exit(3)
             return
         with _store(db) as store:
-            outcome, left_open = LiveService(store).run(run_config, path, live_feeds, venues, _stopper(duration))
+            service = LiveService(store)
+            stopper = _stopper(duration)
+            outcome, left_open = service.run(
+                run_config, path, live_feeds, venues, stopper, acknowledge_external=acknowledge_external
+            )
     except ConfigError as exc:
         fail(str(exc))
         return

@@ -13,6 +13,7 @@ before they are acted on.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Callable, Iterable
 from decimal import Decimal
@@ -41,7 +42,7 @@ from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId, venue_of
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
 from spreadhawk.domain.market import Bar, BookDeltas, BookSnapshot, FeedState, FeedStatus, MarketData, TradeTick
 from spreadhawk.domain.orderbook import OrderBook
-from spreadhawk.domain.orders import Order, OrderStatus
+from spreadhawk.domain.orders import IllegalTransitionError, Order, OrderStatus
 from spreadhawk.domain.transfers import Transfer
 from spreadhawk.engine.attribution import StrategyAttribution
 from spreadhawk.engine.bus import MessageBus
@@ -58,6 +59,8 @@ from spreadhawk.engine.scheduler import Scheduler
 from spreadhawk.engine.venue_accounts import VenueAccounts
 
 Handler = Callable[[Any], None]
+
+log = logging.getLogger(__name__)
 
 
 class Engine:
@@ -85,7 +88,8 @@ class Engine:
         self.unknown_orders = unknown_orders
         self.order_ids = order_ids or ClientOrderIds()
         self.external_reports: list[ExternalOrderReported] = []
-        self.closing: str | None = None  # set while a node shuts down: new orders are denied with this reason
+        self.anomalies: list[str] = []  # venue reports that could not be applied (live, paper)
+        self.halt_reason: str | None = None  # set by a node that must send nothing new (stopping; external activity)
         self._external_trades: set[str] = set()  # trade ids of external fills already booked
         self.venues: dict[str, Venue] = {}
         self.equity_curve: list[tuple[int, Decimal]] = []
@@ -323,12 +327,18 @@ class Engine:
         if command.client_order_id in self.orders:
             raise EngineError(f"duplicate client order id {command.client_order_id}")
         crashpoint("before_intent_commit")
-        self.journal.append(command, sync=True)  # on disk before it can leave (paper and live fsync here)
         order = Order.from_command(command)
+        try:
+            self.journal.append(command, sync=True)  # on disk before it can leave (paper and live fsync here)
+        except OSError as exc:  # disk full, I/O error: an intent that is not on disk must not leave
+            self._halt(f"the journal cannot be written ({exc}); nothing is sent until a restart")
+            self.orders[order.client_order_id] = order
+            self._apply_order_event(OrderDenied(self.clock.now_ns(), command.client_order_id, str(self.halt_reason)))
+            return self.orders[order.client_order_id]
         self.orders[order.client_order_id] = order
         inst = self.instruments.get(command.instrument_id)
         venue = self.venues.get(venue_of(command.instrument_id))
-        reason = self.closing or self._pre_trade_check(command, inst, venue)
+        reason = self.halt_reason or self._pre_trade_check(command, inst, venue)
         if reason is None and self.risk is not None:
             reason = self.risk.check(command, self)
         if reason is not None:
@@ -437,7 +447,14 @@ class Engine:
         if order is None:
             self._unknown_order(event)
             return
-        updated = order.apply(event)
+        try:
+            updated = order.apply(event)
+        except IllegalTransitionError as exc:  # an overfill, a report out of any order
+            if self.unknown_orders is UnknownOrders.FAIL:
+                raise  # a replay: our own simulator is wrong, stop at once
+            problem = f"{type(exc).__name__}: {exc}"
+            self._halt(f"a venue report cannot be applied ({problem}); new orders halted until reconciled")
+            return
         self.orders[order.client_order_id] = updated
         if isinstance(event, OrderFilled) and updated is not order:
             self.fills.append(event)
@@ -445,6 +462,12 @@ class Engine:
         if self.risk is not None:
             self.risk.on_event(event)  # before the strategy reacts, so the risk state is current
         self.bus.publish(event, key=order.strategy_id)  # the owning strategy, and any listener
+
+    def _halt(self, reason: str) -> None:
+        """Live and paper: stop sending new orders, say why, keep running (reports still apply)."""
+        self.halt_reason = self.halt_reason or reason
+        self.anomalies.append(reason)
+        log.critical("%s", reason)
 
     def _unknown_order(self, event: OrderEvent) -> None:
         """A report about an order this node never sent: fail fast in replay; in paper and live book

@@ -218,6 +218,10 @@ class RiskEngine:
         else:
             self.health.disconnected.add(venue)
 
+    def impose_venue_mode(self, venue: str, mode: Mode, reason: str) -> None:
+        """A live adapter imposes ``mode`` on ``venue`` (``Mode.FULL`` lifts it): see ``VenueHealth.impose``."""
+        self.health.impose(venue, mode, reason)
+
     def mode(self, venue: str, instrument_id: InstrumentId | None = None) -> tuple[Mode, str]:
         """The degradation mode of ``venue`` now, and why; with an instrument, the stricter of the
         venue's and that market's own (a frozen book), which is the mode an order there gets.

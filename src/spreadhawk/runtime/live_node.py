@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from spreadhawk.domain.accounts import OrderReport
 from spreadhawk.domain.events import CancelOrder, OrderCanceled
 from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId, venue_of
 from spreadhawk.domain.instruments import Instrument
@@ -37,6 +39,7 @@ from spreadhawk.engine.engine import Engine
 from spreadhawk.engine.journal import Journal
 from spreadhawk.engine.live import LiveFeed, OnMessage, run_live
 from spreadhawk.engine.reconcile import account_differences, order_differences
+from spreadhawk.engine.records import ExternalOrderReported
 from spreadhawk.engine.restore import RestoreSummary
 from spreadhawk.risk.allocation import CapitalAllocator
 from spreadhawk.risk.limits import RiskEngine
@@ -57,6 +60,7 @@ VenueFactory = Callable[[RunConfig, dict[InstrumentId, Instrument]], dict[str, "
 _WORKING = (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED, OrderStatus.PENDING_CANCEL)
 _IN_FLIGHT = (OrderStatus.SUBMITTED, OrderStatus.UNKNOWN)
 _POLL_S = 0.02
+OUR_CLIENT_ID = re.compile(r"^[0-9a-z]{1,13}\.")  # engine.order_ids: a run prefix (base 36 seconds), a dot
 
 
 class KeyPermissionError(Exception):
@@ -81,6 +85,9 @@ class LiveNode:
     explained: list[str] = field(default_factory=list)
     permissions: dict[str, dict[str, object]] = field(default_factory=dict)  # by venue, as the exchange said
     left_open: list[str] = field(default_factory=list)  # orders still open at the exchange after the exit
+    acknowledge_external: bool = False  # the operator saw the external activity found at start
+    acknowledged: set[str] = field(default_factory=set)  # external client ids found at start
+    halted_by: str | None = None  # why new orders were halted while trading (external activity)
     started: bool = False  # reconciled and strategies started (until they are stopped)
     stopped: bool = False  # strategies were started, then stopped
 
@@ -107,7 +114,7 @@ class LiveNode:
     def _stop_strategies(self) -> None:
         """From here on nothing new is sent (a strategy reacting to a cancel is denied), and each
         strategy is told once."""
-        self.engine.closing = "the node is stopping"
+        self.engine.halt_reason = "the node is stopping"
         if self.started:
             self.started = False
             self.stopped = True
@@ -124,6 +131,7 @@ class LiveNode:
 
     async def _start(self) -> None:
         await self.reconcile()
+        self.engine.bus.subscribe(ExternalOrderReported, self._on_external)
         for strategy in self.strategies:
             strategy.on_start()
         self.started = True
@@ -136,9 +144,9 @@ class LiveNode:
         timeout = self.config.live_trading.visibility_window_s * 4 + 10
         await self._until(lambda: all(v.stream_live for v in self.venues.values()), timeout, "the trade catch-up")
         await self._until(lambda: not self._in_flight(), timeout, "the look-up of orders in flight")
-        differences: list[str] = []
+        differences: list[str] = self._external_while_down()
         for name, venue in sorted(self.venues.items()):
-            reports = await venue.open_orders()
+            reports = self._without_external(name, await venue.open_orders(), differences)
             open_there = {report.client_order_id for report in reports}
             for cid, order in sorted(engine.orders.items()):
                 if order.status in _WORKING and venue_of(order.instrument_id) == name and cid not in open_there:
@@ -149,6 +157,46 @@ class LiveNode:
         self.differences = differences
         if differences:
             raise NotReconciledError("; ".join(differences))
+
+    def _external_while_down(self) -> list[str]:
+        """Trades of orders this node never sent, booked by the catch-up (activity while it was down)."""
+        found = []
+        for report in self.engine.external_reports:
+            self.acknowledged.add(report.client_order_id)
+            line = f"external order {report.client_order_id}: {report.event_type} {report.detail}".rstrip()
+            found.append(line)
+        return self._acknowledge(found)
+
+    def _without_external(self, venue: str, reports: list[OrderReport], differences: list[str]) -> list[OrderReport]:
+        """Open orders this node never sent, and that do not carry a client id of its own making: someone
+        else's (a person, another program). They are never cancelled by this node; trading beside them
+        needs an operator's acknowledgement."""
+        kept, external = [], []
+        for report in reports:
+            cid = report.client_order_id
+            if cid in self.engine.orders or OUR_CLIENT_ID.match(cid):
+                kept.append(report)  # ours (or ours and lost: order_differences reports it)
+            else:
+                self.acknowledged.add(cid)
+                external.append(f"external order {cid} open at {venue}: {report.side} {report.quantity}")
+        differences.extend(self._acknowledge(external))
+        return kept
+
+    def _acknowledge(self, found: list[str]) -> list[str]:
+        """With the operator's acknowledgement, external activity is explained; without, a difference."""
+        if self.acknowledge_external:
+            self.explained.extend(f"{line} (acknowledged: left alone)" for line in found)
+            return []
+        return [f"{line}; start with --acknowledge-external to trade beside it" for line in found]
+
+    def _on_external(self, report: ExternalOrderReported) -> None:
+        """External activity while trading: nothing new is sent until an operator has looked at it."""
+        if report.client_order_id in self.acknowledged:
+            return
+        reason = f"external activity on the account ({report.client_order_id} {report.event_type}): "
+        self.halted_by = reason + "new orders halted until acknowledged (restart with --acknowledge-external)"
+        self.engine.halt_reason = self.halted_by
+        log.error("%s", self.halted_by)
 
     async def _closed_while_down(self, venue: CcxtVenue, cid: ClientOrderId) -> None:
         """An order the journal holds working is not open at the exchange: its fills came with the
@@ -236,6 +284,7 @@ def build_live(
     clock: Clock | None = None,
     started_ns: int | None = None,
     dry_run: bool = False,
+    acknowledge_external: bool = False,
 ) -> LiveNode:
     """Wire a live node; resume from ``journal_path`` when it holds a previous run's journal."""
     instruments = build_instruments(config)
@@ -260,7 +309,11 @@ def build_live(
         engine, strategies, venues, feeds, journal_path, restored, config, engine.attribution, PriceRecorder(engine)
     )  # fmt: skip
     node.dry_run = dry_run
+    node.acknowledge_external = acknowledge_external
     node.risk = _risk(config, engine)
+    if node.risk is not None:  # a broken connection or an exchange ban puts the venue in a stricter mode
+        for venue in venues.values():
+            venue.report_modes(node.risk.impose_venue_mode)
     node.allocator = _allocator(config, engine, strategies, node.risk)
     return node
 

@@ -41,11 +41,14 @@ class LiveService:
         feeds: FeedFactory,
         venues: VenueFactory,
         stop: Callable[[asyncio.Event], None],
+        *,
+        acknowledge_external: bool = False,
     ) -> tuple[PaperOutcome, list[str]]:
         """Trade until ``stop``'s event is set; the outcome and the orders left open at the exchanges."""
         journal.parent.mkdir(parents=True, exist_ok=True)
         clock = WallClock()
-        node = build_live(config, journal, feeds, venues, clock=clock, started_ns=clock.now_ns())
+        acknowledged = {"acknowledge_external": acknowledge_external}
+        node = build_live(config, journal, feeds, venues, clock=clock, started_ns=clock.now_ns(), **acknowledged)
         started = time.perf_counter()
         refused = _session(node, stop)
         extra = {"permissions": node.permissions, "left_open": node.left_open}
@@ -55,10 +58,17 @@ class LiveService:
         return outcome, node.left_open
 
     @staticmethod
-    def plan(config: RunConfig, journal: Path, feeds: FeedFactory, venues: VenueFactory) -> LivePlan:
+    def plan(
+        config: RunConfig,
+        journal: Path,
+        feeds: FeedFactory,
+        venues: VenueFactory,
+        *,
+        acknowledge_external: bool = False,
+    ) -> LivePlan:
         """Connect, check the keys and reconcile; send nothing. Raises nothing for differences: they are
         part of the plan (a live start would refuse them)."""
-        node = build_live(config, journal, feeds, venues, dry_run=True)
+        node = build_live(config, journal, feeds, venues, dry_run=True, acknowledge_external=acknowledge_external)
         _session(node, lambda _event: None)
         accounts: dict[str, dict[str, Any]] = {}
         engine = node.engine

@@ -256,10 +256,10 @@ def test_an_unknown_submit_is_looked_up_by_client_id_and_never_resent(shared_dat
 def test_not_found_is_not_rejected_inside_the_visibility_window(shared_data: Path) -> None:
     async def scenario() -> None:
         async with live(shared_data) as lv:
-            # 429: refused before anything is committed; ccxt calls it a network error, so the venue
+            # The request is dropped before anything is committed: the venue cannot know that, so it
             # must look the order up, and it cannot be found: rejected only after the window.
-            await lv.fault(kind="429", retry_after=0)
-            cid = lv.submit("u-429", OrderSide.BUY, OrderType.MARKET, "0.01")
+            await lv.fault(kind="drop_request")
+            cid = lv.submit("u-drop-req", OrderSide.BUY, OrderType.MARKET, "0.01")
             loop = asyncio.get_running_loop()
             sent = loop.time()
             await lv.until(lambda: lv.status(cid) is OrderStatus.UNKNOWN, "the unknown status")

@@ -30,12 +30,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Coroutine, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-import ccxt.pro as ccxtpro
 from ccxt.base.errors import BaseError as CcxtError
 from ccxt.base.errors import ExchangeError, OperationFailed, OrderNotFound
 
@@ -56,6 +56,7 @@ from spreadhawk.domain.identifiers import ClientOrderId
 from spreadhawk.domain.instruments import Instrument
 from spreadhawk.engine.crashpoints import crashpoint
 from spreadhawk.engine.ports import VenueEvent, VenueHub
+from spreadhawk.venues.ccxt.client import GuardConfig, GuardedBinance, ModeListener
 from spreadhawk.venues.ccxt.orders import (
     OrderMappingError,
     account_snapshot,
@@ -66,6 +67,7 @@ from spreadhawk.venues.ccxt.orders import (
     order_report,
     reject_code,
 )
+from spreadhawk.venues.ccxt.redact import redacted_logger
 from spreadhawk.venues.ccxt.user_stream import UserStream
 
 __all__ = ["CcxtVenue"]
@@ -115,6 +117,7 @@ class CcxtVenue:
         backoff_max_s: float = 2.0,
         heartbeat_s: float = 20.0,
         stall_timeout_s: float = 10.0,
+        guards: GuardConfig | None = None,  # rate limiter, circuit breaker, time sync (see client.py)
     ) -> None:
         if exchange_id != "binance":
             raise ValueError(f"CcxtVenue trades Binance spot only, not {exchange_id!r}")
@@ -130,10 +133,13 @@ class CcxtVenue:
         self._instruments = {i.id: i for i in instruments}
         self._by_symbol = {i.symbol: i for i in instruments}
         settings: dict[str, Any] = {"apiKey": api_key, "secret": api_secret, "enableRateLimit": False}
+        # ccxt logs request headers (the API key) at DEBUG: its logger redacts the credentials
+        settings["logger"] = redacted_logger(f"spreadhawk.venues.ccxt.client.{name}", (api_key, api_secret))
         settings["options"] = {**_SPOT_OPTIONS, **(options or {})}
         if urls is not None:
             settings["urls"] = dict(urls)
         self._settings = settings
+        self._guards = guards or GuardConfig()
         self._exchange: Any = None
         self._hub: VenueHub | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -181,7 +187,7 @@ class CcxtVenue:
         """Load markets, mark where trade history starts, report the account, start the user stream.
 
         Trades before ``start`` are reconciliation's business: the catch-up starts after the newest."""
-        self._exchange = ccxtpro.binance(self._settings)
+        self._exchange = GuardedBinance(self._settings, self._guards, self.name)
         await self._exchange.load_markets()
         for symbol in self._by_symbol:
             if symbol not in self._exchange.markets:
@@ -194,6 +200,11 @@ class CcxtVenue:
         sent_at = asyncio.get_running_loop().time()  # a resumed order's visibility window starts now
         for cid, instrument in self._in_flight_at_resume.items():
             self._spawn(self._look_up(cid, instrument, sent_at), f"look-up-{cid}")
+
+    def report_modes(self, on_mode: ModeListener) -> None:
+        """Before ``start``: who hears the mode the client's breaker and bans put the venue in (the
+        risk engine's ``impose_venue_mode``)."""
+        self._guards = dataclasses.replace(self._guards, on_mode=on_mode)
 
     def resume(self, last_trade_ids: Mapping[str, int], in_flight: Mapping[ClientOrderId, Instrument]) -> None:
         """Before ``start``: continue where a journal left off. The catch-up books every trade after

@@ -7,6 +7,7 @@ from spreadhawk.venues.emulator.exchange import SpotExchange
 from spreadhawk.venues.emulator.faults import Fault, FaultError, FaultKind, FiredFault, parse_fault
 from spreadhawk.venues.emulator.order_faults import OrderFault, OrderFaultKind
 from spreadhawk.venues.emulator.orders_api import ApiKey, TradingConfig
+from spreadhawk.venues.emulator.rate_limits import RateLimitConfig
 from spreadhawk.venues.emulator.server import BinanceEmulator
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "Market",
     "OrderFault",
     "OrderFaultKind",
+    "RateLimitConfig",
     "SpotExchange",
     "TradingConfig",
     "capture_paths",

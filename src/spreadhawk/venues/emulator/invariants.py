@@ -79,9 +79,7 @@ def _trades(truth: Mapping[str, Any], engine: Engine) -> list[str]:
 
 
 def _balances(truth: Mapping[str, Any], engine: Engine, venue: str) -> list[str]:
-    held = {
-        asset: Decimal(b["free"]) + Decimal(b["locked"]) for asset, b in dict(truth.get("balances", {})).items()
-    }
+    held = {asset: Decimal(b["free"]) + Decimal(b["locked"]) for asset, b in dict(truth.get("balances", {})).items()}
     ledger = engine.portfolio.ledger.venue_balances(venue)
     found = []
     for asset in sorted(set(held) | set(ledger)):

@@ -10,6 +10,10 @@ on the next ``count`` requests it applies to, then is spent.
                               "Send status unknown; execution status unknown")
 ``429`` / ``418``             any signed request: refused before anything happens, with ``Retry-After``
                               (seconds) and Binance's -1003 answer; nothing is committed
+``-1021``                     any signed request: refused with Binance's -1021 "Timestamp for this
+                              request is outside of the recvWindow." (nothing happens)
+``drop_request``              any signed request: the connection is closed before anything happens
+                              (an unknown outcome for the client, though nothing was committed)
 ``order_invisible_for_ms``    POST order: committed and answered normally, but ``GET order`` and
                               ``openOrders`` do not see it for ``ms`` milliseconds (eventual consistency)
 ===========================  =======================================================================
@@ -35,12 +39,19 @@ class OrderFaultKind(StrEnum):
     COMMIT_THEN_1007 = "-1007"
     TOO_MANY_REQUESTS = "429"
     IP_BANNED = "418"
+    TIMESTAMP_OUTSIDE_WINDOW = "-1021"
+    DROP_REQUEST = "drop_request"
     ORDER_INVISIBLE = "order_invisible_for_ms"
 
     @property
     def commits(self) -> bool:
         """Whether the order is placed before the fault answers."""
-        return self not in (OrderFaultKind.TOO_MANY_REQUESTS, OrderFaultKind.IP_BANNED)
+        return self not in (
+            OrderFaultKind.TOO_MANY_REQUESTS,
+            OrderFaultKind.IP_BANNED,
+            OrderFaultKind.TIMESTAMP_OUTSIDE_WINDOW,
+            OrderFaultKind.DROP_REQUEST,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -158,7 +158,12 @@ class OrdersApi:
             limited = self._take({OrderFaultKind.TOO_MANY_REQUESTS, OrderFaultKind.IP_BANNED})
             if limited is not None:
                 return _rate_limited(limited)
+            if self._take({OrderFaultKind.DROP_REQUEST}) is not None and request.transport is not None:
+                request.transport.abort()  # before anything happened: the client cannot know that
+                return web.Response(status=200)  # never sent
             try:
+                if self._take({OrderFaultKind.TIMESTAMP_OUTSIDE_WINDOW}) is not None:
+                    raise ExchangeError(-1021, "Timestamp for this request is outside of the recvWindow.")
                 key = self._key(request)
                 body = await request.text() if request.can_read_body else ""
                 params = self._verify(key, request.query_string, body)

@@ -8,7 +8,10 @@ Endpoints, in Binance's formats (spot under ``/api/v3``, USD-M under ``/fapi/v1`
   recorded snapshot this is the recorded answer itself (the first sync); afterwards it is the recorded
   snapshot with every replayed diff applied, ``lastUpdateId`` = ``u`` of the last diff replayed
   (whether or not a fault kept it from the clients), so a client can resync after any fault;
-* ``GET time``, ``GET ping``;
+* ``GET time`` (with ``trading``: the order side's clock, the one signed timestamps are checked
+  against; otherwise the replay position), ``GET ping``;
+* every REST answer carries ``X-MBX-USED-WEIGHT-*`` and requests beyond the exchangeInfo
+  ``rateLimits`` are answered 429, then 418 (see ``rate_limits``; ``rate_limits=`` lowers them);
 * websocket ``/ws`` and ``/ws/<n>``: ``SUBSCRIBE`` / ``UNSUBSCRIBE`` / ``LIST_SUBSCRIPTIONS`` requests,
   then the raw ``depthUpdate``, ``bookTicker``, ``trade`` and ``markPriceUpdate`` objects of the
   subscribed streams (``btcusdt@depth``, ``btcusdt@depth@100ms``, ``@bookTicker``, ``@trade``,
@@ -43,6 +46,7 @@ from spreadhawk.venues.emulator.captures import Capture, Market, StreamKind, cap
 from spreadhawk.venues.emulator.exchange import SpotExchange, symbol_rules
 from spreadhawk.venues.emulator.faults import Fault, FaultError
 from spreadhawk.venues.emulator.orders_api import OrdersApi, TradingConfig
+from spreadhawk.venues.emulator.rate_limits import RateLimitConfig, RateLimiter, rewrite_limits
 from spreadhawk.venues.emulator.replay import Replay
 from spreadhawk.venues.emulator.user_stream import UserStreams
 
@@ -123,6 +127,7 @@ class BinanceEmulator:
         host: str = "127.0.0.1",
         port: int = 0,
         trading: TradingConfig | None = None,
+        rate_limits: RateLimitConfig | None = None,
     ) -> None:
         self.market = Market(market)
         self.replay = Replay(captures, speed=speed, faults=faults)
@@ -140,6 +145,9 @@ class BinanceEmulator:
         self.user_streams: UserStreams | None = None
         self.orders_api: OrdersApi | None = None  # arm order faults with ``orders_api.arm``
         self.route_hooks: list[Callable[[web.Application], None]] = []  # more routes, added at start
+        self._rate_config = rate_limits or RateLimitConfig()
+        self._info_text: str | None = None  # this market's exchangeInfo, with ``rate_limits`` applied
+        self.rate_limiter: RateLimiter | None = None
 
     @classmethod
     def from_data_dir(cls, data_dir: Path, market: Market, symbols: Sequence[str], **options: Any) -> BinanceEmulator:
@@ -150,7 +158,16 @@ class BinanceEmulator:
     # --- lifecycle --------------------------------------------------------------------
     async def start(self) -> int:
         """Bind and serve; returns the port (the one asked for, or a free one for port 0)."""
-        app = web.Application()
+        try:
+            info = rewrite_limits(
+                json.loads(exchange_info_text(self._info_dir / _INFO_FILE[self.market])), self._rate_config
+            )
+        except (OSError, ValueError) as exc:  # served as a 500 by exchangeInfo; nothing to enforce
+            log.warning("emulator: no exchangeInfo, so no rate limits: %s", exc)
+            info = {}
+        self._info_text = _dumps(info) if info else None
+        self.rate_limiter = RateLimiter(info, ban_s=self._rate_config.ban_s)
+        app = web.Application(middlewares=[self.rate_limiter.middleware])
         prefix = _PREFIX[self.market]
         app.router.add_get("/api/v3/exchangeInfo", self._spot_info)
         app.router.add_get("/fapi/v1/exchangeInfo", self._usdm_info)
@@ -247,6 +264,8 @@ class BinanceEmulator:
 
     # --- REST -------------------------------------------------------------------------
     def _info(self, market: Market) -> web.Response:
+        if market is self.market and self._info_text is not None:
+            return web.Response(text=self._info_text, content_type="application/json")
         path = self._info_dir / _INFO_FILE[market]
         try:
             text = exchange_info_text(path)
@@ -261,6 +280,8 @@ class BinanceEmulator:
         return self._info(Market.USDM)
 
     async def _time(self, request: web.Request) -> web.Response:
+        if self.exchange is not None:  # the clock signed requests are checked against
+            return web.json_response({"serverTime": self.exchange.clock()})
         return web.json_response({"serverTime": self.replay.last_event_ms or 0})
 
     async def _ping(self, request: web.Request) -> web.Response:

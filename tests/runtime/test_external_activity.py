@@ -1,0 +1,116 @@
+"""RELIABILITY.md §4.2 scenario 15: activity on the account that this node did not make.
+
+While the node is down, a person places a resting order and a market order on the same account
+(another client, the same key). The restarted node detects both: without the operator's
+acknowledgement it refuses to trade and names them; with it, it trades beside them, books the
+person's fill (balances equal the exchange's), and never cancels the person's order (cancel-on-exit
+cancels only its own). A manual trade while it runs halts new orders (denied, with the reason).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import ccxt
+import pytest
+from live_harness import (
+    KEY,
+    SECRET,
+    EmulatorProcess,
+    live_config,
+    loaded_emulator,
+    make_keystore,
+    truth,
+    venues,
+)
+
+from spreadhawk.domain.orders import OrderStatus
+from spreadhawk.runtime.live_node import LiveNode, build_live
+from spreadhawk.runtime.paper_service import live_feeds
+from spreadhawk.venues.ccxt.urls import local_urls
+from spreadhawk.venues.emulator import BinanceEmulator
+from spreadhawk.venues.emulator.invariants import violations
+
+pytestmark = pytest.mark.real_data
+
+
+@pytest.fixture
+def exchange(shared_data: Path) -> Iterator[str]:
+    make: Callable[[], BinanceEmulator] = loaded_emulator(shared_data)
+    with EmulatorProcess(make) as process:
+        yield process.http_url
+
+
+def _person(http_url: str) -> Any:
+    """Someone else on the account: a plain ccxt client with the same key."""
+    options = {"defaultType": "spot", "fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False,
+               "fetchMargins": False}  # fmt: skip
+    urls = local_urls("binance", http_url)
+    settings = {"apiKey": KEY, "secret": SECRET, "urls": urls, "options": options}
+    client = ccxt.binance(settings)  # type: ignore[attr-defined]
+    client.load_markets()
+    return client
+
+
+def _manual_orders(client: Any, tag: str) -> None:
+    bid = Decimal(str(client.fetch_order_book("BTC/USDT", 5)["bids"][0][0]))
+    low = (bid * Decimal("0.9")).quantize(Decimal("0.01"))
+    client.create_order("BTC/USDT", "limit", "buy", 0.001, float(low), {"newClientOrderId": f"{tag}-open"})
+    client.create_order("BTC/USDT", "market", "buy", 0.001, None, {"newClientOrderId": f"{tag}-fill"})
+
+
+async def _session(config: Any, journal: Path, seconds: float, *, acknowledge: bool, during: Any = None) -> LiveNode:
+    node = build_live(config, journal, live_feeds, venues, acknowledge_external=acknowledge)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.call_later(seconds, stop.set)
+    if during is not None:
+        loop.call_later(seconds / 2, lambda: loop.run_in_executor(None, during))
+    with contextlib.suppress(Exception):
+        await node.run(stop)
+    return node
+
+
+def test_external_orders_are_detected_refused_or_acknowledged_and_never_cancelled(
+    exchange: str, tmp_path: Path
+) -> None:
+    keys, journal = tmp_path / "keys.json", tmp_path / "live.journal"
+    make_keystore(keys)
+    config = live_config(exchange, keys)
+    person = _person(exchange)
+
+    first = asyncio.run(_session(config, journal, 3.0, acknowledge=False))
+    assert first.differences == []
+    _manual_orders(person, "manual")  # while the node is down
+
+    refused = asyncio.run(_session(config, journal, 3.0, acknowledge=False))
+    text = "\n".join(refused.differences)
+    assert "manual-open" in text
+    assert "manual-fill" in text
+    assert "--acknowledge-external" in text
+    assert not refused.stopped  # never traded
+    assert not [cid for cid in refused.engine.orders if cid.startswith(refused.engine.order_ids.prefix)]
+
+    third = asyncio.run(_session(config, journal, 8.0, acknowledge=True, during=lambda: _manual_orders(person, "live")))
+    assert third.differences == []
+    assert any("manual-open" in line and "acknowledged" in line for line in third.explained)
+    after = truth(exchange)
+    status = {o["clientOrderId"]: o["status"] for o in after["orders"]}
+    assert status["manual-open"] == "NEW"  # the person's order: not cancelled by cancel-on-exit
+    assert status["live-open"] == "NEW"
+    # the manual trade while running halted new orders: every order decided after it was denied
+    assert third.halted_by is not None
+    assert "live-fill" in third.halted_by
+    reports = {r.client_order_id for r in third.engine.external_reports}
+    assert {"live-fill", "manual-fill"} <= reports
+    denied = [o for o in third.engine.orders.values() if o.status is OrderStatus.DENIED]
+    assert denied, "no order was decided after the manual trade: the halt was not exercised"
+    prefixes = tuple({cid.split(".")[0] + "." for cid in third.engine.orders if "." in cid})
+    mine = {**after, "orders": [o for o in after["orders"] if "." in o["clientOrderId"]]}
+    found = violations(mine, third.engine, "BINANCE", prefixes)
+    assert found == [], "\n".join(found)
