@@ -26,6 +26,7 @@ from spreadhawk.domain.events import (
 )
 from spreadhawk.domain.identifiers import ClientOrderId
 from spreadhawk.domain.orders import OrderStatus
+from spreadhawk.venues.ccxt.client import GuardConfig
 from spreadhawk.venues.emulator.fault_proxy import FaultProxy, ProxyMode
 from spreadhawk.venues.emulator.invariants import violations
 
@@ -33,6 +34,8 @@ pytestmark = pytest.mark.real_data
 
 # A keep-alive check every 0.2 s answered within 0.4 s: a dead stream is found in well under a second.
 FAST_WATCHDOG: dict[str, Any] = {"heartbeat_s": 0.2, "stall_timeout_s": 0.4}
+# REST failures open the circuit breaker: for half a second here, not production's 30 s.
+SHORT_BREAKER = GuardConfig(open_s=0.5)
 _FINAL = {
     "NEW": OrderStatus.ACCEPTED,
     "PARTIALLY_FILLED": OrderStatus.PARTIALLY_FILLED,
@@ -178,7 +181,8 @@ def test_user_stream_reset_refuses_submits_catches_up_and_loses_no_fill(shared_d
 
 def test_a_submit_during_the_catch_up_is_refused_with_the_reconciling_reason(shared_data: Path) -> None:
     async def scenario() -> None:
-        async with live(shared_data, proxy="all", backoff_initial_s=0.05, backoff_max_s=0.2, **FAST_WATCHDOG) as lv:
+        async with live(shared_data, proxy="all", backoff_initial_s=0.05, backoff_max_s=0.2, guards=SHORT_BREAKER,
+                        **FAST_WATCHDOG) as lv:  # fmt: skip
             proxy = _proxy(lv)
             proxy.set(ProxyMode.RESET)
             await lv.until(lambda: not lv.venue.stream_live, "the venue to notice")
@@ -234,7 +238,8 @@ def test_a_dead_stream_is_found_resubscribed_and_backfilled(
 # --------------------------------------------------------------------------- scenario 21
 def test_partition_during_cancel_keeps_pending_cancel_and_applies_the_fill(shared_data: Path) -> None:
     async def scenario() -> None:
-        async with live(shared_data, proxy="all", backoff_initial_s=0.05, backoff_max_s=0.2, **FAST_WATCHDOG) as lv:
+        async with live(shared_data, proxy="all", backoff_initial_s=0.05, backoff_max_s=0.2, guards=SHORT_BREAKER,
+                        **FAST_WATCHDOG) as lv:  # fmt: skip
             lv.venue.exchange.timeout = 300  # ms: a request lost in the partition fails fast
             bid, _ = await lv.book()
             cid = lv.submit("part-1", OrderSide.BUY, OrderType.LIMIT, "0.002", bid)

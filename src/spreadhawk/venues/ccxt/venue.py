@@ -56,7 +56,9 @@ from spreadhawk.domain.identifiers import ClientOrderId
 from spreadhawk.domain.instruments import Instrument
 from spreadhawk.engine.crashpoints import crashpoint
 from spreadhawk.engine.ports import VenueEvent, VenueHub
+from spreadhawk.venues.ccxt.breaker import CircuitOpenError
 from spreadhawk.venues.ccxt.client import GuardConfig, GuardedBinance, ModeListener
+from spreadhawk.venues.ccxt.limiter import RateLimitRefusedError
 from spreadhawk.venues.ccxt.orders import (
     OrderMappingError,
     account_snapshot,
@@ -90,6 +92,8 @@ _SPOT_OPTIONS: dict[str, Any] = {
 _Trade = tuple[dict[str, Any], Decimal | None, str]
 _CATCH_UP_PAGE = 1000  # Binance's largest myTrades page
 _CANCEL_WARN_EVERY = 5  # unanswered cancel attempts between warnings
+# Requests our own guards refused to send (ExchangeErrors, so a submit is rejected at once).
+_NOT_SENT = (CircuitOpenError, RateLimitRefusedError)
 
 
 def _cumulative(trade: dict[str, Any]) -> Decimal | None:
@@ -389,18 +393,28 @@ class CcxtVenue:
             except OrderNotFound as exc:  # -2011: gone (it may have filled: the fill comes separately)
                 self._post(OrderCancelRejected(self.hub.now_ns(), cid, f"unknown order: {exc}"))
                 return
+            except _NOT_SENT as exc:
+                # Our own breaker or limiter kept it here: not the exchange's answer about the order
+                # (an earlier attempt may have reached it), so it is asked again, like a lost answer.
+                self._cancel_unanswered(cid, attempt, exc)
+                await asyncio.sleep(self._delay(attempt))
+                attempt += 1
+                continue
             except ExchangeError as exc:
                 self._post(OrderCancelRejected(self.hub.now_ns(), cid, str(exc)))
                 return
             except (*_UNKNOWN_OUTCOME, CcxtError) as exc:
-                if attempt % _CANCEL_WARN_EVERY == _CANCEL_WARN_EVERY - 1:
-                    log.warning("venue %s: cancel of %s unanswered %d times (%s: %s); still asking",
-                                self.name, cid, attempt + 1, type(exc).__name__, exc)  # fmt: skip
+                self._cancel_unanswered(cid, attempt, exc)
                 await asyncio.sleep(self._delay(attempt))
                 attempt += 1
                 continue
             self._post(OrderCanceled(self.hub.now_ns(), cid))
             return
+
+    def _cancel_unanswered(self, cid: ClientOrderId, attempt: int, exc: Exception) -> None:
+        if attempt % _CANCEL_WARN_EVERY == _CANCEL_WARN_EVERY - 1:
+            log.warning("venue %s: cancel of %s unanswered %d times (%s: %s); still asking",
+                        self.name, cid, attempt + 1, type(exc).__name__, exc)  # fmt: skip
 
     # --------------------------------------------------------------------------- fills
     async def _user_stream(self) -> None:
