@@ -8,6 +8,7 @@ child): ``EmulatorProcess`` serves it from a fork and tells the parent its addre
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import multiprocessing
 import urllib.request
@@ -39,6 +40,16 @@ SESSION_S = 6.0
 TRADE_OFTEN = ("strategies.0.params.trade_every=1000",)
 SPEED = 5.0  # with trade_every 1000, a probe order every second or so
 FORK = multiprocessing.get_context("fork")
+
+
+def fork_start(process: multiprocessing.process.BaseProcess) -> None:
+    """Start a forked process with the parent's objects frozen out of the garbage collector: a
+    child's first collection would otherwise touch (and copy) every page of the test process."""
+    gc.freeze()
+    try:
+        process.start()
+    finally:
+        gc.unfreeze()
 
 
 def make_keystore(path: Path) -> None:
@@ -114,7 +125,7 @@ class EmulatorProcess:
         self.http_url = ""
 
     def __enter__(self) -> EmulatorProcess:
-        self._process.start()
+        fork_start(self._process)
         if not self._receive.poll(60):
             self._process.kill()
             raise RuntimeError("the emulator process did not start within 60 s")

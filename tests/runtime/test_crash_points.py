@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live_harness import FORK, EmulatorProcess, live_config, loaded_emulator, make_keystore, session, truth
+from live_harness import FORK, EmulatorProcess, fork_start, live_config, loaded_emulator, make_keystore, session, truth
 
 from spreadhawk.domain.events import SubmitOrder
 from spreadhawk.domain.orders import OrderStatus
@@ -85,7 +85,7 @@ def test_a_node_killed_at_a_crash_point_restarts_without_a_lost_or_doubled_order
     make_keystore(keys)
     receive, send = FORK.Pipe(duplex=False)
     child = FORK.Process(target=_crash_child, args=(exchange, keys, journal, f"{point}:{occurrence}", send))
-    child.start()
+    fork_start(child)
     child.join(CRASH_RUN_LIMIT_S + 30)
     assert child.exitcode == -signal.SIGKILL, f"the node was not killed at {point}:{occurrence} ({child.exitcode})"
     crashed_prefix = str(receive.recv())

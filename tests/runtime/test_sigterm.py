@@ -17,7 +17,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from live_harness import FORK, EmulatorProcess, live_config, loaded_emulator, make_keystore, session, truth, venues
+from live_harness import (
+    FORK,
+    EmulatorProcess,
+    fork_start,
+    live_config,
+    loaded_emulator,
+    make_keystore,
+    session,
+    truth,
+    venues,
+)
 
 from spreadhawk.cli.paper import _stopper
 from spreadhawk.domain.events import OrderCanceled
@@ -53,7 +63,7 @@ def _node_process(http_url: str, keys: Path, journal: Path, db: Path, cancel_on_
 
 def _run_until_sigterm(http_url: str, keys: Path, journal: Path, db: Path, *, cancel_on_exit: bool) -> int | None:
     child = FORK.Process(target=_node_process, args=(http_url, keys, journal, db, cancel_on_exit))
-    child.start()
+    fork_start(child)
     time.sleep(RUN_BEFORE_SIGTERM_S)
     assert child.pid is not None
     os.kill(child.pid, signal.SIGTERM)
