@@ -4,6 +4,8 @@ Point ccxt at it with the ``urls`` override it prints (see ``BinanceEmulator.ccx
 faults at start (``--fault gap:count=5,after=200``) or while it runs (``POST /emulator/fault``).
 With ``--api-key KEY:SECRET`` (spot) it also takes orders: ``--balance USDT=10000``, ``--fee 0.001``;
 order faults are armed with ``POST /emulator/order_fault`` and the truth is at ``GET /emulator/truth``.
+With ``--proxy-port`` a fault proxy (R2: delay, blackhole, one-way drop, RST, close after N bytes) listens
+there in front of the emulator; switch it with ``POST /emulator/proxy`` on the emulator's own port.
 """
 
 from __future__ import annotations
@@ -57,6 +59,10 @@ def emulate(
         list[str] | None, typer.Option("--balance", help="ASSET=AMOUNT the account starts with (repeatable)")
     ] = None,
     fee: Annotated[float, typer.Option("--fee", min=0.0, help="maker and taker fee, e.g. 0.001")] = 0.001,
+    proxy_port: Annotated[
+        int | None,
+        typer.Option("--proxy-port", min=0, max=65535, help="also serve through a fault proxy on this port"),
+    ] = None,
 ) -> None:
     """Replay Binance captures as a local exchange (REST + websocket) until Ctrl-C."""
     from spreadhawk.data.readers._common import DataFormatError  # noqa: PLC0415 (loaded when used)
@@ -79,7 +85,7 @@ def emulate(
         errors.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(emulator, armed))
+        asyncio.run(_serve(emulator, armed, proxy_port))
 
 
 def _trading(api_keys: list[str], balances: list[str], fee: float) -> TradingConfig | None:
@@ -111,17 +117,32 @@ def _trading(api_keys: list[str], balances: list[str], fee: float) -> TradingCon
     return TradingConfig(tuple(keys), start, taker_fee=Decimal(str(fee)), maker_fee=Decimal(str(fee)))
 
 
-async def _serve(emulator: BinanceEmulator, faults: list[Fault]) -> None:
+async def _serve(emulator: BinanceEmulator, faults: list[Fault], proxy_port: int | None = None) -> None:
+    from spreadhawk.venues.emulator.fault_proxy import FaultProxy, control_routes  # noqa: PLC0415
+
+    proxy = FaultProxy(0, port=proxy_port) if proxy_port is not None else None  # upstream: once bound
+    if proxy is not None:
+        emulator.route_hooks.append(control_routes(proxy))
     try:
         await emulator.start()
+        if proxy is not None:
+            proxy.upstream = ("127.0.0.1", emulator.port)
+            await proxy.start()
     except OSError as exc:
+        await emulator.stop()  # the proxy's port may be the one taken: the emulator is up by then
         errors.print(f"[red]error:[/red] cannot listen on 127.0.0.1: {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
     try:
         console.print(f"Binance {emulator.market} emulator: {emulator.http_url}  websocket {emulator.ws_url}")
         console.print(f"symbols: {', '.join(emulator.replay.symbols)}; faults armed: {len(faults)}")
         console.print("ccxt urls override: " + json.dumps(emulator.ccxt_urls()), soft_wrap=True, highlight=False)
+        if proxy is not None:
+            through = json.dumps(emulator.ccxt_urls()).replace(f":{emulator.port}/", f":{proxy.port}/")
+            console.print(f"fault proxy: {proxy.url} (POST {emulator.http_url}/emulator/proxy to switch)")
+            console.print("ccxt urls through the proxy: " + through, soft_wrap=True, highlight=False)
         console.print("Ctrl-C to stop")
         await asyncio.Event().wait()
     finally:
+        if proxy is not None:
+            await proxy.stop()
         await emulator.stop()

@@ -47,6 +47,9 @@ class RejectCode(StrEnum):
     BOOK_UNAVAILABLE = "book_unavailable"  # the venue's book is invalid: it cannot match
     SETTLED = "settled"  # the instrument has settled and no longer trades
     BELOW_ONE_LOT = "below_one_lot"  # a quote-sized order buys less than one lot
+    # refused locally: the venue's user stream is down or its REST catch-up is running, so the
+    # node's view of the account may be behind (NautilusTrader's STREAM_RECONCILING)
+    STREAM_RECONCILING = "stream_reconciling"
     OTHER = "other"  # anything else, or a venue that does not say
 
 

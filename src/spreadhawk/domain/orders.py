@@ -72,7 +72,9 @@ TRANSITIONS: dict[tuple[OrderStatus, type], OrderStatus] = {
     (S.CANCELED, OrderFilled): S.CANCELED,
     (S.EXPIRED, OrderFilled): S.EXPIRED,
     **{(s, OrderStatusUnknown): S.UNKNOWN for s in (S.SUBMITTED, S.ACCEPTED, S.PARTIALLY_FILLED)},
-    **{(s, OrderPendingCancel): S.PENDING_CANCEL for s in (*_OPEN, S.SUBMITTED, S.UNKNOWN)},
+    **{(s, OrderPendingCancel): S.PENDING_CANCEL for s in (*_OPEN, S.SUBMITTED, S.UNKNOWN, S.PENDING_CANCEL)},
+    # A cancel sent after a fill (or a cancel) the engine has not applied yet: where it ended stands.
+    **{(s, OrderPendingCancel): s for s in (S.FILLED, S.CANCELED, S.EXPIRED, S.REJECTED)},
     **{(s, OrderCanceled): S.CANCELED for s in _LIVE},
     **{(s, OrderExpired): S.EXPIRED for s in _LIVE},
     # A refused cancel leaves the order working; which state depends on how much has filled.

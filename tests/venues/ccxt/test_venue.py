@@ -44,6 +44,7 @@ from spreadhawk.engine.live import run_live
 from spreadhawk.venues.ccxt.urls import local_urls
 from spreadhawk.venues.ccxt.venue import CcxtVenue
 from spreadhawk.venues.emulator import BinanceEmulator, Market
+from spreadhawk.venues.emulator.fault_proxy import FaultProxy
 from spreadhawk.venues.emulator.orders_api import ApiKey, TradingConfig
 
 pytestmark = pytest.mark.real_data
@@ -71,6 +72,7 @@ class Live:
     venue: CcxtVenue
     http: aiohttp.ClientSession
     seen: list[object] = field(default_factory=list)  # every message the driver handled, in order
+    proxy: FaultProxy | None = None  # the R2 fault proxy the venue talks through, when asked for
 
     def submit(self, cid: str, side: OrderSide, order_type: OrderType, qty: str, price: Decimal | None = None,
                **extra: Any) -> ClientOrderId:  # fmt: skip
@@ -109,18 +111,22 @@ class Live:
 
 
 @asynccontextmanager
-async def live(shared_data: Path, **venue_options: Any) -> AsyncIterator[Live]:
+async def live(shared_data: Path, proxy: str = "", **venue_options: Any) -> AsyncIterator[Live]:
+    """An engine trading through a ``CcxtVenue`` on the emulator. ``proxy``: what goes through a
+    fault proxy -- ``"stream"`` (the user stream's websocket), ``"rest"`` or ``"all"``."""
     trading = TradingConfig((ApiKey(KEY, SECRET),), {a: str(v) for a, v in START.items()}, taker_fee=FEE, maker_fee=FEE)
     emulator = BinanceEmulator.from_data_dir(
         shared_data, Market.SPOT, ["BTCUSDT"], speed=0, autostart=False, trading=trading
     )
-    async with emulator, aiohttp.ClientSession() as http:
+    async with emulator, aiohttp.ClientSession() as http, FaultProxy(emulator.port) as faults:
         engine = Engine([INSTRUMENT], clock=WallClock())
-        urls = local_urls("binance", emulator.http_url)
+        urls = local_urls("binance", faults.url if proxy in ("rest", "all") else emulator.http_url)
+        if proxy in ("stream", "all"):
+            urls["api"]["ws"]["ws-api"]["spot"] = local_urls("binance", faults.url)["api"]["ws"]["ws-api"]["spot"]
         venue = CcxtVenue(VENUE, "binance", [INSTRUMENT], api_key=KEY, api_secret=SECRET, urls=urls,
                           visibility_window_s=WINDOW_S, **venue_options)  # fmt: skip
         engine.add_venue(venue)
-        harness = Live(emulator, engine, venue, http)
+        harness = Live(emulator, engine, venue, http, proxy=faults if proxy else None)
         stop = asyncio.Event()
         driver: asyncio.Task[None] | None = None
         try:
@@ -128,13 +134,16 @@ async def live(shared_data: Path, **venue_options: Any) -> AsyncIterator[Live]:
             driver = asyncio.create_task(run_live(engine, [], stop, on_message=harness.seen.append))
             streams = emulator.user_streams
             await harness.until(lambda: streams is not None and streams.subscriptions > 0, "the user stream")
+            await harness.until(lambda: venue.stream_live, "the user stream caught up (submits refused before)")
             await harness.until(lambda: VENUE in engine.accounts.opened, "the opening account snapshot")
             yield harness
         finally:
             stop.set()
-            if driver is not None:
-                await driver
-            await venue.close()
+            try:
+                if driver is not None:
+                    await driver  # a crashed engine raises here: the venue is closed all the same
+            finally:
+                await venue.close()
 
 
 def _fee(notional: Decimal) -> Decimal:

@@ -16,6 +16,13 @@ Reliability rules (RELIABILITY.md §1, §4.2 scenarios 3, 4, 5, 14):
 * fills come from the order answer, the user stream (``watch_my_trades``) and a REST catch-up after
   every (re)connect; they carry the exchange trade id, so duplicates are harmless (applied once).
 
+User stream (§3, §4.2 scenarios 8, 9; S13): ``eventStreamTerminated``, ``listenKeyExpired``, a failed
+keep-alive check (``session.subscriptions`` every ``heartbeat_s``, answered within ``stall_timeout_s``)
+and a dropped socket all mean the same (``user_stream``): reconnect with backoff, resubscribe, REST
+catch-up. Until the catch-up is done, submits are refused locally (``RejectCode.STREAM_RECONCILING``):
+the node's view of the account may be behind. A frame or trade that cannot be read is logged raw and
+skipped (``stream_guard``); it never stops the stream nor reaches the ledger.
+
 Event timestamps come from the hub (the engine's clock), never from this module.
 """
 
@@ -39,6 +46,7 @@ from spreadhawk.domain.events import (
     OrderCanceled,
     OrderCancelRejected,
     OrderExpired,
+    OrderPendingCancel,
     OrderRejected,
     OrderStatusUnknown,
     RejectCode,
@@ -48,7 +56,9 @@ from spreadhawk.domain.identifiers import ClientOrderId
 from spreadhawk.domain.instruments import Instrument
 from spreadhawk.engine.crashpoints import crashpoint
 from spreadhawk.engine.ports import VenueEvent, VenueHub
+from spreadhawk.venues.ccxt.breaker import CircuitOpenError
 from spreadhawk.venues.ccxt.client import GuardConfig, GuardedBinance, ModeListener
+from spreadhawk.venues.ccxt.limiter import RateLimitRefusedError
 from spreadhawk.venues.ccxt.orders import (
     OrderMappingError,
     account_snapshot,
@@ -58,9 +68,9 @@ from spreadhawk.venues.ccxt.orders import (
     is_terminal_without_fill,
     order_report,
     reject_code,
-    stream_leaves,
 )
 from spreadhawk.venues.ccxt.redact import redacted_logger
+from spreadhawk.venues.ccxt.user_stream import UserStream
 
 __all__ = ["CcxtVenue"]
 
@@ -80,6 +90,17 @@ _SPOT_OPTIONS: dict[str, Any] = {
 
 # A ccxt trade, what its order leaves after it, and where it came from (stream or catch-up).
 _Trade = tuple[dict[str, Any], Decimal | None, str]
+_CATCH_UP_PAGE = 1000  # Binance's largest myTrades page
+_CANCEL_WARN_EVERY = 5  # unanswered cancel attempts between warnings
+# Requests our own guards refused to send (ExchangeErrors, so a submit is rejected at once).
+_NOT_SENT = (CircuitOpenError, RateLimitRefusedError)
+
+
+def _cumulative(trade: dict[str, Any]) -> Decimal | None:
+    """The order's cumulative filled quantity after a user-stream trade (``z``), if it says."""
+    info = trade.get("info")
+    value = info.get("z") if isinstance(info, dict) else None
+    return None if value is None else Decimal(str(value))
 
 
 class CcxtVenue:
@@ -98,6 +119,8 @@ class CcxtVenue:
         visibility_window_s: float = 3.0,
         backoff_initial_s: float = 0.05,
         backoff_max_s: float = 2.0,
+        heartbeat_s: float = 20.0,
+        stall_timeout_s: float = 10.0,
         guards: GuardConfig | None = None,  # rate limiter, circuit breaker, time sync (see client.py)
     ) -> None:
         if exchange_id != "binance":
@@ -133,10 +156,19 @@ class CcxtVenue:
         # cannot take a refused cancel for an order the venue has not acknowledged yet).
         self._cancel_after: set[ClientOrderId] = set()
         self._seen: set[str] = set()  # trade ids reported
+        self._reported: dict[ClientOrderId, Decimal] = {}  # quantity reported filled, by order
         self._last_trade_id: dict[str, int] = {}  # by symbol: where the next REST catch-up starts
         self._in_flight_at_resume: dict[ClientOrderId, Instrument] = {}
-        self.reconnects = 0  # user-stream sessions started after the first
-        self.stream_live = False  # subscribed and caught up
+        self._stream = UserStream(
+            name,
+            lambda: self.exchange,
+            market_ids=lambda: [m["id"] for s in self._by_symbol if (m := self.exchange.markets.get(s))],
+            catch_up=self._catch_up,
+            on_trade=self._on_trade,
+            delay=self._delay,
+            heartbeat_s=heartbeat_s,
+            stall_timeout_s=stall_timeout_s,
+        )
         self.fills_by_source = {"answer": 0, "stream": 0, "catch_up": 0}  # fills reported, by where from
 
     # --------------------------------------------------------------------------- lifecycle
@@ -202,11 +234,30 @@ class CcxtVenue:
         if exchange is not None:
             await exchange.close()
 
+    @property
+    def stream_live(self) -> bool:
+        """The user stream is subscribed and caught up: submits go out."""
+        return self._stream.live
+
+    @property
+    def stream_state(self) -> str:
+        """What the user stream is doing: connecting, catching up, live, reconnecting."""
+        return self._stream.state
+
+    @property
+    def reconnects(self) -> int:
+        """User-stream sessions started after the first."""
+        return self._stream.reconnects
+
     # --------------------------------------------------------------------------- port: commands
     def submit(self, command: SubmitOrder) -> None:
         instrument = self._instruments.get(command.instrument_id)
         if instrument is None:
             self._post(OrderRejected(self.hub.now_ns(), command.client_order_id, "instrument not traded here"))
+            return
+        if not self.stream_live:  # the account view may be behind: nothing new goes out until caught up
+            reason = f"user stream {self.stream_state}: submits are refused until it is live and caught up"
+            self._post(OrderRejected(self.hub.now_ns(), command.client_order_id, reason, RejectCode.STREAM_RECONCILING))
             return
         self._instrument_of[command.client_order_id] = instrument
         self._held[command.client_order_id] = []
@@ -220,6 +271,11 @@ class CcxtVenue:
         if command.client_order_id in self._held:
             self._cancel_after.add(command.client_order_id)
             return
+        # PENDING_CANCEL until the venue answers: never assumed canceled nor still working (§4.2
+        # scenario 21). Posted, not emitted: a cancel may come from outside a step (an operator), and
+        # an emitted report waits for the next step. Ahead of the cancel's answer in the inbox; if a
+        # fill ahead of it ends the order, the engine keeps the end (the transition table says so).
+        self._post(OrderPendingCancel(self.hub.now_ns(), command.client_order_id))
         self._spawn(self._cancel(command.client_order_id, instrument), f"cancel-{command.client_order_id}")
 
     # --------------------------------------------------------------------------- port: look-ups
@@ -326,94 +382,79 @@ class CcxtVenue:
         self._post(event)
 
     # --------------------------------------------------------------------------- cancel
-    async def _cancel(self, cid: ClientOrderId, instrument: Instrument, attempts: int = 5) -> None:
-        # Re-sending a cancel by client id is safe (it cannot create anything), unlike a submit.
-        last_error = ""
-        for attempt in range(attempts):
+    async def _cancel(self, cid: ClientOrderId, instrument: Instrument) -> None:
+        # Re-sending a cancel by client id is safe (it cannot create anything), unlike a submit; so an
+        # unknown outcome is asked again, with backoff, until the venue answers: giving up would have
+        # to guess canceled or working, and either guess can be wrong (scenario 21).
+        attempt = 0
+        while True:
             try:
                 await self.exchange.cancel_order(None, instrument.symbol, {"origClientOrderId": cid})
             except OrderNotFound as exc:  # -2011: gone (it may have filled: the fill comes separately)
                 self._post(OrderCancelRejected(self.hub.now_ns(), cid, f"unknown order: {exc}"))
                 return
+            except _NOT_SENT as exc:
+                # Our own breaker or limiter kept it here: not the exchange's answer about the order
+                # (an earlier attempt may have reached it), so it is asked again, like a lost answer.
+                self._cancel_unanswered(cid, attempt, exc)
+                await asyncio.sleep(self._delay(attempt))
+                attempt += 1
+                continue
             except ExchangeError as exc:
                 self._post(OrderCancelRejected(self.hub.now_ns(), cid, str(exc)))
                 return
             except (*_UNKNOWN_OUTCOME, CcxtError) as exc:
-                last_error = f"{type(exc).__name__}: {exc}"
+                self._cancel_unanswered(cid, attempt, exc)
                 await asyncio.sleep(self._delay(attempt))
+                attempt += 1
                 continue
             self._post(OrderCanceled(self.hub.now_ns(), cid))
             return
-        reason = f"cancel outcome unknown after {attempts} attempts ({last_error}); reconciliation decides"
-        self._post(OrderCancelRejected(self.hub.now_ns(), cid, reason))
+
+    def _cancel_unanswered(self, cid: ClientOrderId, attempt: int, exc: Exception) -> None:
+        if attempt % _CANCEL_WARN_EVERY == _CANCEL_WARN_EVERY - 1:
+            log.warning("venue %s: cancel of %s unanswered %d times (%s: %s); still asking",
+                        self.name, cid, attempt + 1, type(exc).__name__, exc)  # fmt: skip
 
     # --------------------------------------------------------------------------- fills
     async def _user_stream(self) -> None:
-        """Trades from the user stream; after every (re)connect, a REST catch-up of what was missed."""
-        attempt = 0
-        sessions = 0
-        while True:
-            watcher: asyncio.Future[Any] | None = None
-            try:
-                # Subscribe first, then catch up: a trade in between is seen twice, never zero times.
-                watcher = asyncio.ensure_future(self.exchange.watch_my_trades())
-                sessions += 1
-                self.reconnects = sessions - 1
-                await self._catch_up()
-                self.stream_live = True
-                attempt = 0
-                while True:
-                    trades = await watcher
-                    watcher = asyncio.ensure_future(self.exchange.watch_my_trades())
-                    for trade in trades:
-                        await self._on_trade(trade, stream_leaves(trade), "stream")
-            except asyncio.CancelledError:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():  # we are being stopped
-                    if watcher is not None:
-                        watcher.cancel()
-                        with contextlib.suppress(asyncio.CancelledError, CcxtError):
-                            await watcher
-                    raise
-                # ccxt cancels its pending futures when a websocket client is closed under it: the
-                # stream is gone, not this task.
-                self.stream_live = False
-                log.warning("venue %s: user stream closed; reconnecting", self.name)
-                await self._drop_websockets()
-            except (*_UNKNOWN_OUTCOME, CcxtError) as exc:
-                self.stream_live = False
-                log.warning("venue %s: user stream lost (%s); reconnecting", self.name, exc)
-                if watcher is not None:
-                    watcher.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, *_UNKNOWN_OUTCOME, CcxtError):
-                        await watcher
-                await self._drop_websockets()
-            await asyncio.sleep(self._delay(attempt))
-            attempt += 1
-
-    async def _drop_websockets(self) -> None:
-        """Forget the broken websocket clients, so the next watch opens a fresh connection."""
-        clients = self.exchange.clients or {}
-        for url in list(clients):
-            stale = clients.pop(url)
-            with contextlib.suppress(*_UNKNOWN_OUTCOME, CcxtError):
-                await stale.close()
+        await self._stream.run()  # sessions, catch-ups and the keep-alive check: see user_stream
 
     async def _catch_up(self) -> None:
-        """REST: every trade after the last one seen, and the open orders' client ids."""
+        """REST: the open orders' client ids, and every trade after the last catch-up, page by page.
+
+        Where the next catch-up starts moves only here, to the newest trade REST returned: a trade
+        the stream reported is not proof that every earlier one arrived (a reordered or dropped
+        report), and one fetched twice is applied once anyway."""
         for symbol in self._by_symbol:
             for order in await self.exchange.fetch_open_orders(symbol):
                 if order.get("clientOrderId") is not None:
                     self._client_of.setdefault(str(order["id"]), ClientOrderId(str(order["clientOrderId"])))
-            start = self._last_trade_id.get(symbol, 0) + 1
-            trades = await self.exchange.fetch_my_trades(symbol, None, None, {"fromId": start})
-            for trade in sorted(trades, key=lambda t: int(t["id"])):
-                await self._on_trade(trade, None, "catch_up")
+            while True:
+                start = self._last_trade_id.get(symbol, 0) + 1
+                page = await self.exchange.fetch_my_trades(symbol, None, _CATCH_UP_PAGE, {"fromId": start})
+                for trade in sorted(page, key=lambda t: int(t["id"])):
+                    await self._on_trade(trade, None, "catch_up")
+                newest = max((int(t["id"]) for t in page), default=start - 1)
+                self._last_trade_id[symbol] = max(newest, start - 1)
+                if len(page) < _CATCH_UP_PAGE:
+                    break
 
     async def _on_trade(self, trade: dict[str, Any], leaves: Decimal | None, source: str) -> None:
+        try:
+            await self._apply_trade(trade, leaves, source)
+        except (OrderMappingError, ArithmeticError, ValueError, TypeError, KeyError) as exc:
+            # never booked, never counted as seen: an unreadable trade cannot corrupt the ledger
+            raw = trade.get("info", trade) if isinstance(trade, dict) else trade
+            log.warning("venue %s: %s trade skipped, unusable (%s): %r", self.name, source, exc, raw)
+
+    async def _apply_trade(self, trade: dict[str, Any], leaves: Decimal | None, source: str) -> None:
         instrument = self._by_symbol.get(str(trade.get("symbol")))
         trade_id = trade.get("id")
-        if instrument is None or trade_id is None or str(trade_id) in self._seen:
+        if instrument is None or trade_id is None:
+            log.warning("venue %s: %s trade skipped, not ours or no id: %r", self.name, source, trade.get("info"))
+            return
+        if str(trade_id) in self._seen:
             return
         info = trade.get("info")
         cid_raw = info.get("c") if isinstance(info, dict) else None
@@ -434,11 +475,17 @@ class CcxtVenue:
         trade_id = str(trade["id"])
         if trade_id in self._seen:
             return
+        reported = self._reported.get(cid, Decimal(0)) + decimal(trade["amount"])
+        if leaves is not None and source == "stream" and _cumulative(trade) != reported:
+            # An earlier trade of the order has not been reported yet (reordered or lost report): what
+            # the exchange says is left is not what is left of what the engine has seen. Let the
+            # engine judge completion by quantity, or it would close the order before that trade.
+            leaves = None
+        fill = fill_from_trade(trade, cid, instrument, self.hub.now_ns(), leaves)  # raises before anything is noted
         self._seen.add(trade_id)
+        self._reported[cid] = reported
         self.fills_by_source[source] += 1
-        symbol = instrument.symbol
-        self._last_trade_id[symbol] = max(self._last_trade_id.get(symbol, 0), int(trade_id))
-        self._post(fill_from_trade(trade, cid, instrument, self.hub.now_ns(), leaves))
+        self._post(fill)
 
     # --------------------------------------------------------------------------- helpers
     def _post(self, event: VenueEvent) -> None:

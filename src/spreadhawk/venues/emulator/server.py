@@ -17,8 +17,9 @@ Endpoints, in Binance's formats (spot under ``/api/v3``, USD-M under ``/fapi/v1`
   subscribed streams (``btcusdt@depth``, ``btcusdt@depth@100ms``, ``@bookTicker``, ``@trade``,
   ``@aggTrade`` (served the trade events), ``@markPrice[@1s]``);
 * with ``trading`` (spot only): the signed order endpoints, the listenKey user stream on ``/ws/<listenKey>``,
-  ``GET /sapi/v1/account/apiRestrictions``, ``GET /emulator/truth`` and ``POST /emulator/order_fault``
-  (see ``orders_api``, ``exchange``, ``user_stream``, ``order_faults``);
+  ``GET /sapi/v1/account/apiRestrictions``, ``GET /emulator/truth``, ``POST /emulator/order_fault`` and
+  ``POST /emulator/stream_fault`` (see ``orders_api``, ``exchange``, ``user_stream``, ``order_faults``,
+  ``stream_faults``);
 * control: ``POST /emulator/fault`` (a fault as JSON, see ``faults.Fault``), ``POST /emulator/start``,
   ``GET /emulator/status``.
 
@@ -31,7 +32,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
@@ -144,6 +145,7 @@ class BinanceEmulator:
         self.exchange: SpotExchange | None = None  # the order side, when ``trading`` is configured
         self.user_streams: UserStreams | None = None
         self.orders_api: OrdersApi | None = None  # arm order faults with ``orders_api.arm``
+        self.route_hooks: list[Callable[[web.Application], None]] = []  # more routes, added at start
         self._rate_config = rate_limits or RateLimitConfig()
         self._info_text: str | None = None  # this market's exchangeInfo, with ``rate_limits`` applied
         self.rate_limiter: RateLimiter | None = None
@@ -183,6 +185,8 @@ class BinanceEmulator:
         self.history.add_routes(app)
         if self.trading is not None:
             self._add_trading(app, self.trading)
+        for add_routes in self.route_hooks:
+            add_routes(app)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._requested_port)
@@ -206,6 +210,7 @@ class BinanceEmulator:
         self.user_streams = UserStreams(self.exchange, {k.key: k.secret for k in trading.keys})
         self.orders_api = OrdersApi(self.exchange, list(trading.keys), self.user_streams)
         self.orders_api.add_routes(app)
+        self.user_streams.add_routes(app)
         app.router.add_get("/ws-api/v3", self._ws_api)
 
     async def stop(self) -> None:

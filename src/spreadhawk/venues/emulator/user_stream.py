@@ -4,6 +4,9 @@
 Events are queued per connection when the exchange emits them (synchronously, in matching order) and
 written by the connection's own task, so a slow client never blocks the matching engine and every
 client sees the events in the order the exchange produced them.
+
+Faults (``stream_faults``): armed with ``arm`` or ``POST /emulator/stream_fault``. A connection's queue
+carries texts, and pauses (seconds, ``inf`` for a stall) its writer keeps before the next text.
 """
 
 from __future__ import annotations
@@ -14,15 +17,22 @@ import hashlib
 import hmac
 import itertools
 import json
+import logging
+import math
 from collections.abc import Callable, Mapping
 from decimal import Decimal
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from spreadhawk.venues.emulator.exchange import Balance, Order, SpotExchange, Trade
+from spreadhawk.venues.emulator.faults import FaultError
 from spreadhawk.venues.emulator.formats import num
+from spreadhawk.venues.emulator.stream_faults import BAD_MESSAGES, StreamFault, StreamFaultKind, bad_message
 
 __all__ = ["UserStreams", "execution_report"]
+
+log = logging.getLogger(__name__)
 
 
 def execution_report(order: Order, exec_type: str, trade: Trade | None, event_ms: int) -> dict[str, object]:
@@ -68,7 +78,8 @@ def execution_report(order: Order, exec_type: str, trade: Trade | None, event_ms
     }
 
 
-_Queue = asyncio.Queue[str | None]  # texts to send; None: close the socket
+_Queue = asyncio.Queue[str | float | None]  # texts to send; a float: pause that long first; None: close
+_UNKNOWN_FIELDS = {"zz": "a field Binance may add", "newFeature": {"nested": [1, 2]}}
 
 
 class UserStreams:
@@ -80,6 +91,9 @@ class UserStreams:
         self.secrets = dict(secrets)  # api key -> secret, to check subscription signatures
         self._keys: dict[str, set[_Queue]] = {}
         self._subscribed: dict[_Queue, int] = {}  # WebSocket-API connection -> its subscriptionId
+        self._api_connections: set[_Queue] = set()  # every WebSocket-API connection, subscribed or not
+        self._armed: list[list[Any]] = []  # per-report faults and the reports they still apply to
+        self._held: list[dict[str, object]] = []  # reports a reorder holds back
         self._counter = itertools.count(1)
         self._subscriptions = itertools.count(0)
         exchange.listeners.executions.append(self._on_execution)
@@ -103,16 +117,83 @@ class UserStreams:
         for queue in self._keys.pop(key, set()):
             queue.put_nowait(None)  # the writer closes the socket
 
-    def _publish(self, event: dict[str, object]) -> None:
-        text = json.dumps(event, separators=(",", ":"))
+    def _publish(self, event: dict[str, object] | str | float) -> None:
+        """To every listener: an event, a raw text (sent as is), or a pause (seconds)."""
         for queues in self._keys.values():
             for queue in queues:
-                queue.put_nowait(text)
+                queue.put_nowait(_dumps(event) if isinstance(event, dict) else event)
         for queue, subscription in self._subscribed.items():  # the WebSocket API wraps each event
-            queue.put_nowait(json.dumps({"subscriptionId": subscription, "event": event}, separators=(",", ":")))
+            if isinstance(event, float):
+                queue.put_nowait(event)
+            else:
+                inner = _dumps(event) if isinstance(event, dict) else event
+                queue.put_nowait(f'{{"subscriptionId":{subscription},"event":{inner}}}')
 
     def _on_execution(self, order: Order, exec_type: str, trade: Trade | None) -> None:
-        self._publish(execution_report(order, exec_type, trade, self.exchange.clock()))
+        report = execution_report(order, exec_type, trade, self.exchange.clock())
+        fault = self._next_report_fault()
+        kind = fault.kind if fault is not None else None
+        if kind is StreamFaultKind.REORDER:
+            self._held.append(report)
+            return
+        if kind is StreamFaultKind.DELAY and fault is not None:
+            self._publish(fault.ms / 1000)
+        if kind is StreamFaultKind.UNKNOWN_FIELDS:
+            report = {**report, **_UNKNOWN_FIELDS}
+        self._publish(report)
+        if kind is StreamFaultKind.DUPLICATE:
+            self._publish(report)
+        held, self._held = self._held, []
+        for late in held:  # after the report that overtook them
+            self._publish(late)
+
+    # --- faults -----------------------------------------------------------------------
+    def arm(self, fault: StreamFault) -> None:
+        """Apply ``fault`` to the next reports, or at once to the connections open now."""
+        log.info("emulator: user-stream fault %s", fault)
+        if fault.kind.per_report:
+            self._armed.append([fault, fault.count])
+        elif fault.kind in BAD_MESSAGES:
+            symbol = next(iter(self.exchange.rules), "BTCUSDT")
+            self._publish(bad_message(fault.kind, symbol, self.exchange.clock()))
+        elif fault.kind is StreamFaultKind.STALL:
+            for queue in {*self._api_connections, *(q for qs in self._keys.values() for q in qs)}:
+                queue.put_nowait(math.inf)
+        else:
+            self._end_streams(fault.kind)
+
+    def _end_streams(self, kind: StreamFaultKind) -> None:
+        """``eventStreamTerminated`` / ``listenKeyExpired``: said once, then nothing more follows."""
+        now = self.exchange.clock()
+        if kind is StreamFaultKind.EXPIRE:
+            for key in list(self._keys):
+                for queue in self._keys.pop(key):
+                    queue.put_nowait(_dumps({"e": "listenKeyExpired", "E": now, "listenKey": key}))
+        event = {"e": "eventStreamTerminated" if kind is StreamFaultKind.TERMINATE else "listenKeyExpired", "E": now}
+        for queue, subscription in list(self._subscribed.items()):
+            queue.put_nowait(_dumps({"subscriptionId": subscription, "event": event}))
+            del self._subscribed[queue]
+
+    def _next_report_fault(self) -> StreamFault | None:
+        if not self._armed:
+            return None
+        armed = self._armed[0]
+        armed[1] -= 1
+        if armed[1] == 0:
+            self._armed.pop(0)
+        fault: StreamFault = armed[0]
+        return fault
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_post("/emulator/stream_fault", self._post_fault)
+
+    async def _post_fault(self, request: web.Request) -> web.Response:
+        try:
+            fault = StreamFault.from_mapping(await request.json())
+        except (FaultError, ValueError) as exc:  # ValueError covers malformed JSON too
+            return web.json_response({"error": str(exc)}, status=400)
+        self.arm(fault)
+        return web.json_response({"armed": {"kind": str(fault.kind), "count": fault.count, "ms": fault.ms}})
 
     def _on_balances(self, changed: dict[str, Balance]) -> None:
         now = self.exchange.clock()
@@ -135,10 +216,12 @@ class UserStreams:
         def answer(text: str) -> None:
             queue.put_nowait(self._ws_api_request(queue, text))
 
+        self._api_connections.add(queue)
         try:
             return await _pump(request, queue, answer)
         finally:
             self._subscribed.pop(queue, None)
+            self._api_connections.discard(queue)
 
     def _ws_api_request(self, queue: _Queue, text: str) -> str:
         try:
@@ -146,9 +229,9 @@ class UserStreams:
             request_id, method, params = request.get("id"), request.get("method"), request.get("params", {})
         except (ValueError, AttributeError):
             return _ws_error(None, 400, -1100, "Malformed request.")
-        if method == "userDataStream.unsubscribe":
-            self._subscribed.pop(queue, None)
-            return json.dumps({"id": request_id, "status": 200, "result": {}})
+        session = self._session_request(queue, request_id, method)
+        if session is not None:
+            return session
         if method != "userDataStream.subscribe.signature" or not isinstance(params, dict):
             return _ws_error(request_id, 400, -1020, "This operation is not supported.")
         secret = self.secrets.get(str(params.get("apiKey")))
@@ -162,6 +245,21 @@ class UserStreams:
         subscription = self._subscribed.setdefault(queue, next(self._subscriptions))
         return json.dumps({"id": request_id, "status": 200, "result": {"subscriptionId": subscription}})
 
+    def _session_request(self, queue: _Queue, request_id: object, method: object) -> str | None:
+        """Unsubscribing, and ``session.subscriptions`` (what a keep-alive check asks: is my
+        subscription alive?); None for any other method."""
+        if method == "userDataStream.unsubscribe":
+            self._subscribed.pop(queue, None)
+            return json.dumps({"id": request_id, "status": 200, "result": {}})
+        if method == "session.subscriptions":
+            alive = [{"subscriptionId": self._subscribed[queue]}] if queue in self._subscribed else []
+            return json.dumps({"id": request_id, "status": 200, "result": alive})
+        return None
+
+
+def _dumps(event: object) -> str:
+    return json.dumps(event, separators=(",", ":"))
+
 
 def _ws_error(request_id: object, status: int, code: int, msg: str) -> str:
     return json.dumps({"id": request_id, "status": status, "error": {"code": code, "msg": msg}})
@@ -173,8 +271,11 @@ async def _pump(request: web.Request, queue: _Queue, on_text: Callable[[str], No
     await ws.prepare(request)
 
     async def write() -> None:
-        while (text := await queue.get()) is not None:
-            await ws.send_str(text)
+        while (item := await queue.get()) is not None:
+            if isinstance(item, float):
+                await asyncio.sleep(item if math.isfinite(item) else 1e9)  # a fault's pause, or a stall
+            else:
+                await ws.send_str(item)
         await ws.close()
 
     writer = asyncio.get_running_loop().create_task(write(), name="emulator-user-stream")
