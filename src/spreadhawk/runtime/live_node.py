@@ -35,7 +35,7 @@ from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.orders import OrderStatus
 from spreadhawk.engine.attribution import StrategyAttribution
 from spreadhawk.engine.clock import Clock
-from spreadhawk.engine.engine import Engine
+from spreadhawk.engine.engine import MARKET_DATA, Engine
 from spreadhawk.engine.journal import Journal
 from spreadhawk.engine.live import LiveFeed, OnMessage, run_live
 from spreadhawk.engine.reconcile import account_differences, order_differences
@@ -151,7 +151,7 @@ class LiveNode:
             for cid, order in sorted(engine.orders.items()):
                 if order.status in _WORKING and venue_of(order.instrument_id) == name and cid not in open_there:
                     await self._closed_while_down(venue, cid)
-            engine.drain()
+            self._drain_reports()
             differences.extend(order_differences(name, reports, engine.orders))
             differences.extend(account_differences(await venue.account_snapshot(), engine.portfolio))
         self.differences = differences
@@ -219,12 +219,28 @@ class LiveNode:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while True:
-            self.engine.drain()
+            self._drain_reports()
             if done():
                 return
             if loop.time() > deadline:
                 raise NotReconciledError(f"{what} did not finish within {timeout_s:.0f} s")
             await asyncio.sleep(_POLL_S)
+
+    def _drain_reports(self) -> None:
+        """Handle the venues' reports waiting in the inbox; market data stays queued, in order, for the
+        driver. The strategies are attached but not started: fed a book now, they would trade before
+        the node has reconciled (found by the crash tests: an order sent mid-reconciliation)."""
+        engine = self.engine
+        market: list[object] = []
+        inbox = engine.inbox
+        while inbox:
+            message = inbox.take()
+            if isinstance(message, MARKET_DATA):
+                market.append(message)
+            else:
+                engine.handle(message)
+        for message in market:
+            inbox.post(message)
 
     # ------------------------------------------------------------------------------ exit
     async def cancel_all(self) -> None:
