@@ -1,4 +1,9 @@
-"""The trading ``Venue`` port on Binance spot through ccxt (REST) and ccxt.pro (user stream).
+"""The trading ``Venue`` port on an exchange through ccxt (REST) and ccxt.pro (user stream).
+
+What differs between exchanges comes from ``quirks`` (one table entry per exchange id): Binance spot
+(``binance``) and USD-M perpetuals (``binanceusdm``) are complete and tested against the emulator. For
+perpetuals the account snapshot carries the positions and funding payments are reported as
+``FundingPaid`` (``funding``).
 
 ``submit`` and ``cancel`` return at once and schedule a task on the running asyncio loop (the live
 driver's); every outcome is reported through ``VenueHub.post`` (the engine's inbox), never ``emit``,
@@ -32,7 +37,7 @@ from typing import Any
 from ccxt.base.errors import BaseError as CcxtError
 from ccxt.base.errors import ExchangeError, OperationFailed, OrderNotFound
 
-from spreadhawk.domain.accounts import AccountSnapshot, OrderReport
+from spreadhawk.domain.accounts import AccountSnapshot, OrderReport, PositionReport
 from spreadhawk.domain.events import (
     CancelOrder,
     OrderAccepted,
@@ -45,13 +50,15 @@ from spreadhawk.domain.events import (
     SubmitOrder,
 )
 from spreadhawk.domain.identifiers import ClientOrderId
-from spreadhawk.domain.instruments import Instrument
+from spreadhawk.domain.instruments import Instrument, InstrumentKind
 from spreadhawk.engine.crashpoints import crashpoint
 from spreadhawk.engine.ports import VenueEvent, VenueHub
-from spreadhawk.venues.ccxt.client import GuardConfig, GuardedBinance, ModeListener
+from spreadhawk.venues.ccxt.account import account_snapshot, position_reports
+from spreadhawk.venues.ccxt.client import GuardConfig, ModeListener
+from spreadhawk.venues.ccxt.funding import FundingPoller
+from spreadhawk.venues.ccxt.guarded import guarded_client
 from spreadhawk.venues.ccxt.orders import (
     OrderMappingError,
-    account_snapshot,
     create_request,
     decimal,
     fill_from_trade,
@@ -59,6 +66,15 @@ from spreadhawk.venues.ccxt.orders import (
     order_report,
     reject_code,
     stream_leaves,
+)
+from spreadhawk.venues.ccxt.quirks import (
+    MarketRules,
+    RateLimit,
+    check_client_id,
+    market_rules,
+    quirks_for,
+    rate_limits,
+    widest_client_id,
 )
 from spreadhawk.venues.ccxt.redact import redacted_logger
 
@@ -70,20 +86,13 @@ log = logging.getLogger(__name__)
 # ccxt's NetworkError family (timeouts, 5xx, -1007, 429) is OperationFailed; OSError and
 # TimeoutError are what aiohttp may let through.
 _UNKNOWN_OUTCOME = (OperationFailed, OSError, TimeoutError)
-_SPOT_OPTIONS: dict[str, Any] = {
-    "defaultType": "spot",
-    "fetchMarkets": {"types": ["spot"]},
-    # currencies and margin pairs are sapi calls a spot trader does not need (nor the emulator serve)
-    "fetchCurrencies": False,
-    "fetchMargins": False,
-}
 
 # A ccxt trade, what its order leaves after it, and where it came from (stream or catch-up).
 _Trade = tuple[dict[str, Any], Decimal | None, str]
 
 
 class CcxtVenue:
-    """Binance spot trading for ``instruments`` (their ``venue`` must be ``name``)."""
+    """Trading ``instruments`` (their ``venue`` must be ``name``) on the ccxt exchange ``exchange_id``."""
 
     def __init__(
         self,
@@ -99,9 +108,12 @@ class CcxtVenue:
         backoff_initial_s: float = 0.05,
         backoff_max_s: float = 2.0,
         guards: GuardConfig | None = None,  # rate limiter, circuit breaker, time sync (see client.py)
+        funding_poll_s: float = 30.0,
     ) -> None:
-        if exchange_id != "binance":
-            raise ValueError(f"CcxtVenue trades Binance spot only, not {exchange_id!r}")
+        self.quirks = quirks_for(exchange_id)
+        misfits = [i.id for i in instruments if i.kind is not self.quirks.kind]
+        if misfits:
+            raise ValueError(f"{exchange_id} trades {self.quirks.kind} instruments here, not {', '.join(misfits)}")
         strangers = [i.id for i in instruments if i.venue != name]
         if strangers:
             raise ValueError(f"instruments of another venue than {name!r}: {', '.join(strangers)}")
@@ -116,7 +128,7 @@ class CcxtVenue:
         settings: dict[str, Any] = {"apiKey": api_key, "secret": api_secret, "enableRateLimit": False}
         # ccxt logs request headers (the API key) at DEBUG: its logger redacts the credentials
         settings["logger"] = redacted_logger(f"spreadhawk.venues.ccxt.client.{name}", (api_key, api_secret))
-        settings["options"] = {**_SPOT_OPTIONS, **(options or {})}
+        settings["options"] = {**self.quirks.options, **(options or {})}
         if urls is not None:
             settings["urls"] = dict(urls)
         self._settings = settings
@@ -138,6 +150,9 @@ class CcxtVenue:
         self.reconnects = 0  # user-stream sessions started after the first
         self.stream_live = False  # subscribed and caught up
         self.fills_by_source = {"answer": 0, "stream": 0, "catch_up": 0}  # fills reported, by where from
+        self.funding_poll_s = funding_poll_s
+        self.market_rules: dict[str, MarketRules] = {}  # by symbol, read from the loaded markets
+        self.rate_limits: tuple[RateLimit, ...] = ()  # as the exchange publishes them (exchangeInfo)
 
     # --------------------------------------------------------------------------- lifecycle
     def bind(self, hub: VenueHub) -> None:
@@ -159,11 +174,11 @@ class CcxtVenue:
         """Load markets, mark where trade history starts, report the account, start the user stream.
 
         Trades before ``start`` are reconciliation's business: the catch-up starts after the newest."""
-        self._exchange = GuardedBinance(self._settings, self._guards, self.name)
+        check_client_id(self.quirks, widest_client_id(self.hub.now_ns()))  # before any connection
+        self._exchange = guarded_client(self.quirks.ccxt_id, self._settings, self._guards, self.name)
         await self._exchange.load_markets()
+        await self._read_rules()
         for symbol in self._by_symbol:
-            if symbol not in self._exchange.markets:
-                raise ValueError(f"{symbol} is not listed on {self.exchange_id}")
             if symbol not in self._last_trade_id:  # not resumed: history before now is not ours to book
                 newest = await self._exchange.fetch_my_trades(symbol, None, 1)
                 self._last_trade_id[symbol] = max((int(t["id"]) for t in newest), default=0)
@@ -172,6 +187,20 @@ class CcxtVenue:
         sent_at = asyncio.get_running_loop().time()  # a resumed order's visibility window starts now
         for cid, instrument in self._in_flight_at_resume.items():
             self._spawn(self._look_up(cid, instrument, sent_at), f"look-up-{cid}")
+        perpetuals = [i for i in self._instruments.values() if i.kind is InstrumentKind.PERPETUAL]
+        if perpetuals:  # payments from now on; earlier ones are reconciliation's business
+            # the exchange's clock, not ours: a payment is stamped with the exchange's funding time
+            poller = FundingPoller(perpetuals, int(await self._exchange.fetch_time() or 0))
+            self._spawn(poller.run(lambda: self.exchange, self.hub.now_ns, self._post, self.funding_poll_s), "funding")
+
+    async def _read_rules(self) -> None:
+        """What the exchange publishes about its markets and limits: read, never typed in."""
+        for symbol in self._by_symbol:
+            if symbol not in self._exchange.markets:
+                raise ValueError(f"{symbol} is not listed on {self.exchange_id}")
+            self.market_rules[symbol] = market_rules(self._exchange.markets[symbol], self._exchange.precisionMode)
+        if self.quirks.exchange_info is not None:
+            self.rate_limits = rate_limits(await getattr(self._exchange, self.quirks.exchange_info)())
 
     def report_modes(self, on_mode: ModeListener) -> None:
         """Before ``start``: who hears the mode the client's breaker and bans put the venue in (the
@@ -227,7 +256,7 @@ class CcxtVenue:
         known = self._instrument_of.get(client_order_id)
         for instrument in [known] if known is not None else list(self._instruments.values()):
             try:
-                order = await self.exchange.fetch_order(None, instrument.symbol, {"origClientOrderId": client_order_id})
+                order = await self.exchange.fetch_order(None, instrument.symbol, self._by_client(client_order_id))
             except OrderNotFound:
                 continue  # a network error propagates: it is never "not found"
             return order_report(order, instrument.id, self.hub.now_ns())
@@ -241,13 +270,23 @@ class CcxtVenue:
         return sorted(reports, key=lambda r: r.client_order_id)
 
     async def account_snapshot(self) -> AccountSnapshot:
-        return account_snapshot(await self.exchange.fetch_balance(), self.name, self.hub.now_ns())
+        balance = await self.exchange.fetch_balance()
+        positions: tuple[PositionReport, ...] = ()
+        if self.quirks.kind is InstrumentKind.PERPETUAL:
+            positions = position_reports(await self.exchange.fetch_positions(list(self._by_symbol)), self._by_symbol)
+        return account_snapshot(balance, self.name, self.hub.now_ns(), positions)
+
+    def _by_client(self, cid: ClientOrderId) -> dict[str, Any]:
+        """The params naming an order by our client id in fetch_order / cancel_order."""
+        if self.quirks.client_id_lookup is None:
+            raise NotImplementedError(f"{self.exchange_id} cannot look an order up by client id")
+        return {self.quirks.client_id_lookup: cid}
 
     # --------------------------------------------------------------------------- submit
     async def _submit(self, command: SubmitOrder, instrument: Instrument) -> None:
         cid = command.client_order_id
         try:
-            request = create_request(command, instrument)
+            request = create_request(command, instrument, self.quirks)
         except OrderMappingError as exc:  # nothing was sent
             self._refused(OrderRejected(self.hub.now_ns(), cid, str(exc), RejectCode.OTHER))
             return
@@ -257,7 +296,7 @@ class CcxtVenue:
                 request.symbol, request.order_type, request.side, request.amount, request.price, request.params
             )
         except ExchangeError as exc:  # a definite answer: the order was refused
-            self._refused(OrderRejected(self.hub.now_ns(), cid, str(exc), reject_code(exc)))
+            self._refused(OrderRejected(self.hub.now_ns(), cid, str(exc), reject_code(exc, self.quirks)))
             return
         except Exception as exc:  # sent, its answer lost or unreadable: the outcome is unknown
             if not isinstance(exc, (*_UNKNOWN_OUTCOME, CcxtError)):
@@ -266,7 +305,24 @@ class CcxtVenue:
             await self._look_up(cid, instrument, sent_at)
             return
         crashpoint("after_send_before_ack")
-        self._report_order(cid, instrument, order, order.get("trades") or [])
+        trades = order.get("trades") or []
+        if not trades and decimal(order.get("filled") or 0) and not self.quirks.trades_in_order_answer:
+            # The answer says it filled but not how (USD-M): the fills must be reported before its end.
+            trades = await self._order_trades(cid, instrument, order)
+        self._report_order(cid, instrument, order, trades)
+
+    async def _order_trades(self, cid: ClientOrderId, instrument: Instrument, order: dict[str, Any]) -> list[Any]:
+        for attempt in range(5):
+            try:
+                trades: list[Any] = await self.exchange.fetch_my_trades(
+                    instrument.symbol, None, None, {"orderId": order["id"]}
+                )
+            except (*_UNKNOWN_OUTCOME, CcxtError) as exc:
+                log.warning("venue %s: trades of %s not read (%s); retrying", self.name, cid, exc)
+                await asyncio.sleep(self._delay(attempt))
+                continue
+            return trades
+        return []  # the user stream and the catch-up still bring them
 
     async def _look_up(self, cid: ClientOrderId, instrument: Instrument, sent_at: float) -> None:
         """Find an order whose submit answer was lost, by client id, until the venue answers for it."""
@@ -274,7 +330,7 @@ class CcxtVenue:
         attempt = 0
         while True:
             try:
-                order = await self.exchange.fetch_order(None, instrument.symbol, {"origClientOrderId": cid})
+                order = await self.exchange.fetch_order(None, instrument.symbol, self._by_client(cid))
                 trades = await self.exchange.fetch_my_trades(instrument.symbol, None, None, {"orderId": order["id"]})
             except OrderNotFound:
                 hidden_for = loop.time() - sent_at
@@ -331,7 +387,7 @@ class CcxtVenue:
         last_error = ""
         for attempt in range(attempts):
             try:
-                await self.exchange.cancel_order(None, instrument.symbol, {"origClientOrderId": cid})
+                await self.exchange.cancel_order(None, instrument.symbol, self._by_client(cid))
             except OrderNotFound as exc:  # -2011: gone (it may have filled: the fill comes separately)
                 self._post(OrderCancelRejected(self.hub.now_ns(), cid, f"unknown order: {exc}"))
                 return

@@ -80,6 +80,7 @@ class FuturesApi(OrdersApi):
             app.router.add_route(method, path, self._signed(handler, places=handler == self._new_futures_order))
         for method in ("POST", "PUT", "DELETE"):
             app.router.add_route(method, "/fapi/v1/listenKey", self._listen_key)
+        app.router.add_get("/fapi/v1/fundingRate", self._funding_rate)  # public: market data
         app.router.add_get("/emulator/truth", self._truth)
         app.router.add_get("/admin/truth", self._truth)
         app.router.add_post("/emulator/order_fault", self._post_fault)
@@ -151,6 +152,17 @@ class FuturesApi(OrdersApi):
             and (end is None or i.time <= end)
         ]  # fmt: skip
         return [income_json(i) for i in records[:limit]]
+
+    async def _funding_rate(self, request: web.Request) -> web.Response:
+        """``GET /fapi/v1/fundingRate``: the funding times the replay has passed, with rate and mark."""
+        wanted = request.query.get("symbol", "").upper() or None
+        start = int(request.query.get("startTime", 0) or 0)
+        rates = [
+            {"symbol": s, "fundingTime": t, "fundingRate": str(r), "markPrice": str(m)}
+            for s, t, r, m in self.futures.funding_rates
+            if wanted in (None, s) and t >= start
+        ]
+        return web.json_response(rates[: int(request.query.get("limit", 100) or 100)])
 
     async def _leverage_bracket(self, request: web.Request, params: dict[str, str]) -> Any:
         bracket = {"bracket": 1, "initialLeverage": 125, "notionalCap": 1_000_000_000, "notionalFloor": 0,

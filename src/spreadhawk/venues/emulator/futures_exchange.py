@@ -88,6 +88,7 @@ class FuturesExchange(SpotExchange):
         self.leverage = leverage
         self.positions: dict[str, Position] = {symbol: Position() for symbol in rules}
         self.income: list[Income] = []
+        self.funding_rates: list[tuple[str, int, Decimal, Decimal]] = []  # (symbol, time, rate, mark) applied
         self.account_listeners: list[AccountListener] = []
         self._mark: dict[str, Decimal] = {}
         self._funding: dict[str, tuple[int, Decimal]] = {}  # symbol -> (next funding time, its rate)
@@ -203,6 +204,7 @@ class FuturesExchange(SpotExchange):
             mark = Decimal(str(data["p"])) if event_ms == funding_ms else self._mark.get(symbol)
             del self._funding[symbol]
             if mark is not None:
+                self.funding_rates.append((symbol, funding_ms, rate, mark))
                 self._pay_funding(symbol, funding_ms, rate, mark)
         self._mark[symbol] = Decimal(str(data["p"]))
         if "T" in data and "r" in data and int(data["T"]) > event_ms:
