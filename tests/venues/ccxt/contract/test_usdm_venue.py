@@ -46,6 +46,9 @@ def test_positions_margin_refusals_and_realized_pnl(shared_data: Path) -> None:
             cid = lv.submit("open-1", OrderSide.BUY, OrderType.MARKET, qty)
             await lv.until(lambda: lv.status(cid) is OrderStatus.FILLED, "the opening fill")
 
+            # read from the exchange's exchangeInfo (the recorded BINANCE_FUTURES.0 answer), never typed in
+            assert [(r.kind, r.limit) for r in lv.venue.rate_limits] == [("REQUEST_WEIGHT", 2400), ("ORDERS", 1200),
+                                                                         ("ORDERS", 300)]  # fmt: skip
             snapshot = await lv.venue.account_snapshot()
             assert snapshot.positions == (PositionReport(PERP.id, qty, ask),)
             wallet = START - _fee(ask, qty, USDM.taker_fee)
