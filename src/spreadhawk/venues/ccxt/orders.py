@@ -31,6 +31,7 @@ from spreadhawk.venues.ccxt.quirks import Quirks
 __all__ = [
     "CreateRequest",
     "OrderMappingError",
+    "answer_trades",
     "create_request",
     "decimal",
     "fill_from_trade",
@@ -176,3 +177,18 @@ def order_report(order: dict[str, Any], instrument_id: InstrumentId, ts_ns: int)
         decimal(order.get("filled") or 0),
         str(order.get("status")) == "open",
     )
+
+
+def answer_trades(order: dict[str, Any], trades: list[dict[str, Any]]) -> list[tuple[dict[str, Any], Decimal | None]]:
+    """An order's trades (from its answer or a look-up) in trade-id order, each with what the order
+    leaves after it. Only a closed order's fills say what is left (otherwise None: the engine derives
+    it). An answer's fills may lack the order id and side: they are the order's."""
+    closed = order.get("status") == "closed"
+    filled_total = sum((decimal(t["amount"]) for t in trades), Decimal(0))
+    cumulative = Decimal(0)
+    found = []
+    for raw in sorted(trades, key=lambda t: int(t["id"])):
+        cumulative += decimal(raw["amount"])
+        trade = {**raw, "order": raw.get("order") or str(order["id"]), "side": raw.get("side") or order["side"]}
+        found.append((trade, filled_total - cumulative if closed else None))
+    return found

@@ -32,6 +32,7 @@ __all__ = [
     "market_rules",
     "quirks_for",
     "rate_limits",
+    "read_published",
     "widest_client_id",
 ]
 
@@ -262,3 +263,17 @@ def rate_limits(exchange_info: Mapping[str, Any]) -> tuple[RateLimit, ...]:
         RateLimit(str(r["rateLimitType"]), str(r["interval"]), int(r["intervalNum"]), int(r["limit"]))
         for r in exchange_info.get("rateLimits") or []
     )
+
+
+async def read_published(
+    exchange: Any, quirks: Quirks, symbols: list[str]
+) -> tuple[dict[str, MarketRules], tuple[RateLimit, ...]]:
+    """What the exchange publishes about ``symbols`` (from ccxt's loaded markets) and its limits (from
+    its exchangeInfo, where it has one); a symbol it does not list is an error."""
+    rules: dict[str, MarketRules] = {}
+    for symbol in symbols:
+        if symbol not in exchange.markets:
+            raise ValueError(f"{symbol} is not listed on {quirks.ccxt_id}")
+        rules[symbol] = market_rules(exchange.markets[symbol], exchange.precisionMode)
+    limits = rate_limits(await getattr(exchange, quirks.exchange_info)()) if quirks.exchange_info else ()
+    return rules, limits

@@ -35,7 +35,7 @@ from decimal import Decimal
 from typing import Any
 
 from ccxt.base.errors import BaseError as CcxtError
-from ccxt.base.errors import ExchangeError, OperationFailed, OrderNotFound
+from ccxt.base.errors import ExchangeError, OrderNotFound
 
 from spreadhawk.domain.accounts import AccountSnapshot, OrderReport, PositionReport
 from spreadhawk.domain.events import (
@@ -57,8 +57,10 @@ from spreadhawk.venues.ccxt.account import account_snapshot, position_reports
 from spreadhawk.venues.ccxt.client import GuardConfig, ModeListener
 from spreadhawk.venues.ccxt.funding import FundingPoller
 from spreadhawk.venues.ccxt.guarded import guarded_client
+from spreadhawk.venues.ccxt.order_requests import UNKNOWN_OUTCOME, NeverArrived, OrderRequests
 from spreadhawk.venues.ccxt.orders import (
     OrderMappingError,
+    answer_trades,
     create_request,
     decimal,
     fill_from_trade,
@@ -71,9 +73,8 @@ from spreadhawk.venues.ccxt.quirks import (
     MarketRules,
     RateLimit,
     check_client_id,
-    market_rules,
     quirks_for,
-    rate_limits,
+    read_published,
     widest_client_id,
 )
 from spreadhawk.venues.ccxt.redact import redacted_logger
@@ -82,10 +83,7 @@ __all__ = ["CcxtVenue"]
 
 log = logging.getLogger(__name__)
 
-# Errors after which a request's outcome is unknown: the request may or may not have taken effect.
-# ccxt's NetworkError family (timeouts, 5xx, -1007, 429) is OperationFailed; OSError and
-# TimeoutError are what aiohttp may let through.
-_UNKNOWN_OUTCOME = (OperationFailed, OSError, TimeoutError)
+_UNKNOWN_OUTCOME = UNKNOWN_OUTCOME  # see order_requests (the user stream's error handling uses it too)
 
 # A ccxt trade, what its order leaves after it, and where it came from (stream or catch-up).
 _Trade = tuple[dict[str, Any], Decimal | None, str]
@@ -151,6 +149,7 @@ class CcxtVenue:
         self.stream_live = False  # subscribed and caught up
         self.fills_by_source = {"answer": 0, "stream": 0, "catch_up": 0}  # fills reported, by where from
         self.funding_poll_s = funding_poll_s
+        self.requests = OrderRequests(lambda: self.exchange, self.quirks, self._delay, name)
         self.market_rules: dict[str, MarketRules] = {}  # by symbol, read from the loaded markets
         self.rate_limits: tuple[RateLimit, ...] = ()  # as the exchange publishes them (exchangeInfo)
 
@@ -177,7 +176,7 @@ class CcxtVenue:
         check_client_id(self.quirks, widest_client_id(self.hub.now_ns()))  # before any connection
         self._exchange = guarded_client(self.quirks.ccxt_id, self._settings, self._guards, self.name)
         await self._exchange.load_markets()
-        await self._read_rules()
+        self.market_rules, self.rate_limits = await read_published(self._exchange, self.quirks, list(self._by_symbol))
         for symbol in self._by_symbol:
             if symbol not in self._last_trade_id:  # not resumed: history before now is not ours to book
                 newest = await self._exchange.fetch_my_trades(symbol, None, 1)
@@ -192,15 +191,6 @@ class CcxtVenue:
             # the exchange's clock, not ours: a payment is stamped with the exchange's funding time
             poller = FundingPoller(perpetuals, int(await self._exchange.fetch_time() or 0))
             self._spawn(poller.run(lambda: self.exchange, self.hub.now_ns, self._post, self.funding_poll_s), "funding")
-
-    async def _read_rules(self) -> None:
-        """What the exchange publishes about its markets and limits: read, never typed in."""
-        for symbol in self._by_symbol:
-            if symbol not in self._exchange.markets:
-                raise ValueError(f"{symbol} is not listed on {self.exchange_id}")
-            self.market_rules[symbol] = market_rules(self._exchange.markets[symbol], self._exchange.precisionMode)
-        if self.quirks.exchange_info is not None:
-            self.rate_limits = rate_limits(await getattr(self._exchange, self.quirks.exchange_info)())
 
     def report_modes(self, on_mode: ModeListener) -> None:
         """Before ``start``: who hears the mode the client's breaker and bans put the venue in (the
@@ -256,7 +246,9 @@ class CcxtVenue:
         known = self._instrument_of.get(client_order_id)
         for instrument in [known] if known is not None else list(self._instruments.values()):
             try:
-                order = await self.exchange.fetch_order(None, instrument.symbol, self._by_client(client_order_id))
+                order = await self.exchange.fetch_order(
+                    None, instrument.symbol, self.requests.by_client(client_order_id)
+                )
             except OrderNotFound:
                 continue  # a network error propagates: it is never "not found"
             return order_report(order, instrument.id, self.hub.now_ns())
@@ -275,12 +267,6 @@ class CcxtVenue:
         if self.quirks.kind is InstrumentKind.PERPETUAL:
             positions = position_reports(await self.exchange.fetch_positions(list(self._by_symbol)), self._by_symbol)
         return account_snapshot(balance, self.name, self.hub.now_ns(), positions)
-
-    def _by_client(self, cid: ClientOrderId) -> dict[str, Any]:
-        """The params naming an order by our client id in fetch_order / cancel_order."""
-        if self.quirks.client_id_lookup is None:
-            raise NotImplementedError(f"{self.exchange_id} cannot look an order up by client id")
-        return {self.quirks.client_id_lookup: cid}
 
     # --------------------------------------------------------------------------- submit
     async def _submit(self, command: SubmitOrder, instrument: Instrument) -> None:
@@ -308,43 +294,17 @@ class CcxtVenue:
         trades = order.get("trades") or []
         if not trades and decimal(order.get("filled") or 0) and not self.quirks.trades_in_order_answer:
             # The answer says it filled but not how (USD-M): the fills must be reported before its end.
-            trades = await self._order_trades(cid, instrument, order)
+            trades = await self.requests.order_trades(instrument.symbol, str(order["id"]))
         self._report_order(cid, instrument, order, trades)
 
-    async def _order_trades(self, cid: ClientOrderId, instrument: Instrument, order: dict[str, Any]) -> list[Any]:
-        for attempt in range(5):
-            try:
-                trades: list[Any] = await self.exchange.fetch_my_trades(
-                    instrument.symbol, None, None, {"orderId": order["id"]}
-                )
-            except (*_UNKNOWN_OUTCOME, CcxtError) as exc:
-                log.warning("venue %s: trades of %s not read (%s); retrying", self.name, cid, exc)
-                await asyncio.sleep(self._delay(attempt))
-                continue
-            return trades
-        return []  # the user stream and the catch-up still bring them
-
     async def _look_up(self, cid: ClientOrderId, instrument: Instrument, sent_at: float) -> None:
-        """Find an order whose submit answer was lost, by client id, until the venue answers for it."""
-        loop = asyncio.get_running_loop()
-        attempt = 0
-        while True:
-            try:
-                order = await self.exchange.fetch_order(None, instrument.symbol, self._by_client(cid))
-                trades = await self.exchange.fetch_my_trades(instrument.symbol, None, None, {"orderId": order["id"]})
-            except OrderNotFound:
-                hidden_for = loop.time() - sent_at
-                if hidden_for >= self.visibility_window_s:
-                    reason = f"not found at the venue {hidden_for:.2f} s after it was sent: it never arrived"
-                    self._refused(OrderRejected(self.hub.now_ns(), cid, reason, RejectCode.OTHER))
-                    return
-            except (*_UNKNOWN_OUTCOME, CcxtError) as exc:  # no answer is not "not found": keep asking
-                log.warning("venue %s: look-up of %s failed (%s); retrying", self.name, cid, exc)
-            else:
-                self._report_order(cid, instrument, order, trades)
-                return
-            await asyncio.sleep(self._delay(attempt))
-            attempt += 1
+        """Find an order whose submit answer was lost (``OrderRequests.look_up``), then report it."""
+        outcome = await self.requests.look_up(instrument.symbol, cid, sent_at, self.visibility_window_s)
+        if isinstance(outcome, NeverArrived):
+            reason = f"not found at the venue {outcome.hidden_for_s:.2f} s after it was sent: it never arrived"
+            self._refused(OrderRejected(self.hub.now_ns(), cid, reason, RejectCode.OTHER))
+        else:
+            self._report_order(cid, instrument, outcome.order, outcome.trades)
 
     def _report_order(
         self, cid: ClientOrderId, instrument: Instrument, order: dict[str, Any], trades: list[dict[str, Any]]
@@ -353,15 +313,7 @@ class CcxtVenue:
         venue_order_id = str(order["id"])
         self._client_of[venue_order_id] = cid
         self._post(OrderAccepted(self.hub.now_ns(), cid, venue_order_id))
-        closed = order.get("status") == "closed"
-        filled_total = sum((decimal(t["amount"]) for t in trades), Decimal(0))
-        cumulative = Decimal(0)
-        for raw in sorted(trades, key=lambda t: int(t["id"])):
-            cumulative += decimal(raw["amount"])
-            # Only a closed order's fills say what is left; otherwise the engine derives it.
-            leaves = filled_total - cumulative if closed else None
-            # An order answer's fills may lack the order id and side: they are the order's.
-            trade = {**raw, "order": raw.get("order") or venue_order_id, "side": raw.get("side") or order["side"]}
+        for trade, leaves in answer_trades(order, trades):
             self._post_fill(trade, cid, instrument, leaves, "answer")
         for trade, leaves, source in self._held.pop(cid, []):
             self._post_fill(trade, cid, instrument, leaves, source)
@@ -382,26 +334,12 @@ class CcxtVenue:
         self._post(event)
 
     # --------------------------------------------------------------------------- cancel
-    async def _cancel(self, cid: ClientOrderId, instrument: Instrument, attempts: int = 5) -> None:
-        # Re-sending a cancel by client id is safe (it cannot create anything), unlike a submit.
-        last_error = ""
-        for attempt in range(attempts):
-            try:
-                await self.exchange.cancel_order(None, instrument.symbol, self._by_client(cid))
-            except OrderNotFound as exc:  # -2011: gone (it may have filled: the fill comes separately)
-                self._post(OrderCancelRejected(self.hub.now_ns(), cid, f"unknown order: {exc}"))
-                return
-            except ExchangeError as exc:
-                self._post(OrderCancelRejected(self.hub.now_ns(), cid, str(exc)))
-                return
-            except (*_UNKNOWN_OUTCOME, CcxtError) as exc:
-                last_error = f"{type(exc).__name__}: {exc}"
-                await asyncio.sleep(self._delay(attempt))
-                continue
+    async def _cancel(self, cid: ClientOrderId, instrument: Instrument) -> None:
+        refused = await self.requests.cancel(instrument.symbol, cid)
+        if refused is None:
             self._post(OrderCanceled(self.hub.now_ns(), cid))
-            return
-        reason = f"cancel outcome unknown after {attempts} attempts ({last_error}); reconciliation decides"
-        self._post(OrderCancelRejected(self.hub.now_ns(), cid, reason))
+        else:
+            self._post(OrderCancelRejected(self.hub.now_ns(), cid, refused))
 
     # --------------------------------------------------------------------------- fills
     async def _user_stream(self) -> None:
