@@ -183,6 +183,7 @@ def test_fills_arrive_on_the_futures_user_stream(shared_data: Path) -> None:
         async with usdm(shared_data) as (_, ex):
             book = await ex.fetch_order_book(SYMBOL, 20)
             watcher = asyncio.ensure_future(ex.watch_my_trades())
+            wallet = asyncio.ensure_future(ex.watch_balance())  # ACCOUNT_UPDATE on the same stream
             await asyncio.sleep(0.2)  # noqa: TID251 -- let the subscription reach the server, in real time
             await ex.create_order(SYMBOL, "market", "buy", 0.003, None, {"newClientOrderId": "stream-1"})
             trades = await asyncio.wait_for(watcher, 5)
@@ -190,6 +191,10 @@ def test_fills_arrive_on_the_futures_user_stream(shared_data: Path) -> None:
             assert [(_d(t["price"]), _d(t["amount"])) for t in trades] == fills[:1]
             assert trades[0]["info"]["c"] == "stream-1"
             assert _d(trades[0]["fee"]["cost"]) == (fills[0][0] * fills[0][1] * TAKER).quantize(EIGHT)
+            balance = await asyncio.wait_for(wallet, 5)
+            assert balance["info"]["e"] == "ACCOUNT_UPDATE"
+            assert _d(balance["info"]["a"]["B"][0]["wb"]) == WALLET - _fee(fills, TAKER)
+            assert balance["info"]["a"]["P"][0]["pa"] == "0.00300000"
 
     run(scenario)
 

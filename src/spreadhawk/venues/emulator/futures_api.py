@@ -7,6 +7,7 @@ on ``/fapi`` as on ``/api``); the routes and the answers are the futures ones:
   (``fromId``, ``orderId``), ``GET /fapi/v2|v3/account``, ``GET /fapi/v2|v3/balance``,
   ``GET /fapi/v2|v3/positionRisk``, ``GET /fapi/v1/income`` (``incomeType=FUNDING_FEE``),
   ``GET /fapi/v1/leverageBracket`` (ccxt reads it before ``fetch_positions``);
+* ``GET /fapi/v1/fundingRate`` (public): the funding times the replay passed, with rate and mark;
 * ``POST/PUT/DELETE /fapi/v1/listenKey``; the stream on ``/ws/<listenKey>`` carries
   ``ORDER_TRADE_UPDATE`` and ``ACCOUNT_UPDATE`` (``m`` = ORDER or FUNDING_FEE);
 * ``GET /emulator/truth`` with the positions and the funding paid.
