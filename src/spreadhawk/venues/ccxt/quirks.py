@@ -23,6 +23,7 @@ from spreadhawk.domain.instruments import InstrumentKind
 from spreadhawk.engine.order_ids import MAX_LENGTH, ClientOrderIds, run_prefix
 
 __all__ = [
+    "MY_TRADES",
     "QUIRKS",
     "ClientIdError",
     "MarketRules",

@@ -70,6 +70,7 @@ from spreadhawk.venues.ccxt.orders import (
     stream_leaves,
 )
 from spreadhawk.venues.ccxt.quirks import (
+    MY_TRADES,
     MarketRules,
     RateLimit,
     check_client_id,
@@ -109,6 +110,8 @@ class CcxtVenue:
         funding_poll_s: float = 30.0,
     ) -> None:
         self.quirks = quirks_for(exchange_id)
+        if MY_TRADES not in self.quirks.streams:  # fills come from it (see the module doc)
+            raise ValueError(f"{exchange_id} has no {MY_TRADES} stream: CcxtVenue cannot hear its fills")
         misfits = [i.id for i in instruments if i.kind is not self.quirks.kind]
         if misfits:
             raise ValueError(f"{exchange_id} trades {self.quirks.kind} instruments here, not {', '.join(misfits)}")
