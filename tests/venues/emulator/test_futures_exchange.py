@@ -226,8 +226,18 @@ def test_funding_is_paid_at_the_recorded_funding_time(shared_data: Path) -> None
             book = await ex.fetch_order_book(SYMBOL, 20)
             await ex.create_order(SYMBOL, "market", "sell", 0.05)  # short: pays when the rate is negative
             sold = _sweep([[_d(p), _d(q)] for p, q, *_ in book["bids"]], Decimal("0.05"))
+            reasons: list[str] = []
+
+            async def account_updates() -> None:  # the stream's ACCOUNT_UPDATE reasons, until funding
+                while "FUNDING_FEE" not in reasons:
+                    reasons.append((await ex.watch_balance())["info"]["a"]["m"])
+
+            listener = asyncio.ensure_future(account_updates())
+            await asyncio.sleep(0.2)  # noqa: TID251 -- let the subscription reach the server, in real time
             emulator.start_replay()
             await emulator.replay.finished.wait()
+            await asyncio.wait_for(listener, 5)
+            assert reasons == ["FUNDING_FEE"]  # the only account change during the replay
 
             amount = (Decimal("0.05") * mark * rate).quantize(EIGHT)  # -(-0.05) x mark x rate
             history = await ex.fetch_funding_history(SYMBOL)
