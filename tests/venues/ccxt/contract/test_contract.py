@@ -144,10 +144,11 @@ def test_an_ioc_larger_than_the_best_level_fills_partly_then_expires(target: Tar
 
 
 @by_name
-def test_a_lost_answer_is_resolved_by_client_id_without_a_resend(target: Target, shared_data: Path) -> None:
+@pytest.mark.parametrize("fault", ["commit_then_drop_response", "commit_then_503_unknown", "-1007"])
+def test_a_lost_answer_is_resolved_by_client_id_without_a_resend(target: Target, fault: str, shared_data: Path) -> None:
     async def scenario() -> None:
         async with live(target, shared_data) as lv:
-            await lv.fault(kind="commit_then_drop_response")
+            await lv.fault(kind=fault)  # the order is committed, its answer lost / unknown
             bids, _ = await lv.book()
             cid = lv.submit("c-lost", OrderSide.BUY, OrderType.LIMIT, "0.01", bids[0][0] - 100)
             await lv.until(lambda: lv.status(cid) is OrderStatus.ACCEPTED, "the look-up")
