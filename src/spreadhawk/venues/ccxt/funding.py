@@ -28,17 +28,27 @@ log = logging.getLogger(__name__)
 class FundingPoller:
     """Reports each funding payment of ``instruments`` once, through ``post``."""
 
-    def __init__(self, instruments: Sequence[Instrument], since_ms: int) -> None:
+    def __init__(self, instruments: Sequence[Instrument]) -> None:
         self.instruments = list(instruments)
-        self._since = dict.fromkeys((i.symbol for i in instruments), since_ms)
+        self._since: dict[str, int | None] = dict.fromkeys(i.symbol for i in instruments)
         self._seen: set[str] = set()
+
+    async def prime(self, exchange: Any) -> None:
+        """At start: the payments already in the history are reconciliation's business, not news. Marked
+        by the exchange's own ids and times, never by our clock (the emulator's income is stamped with
+        the recorded funding times; a real exchange's with its own clock)."""
+        for instrument in self.instruments:
+            for payment in await exchange.fetch_funding_history(instrument.symbol):
+                self._seen.add(_key(payment))
+                stamp = int(payment.get("timestamp") or 0)
+                self._since[instrument.symbol] = max(self._since[instrument.symbol] or 0, stamp)
 
     async def poll(self, exchange: Any, now_ns: Callable[[], int], post: Callable[[FundingPaid], None]) -> None:
         """One pass: every payment since the last one seen, per instrument."""
         for instrument in self.instruments:
             payments = await exchange.fetch_funding_history(instrument.symbol, self._since[instrument.symbol])
             for payment in sorted(payments, key=lambda p: int(p.get("timestamp") or 0)):
-                key = str(payment.get("id") or (payment.get("info") or {}).get("tranId"))
+                key = _key(payment)
                 if key in self._seen:
                     continue
                 stamp = int(payment["timestamp"])
@@ -63,3 +73,8 @@ class FundingPoller:
             except (CcxtError, OSError, TimeoutError) as exc:  # the next pass asks again
                 log.warning("funding history not read (%s); retrying in %.1f s", exc, every_s)
             await asyncio.sleep(every_s)
+
+
+def _key(payment: dict[str, Any]) -> str:
+    """The exchange's id of a payment (Binance ``tranId``), as ccxt exposes it."""
+    return str(payment.get("id") or (payment.get("info") or {}).get("tranId"))

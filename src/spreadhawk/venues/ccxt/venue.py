@@ -191,8 +191,8 @@ class CcxtVenue:
             self._spawn(self._look_up(cid, instrument, sent_at), f"look-up-{cid}")
         perpetuals = [i for i in self._instruments.values() if i.kind is InstrumentKind.PERPETUAL]
         if perpetuals:  # payments from now on; earlier ones are reconciliation's business
-            # the exchange's clock, not ours: a payment is stamped with the exchange's funding time
-            poller = FundingPoller(perpetuals, int(await self._exchange.fetch_time() or 0))
+            poller = FundingPoller(perpetuals)
+            await poller.prime(self._exchange)
             self._spawn(poller.run(lambda: self.exchange, self.hub.now_ns, self._post, self.funding_poll_s), "funding")
 
     def report_modes(self, on_mode: ModeListener) -> None:

@@ -96,7 +96,9 @@ def test_a_funding_payment_is_reported_once_as_funding_paid(shared_data: Path) -
     capture = load_capture(*(folder / name for name in FUNDING_DAY))
 
     async def scenario() -> None:
-        async with live(USDM, shared_data, [capture], funding_poll_s=0.1) as lv:
+        async with live(
+            USDM, shared_data, [capture], funding_poll_s=2.0
+        ) as lv:  # income costs weight 30: poll like a client that respects it
             qty = Decimal("0.05")
             cid = lv.submit("long-1", OrderSide.BUY, OrderType.MARKET, qty)
             await lv.until(lambda: lv.status(cid) is OrderStatus.FILLED, "the position")
