@@ -15,7 +15,7 @@ on ``/fapi`` as on ``/api``); the routes and the answers are the futures ones:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -57,9 +57,16 @@ class FuturesUserStreams(UserStreams):
 class FuturesApi(OrdersApi):
     """Routes the USD-M endpoints of ``exchange`` for the holders of ``keys``."""
 
-    def __init__(self, exchange: FuturesExchange, keys: list[ApiKey], streams: UserStreams) -> None:
+    def __init__(
+        self,
+        exchange: FuturesExchange,
+        keys: list[ApiKey],
+        streams: UserStreams,
+        recorded_funding: Callable[[dict[str, str]], list[dict[str, Any]]] | None = None,
+    ) -> None:
         super().__init__(exchange, keys, streams)
         self.futures = exchange
+        self._recorded_funding = recorded_funding  # history_api's, for symbols this side does not trade
 
     def add_routes(self, app: web.Application) -> None:
         signed: list[tuple[str, str, Handler]] = [
@@ -156,8 +163,14 @@ class FuturesApi(OrdersApi):
         return [income_json(i) for i in records[:limit]]
 
     async def _funding_rate(self, request: web.Request) -> web.Response:
-        """``GET /fapi/v1/fundingRate``: the funding times the replay has passed, with rate and mark."""
+        """``GET /fapi/v1/fundingRate``: the funding times the replay has passed, with rate and mark; for a
+        symbol this side does not trade, the recorded history (``history_api``)."""
         wanted = request.query.get("symbol", "").upper() or None
+        if wanted not in self.futures.rules and self._recorded_funding is not None:
+            try:
+                return web.json_response(self._recorded_funding(dict(request.query)))
+            except Exception as exc:  # the history's own refusals (bad symbol, limit) are answers
+                return web.json_response({"code": getattr(exc, "code", -1100), "msg": str(exc)}, status=400)
         start = int(request.query.get("startTime", 0) or 0)
         rates = [
             {"symbol": s, "fundingTime": t, "fundingRate": str(r), "markPrice": str(m)}

@@ -185,7 +185,8 @@ class BinanceEmulator:
         app.router.add_post("/emulator/fault", self._post_fault)
         app.router.add_post("/emulator/start", self._post_start)
         app.router.add_get("/emulator/status", self._status)
-        self.history.add_routes(app)
+        # with a USD-M order side, fundingRate is the side's (the funding the replay applied), then history's
+        self.history.add_routes(app, funding=self.trading is None or self.market is not Market.USDM)
         if self.trading is not None:
             self._add_trading(app, self.trading)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
@@ -209,7 +210,7 @@ class BinanceEmulator:
             )
             self.exchange = futures
             self.user_streams = FuturesUserStreams(futures, secrets)
-            self.orders_api = FuturesApi(futures, list(trading.keys), self.user_streams)
+            self.orders_api = FuturesApi(futures, list(trading.keys), self.user_streams, self.history.funding_rate)
         else:
             self.exchange = SpotExchange(rules, self.replay.books, trading.balances, **fees, clock=clock)
             self.user_streams = UserStreams(self.exchange, secrets)
