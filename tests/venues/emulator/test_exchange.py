@@ -400,10 +400,3 @@ def test_a_marketable_gtc_limit_takes_what_it_can_and_rests_the_rest(shared_data
             assert _d(balance["BTC"]["free"]) == START["BTC"] + level
 
     run(scenario)
-
-
-def test_the_order_side_is_spot_only(shared_data: Path) -> None:
-    with pytest.raises(ValueError, match="spot only"):
-        BinanceEmulator.from_data_dir(
-            shared_data, Market.USDM, ["BTCUSDT"], trading=TradingConfig((ApiKey(KEY, SECRET),), {})
-        )

@@ -14,7 +14,7 @@ from typing import Any
 
 from ccxt.base.errors import InsufficientFunds, OrderImmediatelyFillable
 
-from spreadhawk.domain.accounts import AccountSnapshot, AssetBalance, OrderReport
+from spreadhawk.domain.accounts import OrderReport
 from spreadhawk.domain.events import (
     Liquidity,
     OrderFilled,
@@ -26,11 +26,12 @@ from spreadhawk.domain.events import (
 )
 from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId
 from spreadhawk.domain.instruments import Instrument
+from spreadhawk.venues.ccxt.quirks import Quirks
 
 __all__ = [
     "CreateRequest",
     "OrderMappingError",
-    "account_snapshot",
+    "answer_trades",
     "create_request",
     "decimal",
     "fill_from_trade",
@@ -70,10 +71,14 @@ def _optional_decimal(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
-def create_request(command: SubmitOrder, instrument: Instrument) -> CreateRequest:
-    """Binance spot order parameters. The client order id rides along as ``newClientOrderId`` so
+def create_request(command: SubmitOrder, instrument: Instrument, quirks: Quirks) -> CreateRequest:
+    """The exchange's order parameters. The client order id rides along (``quirks.client_id_param``) so
     an order whose answer is lost can be looked up by it (it is never a licence to re-send)."""
-    params: dict[str, Any] = {"newClientOrderId": command.client_order_id}
+    params: dict[str, Any] = {quirks.client_id_param: command.client_order_id}
+    if command.reduce_only:
+        if quirks.reduce_only_param is None:
+            raise OrderMappingError(f"{quirks.ccxt_id} has no reduce-only orders ({command.client_order_id})")
+        params[quirks.reduce_only_param] = True
     if command.order_type is OrderType.MARKET:
         if command.quote_quantity is not None:
             # ccxt turns ``quoteOrderQty`` into Binance's quote-sized market order; amount unused.
@@ -83,7 +88,7 @@ def create_request(command: SubmitOrder, instrument: Instrument) -> CreateReques
     if command.price is None:
         raise OrderMappingError(f"limit order {command.client_order_id} has no price")
     if command.post_only:
-        params["postOnly"] = True  # ccxt sends type LIMIT_MAKER (Binance's post-only)
+        params["postOnly"] = True  # ccxt's unified flag, sent as the exchange's own (quirks.post_only)
     elif command.time_in_force is not TimeInForce.GTC:
         params["timeInForce"] = command.time_in_force.value.upper()
     return CreateRequest(
@@ -91,9 +96,11 @@ def create_request(command: SubmitOrder, instrument: Instrument) -> CreateReques
     )
 
 
-def reject_code(error: Exception) -> RejectCode:
-    """What kind of refusal a ccxt exception from ``create_order`` is (Binance error codes)."""
-    if isinstance(error, OrderImmediatelyFillable) or ("-2010" in str(error) and "take" in str(error)):
+def reject_code(error: Exception, quirks: Quirks) -> RejectCode:
+    """What kind of refusal a ccxt exception from ``create_order`` is (the exchange's error texts)."""
+    text = str(error)
+    post_only = any(mark in text for mark in quirks.post_only_rejects) and ("-2010" not in text or "take" in text)
+    if isinstance(error, OrderImmediatelyFillable) or post_only:
         return RejectCode.POST_ONLY
     if isinstance(error, InsufficientFunds) or "insufficient balance" in str(error).lower():
         return RejectCode.INSUFFICIENT_BALANCE
@@ -172,21 +179,16 @@ def order_report(order: dict[str, Any], instrument_id: InstrumentId, ts_ns: int)
     )
 
 
-def account_snapshot(balance: dict[str, Any], venue: str, ts_ns: int) -> AccountSnapshot:
-    """ccxt ``fetch_balance`` as a snapshot: every asset ccxt lists with a total, sorted by asset."""
-    info = balance.get("info")
-    raw = info.get("balances") if isinstance(info, dict) else None
-    if isinstance(raw, list):  # Binance's own strings: exact, where ccxt's floats may not be
-        exact = tuple(
-            AssetBalance(str(b["asset"]), decimal(b["free"]) + decimal(b["locked"]), decimal(b["free"]))
-            for b in sorted(raw, key=lambda b: str(b["asset"]))
-        )
-        return AccountSnapshot(ts_ns, venue, exact)
-    totals = balance.get("total") or {}
-    frees = balance.get("free") or {}
-    balances = tuple(
-        AssetBalance(asset, decimal(totals[asset]), decimal(frees.get(asset, 0)))
-        for asset in sorted(totals)
-        if totals[asset] is not None
-    )
-    return AccountSnapshot(ts_ns, venue, balances)
+def answer_trades(order: dict[str, Any], trades: list[dict[str, Any]]) -> list[tuple[dict[str, Any], Decimal | None]]:
+    """An order's trades (from its answer or a look-up) in trade-id order, each with what the order
+    leaves after it. Only a closed order's fills say what is left (otherwise None: the engine derives
+    it). An answer's fills may lack the order id and side: they are the order's."""
+    closed = order.get("status") == "closed"
+    filled_total = sum((decimal(t["amount"]) for t in trades), Decimal(0))
+    cumulative = Decimal(0)
+    found = []
+    for raw in sorted(trades, key=lambda t: int(t["id"])):
+        cumulative += decimal(raw["amount"])
+        trade = {**raw, "order": raw.get("order") or str(order["id"]), "side": raw.get("side") or order["side"]}
+        found.append((trade, filled_total - cumulative if closed else None))
+    return found

@@ -1,4 +1,9 @@
-"""The trading ``Venue`` port on Binance spot through ccxt (REST) and ccxt.pro (user stream).
+"""The trading ``Venue`` port on an exchange through ccxt (REST) and ccxt.pro (user stream).
+
+What differs between exchanges comes from ``quirks`` (one table entry per exchange id): Binance spot
+(``binance``) and USD-M perpetuals (``binanceusdm``) are complete and tested against the emulator. For
+perpetuals the account snapshot carries the positions and funding payments are reported as
+``FundingPaid`` (``funding``).
 
 ``submit`` and ``cancel`` return at once and schedule a task on the running asyncio loop (the live
 driver's); every outcome is reported through ``VenueHub.post`` (the engine's inbox), never ``emit``,
@@ -37,9 +42,9 @@ from decimal import Decimal
 from typing import Any
 
 from ccxt.base.errors import BaseError as CcxtError
-from ccxt.base.errors import ExchangeError, OperationFailed, OrderNotFound
+from ccxt.base.errors import ExchangeError, OrderNotFound
 
-from spreadhawk.domain.accounts import AccountSnapshot, OrderReport
+from spreadhawk.domain.accounts import AccountSnapshot, OrderReport, PositionReport
 from spreadhawk.domain.events import (
     CancelOrder,
     OrderAccepted,
@@ -53,21 +58,32 @@ from spreadhawk.domain.events import (
     SubmitOrder,
 )
 from spreadhawk.domain.identifiers import ClientOrderId
-from spreadhawk.domain.instruments import Instrument
+from spreadhawk.domain.instruments import Instrument, InstrumentKind
 from spreadhawk.engine.crashpoints import crashpoint
 from spreadhawk.engine.ports import VenueEvent, VenueHub
-from spreadhawk.venues.ccxt.breaker import CircuitOpenError
-from spreadhawk.venues.ccxt.client import GuardConfig, GuardedBinance, ModeListener
-from spreadhawk.venues.ccxt.limiter import RateLimitRefusedError
+from spreadhawk.venues.ccxt.account import account_snapshot, position_reports
+from spreadhawk.venues.ccxt.client import GuardConfig, ModeListener
+from spreadhawk.venues.ccxt.funding import FundingPoller
+from spreadhawk.venues.ccxt.guarded import guarded_client
+from spreadhawk.venues.ccxt.order_requests import UNKNOWN_OUTCOME, NeverArrived, OrderRequests
 from spreadhawk.venues.ccxt.orders import (
     OrderMappingError,
-    account_snapshot,
+    answer_trades,
     create_request,
     decimal,
     fill_from_trade,
     is_terminal_without_fill,
     order_report,
     reject_code,
+)
+from spreadhawk.venues.ccxt.quirks import (
+    MY_TRADES,
+    MarketRules,
+    RateLimit,
+    check_client_id,
+    quirks_for,
+    read_published,
+    widest_client_id,
 )
 from spreadhawk.venues.ccxt.redact import redacted_logger
 from spreadhawk.venues.ccxt.user_stream import UserStream
@@ -76,24 +92,11 @@ __all__ = ["CcxtVenue"]
 
 log = logging.getLogger(__name__)
 
-# Errors after which a request's outcome is unknown: the request may or may not have taken effect.
-# ccxt's NetworkError family (timeouts, 5xx, -1007, 429) is OperationFailed; OSError and
-# TimeoutError are what aiohttp may let through.
-_UNKNOWN_OUTCOME = (OperationFailed, OSError, TimeoutError)
-_SPOT_OPTIONS: dict[str, Any] = {
-    "defaultType": "spot",
-    "fetchMarkets": {"types": ["spot"]},
-    # currencies and margin pairs are sapi calls a spot trader does not need (nor the emulator serve)
-    "fetchCurrencies": False,
-    "fetchMargins": False,
-}
+_UNKNOWN_OUTCOME = UNKNOWN_OUTCOME  # see order_requests (the user stream's error handling uses it too)
 
 # A ccxt trade, what its order leaves after it, and where it came from (stream or catch-up).
 _Trade = tuple[dict[str, Any], Decimal | None, str]
 _CATCH_UP_PAGE = 1000  # Binance's largest myTrades page
-_CANCEL_WARN_EVERY = 5  # unanswered cancel attempts between warnings
-# Requests our own guards refused to send (ExchangeErrors, so a submit is rejected at once).
-_NOT_SENT = (CircuitOpenError, RateLimitRefusedError)
 
 
 def _cumulative(trade: dict[str, Any]) -> Decimal | None:
@@ -104,7 +107,7 @@ def _cumulative(trade: dict[str, Any]) -> Decimal | None:
 
 
 class CcxtVenue:
-    """Binance spot trading for ``instruments`` (their ``venue`` must be ``name``)."""
+    """Trading ``instruments`` (their ``venue`` must be ``name``) on the ccxt exchange ``exchange_id``."""
 
     def __init__(
         self,
@@ -122,9 +125,14 @@ class CcxtVenue:
         heartbeat_s: float = 20.0,
         stall_timeout_s: float = 10.0,
         guards: GuardConfig | None = None,  # rate limiter, circuit breaker, time sync (see client.py)
+        funding_poll_s: float = 30.0,
     ) -> None:
-        if exchange_id != "binance":
-            raise ValueError(f"CcxtVenue trades Binance spot only, not {exchange_id!r}")
+        self.quirks = quirks_for(exchange_id)
+        if MY_TRADES not in self.quirks.streams:  # fills come from it (see the module doc)
+            raise ValueError(f"{exchange_id} has no {MY_TRADES} stream: CcxtVenue cannot hear its fills")
+        misfits = [i.id for i in instruments if i.kind is not self.quirks.kind]
+        if misfits:
+            raise ValueError(f"{exchange_id} trades {self.quirks.kind} instruments here, not {', '.join(misfits)}")
         strangers = [i.id for i in instruments if i.venue != name]
         if strangers:
             raise ValueError(f"instruments of another venue than {name!r}: {', '.join(strangers)}")
@@ -139,7 +147,7 @@ class CcxtVenue:
         settings: dict[str, Any] = {"apiKey": api_key, "secret": api_secret, "enableRateLimit": False}
         # ccxt logs request headers (the API key) at DEBUG: its logger redacts the credentials
         settings["logger"] = redacted_logger(f"spreadhawk.venues.ccxt.client.{name}", (api_key, api_secret))
-        settings["options"] = {**_SPOT_OPTIONS, **(options or {})}
+        settings["options"] = {**self.quirks.options, **(options or {})}
         if urls is not None:
             settings["urls"] = dict(urls)
         self._settings = settings
@@ -170,6 +178,10 @@ class CcxtVenue:
             stall_timeout_s=stall_timeout_s,
         )
         self.fills_by_source = {"answer": 0, "stream": 0, "catch_up": 0}  # fills reported, by where from
+        self.funding_poll_s = funding_poll_s
+        self.requests = OrderRequests(lambda: self.exchange, self.quirks, self._delay, name)
+        self.market_rules: dict[str, MarketRules] = {}  # by symbol, read from the loaded markets
+        self.rate_limits: tuple[RateLimit, ...] = ()  # as the exchange publishes them (exchangeInfo)
 
     # --------------------------------------------------------------------------- lifecycle
     def bind(self, hub: VenueHub) -> None:
@@ -191,11 +203,11 @@ class CcxtVenue:
         """Load markets, mark where trade history starts, report the account, start the user stream.
 
         Trades before ``start`` are reconciliation's business: the catch-up starts after the newest."""
-        self._exchange = GuardedBinance(self._settings, self._guards, self.name)
+        check_client_id(self.quirks, widest_client_id(self.hub.now_ns()))  # before any connection
+        self._exchange = guarded_client(self.quirks.ccxt_id, self._settings, self._guards, self.name)
         await self._exchange.load_markets()
+        self.market_rules, self.rate_limits = await read_published(self._exchange, self.quirks, list(self._by_symbol))
         for symbol in self._by_symbol:
-            if symbol not in self._exchange.markets:
-                raise ValueError(f"{symbol} is not listed on {self.exchange_id}")
             if symbol not in self._last_trade_id:  # not resumed: history before now is not ours to book
                 newest = await self._exchange.fetch_my_trades(symbol, None, 1)
                 self._last_trade_id[symbol] = max((int(t["id"]) for t in newest), default=0)
@@ -204,6 +216,11 @@ class CcxtVenue:
         sent_at = asyncio.get_running_loop().time()  # a resumed order's visibility window starts now
         for cid, instrument in self._in_flight_at_resume.items():
             self._spawn(self._look_up(cid, instrument, sent_at), f"look-up-{cid}")
+        perpetuals = [i for i in self._instruments.values() if i.kind is InstrumentKind.PERPETUAL]
+        if perpetuals:  # payments from now on; earlier ones are reconciliation's business
+            poller = FundingPoller(perpetuals)
+            await poller.prime(self._exchange)
+            self._spawn(poller.run(lambda: self.exchange, self.hub.now_ns, self._post, self.funding_poll_s), "funding")
 
     def report_modes(self, on_mode: ModeListener) -> None:
         """Before ``start``: who hears the mode the client's breaker and bans put the venue in (the
@@ -283,7 +300,9 @@ class CcxtVenue:
         known = self._instrument_of.get(client_order_id)
         for instrument in [known] if known is not None else list(self._instruments.values()):
             try:
-                order = await self.exchange.fetch_order(None, instrument.symbol, {"origClientOrderId": client_order_id})
+                order = await self.exchange.fetch_order(
+                    None, instrument.symbol, self.requests.by_client(client_order_id)
+                )
             except OrderNotFound:
                 continue  # a network error propagates: it is never "not found"
             return order_report(order, instrument.id, self.hub.now_ns())
@@ -297,13 +316,17 @@ class CcxtVenue:
         return sorted(reports, key=lambda r: r.client_order_id)
 
     async def account_snapshot(self) -> AccountSnapshot:
-        return account_snapshot(await self.exchange.fetch_balance(), self.name, self.hub.now_ns())
+        balance = await self.exchange.fetch_balance()
+        positions: tuple[PositionReport, ...] = ()
+        if self.quirks.kind is InstrumentKind.PERPETUAL:
+            positions = position_reports(await self.exchange.fetch_positions(list(self._by_symbol)), self._by_symbol)
+        return account_snapshot(balance, self.name, self.hub.now_ns(), positions)
 
     # --------------------------------------------------------------------------- submit
     async def _submit(self, command: SubmitOrder, instrument: Instrument) -> None:
         cid = command.client_order_id
         try:
-            request = create_request(command, instrument)
+            request = create_request(command, instrument, self.quirks)
         except OrderMappingError as exc:  # nothing was sent
             self._refused(OrderRejected(self.hub.now_ns(), cid, str(exc), RejectCode.OTHER))
             return
@@ -313,7 +336,7 @@ class CcxtVenue:
                 request.symbol, request.order_type, request.side, request.amount, request.price, request.params
             )
         except ExchangeError as exc:  # a definite answer: the order was refused
-            self._refused(OrderRejected(self.hub.now_ns(), cid, str(exc), reject_code(exc)))
+            self._refused(OrderRejected(self.hub.now_ns(), cid, str(exc), reject_code(exc, self.quirks)))
             return
         except Exception as exc:  # sent, its answer lost or unreadable: the outcome is unknown
             if not isinstance(exc, (*_UNKNOWN_OUTCOME, CcxtError)):
@@ -322,29 +345,20 @@ class CcxtVenue:
             await self._look_up(cid, instrument, sent_at)
             return
         crashpoint("after_send_before_ack")
-        self._report_order(cid, instrument, order, order.get("trades") or [])
+        trades = order.get("trades") or []
+        if not trades and decimal(order.get("filled") or 0) and not self.quirks.trades_in_order_answer:
+            # The answer says it filled but not how (USD-M): the fills must be reported before its end.
+            trades = await self.requests.order_trades(instrument.symbol, str(order["id"]))
+        self._report_order(cid, instrument, order, trades)
 
     async def _look_up(self, cid: ClientOrderId, instrument: Instrument, sent_at: float) -> None:
-        """Find an order whose submit answer was lost, by client id, until the venue answers for it."""
-        loop = asyncio.get_running_loop()
-        attempt = 0
-        while True:
-            try:
-                order = await self.exchange.fetch_order(None, instrument.symbol, {"origClientOrderId": cid})
-                trades = await self.exchange.fetch_my_trades(instrument.symbol, None, None, {"orderId": order["id"]})
-            except OrderNotFound:
-                hidden_for = loop.time() - sent_at
-                if hidden_for >= self.visibility_window_s:
-                    reason = f"not found at the venue {hidden_for:.2f} s after it was sent: it never arrived"
-                    self._refused(OrderRejected(self.hub.now_ns(), cid, reason, RejectCode.OTHER))
-                    return
-            except (*_UNKNOWN_OUTCOME, CcxtError) as exc:  # no answer is not "not found": keep asking
-                log.warning("venue %s: look-up of %s failed (%s); retrying", self.name, cid, exc)
-            else:
-                self._report_order(cid, instrument, order, trades)
-                return
-            await asyncio.sleep(self._delay(attempt))
-            attempt += 1
+        """Find an order whose submit answer was lost (``OrderRequests.look_up``), then report it."""
+        outcome = await self.requests.look_up(instrument.symbol, cid, sent_at, self.visibility_window_s)
+        if isinstance(outcome, NeverArrived):
+            reason = f"not found at the venue {outcome.hidden_for_s:.2f} s after it was sent: it never arrived"
+            self._refused(OrderRejected(self.hub.now_ns(), cid, reason, RejectCode.OTHER))
+        else:
+            self._report_order(cid, instrument, outcome.order, outcome.trades)
 
     def _report_order(
         self, cid: ClientOrderId, instrument: Instrument, order: dict[str, Any], trades: list[dict[str, Any]]
@@ -353,15 +367,7 @@ class CcxtVenue:
         venue_order_id = str(order["id"])
         self._client_of[venue_order_id] = cid
         self._post(OrderAccepted(self.hub.now_ns(), cid, venue_order_id))
-        closed = order.get("status") == "closed"
-        filled_total = sum((decimal(t["amount"]) for t in trades), Decimal(0))
-        cumulative = Decimal(0)
-        for raw in sorted(trades, key=lambda t: int(t["id"])):
-            cumulative += decimal(raw["amount"])
-            # Only a closed order's fills say what is left; otherwise the engine derives it.
-            leaves = filled_total - cumulative if closed else None
-            # An order answer's fills may lack the order id and side: they are the order's.
-            trade = {**raw, "order": raw.get("order") or venue_order_id, "side": raw.get("side") or order["side"]}
+        for trade, leaves in answer_trades(order, trades):
             self._post_fill(trade, cid, instrument, leaves, "answer")
         for trade, leaves, source in self._held.pop(cid, []):
             self._post_fill(trade, cid, instrument, leaves, source)
@@ -383,38 +389,11 @@ class CcxtVenue:
 
     # --------------------------------------------------------------------------- cancel
     async def _cancel(self, cid: ClientOrderId, instrument: Instrument) -> None:
-        # Re-sending a cancel by client id is safe (it cannot create anything), unlike a submit; so an
-        # unknown outcome is asked again, with backoff, until the venue answers: giving up would have
-        # to guess canceled or working, and either guess can be wrong (scenario 21).
-        attempt = 0
-        while True:
-            try:
-                await self.exchange.cancel_order(None, instrument.symbol, {"origClientOrderId": cid})
-            except OrderNotFound as exc:  # -2011: gone (it may have filled: the fill comes separately)
-                self._post(OrderCancelRejected(self.hub.now_ns(), cid, f"unknown order: {exc}"))
-                return
-            except _NOT_SENT as exc:
-                # Our own breaker or limiter kept it here: not the exchange's answer about the order
-                # (an earlier attempt may have reached it), so it is asked again, like a lost answer.
-                self._cancel_unanswered(cid, attempt, exc)
-                await asyncio.sleep(self._delay(attempt))
-                attempt += 1
-                continue
-            except ExchangeError as exc:
-                self._post(OrderCancelRejected(self.hub.now_ns(), cid, str(exc)))
-                return
-            except (*_UNKNOWN_OUTCOME, CcxtError) as exc:
-                self._cancel_unanswered(cid, attempt, exc)
-                await asyncio.sleep(self._delay(attempt))
-                attempt += 1
-                continue
+        refused = await self.requests.cancel(instrument.symbol, cid)
+        if refused is None:
             self._post(OrderCanceled(self.hub.now_ns(), cid))
-            return
-
-    def _cancel_unanswered(self, cid: ClientOrderId, attempt: int, exc: Exception) -> None:
-        if attempt % _CANCEL_WARN_EVERY == _CANCEL_WARN_EVERY - 1:
-            log.warning("venue %s: cancel of %s unanswered %d times (%s: %s); still asking",
-                        self.name, cid, attempt + 1, type(exc).__name__, exc)  # fmt: skip
+        else:
+            self._post(OrderCancelRejected(self.hub.now_ns(), cid, refused))
 
     # --------------------------------------------------------------------------- fills
     async def _user_stream(self) -> None:

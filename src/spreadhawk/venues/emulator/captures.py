@@ -86,40 +86,53 @@ def _kind_of(stream: str, data: dict[str, Any]) -> StreamKind | None:
 
 
 @lru_cache(maxsize=8)
-def load_capture(path: Path) -> Capture:
-    """Read a capture once per process (cached: tests start many emulators on the same files)."""
-    require_file(path)
+def load_capture(path: Path, *continued: Path) -> Capture:
+    """Read a capture once per process (cached: tests start many emulators on the same files).
+
+    ``continued``: files that go on with the same stream (a capture split at midnight, such as the
+    USD-M 2023-04-04/05 pair); only the first holds the REST snapshot."""
     messages: list[Message] = []
     snapshot: dict[str, Any] | None = None
     symbol: str | None = None
+    for part in (path, *continued):
+        require_file(part)
+        for received, obj, stream in _lines(part):
+            if "lastUpdateId" in obj:
+                snapshot = snapshot or obj
+                continue
+            data = obj.get("data")
+            if not isinstance(data, dict):
+                continue
+            kind = _kind_of(stream, data)
+            if kind is None:
+                continue
+            if "s" not in data:
+                raise DataFormatError(f"{part}: a {kind} message without a symbol")
+            symbol = symbol or str(data["s"])
+            messages.append(Message(received, str(data["s"]), kind, data))
+    if snapshot is None or symbol is None:
+        raise DataFormatError(f"{path}: no REST depth snapshot or no stream message in the capture")
+    depth = sum(1 for m in messages if m.kind is StreamKind.DEPTH)
+    return Capture(path, symbol, tuple(messages), snapshot, depth)
+
+
+def _lines(path: Path) -> list[tuple[int, dict[str, Any], str]]:
+    """``(receive time ns, JSON object, stream name)`` of every line of a gzip capture."""
+    found: list[tuple[int, dict[str, Any], str]] = []
     try:
         with gzip.open(path, "rt", encoding="utf-8") as lines:
             for number, line in enumerate(lines, start=1):
                 try:
                     stamp, _, body = line.partition(" ")
-                    received = to_ns(int(stamp))
                     obj = json.loads(body)
                     if not isinstance(obj, dict):
                         raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
-                    if "lastUpdateId" in obj:
-                        snapshot = snapshot or obj
-                        continue
-                    data = obj.get("data")
-                    if not isinstance(data, dict):
-                        continue
-                    kind = _kind_of(str(obj.get("stream", "")), data)
-                    if kind is None:
-                        continue
-                    symbol = symbol or str(data["s"])
-                    messages.append(Message(received, str(data["s"]), kind, data))
+                    found.append((to_ns(int(stamp)), obj, str(obj.get("stream", ""))))
                 except (ValueError, KeyError, TypeError) as exc:
                     raise DataFormatError(f"{path}: line {number}: {exc}") from None
     except (OSError, EOFError, zlib.error) as exc:
         raise DataFormatError(f"{path}: cannot read gzip capture: {exc}") from None
-    if snapshot is None or symbol is None:
-        raise DataFormatError(f"{path}: no REST depth snapshot or no stream message in the capture")
-    depth = sum(1 for m in messages if m.kind is StreamKind.DEPTH)
-    return Capture(path, symbol, tuple(messages), snapshot, depth)
+    return found
 
 
 def _price_key(text: str) -> Decimal:

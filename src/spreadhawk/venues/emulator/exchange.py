@@ -13,6 +13,11 @@ Matching rules (simple on purpose, so a test can compute every fill by hand):
 * commissions are charged in the quote asset (``quote notional * fee``, rounded to 8 decimals);
 * a BUY locks ``qty * price`` of the quote asset (a MARKET buy locks nothing: it fills at once), a SELL
   locks ``qty`` of the base asset; fills release the lock.
+
+The futures exchange (``futures_exchange``) is this engine with its hooks overridden: what an order may
+be (``_check_shape``, ``_check_post_only``, ``_check_reduce_only``, ``_check_funds``) and what a fill
+does to the account (``_settle``); the sweep, the resting-order matching and the order book-keeping are
+shared.
 """
 
 from __future__ import annotations
@@ -79,6 +84,7 @@ class Order:
     status: str = "NEW"
     update_time: int = 0
     locked: Decimal = Decimal(0)  # what this order still holds locked (quote for BUY, base for SELL)
+    reduce_only: bool = False  # futures only
 
     @property
     def is_open(self) -> bool:
@@ -97,6 +103,7 @@ class Trade:
     commission_asset: str
     time: int
     maker: bool
+    realized_pnl: Decimal = Decimal(0)  # futures: the PnL this fill closed; 0 on spot
 
     @property
     def quote_qty(self) -> Decimal:
@@ -122,6 +129,12 @@ class _Listeners:
 
 class SpotExchange:
     """One account (every api key trades it) on the symbols of ``rules``, matching against ``books``."""
+
+    order_types: tuple[str, ...] = ORDER_TYPES
+    duplicate = ExchangeError(-2010, "Duplicate order sent.")  # rest-api.md, newClientOrderId
+    bad_client_id = ExchangeError(
+        -1100, f"Illegal characters found in parameter 'newClientOrderId'; legal range is '{CLIENT_ID.pattern}'."
+    )
 
     def __init__(
         self,
@@ -179,28 +192,27 @@ class SpotExchange:
         price: Decimal | None = None,
         time_in_force: str | None = None,
         client_id: str | None = None,
+        reduce_only: bool = False,
     ) -> tuple[Order, list[Trade]]:
         """Validate, commit and match a new order; ExchangeError (nothing committed) when it is refused."""
         rules = self._rules(symbol)
         if side not in ("BUY", "SELL"):
             raise ExchangeError(-1100, "Illegal characters found in parameter 'side'; legal range is 'BUY, SELL'.")
-        if type_ not in ORDER_TYPES:
+        if type_ not in self.order_types:
             raise ExchangeError(-1116, "Invalid orderType.")
         if client_id is not None and not CLIENT_ID.match(client_id):
-            raise ExchangeError(
-                -1100,
-                f"Illegal characters found in parameter 'newClientOrderId'; legal range is '{CLIENT_ID.pattern}'.",
-            )
+            raise self.bad_client_id
         if client_id is not None and any(o.client_id == client_id for o in self.open_orders(symbol)):
-            raise ExchangeError(-2010, "Duplicate order sent.")
+            raise self.duplicate
         tif = self._check_shape(type_, qty, quote_qty, price, time_in_force)
+        self._check_reduce_only(symbol, side, qty, reduce_only)
         book_side = self.books[symbol].levels(bids=side == "SELL")
         fills = _sweep(book_side, side, price if type_ != "MARKET" else None, qty, quote_qty, rules.step)
-        if type_ == "LIMIT_MAKER" and fills:
-            raise ExchangeError(-2010, "Order would immediately match and take.")
+        if fills:
+            self._check_post_only(type_, tif)
         if tif == "FOK" and sum(q for _, q in fills) < (qty or 0):
             fills = []  # all or nothing: it expires untouched
-        self._check_funds(rules, side, type_, qty, price, fills)
+        self._check_funds(rules, side, type_, qty, price, fills, reduce_only)
         order_id, self._next_order = self._next_order, self._next_order + 1
         now = self.clock()
         order = Order(
@@ -215,6 +227,7 @@ class SpotExchange:
             quote_qty or Decimal(0),
             now,
             update_time=now,
+            reduce_only=reduce_only,
         )
         self.orders[order_id] = order
         self._by_client[(symbol, order.client_id)] = order_id
@@ -229,9 +242,8 @@ class SpotExchange:
         self._balances_changed(rules)
         return order, trades
 
-    @staticmethod
     def _check_shape(
-        type_: str, qty: Decimal | None, quote_qty: Decimal | None, price: Decimal | None, tif: str | None
+        self, type_: str, qty: Decimal | None, quote_qty: Decimal | None, price: Decimal | None, tif: str | None
     ) -> str:
         if type_ == "MARKET":
             if (qty is None) == (quote_qty is None):
@@ -249,6 +261,15 @@ class SpotExchange:
             raise ExchangeError(-1102, "Mandatory parameter 'timeInForce' was not sent, was empty/null.")
         return tif
 
+    def _check_post_only(self, type_: str, tif: str) -> None:
+        """The order would take liquidity (it has fills): refused if it was post-only."""
+        if type_ == "LIMIT_MAKER":
+            raise ExchangeError(-2010, "Order would immediately match and take.")
+
+    def _check_reduce_only(self, symbol: str, side: str, qty: Decimal | None, reduce_only: bool) -> None:
+        if reduce_only:  # spot has no positions to reduce
+            raise ExchangeError(-1106, "Parameter 'reduceOnly' sent when not required.")
+
     def _check_funds(
         self,
         rules: SymbolRules,
@@ -257,6 +278,7 @@ class SpotExchange:
         qty: Decimal | None,
         price: Decimal | None,
         fills: list[tuple[Decimal, Decimal]],
+        reduce_only: bool,
     ) -> None:
         if side == "SELL":
             needed, asset = (qty or sum(q for _, q in fills)), rules.base
@@ -284,15 +306,7 @@ class SpotExchange:
     def _fill(self, rules: SymbolRules, order: Order, price: Decimal, qty: Decimal, *, maker: bool) -> Trade:
         notional = price * qty
         commission = (notional * (self.maker_fee if maker else self.taker_fee)).quantize(EIGHT)
-        base, quote = self.balance(rules.base), self.balance(rules.quote)
-        if order.side == "BUY":
-            self._unlock(rules, order, qty * order.price)  # release the lock at the order's price ...
-            quote.free -= notional + commission  # ... and pay the fill's price
-            base.free += qty
-        else:
-            self._unlock(rules, order, qty)
-            base.free -= qty
-            quote.free += notional - commission
+        realized = self._settle(rules, order, price, qty, commission)
         order.executed += qty
         order.cumulative_quote += notional
         if order.qty:
@@ -303,11 +317,35 @@ class SpotExchange:
         order.update_time = self.clock()
         trade_id, self._next_trade = self._next_trade, self._next_trade + 1
         trade = Trade(
-            trade_id, order.order_id, order.symbol, order.side, price, qty, commission, rules.quote, self.clock(), maker
+            trade_id,
+            order.order_id,
+            order.symbol,
+            order.side,
+            price,
+            qty,
+            commission,
+            rules.quote,
+            self.clock(),
+            maker,
+            realized,
         )
         self.trades.append(trade)
         self._emit(order, "TRADE", trade)
         return trade
+
+    def _settle(self, rules: SymbolRules, order: Order, price: Decimal, qty: Decimal, commission: Decimal) -> Decimal:
+        """Move the account for one fill; returns the PnL it realized (none on spot: assets change hands)."""
+        notional = price * qty
+        base, quote = self.balance(rules.base), self.balance(rules.quote)
+        if order.side == "BUY":
+            self._unlock(rules, order, qty * order.price)  # release the lock at the order's price ...
+            quote.free -= notional + commission  # ... and pay the fill's price
+            base.free += qty
+        else:
+            self._unlock(rules, order, qty)
+            base.free -= qty
+            quote.free += notional - commission
+        return Decimal(0)
 
     def _close(self, rules: SymbolRules, order: Order, status: str, exec_type: str) -> None:
         self._unlock(rules, order, order.locked)

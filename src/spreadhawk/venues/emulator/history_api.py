@@ -142,11 +142,12 @@ class HistoryApi:
         """The history of the data folder holding ``exchange_info_dir`` (``<data>/cryptofeed/sample_data``)."""
         return cls(exchange_info_dir.parent.parent, market)
 
-    def add_routes(self, app: web.Application) -> None:
+    def add_routes(self, app: web.Application, *, funding: bool = True) -> None:
+        """``funding=False``: the USD-M order side answers ``fundingRate`` (falling back to ``funding_rate``)."""
         prefix = _PREFIXES[self.market]
         app.router.add_get(f"{prefix}/klines", self._wrap(self.klines))
         app.router.add_get(f"{prefix}/aggTrades", self._wrap(self.agg_trades))
-        if self.market is Market.USDM:
+        if self.market is Market.USDM and funding:
             app.router.add_get(f"{prefix}/fundingRate", self._wrap(self.funding_rate))
         app.router.add_post("/emulator/history_fault", self._post_fault)
 

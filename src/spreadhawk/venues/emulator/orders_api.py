@@ -166,7 +166,7 @@ class OrdersApi:
                     raise ExchangeError(-1021, "Timestamp for this request is outside of the recvWindow.")
                 key = self._key(request)
                 body = await request.text() if request.can_read_body else ""
-                params = self._verify(key, request.query_string, body)
+                params = self._verify(key, request.rel_url.raw_query_string, body)
                 answer = await handler(request, params)
             except ExchangeError as exc:
                 return _error(exc)

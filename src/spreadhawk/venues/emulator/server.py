@@ -16,10 +16,11 @@ Endpoints, in Binance's formats (spot under ``/api/v3``, USD-M under ``/fapi/v1`
   then the raw ``depthUpdate``, ``bookTicker``, ``trade`` and ``markPriceUpdate`` objects of the
   subscribed streams (``btcusdt@depth``, ``btcusdt@depth@100ms``, ``@bookTicker``, ``@trade``,
   ``@aggTrade`` (served the trade events), ``@markPrice[@1s]``);
-* with ``trading`` (spot only): the signed order endpoints, the listenKey user stream on ``/ws/<listenKey>``,
-  ``GET /sapi/v1/account/apiRestrictions``, ``GET /emulator/truth``, ``POST /emulator/order_fault`` and
-  ``POST /emulator/stream_fault`` (see ``orders_api``, ``exchange``, ``user_stream``, ``order_faults``,
-  ``stream_faults``);
+* with ``trading``: the signed order endpoints, the listenKey user stream on ``/ws/<listenKey>``,
+  ``GET /emulator/truth``, ``POST /emulator/order_fault`` and ``POST /emulator/stream_fault``; spot:
+  ``GET /sapi/v1/account/apiRestrictions`` too (see ``orders_api``, ``exchange``, ``user_stream``,
+  ``order_faults``, ``stream_faults``); USD-M: positions, funding income (see ``futures_api``,
+  ``futures_exchange``);
 * control: ``POST /emulator/fault`` (a fault as JSON, see ``faults.Fault``), ``POST /emulator/start``,
   ``GET /emulator/status``.
 
@@ -45,6 +46,8 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from spreadhawk.venues.emulator.captures import Capture, Market, StreamKind, capture_paths, load_capture
 from spreadhawk.venues.emulator.exchange import SpotExchange, symbol_rules
 from spreadhawk.venues.emulator.faults import Fault, FaultError
+from spreadhawk.venues.emulator.futures_api import FuturesApi, FuturesUserStreams
+from spreadhawk.venues.emulator.futures_exchange import FuturesExchange
 from spreadhawk.venues.emulator.history_api import HistoryApi
 from spreadhawk.venues.emulator.orders_api import OrdersApi, TradingConfig
 from spreadhawk.venues.emulator.rate_limits import RateLimitConfig, RateLimiter, rewrite_limits
@@ -139,8 +142,6 @@ class BinanceEmulator:
         self._connections: set[_Connection] = set()
         self._runner: web.AppRunner | None = None
         self.port = 0
-        if trading is not None and self.market is not Market.SPOT:
-            raise ValueError("order endpoints are emulated for spot only")
         self.trading = trading
         self.exchange: SpotExchange | None = None  # the order side, when ``trading`` is configured
         self.user_streams: UserStreams | None = None
@@ -179,10 +180,15 @@ class BinanceEmulator:
         app.router.add_get(f"{prefix}/depth", self._depth)
         app.router.add_get("/ws", self._websocket)
         app.router.add_get("/ws/{n}", self._websocket)
+        # ccxt's USD-M client splits Binance's futures streams by category: <base>/{public,market,private}/ws,
+        # the user stream as /private/ws?listenKey=<key>.
+        for category in ("public", "market", "private"):
+            app.router.add_get(f"/{category}/ws", self._websocket)
         app.router.add_post("/emulator/fault", self._post_fault)
         app.router.add_post("/emulator/start", self._post_start)
         app.router.add_get("/emulator/status", self._status)
-        self.history.add_routes(app)
+        # with a USD-M order side, fundingRate is the side's (the funding the replay applied), then history's
+        self.history.add_routes(app, funding=self.trading is None or self.market is not Market.USDM)
         if self.trading is not None:
             self._add_trading(app, self.trading)
         for add_routes in self.route_hooks:
@@ -198,20 +204,25 @@ class BinanceEmulator:
     def _add_trading(self, app: web.Application, trading: TradingConfig) -> None:
         info = json.loads(exchange_info_text(self._info_dir / _INFO_FILE[self.market]))
         rules = symbol_rules(info, self.replay.symbols)
-        self.exchange = SpotExchange(
-            rules,
-            self.replay.books,
-            trading.balances,
-            taker_fee=trading.taker_fee,
-            maker_fee=trading.maker_fee,
-            clock=lambda: int(time.time() * 1000),
-        )
+        secrets = {k.key: k.secret for k in trading.keys}
+        fees: dict[str, Any] = {"taker_fee": trading.taker_fee, "maker_fee": trading.maker_fee}
+        clock = lambda: int(time.time() * 1000)  # noqa: E731 -- the exchange's wall clock, as ccxt signs with its own
+        if self.market is Market.USDM:
+            quotes = {r.quote for r in rules.values()}
+            futures = FuturesExchange(
+                rules, self.replay.books, trading.balances.get(min(quotes), "0"), **fees, clock=clock
+            )
+            self.exchange = futures
+            self.user_streams = FuturesUserStreams(futures, secrets)
+            self.orders_api = FuturesApi(futures, list(trading.keys), self.user_streams, self.history.funding_rate)
+        else:
+            self.exchange = SpotExchange(rules, self.replay.books, trading.balances, **fees, clock=clock)
+            self.user_streams = UserStreams(self.exchange, secrets)
+            self.orders_api = OrdersApi(self.exchange, list(trading.keys), self.user_streams)
+            app.router.add_get("/ws-api/v3", self._ws_api)
         self.replay.listeners.append(self.exchange.on_market)
-        self.user_streams = UserStreams(self.exchange, {k.key: k.secret for k in trading.keys})
-        self.orders_api = OrdersApi(self.exchange, list(trading.keys), self.user_streams)
         self.orders_api.add_routes(app)
-        self.user_streams.add_routes(app)
-        app.router.add_get("/ws-api/v3", self._ws_api)
+        self.user_streams.add_routes(app)  # the stream faults' control endpoint
 
     async def stop(self) -> None:
         """Stop the replay, close every connection and the server."""
@@ -341,7 +352,7 @@ class BinanceEmulator:
         return await self.user_streams.serve_ws_api(request)
 
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
-        listen_key = request.match_info.get("n", "")
+        listen_key = request.match_info.get("n") or request.query.get("listenKey", "")
         if self.user_streams is not None and self.user_streams.known(listen_key):
             return await self.user_streams.serve(request, listen_key)
         ws = web.WebSocketResponse(autoping=True)

@@ -104,6 +104,11 @@ class UserStreams:
         """WebSocket-API connections subscribed (a test waits for it before trading)."""
         return len(self._subscribed)
 
+    @property
+    def listeners(self) -> int:
+        """Websockets listening on a listenKey (the futures user stream)."""
+        return sum(len(queues) for queues in self._keys.values())
+
     def new_key(self) -> str:
         # 60 characters like Binance's; deterministic so a run replays from its seed.
         key = f"emulatorlistenkey{next(self._counter):043d}"
