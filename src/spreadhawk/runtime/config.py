@@ -147,6 +147,7 @@ class LiveTradingSection(_Section):
     keystore: str = ""  # key store file (default: $SPREADHAWK_KEYSTORE, else ~/.spreadhawk/keys.json)
     visibility_window_s: float = Field(default=3.0, gt=0)  # how long a new order may be invisible to look-ups
     allow_unrestricted_ip: bool = False  # accept a key without an IP allow-list (never one allowing withdrawals)
+    allow_unverified_key: bool = False  # trade on an exchange whose key permissions this node cannot read
     exit_timeout_s: float = Field(default=15.0, gt=0)  # how long cancel-on-exit waits for the venue
 
 

@@ -43,7 +43,7 @@ from spreadhawk.engine.records import ExternalOrderReported
 from spreadhawk.engine.restore import RestoreSummary
 from spreadhawk.risk.allocation import CapitalAllocator
 from spreadhawk.risk.limits import RiskEngine
-from spreadhawk.runtime.config import ConfigError, RunConfig
+from spreadhawk.runtime.config import ConfigError, LiveTradingSection, RunConfig
 from spreadhawk.runtime.modes import MODES, _allocator, _risk, _strategies, build_engine
 from spreadhawk.runtime.paper import NotReconciledError, restore_journal
 from spreadhawk.runtime.recorders import PriceRecorder
@@ -124,8 +124,9 @@ class LiveNode:
     async def _connect(self) -> None:
         for name, venue in sorted(self.venues.items()):
             await venue.start()
-            self.permissions[name] = await _permissions(venue)
-            problem = _refusal(self.permissions[name], self.config.live_trading.allow_unrestricted_ip)
+            permissions = await _permissions(venue)
+            self.permissions[name] = permissions if permissions is not None else {"checked": False}
+            problem = _refusal(permissions, self.config.live_trading)
             if problem:
                 raise KeyPermissionError(f"{name}: the API key {problem}; not trading with it")
 
@@ -275,18 +276,26 @@ class LiveNode:
             log.error("orders still open at the exchange after the exit (prefix %s): %s", ours, self.left_open)
 
 
-async def _permissions(venue: CcxtVenue) -> dict[str, object]:
-    """The key's permissions as the exchange reports them (Binance: GET /sapi/v1/account/apiRestrictions)."""
-    answer = await venue.exchange.sapi_get_account_apirestrictions()
+async def _permissions(venue: CcxtVenue) -> dict[str, object] | None:
+    """The key's permissions as the exchange reports them (Binance: GET /sapi/v1/account/apiRestrictions);
+    None when this exchange's quirks name no way to ask."""
+    method = venue.quirks.key_permissions
+    if method is None:
+        return None
+    answer = await getattr(venue.exchange, method)()
     return dict(answer) if isinstance(answer, dict) else {}
 
 
-def _refusal(permissions: dict[str, object], allow_unrestricted_ip: bool) -> str:
+def _refusal(permissions: dict[str, object] | None, trading: LiveTradingSection) -> str:
+    if permissions is None:
+        if trading.allow_unverified_key:
+            return ""
+        return "permissions cannot be checked on this exchange (set live_trading.allow_unverified_key to accept)"
     if not permissions:
         return "permissions could not be read (no answer from the key-permission endpoint)"
     if permissions.get("enableWithdrawals") is not False:
         return "allows withdrawals (enableWithdrawals is not false)"
-    if permissions.get("ipRestrict") is not True and not allow_unrestricted_ip:
+    if permissions.get("ipRestrict") is not True and not trading.allow_unrestricted_ip:
         return "has no IP allow-list (ipRestrict is not true; live_trading.allow_unrestricted_ip accepts that)"
     return ""
 

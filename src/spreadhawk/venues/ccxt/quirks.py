@@ -62,6 +62,10 @@ class Quirks:
     trades_in_order_answer: bool  # create_order's answer carries the order's fills
     exchange_info: str | None  # ccxt implicit method returning the rate limits, where published
     sources: tuple[str, ...]
+    # ccxt implicit method answering the API key's permissions (None: not known here; live trading
+    # then refuses the key unless the config accepts an unverified one). Binance: one endpoint for
+    # spot and futures keys (developers.binance.com wallet "Get API Key Permission").
+    key_permissions: str | None = None
 
 
 _BINANCE_ID = r"^[\.A-Z\:/a-z0-9_-]{1,36}$"
@@ -94,6 +98,7 @@ QUIRKS: dict[str, Quirks] = {
         trades_in_order_answer=True,  # newOrderRespType FULL (the default for LIMIT and MARKET)
         exchange_info="publicGetExchangeInfo",
         sources=_BINANCE_SOURCES,
+        key_permissions="sapi_get_account_apirestrictions",
     ),
     "binanceusdm": Quirks(
         ccxt_id="binanceusdm",
@@ -116,6 +121,7 @@ QUIRKS: dict[str, Quirks] = {
         trades_in_order_answer=False,  # USD-M answers ACK-like: fills come from userTrades / the stream
         exchange_info="fapiPublicGetExchangeInfo",
         sources=_BINANCE_SOURCES,
+        key_permissions="sapi_get_account_apirestrictions",
     ),
     # bybit-exchange.github.io/docs/v5/order/create-order: orderLinkId "max 36 characters", digits,
     # letters, "-" and "_"; timeInForce PostOnly; reduceOnly. ccxt bybit.py maps postOnly -> PostOnly.

@@ -19,6 +19,7 @@ _REST_PATHS: dict[str, dict[str, str]] = {
         "fapiPrivateV2": "/fapi/v2",
         "fapiPrivateV3": "/fapi/v3",
         "fapiData": "/futures/data",
+        "sapi": "/sapi/v1",  # the key's permissions
     },
 }
 _WS_KEYS: dict[str, tuple[str, ...]] = {"binance": ("spot",), "binanceusdm": ("linear", "future")}

@@ -77,6 +77,7 @@ class FuturesApi(OrdersApi):
             ("GET", "/fapi/v1/userTrades", self._user_trades),
             ("GET", "/fapi/v1/income", self._income),
             ("GET", "/fapi/v1/leverageBracket", self._leverage_bracket),
+            ("GET", "/sapi/v1/account/apiRestrictions", self._restrictions),  # one endpoint for every key
         ]
         for version in ("v2", "v3"):
             signed += [
