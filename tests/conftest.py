@@ -25,3 +25,11 @@ def shared_data() -> Path:
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+@pytest.fixture(autouse=True)
+def own_rate_limit_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's ccxt clients keep their host rate-limit state (``venues/ccxt/limiter.py``) apart:
+    emulators take random ports, and a ban or a count left by one test on a port must not reach
+    the next emulator that gets the same port (nor the user's own state in /tmp)."""
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path_factory.mktemp("runtime")))

@@ -135,3 +135,17 @@ class EmulatorProcess:
     def __exit__(self, *_exc: object) -> None:
         self._process.terminate()
         self._process.join(10)
+
+
+def person(http_url: str) -> Any:
+    """Someone else on the same account: a plain (synchronous) ccxt client with the same key."""
+    import ccxt
+
+    from spreadhawk.venues.ccxt.urls import local_urls
+
+    options = {"defaultType": "spot", "fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False,
+               "fetchMargins": False}  # fmt: skip
+    settings = {"apiKey": KEY, "secret": SECRET, "urls": local_urls("binance", http_url), "options": options}
+    client = ccxt.binance(settings)  # type: ignore[attr-defined]
+    client.load_markets()
+    return client

@@ -16,15 +16,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import ccxt
 import pytest
 from live_harness import (
-    KEY,
-    SECRET,
     EmulatorProcess,
     live_config,
     loaded_emulator,
     make_keystore,
+    person,
     truth,
     venues,
 )
@@ -32,7 +30,6 @@ from live_harness import (
 from spreadhawk.domain.orders import OrderStatus
 from spreadhawk.runtime.live_node import LiveNode, build_live
 from spreadhawk.runtime.paper_service import live_feeds
-from spreadhawk.venues.ccxt.urls import local_urls
 from spreadhawk.venues.emulator import BinanceEmulator
 from spreadhawk.venues.emulator.invariants import violations
 
@@ -44,17 +41,6 @@ def exchange(shared_data: Path) -> Iterator[str]:
     make: Callable[[], BinanceEmulator] = loaded_emulator(shared_data)
     with EmulatorProcess(make) as process:
         yield process.http_url
-
-
-def _person(http_url: str) -> Any:
-    """Someone else on the account: a plain ccxt client with the same key."""
-    options = {"defaultType": "spot", "fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False,
-               "fetchMargins": False}  # fmt: skip
-    urls = local_urls("binance", http_url)
-    settings = {"apiKey": KEY, "secret": SECRET, "urls": urls, "options": options}
-    client = ccxt.binance(settings)  # type: ignore[attr-defined]
-    client.load_markets()
-    return client
 
 
 def _manual_orders(client: Any, tag: str) -> None:
@@ -82,11 +68,11 @@ def test_external_orders_are_detected_refused_or_acknowledged_and_never_cancelle
     keys, journal = tmp_path / "keys.json", tmp_path / "live.journal"
     make_keystore(keys)
     config = live_config(exchange, keys)
-    person = _person(exchange)
+    someone = person(exchange)
 
     first = asyncio.run(_session(config, journal, 3.0, acknowledge=False))
     assert first.differences == []
-    _manual_orders(person, "manual")  # while the node is down
+    _manual_orders(someone, "manual")  # while the node is down
 
     refused = asyncio.run(_session(config, journal, 3.0, acknowledge=False))
     text = "\n".join(refused.differences)
@@ -96,7 +82,8 @@ def test_external_orders_are_detected_refused_or_acknowledged_and_never_cancelle
     assert not refused.stopped  # never traded
     assert not [cid for cid in refused.engine.orders if cid.startswith(refused.engine.order_ids.prefix)]
 
-    third = asyncio.run(_session(config, journal, 8.0, acknowledge=True, during=lambda: _manual_orders(person, "live")))
+    while_running = lambda: _manual_orders(someone, "live")  # noqa: E731
+    third = asyncio.run(_session(config, journal, 8.0, acknowledge=True, during=while_running))
     assert third.differences == []
     assert any("manual-open" in line and "acknowledged" in line for line in third.explained)
     after = truth(exchange)

@@ -51,7 +51,11 @@ class BookProbe(Strategy):
         self._next_side = OrderSide.BUY
 
     def on_book_deltas(self, deltas: BookDeltas) -> None:
-        if deltas.instrument_id == self.instrument_id and self._fingerprint() and self.cfg.trade_every:
+        if deltas.instrument_id != self.instrument_id or not self._fingerprint():
+            return
+        if self.cfg.rest_bps and not self.ctx.open_orders(self.instrument_id):
+            self._rest()  # from the first valid book on, one bid always rests
+        if self.cfg.trade_every:
             bucket = self.ctx.book(self.instrument_id).sequence // self.cfg.trade_every
             if self._bucket is not None and bucket > self._bucket:
                 self._probe()
@@ -73,8 +77,6 @@ class BookProbe(Strategy):
         return True
 
     def _probe(self) -> None:
-        if self.cfg.rest_bps and not self.ctx.open_orders(self.instrument_id):
-            self._rest()
         side = self._next_side
         self._next_side = OrderSide.SELL if side is OrderSide.BUY else OrderSide.BUY
         self._submitting = ClientOrderId("?")  # any report arriving now arrived inside submit

@@ -52,6 +52,7 @@ class UserStream:
         delay: Callable[[int], float],
         heartbeat_s: float,
         stall_timeout_s: float,
+        ws_api: bool = True,
     ) -> None:
         if not (heartbeat_s > 0 and stall_timeout_s > 0):
             raise ValueError("heartbeat_s and stall_timeout_s must be positive")
@@ -62,6 +63,9 @@ class UserStream:
         self._on_trade = on_trade
         self._delay = delay
         self.heartbeat_s, self.stall_timeout_s = heartbeat_s, stall_timeout_s
+        # Binance spot: the user stream is a WebSocket-API subscription, confirmed and kept alive by
+        # asking ``session.subscriptions``; USD-M: a listenKey stream (no such question exists).
+        self.ws_api = ws_api
         self.live = False  # subscribed and caught up
         self.state = "connecting"  # what it is doing (the venue says it in refusals)
         self.reconnects = 0  # sessions started after the first
@@ -77,18 +81,24 @@ class UserStream:
             watcher: asyncio.Future[Any] | None = None
             keeper: asyncio.Task[None] | None = None
             try:
-                client = exchange.client(exchange.urls["api"]["ws"]["ws-api"]["spot"])
-                guard.install(client)
                 # Subscribe first, then catch up: a trade in between is seen twice, never zero times.
-                watcher = asyncio.ensure_future(exchange.watch_my_trades())
-                await self._subscribed(guard, client, watcher)
+                if self.ws_api:
+                    client = exchange.client(exchange.urls["api"]["ws"]["ws-api"]["spot"])
+                    guard.install(client)
+                    watcher = asyncio.ensure_future(exchange.watch_my_trades())
+                    await self._subscribed(guard, client, watcher)
+                else:
+                    watcher = asyncio.ensure_future(exchange.watch_my_trades())
+                    client = await self._listen_key_client(exchange, watcher)
+                    guard.install(client)
                 sessions += 1
                 self.reconnects = sessions - 1
                 self.state = "catching up"
                 await self._catch_up()
                 self.live, self.state = True, "live"
                 attempt = 0
-                keeper = asyncio.get_running_loop().create_task(self._keep_alive(guard, client))
+                if self.ws_api:  # a listenKey stream has no subscription to ask about: expiry events end it
+                    keeper = asyncio.get_running_loop().create_task(self._keep_alive(guard, client))
                 await self._report(guard, watcher)
             except asyncio.CancelledError:
                 task = asyncio.current_task()
@@ -134,6 +144,21 @@ class UserStream:
                 watcher.result()
             if loop.time() > deadline:
                 raise StreamLostError(f"no subscription listed {patience:.1f} s after subscribing")
+            await asyncio.sleep(self._delay(0))
+
+    async def _listen_key_client(self, exchange: Any, watcher: asyncio.Future[Any]) -> Any:
+        """The websocket of a listenKey stream (USD-M), once connected: the subscription is the URL."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 3 * self.stall_timeout_s
+        while True:
+            found = [c for url, c in (exchange.clients or {}).items() if "listenKey" in url or "/private" in url]
+            if found:
+                await asyncio.wait_for(asyncio.shield(found[0].connected), self.stall_timeout_s)
+                return found[0]
+            if watcher.done():  # the subscription failed: its error says why
+                watcher.result()
+            if loop.time() > deadline:
+                raise StreamLostError("no listenKey stream opened")
             await asyncio.sleep(self._delay(0))
 
     async def _keep_alive(self, guard: StreamGuard, client: Any) -> None:

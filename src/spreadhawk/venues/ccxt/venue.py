@@ -176,6 +176,7 @@ class CcxtVenue:
             delay=self._delay,
             heartbeat_s=heartbeat_s,
             stall_timeout_s=stall_timeout_s,
+            ws_api=self.quirks.ccxt_id == "binance",  # spot's user data is on the WebSocket API
         )
         self.fills_by_source = {"answer": 0, "stream": 0, "catch_up": 0}  # fills reported, by where from
         self.funding_poll_s = funding_poll_s

@@ -363,6 +363,19 @@ class SpotExchange:
         self._balances_changed(rules)
         return order
 
+    def counterparty_fill(self, symbol: str, client_id: str, qty: Decimal) -> Trade:
+        """Someone else's order trades ``qty`` against our resting order, at its price (admin: a
+        partial fill the replayed book alone would not make; RELIABILITY.md scenario 7)."""
+        order = self.find(symbol, None, client_id)
+        if not order.is_open or order.type == "MARKET":
+            raise ExchangeError(-2011, "Unknown order sent.")
+        if not Decimal(0) < qty <= order.qty - order.executed:
+            raise ExchangeError(-1013, f"fill quantity {qty} outside (0, {order.qty - order.executed}]")
+        rules = self._rules(symbol)
+        trade = self._fill(rules, order, order.price, qty, maker=True)
+        self._balances_changed(rules)
+        return trade
+
     def on_market(self, message: Message) -> None:
         """Fill the resting orders of the message's symbol that the replay has crossed."""
         if message.symbol not in self.rules or message.kind not in (StreamKind.DEPTH, StreamKind.TRADE):

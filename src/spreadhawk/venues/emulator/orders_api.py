@@ -141,6 +141,7 @@ class OrdersApi:
             app.router.add_route(method, "/api/v3/userDataStream", self._listen_key)
         app.router.add_get("/emulator/truth", self._truth)
         app.router.add_get("/admin/truth", self._truth)  # the name RELIABILITY.md §4.1 uses
+        app.router.add_post("/emulator/counterparty_fill", self._counterparty_fill)
         app.router.add_post("/emulator/order_fault", self._post_fault)
 
     # --- authentication -------------------------------------------------------------------
@@ -343,3 +344,16 @@ class OrdersApi:
 
     async def _truth(self, request: web.Request) -> web.Response:
         return web.json_response(truth_json(self.exchange))
+
+    async def _counterparty_fill(self, request: web.Request) -> web.Response:
+        """``{"symbol": "BTCUSDT", "clientOrderId": ..., "qty": "0.0008"}``: another trader fills that
+        much of our resting order at its price (unsigned: an admin endpoint, like the truth)."""
+        try:
+            body = await request.json()
+            symbol, client_id, qty = str(body["symbol"]), str(body["clientOrderId"]), Decimal(str(body["qty"]))
+            trade = self.exchange.counterparty_fill(symbol, client_id, qty)
+        except ExchangeError as exc:
+            return _error(exc)
+        except (ValueError, KeyError, TypeError, InvalidOperation) as exc:  # malformed JSON or fields
+            return web.json_response({"error": f"expected symbol, clientOrderId, qty: {exc!r}"}, status=400)
+        return web.json_response(trade_json(trade))

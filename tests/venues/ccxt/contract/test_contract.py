@@ -23,6 +23,7 @@ from spreadhawk.domain.events import (
     OrderCanceled,
     OrderExpired,
     OrderFilled,
+    OrderPendingCancel,
     OrderSide,
     OrderStatusUnknown,
     OrderType,
@@ -119,7 +120,7 @@ def test_a_resting_order_is_listed_and_canceled(target: Target, shared_data: Pat
             lv.engine.cancel(CancelOrder(lv.engine.clock.now_ns(), cid, lv.instrument.id, "test"))
             await lv.until(lambda: lv.status(cid) is OrderStatus.CANCELED, "the cancel")
             assert await lv.venue.open_orders() == []
-            assert [type(e) for e in lv.events(cid)][-2:] == [OrderAccepted, OrderCanceled]
+            assert [type(e) for e in lv.events(cid)][-3:] == [OrderAccepted, OrderPendingCancel, OrderCanceled]
 
     run(scenario)
 
