@@ -106,7 +106,7 @@ class LiveNode:
             self._stop_strategies()
             for venue in self.venues.values():
                 await venue.close()
-            self.engine.drain()
+            self._drain_reports()  # market data would reach strategies that are not (or no longer) trading
             self.engine.journal.close()
             if self.risk is not None:
                 self.risk.kill_switch.close()
@@ -264,13 +264,13 @@ class LiveNode:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.live_trading.exit_timeout_s
         while True:
-            engine.drain()
+            self._drain_reports()
             if await none_open() and not any(o.status in _IN_FLIGHT for o in engine.orders.values()):
                 break
             if loop.time() > deadline:
                 break
             await asyncio.sleep(_POLL_S * 5)
-        engine.drain()
+        self._drain_reports()
         self.left_open = sorted(remaining)
         if self.left_open:
             log.error("orders still open at the exchange after the exit (prefix %s): %s", ours, self.left_open)
