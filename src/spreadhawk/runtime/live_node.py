@@ -80,7 +80,6 @@ class LiveNode:
     prices: PriceRecorder
     risk: RiskEngine | None = None
     allocator: CapitalAllocator | None = None
-    dry_run: bool = False  # connect and reconcile, then stop: nothing is sent
     differences: list[str] = field(default_factory=list)
     explained: list[str] = field(default_factory=list)
     permissions: dict[str, dict[str, object]] = field(default_factory=dict)  # by venue, as the exchange said
@@ -95,21 +94,29 @@ class LiveNode:
         """Connect, check the keys, reconcile, trade until ``stop``; always leaves the journal closed."""
         try:
             await self._connect()
-            if self.dry_run:
-                await self.reconcile()
-                return
             await run_live(self.engine, self.feeds, stop, on_message=on_message, ready=self._start)
             self._stop_strategies()
             if self.stopped and self.config.live_trading.cancel_on_exit:
                 await self.cancel_all()
         finally:
-            self._stop_strategies()
-            for venue in self.venues.values():
-                await venue.close()
-            self._drain_reports()  # market data would reach strategies that are not (or no longer) trading
-            self.engine.journal.close()
-            if self.risk is not None:
-                self.risk.kill_switch.close()
+            await self._close()
+
+    async def look(self) -> None:
+        """A dry run: connect, check the keys and reconcile; nothing is sent, no strategy starts."""
+        try:
+            await self._connect()
+            await self.reconcile()
+        finally:
+            await self._close()
+
+    async def _close(self) -> None:
+        self._stop_strategies()
+        for venue in self.venues.values():
+            await venue.close()
+        self._drain_reports()  # market data would reach strategies that are not (or no longer) trading
+        self.engine.journal.close()
+        if self.risk is not None:
+            self.risk.kill_switch.close()
 
     def _stop_strategies(self) -> None:
         """From here on nothing new is sent (a strategy reacting to a cancel is denied), and each
@@ -308,7 +315,6 @@ def build_live(
     *,
     clock: Clock | None = None,
     started_ns: int | None = None,
-    dry_run: bool = False,
     acknowledge_external: bool = False,
 ) -> LiveNode:
     """Wire a live node; resume from ``journal_path`` when it holds a previous run's journal."""
@@ -333,7 +339,6 @@ def build_live(
     node = LiveNode(
         engine, strategies, venues, feeds, journal_path, restored, config, engine.attribution, PriceRecorder(engine)
     )  # fmt: skip
-    node.dry_run = dry_run
     node.acknowledge_external = acknowledge_external
     node.risk = _risk(config, engine)
     if node.risk is not None:  # a broken connection or an exchange ban puts the venue in a stricter mode

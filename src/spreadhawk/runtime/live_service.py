@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,13 @@ class LiveService:
         acknowledged = {"acknowledge_external": acknowledge_external}
         node = build_live(config, journal, feeds, venues, clock=clock, started_ns=clock.now_ns(), **acknowledged)
         started = time.perf_counter()
-        refused = _session(node, stop)
+
+        async def trade() -> None:
+            event = asyncio.Event()
+            stop(event)
+            await node.run(event)
+
+        refused = _session(node, trade)
         extra = {"permissions": node.permissions, "left_open": node.left_open}
         outcome = store_session(
             self._store, config, node, journal, time.perf_counter() - started, "live", refused=refused, extra=extra
@@ -68,8 +74,8 @@ class LiveService:
     ) -> LivePlan:
         """Connect, check the keys and reconcile; send nothing. Raises nothing for differences: they are
         part of the plan (a live start would refuse them)."""
-        node = build_live(config, journal, feeds, venues, dry_run=True, acknowledge_external=acknowledge_external)
-        _session(node, lambda _event: None)
+        node = build_live(config, journal, feeds, venues, acknowledge_external=acknowledge_external)
+        _session(node, node.look)
         accounts: dict[str, dict[str, Any]] = {}
         engine = node.engine
         for name, venue in sorted(node.venues.items()):
@@ -91,20 +97,15 @@ class LiveService:
         )
 
 
-def _session(node: LiveNode, stop: Callable[[asyncio.Event], None]) -> bool:
-    """Run the node; True when it refused to trade because of differences (they are on the node)."""
-
-    async def session() -> None:
-        event = asyncio.Event()
-        stop(event)
-        await node.run(event)
-
+def _session(node: LiveNode, work: Callable[[], Coroutine[Any, Any, None]]) -> bool:
+    """Run ``work`` (the node's session or dry run); True when the node refused to trade because of
+    differences (they are on the node)."""
     from ccxt.base.errors import BaseError as CcxtError  # noqa: PLC0415 (ccxt loads slowly)
 
     from spreadhawk.venues.ccxt.feed import FeedConfigError  # noqa: PLC0415
 
     try:
-        asyncio.run(session())
+        asyncio.run(work())
     except NotReconciledError as exc:
         if not node.differences:  # timed out settling: no comparison was made
             node.differences = [str(exc)]

@@ -127,16 +127,7 @@ class FuturesApi(OrdersApi):
         return [futures_order_json(o) for o in self.futures.open_orders(symbol) if self._visible(o)]
 
     async def _user_trades(self, request: web.Request, params: dict[str, str]) -> Any:
-        symbol = _symbol(params)
-        from_id, order_id = _integer(params, "fromId"), _integer(params, "orderId")
-        limit = min(_integer(params, "limit") or 500, 1000)
-        trades = [
-            t
-            for t in self.futures.trades
-            if t.symbol == symbol and t.trade_id >= (from_id or 0) and order_id in (None, t.order_id)
-        ]
-        # as on spot: from fromId onwards; without it, the most recent trades (still oldest first)
-        return [futures_trade_json(t) for t in (trades[:limit] if from_id is not None else trades[-limit:])]
+        return [futures_trade_json(t) for t in self._trades_page(params)]
 
     async def _futures_account(self, request: web.Request, params: dict[str, str]) -> Any:
         return account_json(self.futures)

@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from spreadhawk.venues.emulator.exchange import ExchangeError, Order, SpotExchange
+from spreadhawk.venues.emulator.exchange import ExchangeError, Order, SpotExchange, Trade
 from spreadhawk.venues.emulator.faults import FaultError
 from spreadhawk.venues.emulator.formats import num, order_json, trade_json, truth_json
 from spreadhawk.venues.emulator.order_faults import OrderFault, OrderFaultKind
@@ -275,6 +275,11 @@ class OrdersApi:
         return [order_json(o) for o in self.exchange.open_orders(symbol) if self._visible(o)]
 
     async def _my_trades(self, request: web.Request, params: dict[str, str]) -> Any:
+        return [trade_json(t) for t in self._trades_page(params)]
+
+    def _trades_page(self, params: dict[str, str]) -> list[Trade]:
+        """The account's trades a ``myTrades`` / ``userTrades`` request asks for (symbol, orderId, limit):
+        from ``fromId`` onwards; without it, the most recent ones (still oldest first), as Binance does."""
         symbol = _symbol(params)
         from_id, order_id = _integer(params, "fromId"), _integer(params, "orderId")
         limit = min(_integer(params, "limit") or 500, 1000)
@@ -283,8 +288,7 @@ class OrdersApi:
             for t in self.exchange.trades
             if t.symbol == symbol and t.trade_id >= (from_id or 0) and order_id in (None, t.order_id)
         ]
-        # Binance: from fromId onwards; without it, the most recent trades (still oldest first)
-        return [trade_json(t) for t in (trades[:limit] if from_id is not None else trades[-limit:])]
+        return trades[:limit] if from_id is not None else trades[-limit:]
 
     async def _account(self, request: web.Request, params: dict[str, str]) -> Any:
         balances = [
