@@ -498,7 +498,8 @@ def _recompute(books: dict[str, list[tuple[int, Book]]], rules: Rules, deposit: 
             expected.taken += 1
             for venue, side, legs in ((buy, BUY, bought), (sell, SELL, sold)):
                 for price, size in legs:
-                    fee = size * price * rules.fee[venue]
+                    # the venue books a fee to 1e-8 (half to even, as Python's round does for a Fraction)
+                    fee = Fraction(round(size * price * rules.fee[venue] * 10**8), 10**8)
                     expected.fills.append((ts + 1, venue, side, size, price))
                     expected.fees.append(fee)
                     sign = 1 if side is BUY else -1

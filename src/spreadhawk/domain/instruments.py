@@ -36,6 +36,9 @@ class Instrument:
     settlement: str = ""  # currency of PnL, fees and funding; defaults to ``quote``
     size_increment: Decimal = Decimal(0)  # precision of book sizes; defaults to ``lot_size``
     expiry_ns: int | None = None  # binary outcomes settle at expiry
+    # What a fee is rounded to (half to even): exchanges book commissions at the asset's precision
+    # (Binance: 8 decimals), so a fill's fee is a number the venue could have charged.
+    fee_precision: Decimal = Decimal("1e-8")
     id: InstrumentId = field(init=False)
 
     def __post_init__(self) -> None:
@@ -50,6 +53,8 @@ class Instrument:
             object.__setattr__(self, "size_increment", self.lot_size)
         if self.size_increment <= 0:
             raise ValueError(f"{self.symbol}: size_increment must be positive")
+        if self.fee_precision <= 0:
+            raise ValueError(f"{self.symbol}: fee_precision must be positive")
 
     # --- integer <-> exact conversions -------------------------------------------------
     def price(self, ticks: int) -> Decimal:
@@ -74,6 +79,10 @@ class Instrument:
 
     def notional(self, quantity: Decimal, price: Decimal) -> Decimal:
         return quantity * price * self.contract_size
+
+    def fee(self, quantity: Decimal, price: Decimal, rate: Decimal) -> Decimal:
+        """The fee of a fill, in the settlement currency, at the venue's precision."""
+        return (quantity * price * self.contract_size * rate).quantize(self.fee_precision, rounding=ROUND_HALF_EVEN)
 
     def check_order(self, quantity: Decimal, price: Decimal | None) -> str | None:
         """The exchange-rule violation of an order, or ``None`` when it is acceptable."""

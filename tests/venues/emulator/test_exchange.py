@@ -90,16 +90,20 @@ async def _client(emulator: BinanceEmulator, secret: str = SECRET, key: str = KE
         await exchange.close()
 
 
-def _sweep(levels: list[list[float]], qty: Decimal, limit: Decimal | None = None) -> list[tuple[Decimal, Decimal]]:
-    """Independent expectation: take ``levels`` (best first) for ``qty`` up to ``limit``."""
-    fills, left = [], qty
+def _sweep(
+    levels: list[list[float]], qty: Decimal, limit: Decimal | None = None, taken: dict[Decimal, Decimal] | None = None
+) -> list[tuple[Decimal, Decimal]]:
+    """Independent expectation: take ``levels`` (best first) for ``qty`` up to ``limit``, less what
+    earlier orders ``taken`` (price -> quantity) while the replay stood still."""
+    fills, left, taken = [], qty, taken or {}
     for price_f, size_f in levels:
-        price, size = Decimal(str(price_f)), Decimal(str(size_f))
+        price, size = Decimal(str(price_f)), Decimal(str(size_f)) - taken.get(Decimal(str(price_f)), Decimal(0))
         if left <= 0 or (limit is not None and price > limit):
             break
-        take = min(size, left)
-        fills.append((price, take))
-        left -= take
+        if size > 0:
+            take = min(size, left)
+            fills.append((price, take))
+            left -= take
     return fills
 
 
@@ -138,11 +142,17 @@ def test_ccxt_trades_every_order_type_and_balances_follow(shared_data: Path) -> 
             assert _d(market["filled"]) == qty
             assert sorted((_d(t["price"]), _d(t["amount"])) for t in market["trades"]) == expected  # ccxt reorders
 
-            # IOC at the best ask for more than the level holds: the level fills, the rest expires.
-            ioc_qty = _d(book["asks"][0][1]) + Decimal("1")
-            ioc = await ex.create_order(SYMBOL, "limit", "buy", float(ioc_qty), float(ask), {"timeInForce": "IOC"})
+            # What the market buy took stays taken while the replay stands still: an IOC at the best ask
+            # finds nothing there; one at the next price takes what the market buy left of it.
+            taken = dict(expected)
+            nothing = await ex.create_order(SYMBOL, "limit", "buy", 0.01, float(ask), {"timeInForce": "IOC"})
+            assert (nothing["status"], nothing["filled"]) == ("expired", 0.0)
+            second = _d(book["asks"][1][0])
+            left = _d(book["asks"][1][1]) - taken.get(second, Decimal(0))
+            ioc = await ex.create_order(SYMBOL, "limit", "buy", float(left + 1), float(second), {"timeInForce": "IOC"})
             assert ioc["status"] == "expired"
-            assert _d(ioc["filled"]) == _d(book["asks"][0][1])
+            assert _d(ioc["filled"]) == left
+            taken[second] = taken.get(second, Decimal(0)) + left
 
             # FOK that cannot fill in full: nothing fills; one that can: fills.
             fok_qty = float(_d(book["bids"][0][1]) + Decimal("1"))
@@ -150,6 +160,7 @@ def test_ccxt_trades_every_order_type_and_balances_follow(shared_data: Path) -> 
             assert (fok["status"], fok["filled"]) == ("expired", 0.0)
             fok_ok = await ex.create_order(SYMBOL, "limit", "sell", 0.001, float(bid), {"timeInForce": "FOK"})
             assert (fok_ok["status"], _d(fok_ok["filled"])) == ("closed", Decimal("0.001"))
+            taken[bid] = Decimal("0.001")
 
             # Post-only: rejected (-2010) when it would take; rests when it would not.
             with pytest.raises(OrderImmediatelyFillable, match="Order would immediately match and take"):
@@ -167,7 +178,7 @@ def test_ccxt_trades_every_order_type_and_balances_follow(shared_data: Path) -> 
             # Market sell.
             sell = await ex.create_order(SYMBOL, "market", "sell", 0.3)
             fills = sorted(((_d(t["price"]), _d(t["amount"])) for t in sell["trades"]), reverse=True)
-            assert fills == _sweep(book["bids"], Decimal("0.3"))
+            assert fills == _sweep(book["bids"], Decimal("0.3"), taken=taken)
 
             ccxt_trades = await ex.fetch_my_trades(SYMBOL)
             balance = await ex.fetch_balance()

@@ -8,7 +8,7 @@ they are used, because ccxt's floats may not be exact; otherwise ccxt's unified 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from spreadhawk.domain.accounts import AccountSnapshot, AssetBalance, PositionReport
@@ -95,6 +95,6 @@ def funding_paid(
         raise OrderMappingError(f"funding payment without a time: {payment!r:.200}")
     position = Decimal(0)
     if funding_rate and mark:
-        position = (-amount / (mark * funding_rate)).quantize(instrument.lot_size)
+        position = (-amount / (mark * funding_rate)).quantize(instrument.lot_size, ROUND_HALF_EVEN)
     currency = str(payment.get("code") or info.get("asset") or instrument.settlement or instrument.quote)
     return FundingPaid(ts_ns, instrument.id, position, mark, funding_rate, amount, currency, int(timestamp) * 1_000_000)

@@ -185,6 +185,11 @@ class RawBook:
         asks = [list(self._asks[k]) for k in sorted(self._asks)[:limit]]
         return {"lastUpdateId": self.last_update_id, **self._times, "bids": bids, "asks": asks}
 
+    def size_at(self, *, bids: bool, price: Decimal) -> Decimal:
+        """The quantity displayed at ``price`` on one side (0 when there is no such level)."""
+        level = (self._bids if bids else self._asks).get(_price_key(str(price)))
+        return Decimal(level[1]) if level is not None else Decimal(0)
+
     def levels(self, bids: bool) -> list[tuple[Decimal, Decimal]]:
         """One side as ``(price, qty)`` Decimals, best first (what the matching engine sweeps)."""
         side = self._bids if bids else self._asks

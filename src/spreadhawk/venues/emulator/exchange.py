@@ -1,15 +1,23 @@
 """The emulated spot exchange: accounts, orders and a deterministic matching engine on the replayed book.
 
-Matching rules (simple on purpose, so a test can compute every fill by hand):
+Matching rules — the simulated venue's (``venues/simulated``), written again here in Binance's terms so
+that a backtest and a live session on this emulator can be compared fill for fill (scenario 25):
 
 * a MARKET order, and the marketable part of a LIMIT order, sweeps the current replayed book, best level
   first, at the levels' prices, paying the taker fee. The recording is not changed by our fills (the
-  replay goes on as recorded), but one sweep never takes more than a level holds;
+  replay goes on as recorded), so what our orders took from a level stays taken until the replay next
+  updates that price;
 * IOC: what the sweep does not fill expires; FOK: nothing fills unless the whole quantity can; a MARKET
-  remainder (book exhausted) expires; LIMIT_MAKER is rejected (-2010) when it would take;
-* a resting LIMIT order fills in full, at its own price, paying the maker fee, as soon as the replay
-  crosses it: a BUY when the best ask is at or below its price or a trade prints below it, a SELL when
-  the best bid is at or above its price or a trade prints above it;
+  remainder (book exhausted) expires; LIMIT_MAKER is rejected (-2010) when its price reaches the best
+  displayed level on the other side;
+* a resting LIMIT order joins the back of its price level (the quantity displayed there when it
+  arrived is ahead of it; later book updates can only shrink that queue) and fills, at its own price,
+  paying the maker fee:
+  - when the book moves through its price: the displayed quantity at or beyond its price (less what
+    we took already) trades with it, up to what it has left;
+  - when a public trade reaches it: a trade whose aggressor is on the other side, at its price (after
+    the queue ahead of it has traded) or through it. One trade's quantity is shared once among our
+    resting orders, best price first, then arrival;
 * commissions are charged in the quote asset (``quote notional * fee``, rounded to 8 decimals);
 * a BUY locks ``qty * price`` of the quote asset (a MARKET buy locks nothing: it fills at once), a SELL
   locks ``qty`` of the base asset; fills release the lock.
@@ -25,7 +33,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from spreadhawk.venues.emulator.captures import Message, RawBook, StreamKind
@@ -85,6 +93,11 @@ class Order:
     update_time: int = 0
     locked: Decimal = Decimal(0)  # what this order still holds locked (quote for BUY, base for SELL)
     reduce_only: bool = False  # futures only
+    queue_ahead: Decimal = Decimal(0)  # resting: displayed quantity ahead of it at its price, not yet traded
+
+    @property
+    def leaves(self) -> Decimal:
+        return self.qty - self.executed
 
     @property
     def is_open(self) -> bool:
@@ -155,6 +168,7 @@ class SpotExchange:
         self.trades: list[Trade] = []
         self.listeners = _Listeners()
         self._by_client: dict[tuple[str, str], int] = {}  # (symbol, client id) -> latest order id
+        self._taken: dict[str, dict[Decimal, Decimal]] = {}  # symbol -> price -> quantity our orders took
         self._next_order = 1
         self._next_trade = 1
 
@@ -206,10 +220,14 @@ class SpotExchange:
             raise self.duplicate
         tif = self._check_shape(type_, qty, quote_qty, price, time_in_force)
         self._check_reduce_only(symbol, side, qty, reduce_only)
-        book_side = self.books[symbol].levels(bids=side == "SELL")
-        fills = _sweep(book_side, side, price if type_ != "MARKET" else None, qty, quote_qty, rules.step)
-        if fills:
+        book = self.books[symbol]
+        book_side = book.levels(bids=side == "SELL")
+        best = book_side[0][0] if book_side else None
+        if best is not None and price is not None and (price >= best if side == "BUY" else price <= best):
             self._check_post_only(type_, tif)
+        taken = self._taken.setdefault(symbol, {})
+        limit = price if type_ != "MARKET" else None
+        fills = [] if type_ == "LIMIT_MAKER" else _sweep(book_side, side, limit, qty, quote_qty, rules.step, taken)
         if tif == "FOK" and sum(q for _, q in fills) < (qty or 0):
             fills = []  # all or nothing: it expires untouched
         self._check_funds(rules, side, type_, qty, price, fills, reduce_only)
@@ -233,7 +251,10 @@ class SpotExchange:
         self._by_client[(symbol, order.client_id)] = order_id
         if type_ != "MARKET":
             self._lock(rules, order)
+            order.queue_ahead = book.size_at(bids=side == "BUY", price=order.price)
         self._emit(order, "NEW", None)
+        for p, q in fills:
+            taken[p] = taken.get(p, Decimal(0)) + q
         trades = [self._fill(rules, order, p, q, maker=False) for p, q in fills]
         if order.quote_qty:  # quoteOrderQty: the order's quantity is what it could buy/sell
             order.qty = order.executed
@@ -305,7 +326,7 @@ class SpotExchange:
 
     def _fill(self, rules: SymbolRules, order: Order, price: Decimal, qty: Decimal, *, maker: bool) -> Trade:
         notional = price * qty
-        commission = (notional * (self.maker_fee if maker else self.taker_fee)).quantize(EIGHT)
+        commission = (notional * (self.maker_fee if maker else self.taker_fee)).quantize(EIGHT, ROUND_HALF_EVEN)
         realized = self._settle(rules, order, price, qty, commission)
         order.executed += qty
         order.cumulative_quote += notional
@@ -377,27 +398,69 @@ class SpotExchange:
         return trade
 
     def on_market(self, message: Message) -> None:
-        """Fill the resting orders of the message's symbol that the replay has crossed."""
-        if message.symbol not in self.rules or message.kind not in (StreamKind.DEPTH, StreamKind.TRADE):
+        """Fill the resting orders of the message's symbol that the replay has reached (module docstring)."""
+        symbol = message.symbol
+        if symbol not in self.rules:
             return
-        resting = [o for o in self.open_orders(message.symbol) if o.type != "MARKET"]
+        if message.kind is StreamKind.DEPTH:
+            taken = self._taken.get(symbol)
+            if taken:  # the exchange has shown these levels afresh: what we took is in the new quantity
+                for price, _ in (*message.data["b"], *message.data["a"]):
+                    taken.pop(Decimal(price), None)
+        elif message.kind is not StreamKind.TRADE:
+            return
+        resting = [o for o in self.open_orders(symbol) if o.type != "MARKET"]
         if not resting:
             return
-        book = self.books[message.symbol]
-        bids, asks = book.levels(bids=True)[:1], book.levels(bids=False)[:1]
-        traded = Decimal(message.data["p"]) if message.kind is StreamKind.TRADE else None
-        rules = self.rules[message.symbol]
-        touched = False
-        for order in resting:
-            if order.side == "BUY":
-                crossed = bool(asks and asks[0][0] <= order.price) or (traded is not None and traded < order.price)
-            else:
-                crossed = bool(bids and bids[0][0] >= order.price) or (traded is not None and traded > order.price)
-            if crossed:
-                self._fill(rules, order, order.price, order.qty - order.executed, maker=True)
-                touched = True
+        rules = self.rules[symbol]
+        if message.kind is StreamKind.DEPTH:
+            touched = self._book_reached(rules, resting)
+        else:
+            touched = self._trade_reached(rules, resting, message.data)
         if touched:
             self._balances_changed(rules)
+
+    def _book_reached(self, rules: SymbolRules, resting: list[Order]) -> bool:
+        """The book moved through resting prices: what it shows there trades with us, at our price."""
+        book = self.books[rules.symbol]
+        taken = self._taken.setdefault(rules.symbol, {})
+        touched = False
+        for order in resting:
+            is_buy = order.side == "BUY"
+            order.queue_ahead = min(order.queue_ahead, book.size_at(bids=is_buy, price=order.price))
+            opposite = book.levels(bids=not is_buy)
+            through = _sweep(opposite, order.side, order.price, order.leaves, None, rules.step, taken)
+            if through:
+                for price, qty in through:
+                    taken[price] = taken.get(price, Decimal(0)) + qty
+                self._fill(rules, order, order.price, sum((q for _, q in through), Decimal(0)), maker=True)
+                touched = True
+        return touched
+
+    def _trade_reached(self, rules: SymbolRules, resting: list[Order], trade: Mapping[str, Any]) -> bool:
+        """Share one public trade among the resting orders it reached, best price first, then arrival."""
+        price, volume = Decimal(trade["p"]), Decimal(trade["q"])
+        buyer_is_maker = bool(trade["m"])  # the aggressor was the seller: it traded with bids
+        reached = [
+            o
+            for o in resting
+            if (o.side == "BUY") == buyer_is_maker and (price <= o.price if o.side == "BUY" else price >= o.price)
+        ]
+        reached.sort(key=lambda o: -o.price if o.side == "BUY" else o.price)  # stable: arrival order kept
+        touched = False
+        for order in reached:
+            if volume <= 0:
+                break
+            if price == order.price:
+                ahead = min(order.queue_ahead, volume)
+                order.queue_ahead -= ahead
+                volume -= ahead
+            take = min(volume, order.leaves)
+            if take > 0:
+                volume -= take
+                self._fill(rules, order, order.price, take, maker=True)
+                touched = True
+        return touched
 
     def _emit(self, order: Order, exec_type: str, trade: Trade | None) -> None:
         for listener in self.listeners.executions:
@@ -416,13 +479,18 @@ def _sweep(
     qty: Decimal | None,
     quote_qty: Decimal | None,
     step: Decimal,
+    taken: Mapping[Decimal, Decimal],
 ) -> list[tuple[Decimal, Decimal]]:
-    """The fills ``(price, qty)`` taking ``levels`` (best first) up to ``limit`` for ``qty`` (or ``quote_qty``)."""
+    """The fills ``(price, qty)`` taking ``levels`` (best first, less what ``taken`` says our orders
+    took already) up to ``limit`` for ``qty`` (or ``quote_qty``)."""
     fills: list[tuple[Decimal, Decimal]] = []
     left_qty, left_quote = qty, quote_qty
-    for price, available in levels:
+    for price, displayed in levels:
         if limit is not None and (price > limit if side == "BUY" else price < limit):
             break
+        available = displayed - taken.get(price, Decimal(0))
+        if available <= 0:
+            continue
         if left_quote is not None:  # spend quote: whole lot steps only
             take = min(available, (left_quote / price / step).to_integral_value(ROUND_DOWN) * step)
         else:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from spreadhawk.venues.emulator.captures import Message, RawBook, StreamKind
@@ -214,7 +214,7 @@ class FuturesExchange(SpotExchange):
         held = self.positions[symbol].qty
         if not held:
             return
-        amount = (-held * mark * rate).quantize(EIGHT)
+        amount = (-held * mark * rate).quantize(EIGHT, ROUND_HALF_EVEN)
         self.balance(self.margin_asset).free += amount
         tran_id, self._next_tran = self._next_tran, self._next_tran + 1
         self.income.append(

@@ -317,7 +317,7 @@ class SimulatedVenue:
             side=cmd.side,
             quantity=qty,
             price=price,
-            fee=qty * price * inst.contract_size * fee_rate,
+            fee=inst.fee(qty, price, fee_rate),
             fee_currency=inst.settlement,
             liquidity=liquidity,
             leaves_quantity=leaves,
