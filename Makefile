@@ -48,9 +48,16 @@ bench: install-dev
 	$(UV) run --frozen python bench/bench_tick_to_order.py
 	$(UV) run --frozen python bench/bench_live_order.py
 
-# The fault scenarios with more seeds than CI runs (the suite runs 4 per crash point): each crash
-# point reached the 1st..Nth time. SOAK_OCCURRENCES=N to change; ../shared/data must be present.
+# The fault scenarios with more seeds than CI runs: each crash point reached the 1st..Nth time
+# (CI: 4), seeded fault plans (CI: 20) and backtest/live parity schedules (CI: 3).
+# SOAK_OCCURRENCES=N / SOAK_SEEDS=N / SOAK_PARITY_SEEDS=N to change; ../shared/data must be present.
 SOAK_OCCURRENCES ?= 12
+SOAK_SEEDS ?= 200
+SOAK_PARITY_SEEDS ?= 20
 soak: install-dev
 	SPREADHAWK_SOAK_OCCURRENCES=$(SOAK_OCCURRENCES) $(UV) run --frozen pytest -q -p no:cacheprovider \
 		tests/runtime/test_crash_points.py
+	SPREADHAWK_SOAK_SEEDS=$(SOAK_SEEDS) $(UV) run --frozen pytest -q -p no:cacheprovider \
+		tests/venues/ccxt/test_seeded_faults.py
+	SPREADHAWK_SOAK_SEEDS=$(SOAK_PARITY_SEEDS) $(UV) run --frozen pytest -q -p no:cacheprovider \
+		tests/runtime/test_live_parity.py

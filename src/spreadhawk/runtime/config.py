@@ -149,6 +149,7 @@ class LiveTradingSection(_Section):
     allow_unrestricted_ip: bool = False  # accept a key without an IP allow-list (never one allowing withdrawals)
     allow_unverified_key: bool = False  # trade on an exchange whose key permissions this node cannot read
     exit_timeout_s: float = Field(default=15.0, gt=0)  # how long cancel-on-exit waits for the venue
+    trade_poll_s: float = Field(default=10.0, gt=0)  # REST trade catch-up while the stream is live (lost reports)
 
 
 class StrategySection(_Section):

@@ -90,6 +90,7 @@ def ccxt_venues(
                 api_secret=keys.api_secret.reveal(),
                 urls=urls,
                 visibility_window_s=config.live_trading.visibility_window_s,
+                trade_poll_s=config.live_trading.trade_poll_s,
             )
         except ValueError as exc:
             raise ConfigError(f"live.{indexes[0]}: {exc}") from None

@@ -179,6 +179,7 @@ class CcxtLiveFeed:
         self._exchange: Any = None
         self._streams: dict[str, _Stream] = {}  # by exchange market id ("BTCUSDT")
         self._post: Post | None = None
+        self.messages = 0  # stream messages handled (answers to subscriptions not counted)
 
     # --- public -----------------------------------------------------------------------
     def counts(self, instrument_id: InstrumentId) -> FeedCounts:
@@ -186,6 +187,11 @@ class CcxtLiveFeed:
             if stream.iid == instrument_id:
                 return stream.counts
         raise KeyError(f"{instrument_id} is not fed (or the feed has not loaded its markets yet)")
+
+    @property
+    def fetching(self) -> bool:
+        """A book snapshot is being fetched (diffs are buffered meanwhile)."""
+        return any(stream.fetch is not None and not stream.fetch.done() for stream in self._streams.values())
 
     async def run(self, post: Post) -> None:
         """Feed ``post`` until cancelled; reconnects by itself. Raises only ``FeedConfigError``.
@@ -315,6 +321,7 @@ class CcxtLiveFeed:
             if message.get("error") is not None:
                 log.error("live feed %s: exchange refused request: %s", self.exchange_id, message["error"])
             return
+        self.messages += 1
         data = message.get("data") if "stream" in message else message
         stream = self._streams.get(str(data.get("s"))) if isinstance(data, dict) else None
         if stream is None or not isinstance(data, dict):

@@ -7,6 +7,10 @@ trades while a keep-alive check runs every ``heartbeat_s``. A dropped socket, a 
 ``eventStreamTerminated``, ``listenKeyExpired`` and a failed keep-alive check (no answer within
 ``stall_timeout_s``, or no subscription listed) all end the session the same way: backoff, and a new
 session on a fresh connection (§3 user data stream, §4.2 scenario 9).
+
+A stream can also lose a report without ending (a report held back and never sent, as the seeded
+fault plans found): ``reconcile_every`` runs the same REST catch-up while the stream is live, so such
+a fill is booked within that interval (RELIABILITY.md §2.3, continuous reconciliation at runtime).
 """
 
 from __future__ import annotations
@@ -172,6 +176,20 @@ class UserStream:
                 guard.end(f"no answer to the keep-alive check within {self.stall_timeout_s} s: the stream stalled")
             except _NETWORK as exc:
                 guard.end(f"the keep-alive check failed: {exc}")
+
+    async def reconcile_every(self, interval_s: float) -> None:
+        """Forever: every ``interval_s``, the catch-up, while the stream is live (a session catches up
+        by itself when it starts). A failed one is logged and tried again next time."""
+        while True:
+            await asyncio.sleep(interval_s)
+            if not self.live:
+                continue
+            try:
+                await self._catch_up()
+            except _NETWORK as exc:
+                log.warning(
+                    "venue %s: periodic trade reconciliation failed (%s); next in %s s", self.venue, exc, interval_s
+                )
 
     def _lost(self, how: str) -> None:
         self.live, self.state = False, "reconnecting"

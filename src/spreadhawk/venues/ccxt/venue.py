@@ -126,6 +126,7 @@ class CcxtVenue:
         stall_timeout_s: float = 10.0,
         guards: GuardConfig | None = None,  # rate limiter, circuit breaker, time sync (see client.py)
         funding_poll_s: float = 30.0,
+        trade_poll_s: float = 10.0,  # REST catch-up while the stream is live: a lost report's longest wait
     ) -> None:
         self.quirks = quirks_for(exchange_id)
         if MY_TRADES not in self.quirks.streams:  # fills come from it (see the module doc)
@@ -136,8 +137,11 @@ class CcxtVenue:
         strangers = [i.id for i in instruments if i.venue != name]
         if strangers:
             raise ValueError(f"instruments of another venue than {name!r}: {', '.join(strangers)}")
-        if not (visibility_window_s > 0 and backoff_max_s >= backoff_initial_s > 0):
-            raise ValueError("visibility_window_s and the backoff delays must be positive (max >= initial)")
+        if not (visibility_window_s > 0 and trade_poll_s > 0 and backoff_max_s >= backoff_initial_s > 0):
+            raise ValueError(
+                "visibility_window_s, trade_poll_s and the backoff delays must be positive (max >= initial)"
+            )
+        self.trade_poll_s = trade_poll_s
         self.name = name
         self.exchange_id = exchange_id
         self.visibility_window_s = visibility_window_s
@@ -154,7 +158,8 @@ class CcxtVenue:
         self._guards = guards or GuardConfig()
         self._exchange: Any = None
         self._hub: VenueHub | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # requests: submits, cancels, look-ups
+        self._pollers: list[asyncio.Task[None]] = []  # for as long as the venue runs
         self._stream_task: asyncio.Task[None] | None = None
         self._instrument_of: dict[ClientOrderId, Instrument] = {}
         self._client_of: dict[str, ClientOrderId] = {}  # venue order id -> client order id
@@ -214,6 +219,7 @@ class CcxtVenue:
                 self._last_trade_id[symbol] = max((int(t["id"]) for t in newest), default=0)
         self.hub.post(await self.account_snapshot())
         self._stream_task = asyncio.get_running_loop().create_task(self._user_stream(), name=f"{self.name}-user")
+        self._poll(self._stream.reconcile_every(self.trade_poll_s), "trade-poll")
         sent_at = asyncio.get_running_loop().time()  # a resumed order's visibility window starts now
         for cid, instrument in self._in_flight_at_resume.items():
             self._spawn(self._look_up(cid, instrument, sent_at), f"look-up-{cid}")
@@ -221,7 +227,7 @@ class CcxtVenue:
         if perpetuals:  # payments from now on; earlier ones are reconciliation's business
             poller = FundingPoller(perpetuals)
             await poller.prime(self._exchange)
-            self._spawn(poller.run(lambda: self.exchange, self.hub.now_ns, self._post, self.funding_poll_s), "funding")
+            self._poll(poller.run(lambda: self.exchange, self.hub.now_ns, self._post, self.funding_poll_s), "funding")
 
     def report_modes(self, on_mode: ModeListener) -> None:
         """Before ``start``: who hears the mode the client's breaker and bans put the venue in (the
@@ -241,8 +247,8 @@ class CcxtVenue:
 
     async def close(self) -> None:
         """Stop every task, then close the ccxt client (REST session and websockets); safe twice."""
-        tasks = [*self._tasks, *([self._stream_task] if self._stream_task is not None else [])]
-        self._stream_task = None
+        tasks = [*self._tasks, *self._pollers, *([self._stream_task] if self._stream_task is not None else [])]
+        self._stream_task, self._pollers = None, []
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -261,6 +267,16 @@ class CcxtVenue:
     def stream_state(self) -> str:
         """What the user stream is doing: connecting, catching up, live, reconnecting."""
         return self._stream.state
+
+    @property
+    def busy(self) -> bool:
+        """Requests (orders, cancels, look-ups) are in flight."""
+        return bool(self._tasks)
+
+    @property
+    def trades_booked(self) -> int:
+        """Trades reported to the engine (each once, by trade id)."""
+        return len(self._seen)
 
     @property
     def reconnects(self) -> int:
@@ -331,7 +347,6 @@ class CcxtVenue:
         except OrderMappingError as exc:  # nothing was sent
             self._refused(OrderRejected(self.hub.now_ns(), cid, str(exc), RejectCode.OTHER))
             return
-        sent_at = asyncio.get_running_loop().time()
         try:
             order = await self.exchange.create_order(
                 request.symbol, request.order_type, request.side, request.amount, request.price, request.params
@@ -343,7 +358,10 @@ class CcxtVenue:
             if not isinstance(exc, (*_UNKNOWN_OUTCOME, CcxtError)):
                 log.exception("venue %s: unexpected error submitting %s; looking it up", self.name, cid)
             self._post(OrderStatusUnknown(self.hub.now_ns(), cid, f"{type(exc).__name__}: {exc}"))
-            await self._look_up(cid, instrument, sent_at)
+            # The visibility window runs from now, not from the call: the request may have waited in
+            # our own rate limiter before it left, and the exchange's window starts when it arrived
+            # (found by the seeded fault plans: a 429's Retry-After, then a lost answer).
+            await self._look_up(cid, instrument, asyncio.get_running_loop().time())
             return
         crashpoint("after_send_before_ack")
         trades = order.get("trades") or []
@@ -470,6 +488,11 @@ class CcxtVenue:
     # --------------------------------------------------------------------------- helpers
     def _post(self, event: VenueEvent) -> None:
         self.hub.post(event)
+
+    def _poll(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(work, name=f"{self.name}-{name}")
+        task.add_done_callback(self._finished)  # a poller that dies says why
+        self._pollers.append(task)
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.get_running_loop().create_task(work, name=f"{self.name}-{name}")

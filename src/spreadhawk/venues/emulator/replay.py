@@ -13,7 +13,7 @@ import contextlib
 import heapq
 import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -60,9 +60,13 @@ class Replay:
         self.recorded_snapshots = {c.symbol: c.snapshot for c in captures}
         self._messages = list(heapq.merge(*(c.messages for c in captures), key=lambda m: m.received_ns))
         self.subscribers: set[Subscriber] = set()
-        # Called with every message once the book has it (the exchange's matching of resting orders);
-        # synchronous, so a resting order fills at the book position that crossed it.
+        # Called with every message once the book has it and before it is sent (the exchange's matching
+        # of resting orders); synchronous, so a resting order fills at the book position that crossed it.
         self.listeners: list[Callable[[Message], None]] = []
+        # Lockstep (the backtest-parity test): when set, awaited before each message and again between
+        # its matching and its sending, in place of the pacing, so a client can finish with everything
+        # (the fills the matching made included) before the market moves on: zero latency, as a backtest.
+        self.gate: Callable[[], Awaitable[None]] | None = None
         self.fired: list[FiredFault] = []
         self.position = 0  # messages replayed so far
         self.sent = 0  # messages sent (to all subscribers together)
@@ -110,7 +114,9 @@ class Replay:
         first = self._messages[0].received_ns
         try:
             for i, message in enumerate(self._messages):
-                if self.speed > 0:
+                if self.gate is not None:
+                    await self.gate()
+                elif self.speed > 0:
                     wait = start + self._shift + (message.received_ns - first) / 1e9 / self.speed - loop.time()
                     if wait > 0:
                         await asyncio.sleep(wait)
@@ -119,12 +125,15 @@ class Replay:
                 self.position = i + 1
                 if message.kind is StreamKind.DEPTH:
                     self.books[message.symbol].apply(message.data)
+                self.last_event_ms = message.data.get("E", self.last_event_ms)
+                for listener in self.listeners:
+                    listener(message)
+                if self.gate is not None:
+                    await self.gate()
+                if message.kind is StreamKind.DEPTH:
                     await self._depth(message)
                 else:
                     await self._send(message)
-                for listener in self.listeners:
-                    listener(message)
-                self.last_event_ms = message.data.get("E", self.last_event_ms)
         except Exception:  # a bug must not die silently in a background task
             log.exception("emulator replay failed")
             raise
