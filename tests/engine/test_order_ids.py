@@ -61,3 +61,12 @@ def test_ids_of_another_strategy_or_shape_do_not_move_the_counter() -> None:
 def test_a_prefix_outside_the_rule_is_refused() -> None:
     with pytest.raises(ValueError, match="prefix"):
         ClientOrderIds("run 1/")
+
+
+def test_a_node_restarted_a_tenth_of_a_second_later_gets_another_prefix() -> None:
+    # a supervisor restarts a killed node within ~100 ms: with its journal lost, the same prefix
+    # would issue the ids of the run it replaces
+    crashed = run_prefix(1_765_000_000_950_000_000)
+    restarted = run_prefix(1_765_000_001_050_000_000)
+    assert crashed != restarted
+    assert run_prefix(1_765_000_001_050_000_000) != run_prefix(1_765_000_001_051_000_000)

@@ -3,7 +3,7 @@
 An id is ``<run prefix><strategy tag>-<n>``:
 
 * the run prefix is empty in a backtest (ids stay ``<strategy>-<n>``, as every stored run has
-  them) and, in paper and live, a few base-36 characters of the node's start time plus a dot, so
+  them) and, in paper and live, eight base-36 characters of the node's start time (in ms) plus a dot, so
   two runs never share an id even if a journal is lost;
 * the strategy tag is the strategy id when it fits, else its first characters and a short hash
   (the same strategy always gets the same tag);
@@ -28,14 +28,18 @@ _ID_SHAPE = re.compile(r"^(?P<head>.*)-(?P<kind>tr)?(?P<n>[0-9]+)$")
 
 
 def run_prefix(start_ns: int) -> str:
-    """A short prefix from the node's start time: base 36 of the start second, then a dot."""
-    seconds = start_ns // 1_000_000_000
+    """A short prefix from the node's start time: base 36 of the start millisecond, then a dot.
+
+    Milliseconds, not seconds: a node killed and restarted at once (a supervisor's restart delay is
+    100 ms by default) must not issue the ids of the run it replaces if that run's journal is lost;
+    the crash tests found two runs started within one second."""
+    millis = start_ns // 1_000_000
     digits = "0123456789abcdefghijklmnopqrstuvwxyz"
     text = ""
     while True:
-        seconds, rest = divmod(seconds, 36)
+        millis, rest = divmod(millis, 36)
         text = digits[rest] + text
-        if not seconds:
+        if not millis:
             break
     return text + "."
 

@@ -60,7 +60,7 @@ VenueFactory = Callable[[RunConfig, dict[InstrumentId, Instrument]], dict[str, "
 _WORKING = (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED, OrderStatus.PENDING_CANCEL)
 _IN_FLIGHT = (OrderStatus.SUBMITTED, OrderStatus.UNKNOWN)
 _POLL_S = 0.02
-OUR_CLIENT_ID = re.compile(r"^[0-9a-z]{1,13}\.")  # engine.order_ids: a run prefix (base 36 seconds), a dot
+OUR_CLIENT_ID = re.compile(r"^[0-9a-z]{1,13}\.")  # engine.order_ids: a run prefix (base 36 ms), a dot
 
 
 class KeyPermissionError(Exception):
