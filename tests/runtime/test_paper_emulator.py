@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from spreadhawk.domain.events import SubmitOrder
+from spreadhawk.domain.events import OrderSide, SubmitOrder
 from spreadhawk.domain.orders import OrderStatus
 from spreadhawk.engine.clock import SimClock, WallClock
 from spreadhawk.engine.journal import read_journal
@@ -25,6 +25,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "paper_binance_emul
 SPEED = 10.0
 SESSION_S = 6.0  # a minute of market at 10x
 PERP = "BINANCE:BTC/USDT:USDT"
+SPOT = "BINANCE:BTC/USDT"
 
 
 async def _session(config: RunConfig, journal: Path) -> PaperNode:
@@ -68,10 +69,15 @@ def test_paper_on_the_emulator_trades_stops_resumes_and_never_reuses_an_order_id
     assert second.restored.commands >= len(first.engine.orders)
     assert second.differences == []
     assert second.started_with[PERP] == held_perp  # type: ignore[index]
-    # the funding strategy knows its position again: it does not enter a second time
+    # the funding strategy knows its position again: it does not enter a second time. It may exit (on
+    # a loaded machine the second session can read a basis or a legging its exit rules act on): then
+    # every new order of it closes (spot sold, perpetual bought back), none opens
     funding = [o for o in second.engine.orders.values() if o.strategy_id == "funding_btcusdt"]
-    assert len(funding) == len([o for o in first.engine.orders.values() if o.strategy_id == "funding_btcusdt"])
-    assert second.engine.portfolio.position(PERP).quantity == held_perp  # type: ignore[arg-type]
+    again = [o for o in funding if o.client_order_id not in first.engine.orders]
+    closing = {(str(o.instrument_id), o.side) for o in again}
+    assert closing <= {(PERP, OrderSide.BUY), (SPOT, OrderSide.SELL)}, closing
+    if not again:
+        assert second.engine.portfolio.position(PERP).quantity == held_perp  # type: ignore[arg-type]
     new_orders = set(second.engine.orders) - set(first.engine.orders)
     assert len(new_orders) >= 5
     prefixes = {coid.split(".", 1)[0] for coid in new_orders}

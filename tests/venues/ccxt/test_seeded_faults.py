@@ -1,7 +1,8 @@
 """Seeded fault plans (``venues/emulator/fault_plan.py``): the order-side and user-stream scenarios of
-RELIABILITY.md §4.2 (3, 4, 5, 6, 8, 9, 12, 13, 14 and bad messages) drawn at random, several to a
+RELIABILITY.md §4.2 (3, 4, 5, 6, 8, 9, 12, 13, 14, 21 and bad messages) drawn at random, several to a
 session, so they also meet each other: a lost answer while reports are reordered, a 429 while the
-stream is down, a cancel with its answer dropped. Each seed is one session on a fresh emulator
+stream is down, a cancel sent into a partition. REST and the user stream go through the R2 fault
+proxy. Each seed is one session on a fresh emulator
 account; after every step the R4 invariants are checked against ``/emulator/truth`` (and each
 order's state must be the exchange's), and at the end every resting order is cancelled and checked
 again. CI runs ``SEEDS`` seeds; ``make soak`` more (``SPREADHAWK_SOAK_SEEDS``). A failure names its
@@ -24,6 +25,7 @@ from spreadhawk.domain.events import OrderSide, OrderType, TimeInForce
 from spreadhawk.domain.identifiers import ClientOrderId
 from spreadhawk.domain.orders import OrderStatus
 from spreadhawk.venues.emulator.fault_plan import PlannedOrder, Step, draw_plan
+from spreadhawk.venues.emulator.fault_proxy import ProxyMode
 from spreadhawk.venues.emulator.order_faults import OrderFault
 from spreadhawk.venues.emulator.stream_faults import StreamFault
 
@@ -78,6 +80,11 @@ async def _step(lv: Live, n: int, step: Step) -> None:
     if step.stream_fault is not None:
         await stream_fault(lv, **_stream_json(step.stream_fault))
     bid, ask = await lv.book()
+    if step.network is not None:
+        proxy = lv.proxy
+        assert proxy is not None
+        proxy.set(step.network.mode, ms=step.network.ms, nbytes=step.network.nbytes)
+        asyncio.get_running_loop().call_later(step.network_s, proxy.set, ProxyMode.PASS)
     side = OrderSide(step.side.lower())
     qty = str(step.quantity)
     resting = [cid for cid, o in lv.engine.orders.items() if o.status in RESTING]
@@ -99,21 +106,32 @@ async def _step(lv: Live, n: int, step: Step) -> None:
     await _settle(lv, f"step {n} ({step.describe()})")
 
 
+async def _checked(lv: Live, after: str) -> dict[str, Any]:
+    """R4 after ``after``; a violation says what the exchange and the engine each saw."""
+    try:
+        return await assert_invariants(lv)
+    except AssertionError as exc:
+        truth = await lv.get("/emulator/truth")
+        seen = {c: [f"{type(e).__name__} {getattr(e, 'reason', '')}" for e in lv.events(c)] for c in lv.engine.orders}
+        raise AssertionError(f"after {after}: {exc}; exchange: {truth['orders']}; engine saw: {seen}") from None
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_a_seeded_fault_plan_leaves_every_invariant_holding(shared_data: Path, seed: int) -> None:
     plan = draw_plan(seed, STEPS)
     context = f"seed {seed}: " + "; ".join(s.describe() for s in plan)
 
     async def scenario() -> None:
-        async with live(shared_data, guards=SHORT_BREAKER, trade_poll_s=TRADE_POLL_S, **FAST_WATCHDOG) as lv:
+        options = {"guards": SHORT_BREAKER, "trade_poll_s": TRADE_POLL_S, **FAST_WATCHDOG}
+        async with live(shared_data, proxy="all", **options) as lv:
             for n, step in enumerate(plan):
                 await _step(lv, n, step)
-                await assert_invariants(lv)
+                await _checked(lv, f"step {n}")
             for cid, order in lv.engine.orders.items():
                 if order.status in RESTING:
                     _cancel(lv, cid)
             await _settle(lv, "the final cancels")
-            truth = await assert_invariants(lv)
+            truth = await _checked(lv, "the final cancels")
             assert not [o for o in truth["orders"] if o["status"] in ("NEW", "PARTIALLY_FILLED")]
             assert all(ClientOrderId(o["clientOrderId"]) in lv.engine.orders for o in truth["orders"])
 

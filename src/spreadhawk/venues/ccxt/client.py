@@ -32,9 +32,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+import aiohttp
 import ccxt.pro as ccxtpro
 import yarl
-from ccxt.base.errors import DDoSProtection, ExchangeError, InvalidNonce, OperationFailed, RequestTimeout
+from ccxt.base.errors import DDoSProtection, ExchangeError, InvalidNonce, NetworkError, OperationFailed, RequestTimeout
 
 from spreadhawk.risk.breakers import Mode
 from spreadhawk.venues.ccxt.breaker import CircuitBreaker, CircuitState, mode_for
@@ -170,7 +171,14 @@ class GuardedBinance(ccxtpro.binance):  # type: ignore[misc]  # ccxt is untyped
             self.breaker.on_success()
             self._check_ban(limiter)
             raise RateLimitRefusedError(f"{self.venue}: {exc}") from exc
-        except (ExchangeError, InvalidNonce):  # an answer (even a refusal or a -1021): the connection works
+        except (ExchangeError, InvalidNonce) as exc:  # an answer (even a refusal or a -1021): the connection works
+            if isinstance(exc.__cause__, aiohttp.ClientError):
+                # ... unless it is ccxt's catch-all for an answer cut off or unreadable: the request may
+                # have taken effect, so its outcome is unknown, not refused (the seeded fault plans found
+                # a cancel that took effect reported as refused, after a connection closed mid-answer).
+                limiter.on_no_answer()
+                self.breaker.on_failure(f"answer cut off: {exc.__cause__!r}"[:200])
+                raise NetworkError(f"{exc} (the answer was cut off: {exc.__cause__!r})") from exc
             self.breaker.on_success()
             self._check_ban(limiter)
             raise

@@ -25,7 +25,7 @@ from spreadhawk.venues.ccxt.breaker import CircuitOpenError
 from spreadhawk.venues.ccxt.limiter import RateLimitRefusedError
 from spreadhawk.venues.ccxt.quirks import Quirks
 
-__all__ = ["UNKNOWN_OUTCOME", "Found", "NeverArrived", "OrderRequests"]
+__all__ = ["UNKNOWN_OUTCOME", "Found", "NeverArrived", "OrderGone", "OrderRequests"]
 
 log = logging.getLogger(__name__)
 _CANCEL_WARN_EVERY = 5  # unanswered cancel attempts between warnings
@@ -47,6 +47,11 @@ class Found:
 @dataclass(frozen=True, slots=True)
 class NeverArrived:
     hidden_for_s: float
+
+
+class OrderGone(str):
+    """A cancel's refusal that says the order is not open: it filled, or was cancelled already (by
+    an earlier attempt whose answer was lost, say). Only a look-up tells which."""
 
 
 class OrderRequests:
@@ -105,8 +110,8 @@ class OrderRequests:
         while True:
             try:
                 await self._exchange().cancel_order(None, symbol, self.by_client(cid))
-            except OrderNotFound as exc:  # Binance -2011: gone (it may have filled: the fill comes separately)
-                return f"unknown order: {exc}"
+            except OrderNotFound as exc:  # Binance -2011: not open (any more): why is the caller's question
+                return OrderGone(f"unknown order: {exc}")
             except NOT_SENT as exc:  # kept here by our guards: not the exchange's answer about the order
                 self._unanswered(cid, attempt, exc)
             except ExchangeError as exc:

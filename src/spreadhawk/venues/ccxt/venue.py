@@ -65,7 +65,7 @@ from spreadhawk.venues.ccxt.account import account_snapshot, position_reports
 from spreadhawk.venues.ccxt.client import GuardConfig, ModeListener
 from spreadhawk.venues.ccxt.funding import FundingPoller
 from spreadhawk.venues.ccxt.guarded import guarded_client
-from spreadhawk.venues.ccxt.order_requests import UNKNOWN_OUTCOME, NeverArrived, OrderRequests
+from spreadhawk.venues.ccxt.order_requests import UNKNOWN_OUTCOME, Found, NeverArrived, OrderGone, OrderRequests
 from spreadhawk.venues.ccxt.orders import (
     OrderMappingError,
     answer_trades,
@@ -409,10 +409,18 @@ class CcxtVenue:
     # --------------------------------------------------------------------------- cancel
     async def _cancel(self, cid: ClientOrderId, instrument: Instrument) -> None:
         refused = await self.requests.cancel(instrument.symbol, cid)
+        if isinstance(refused, OrderGone):
+            # Not open any more. Cancelled by an earlier attempt whose answer was lost (the seeded
+            # fault plans found the engine left believing it working), or filled: ask which.
+            outcome = await self.requests.look_up(instrument.symbol, cid, asyncio.get_running_loop().time(), 0.0)
+            status = outcome.order.get("status") if isinstance(outcome, Found) else "canceled"  # gone, no trace
+            if status in ("canceled", "expired", "rejected"):
+                self._post(OrderCanceled(self.hub.now_ns(), cid, f"{status} at the venue"))
+                return
         if refused is None:
             self._post(OrderCanceled(self.hub.now_ns(), cid))
         else:
-            self._post(OrderCancelRejected(self.hub.now_ns(), cid, refused))
+            self._post(OrderCancelRejected(self.hub.now_ns(), cid, str(refused)))
 
     # --------------------------------------------------------------------------- fills
     async def _user_stream(self) -> None:

@@ -7,8 +7,10 @@ still resting), sent while the faults the step drew are armed: at most one fault
 endpoints (a lost answer after the commit, 503 or -1007 with the status unknown, 429/418 with
 Retry-After, a request dropped before it arrived, an order invisible for a while) and at most one of
 the user stream (duplicated, reordered, delayed or changed reports, a malformed message, a stream
-that is terminated, expires or stalls). The waits the faults impose are kept short (Retry-After 1 s,
-invisibility <= 600 ms) so that many seeds fit in a test run.
+that is terminated, expires or stalls), and sometimes a network fault of the R2 proxy for a moment
+after the order is sent (delay, a partition that heals, connections reset, or closed mid-message) —
+RELIABILITY.md scenarios 8 and 21 among the rest. The waits the faults impose are kept short
+(Retry-After 1 s, invisibility <= 600 ms, partitions <= 800 ms) so that many seeds fit in a test run.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
+from spreadhawk.venues.emulator.fault_proxy import ProxyMode, ProxySetting
 from spreadhawk.venues.emulator.order_faults import OrderFault, OrderFaultKind
 from spreadhawk.venues.emulator.stream_faults import StreamFault, StreamFaultKind
 
@@ -39,9 +42,13 @@ class Step:
     fill_share: Decimal  # REST: the share of the order a counterparty fills (0: none)
     order_fault: OrderFault | None
     stream_fault: StreamFault | None
+    network: ProxySetting | None = None  # set on the proxy as the order is sent ...
+    network_s: float = 0.0  # ... and back to pass this long after
 
     def describe(self) -> str:
         faults = [str(f.kind) for f in (self.order_fault, self.stream_fault) if f is not None]
+        if self.network is not None:
+            faults.append(f"network {self.network.mode} for {self.network_s} s")
         return f"{self.order} {self.side} {self.quantity}" + (f" [{', '.join(faults)}]" if faults else "")
 
 
@@ -74,8 +81,20 @@ def _stream_fault(rng: random.Random) -> StreamFault | None:
     return StreamFault(kind)
 
 
-def draw_plan(seed: int, steps: int) -> list[Step]:
-    """``steps`` steps drawn from ``seed`` (the same seed, the same plan)."""
+def _network(rng: random.Random) -> tuple[ProxySetting | None, float]:
+    mode = rng.choice([None, None, ProxyMode.DELAY, ProxyMode.BLACKHOLE, ProxyMode.RESET, ProxyMode.CLOSE_AFTER])
+    if mode is None:
+        return None, 0.0
+    if mode is ProxyMode.DELAY:
+        return ProxySetting(mode, ms=rng.choice([50, 150, 400])), rng.choice([0.5, 1.5])
+    if mode is ProxyMode.CLOSE_AFTER:
+        return ProxySetting(mode, nbytes=rng.choice([300, 1500])), 0.5
+    return ProxySetting(mode), rng.choice([0.2, 0.3, 0.8])
+
+
+def draw_plan(seed: int, steps: int, *, with_network: bool = True) -> list[Step]:
+    """``steps`` steps drawn from ``seed`` (the same seed, the same plan); ``with_network=False`` for a
+    client that does not talk through the fault proxy."""
     if steps < 1:
         raise ValueError(f"a fault plan needs at least one step, got {steps}")
     rng = random.Random(seed)
@@ -84,5 +103,7 @@ def draw_plan(seed: int, steps: int) -> list[Step]:
         order = rng.choice(_ORDERS)
         side = "BUY" if order in (PlannedOrder.REST, PlannedOrder.CANCEL) else rng.choice(["BUY", "SELL"])
         share = Decimal(rng.choice(_SHARES)) if order is PlannedOrder.REST else Decimal(0)
-        plan.append(Step(order, side, Decimal(rng.choice(_SIZES)), share, _order_fault(rng), _stream_fault(rng)))
+        faults = _order_fault(rng), _stream_fault(rng)
+        network, network_s = _network(rng) if with_network else (None, 0.0)
+        plan.append(Step(order, side, Decimal(rng.choice(_SIZES)), share, *faults, network, network_s))
     return plan
