@@ -61,3 +61,20 @@ def test_an_imposed_mode_never_softens_a_measured_one() -> None:
         assert run.risk.mode("X") == (Mode.HEDGE_ONLY, "X disconnected")
 
     play(run, [book_at(T0, "100")], {T0: impose})
+
+
+def test_one_source_lifting_its_verdict_leaves_another_sources_in_force() -> None:
+    # the node puts the venue HEDGE_ONLY for activity it did not make; the adapter's breaker closing
+    # (FULL: its verdict lifted) must not lift the node's
+    run = build(no_limits(), HELD)
+
+    def impose(ctx: StrategyContext) -> None:
+        run.risk.impose_venue_mode("X", Mode.HEDGE_ONLY, "external activity", source="external activity")
+        run.risk.impose_venue_mode("X", Mode.HALTED, "circuit open")
+        assert run.risk.mode("X") == (Mode.HALTED, "circuit open")
+        run.risk.impose_venue_mode("X", Mode.FULL, "circuit closed")
+        assert run.risk.mode("X") == (Mode.HEDGE_ONLY, "external activity")
+        run.risk.impose_venue_mode("X", Mode.FULL, "acknowledged", source="external activity")
+        assert run.risk.mode("X") == (Mode.FULL, "")
+
+    play(run, [book_at(T0, "100")], {T0: impose})

@@ -101,3 +101,33 @@ def test_external_orders_are_detected_refused_or_acknowledged_and_never_cancelle
     mine = {**after, "orders": [o for o in after["orders"] if "." in o["clientOrderId"]]}
     found = violations(mine, third.engine, "BINANCE", prefixes)
     assert found == [], "\n".join(found)
+
+
+def test_with_the_risk_engine_on_a_manual_trade_stops_entries_and_lets_exits_out(exchange: str, tmp_path: Path) -> None:
+    """Scenario 15's "halts new entries": every venue goes HEDGE_ONLY. The probe alternates buys
+    and sells of BTC while the account holds BTC, so after the person's trade its sells (which reduce
+    the holding) still go out and fill, and its buys are denied as hedge-only."""
+    keys, journal = tmp_path / "keys.json", tmp_path / "live.journal"
+    make_keystore(keys)
+    config = live_config(exchange, keys, "risk.enabled=true")
+    someone = person(exchange)
+    node = asyncio.run(
+        _session(config, journal, 8.0, acknowledge=False, during=lambda: _manual_orders(someone, "risk"))
+    )
+    assert node.differences == []
+    assert node.halted_by is not None
+    assert "risk-fill" in node.halted_by
+    assert "only risk-reducing" in node.halted_by
+    assert node.engine.halt_reason == "the node is stopping"  # not halted outright: exits still go out
+    after = [o for o in node.engine.orders.values() if o.ts_init > _external_ts(node)]
+    denied = [o for o in after if o.status is OrderStatus.DENIED]
+    exits = [o for o in after if o.status is OrderStatus.FILLED]
+    assert denied, "no entry was decided after the manual trade: hedge-only was not exercised"
+    assert all(str(o.side) == "buy" for o in denied), denied
+    assert all("hedge" in o.reason for o in denied), [o.reason for o in denied]
+    assert exits, "no exit was decided after the manual trade"
+    assert all(str(o.side) == "sell" for o in exits), exits
+
+
+def _external_ts(node: LiveNode) -> int:
+    return min(r.ts_ns for r in node.engine.external_reports if r.client_order_id == "risk-fill")

@@ -177,16 +177,19 @@ class VenueHealth:
         self._rejections: dict[str, deque[int]] = {}
         self._latencies: dict[str, deque[int]] = {}
         self.disconnected: set[str] = set()
-        self.imposed: dict[str, tuple[Mode, str]] = {}  # by an adapter (its circuit breaker, an IP ban)
+        # venue -> source -> (mode, reason): an adapter (its circuit breaker, an IP ban), the node
+        # (activity on the account it did not make); one source lifting its verdict leaves the others
+        self.imposed: dict[str, dict[str, tuple[Mode, str]]] = {}
 
-    def impose(self, venue: str, mode: Mode, reason: str) -> None:
-        """An adapter's verdict on ``venue`` (``Mode.FULL`` lifts it); the stricter of it and the
+    def impose(self, venue: str, mode: Mode, reason: str, source: str = "adapter") -> None:
+        """``source``'s verdict on ``venue`` (``Mode.FULL`` lifts it); the strictest verdict and the
         health checks applies. The adapter knows what the engine cannot see: a request circuit
         breaker open, an IP ban until a given time."""
+        verdicts = self.imposed.setdefault(venue, {})
         if mode is Mode.FULL:
-            self.imposed.pop(venue, None)
+            verdicts.pop(source, None)
         else:
-            self.imposed[venue] = (mode, reason)
+            verdicts[source] = (mode, reason)
 
     def on_rejected(self, venue: str, ts_ns: int) -> None:
         self._rejections.setdefault(venue, deque()).append(ts_ns)
@@ -204,9 +207,11 @@ class VenueHealth:
 
     def mode(self, venue: str, now_ns: int, data_age_s: float | None) -> tuple[Mode, str]:
         """The venue's mode and why (empty when FULL); ``data_age_s``: since its last book update."""
-        measured = self._measured(venue, now_ns, data_age_s)
-        imposed = self.imposed.get(venue)
-        return imposed if imposed is not None and imposed[0] > measured[0] else measured
+        worst = self._measured(venue, now_ns, data_age_s)
+        for imposed in self.imposed.get(venue, {}).values():
+            if imposed[0] > worst[0]:
+                worst = imposed
+        return worst
 
     def _measured(self, venue: str, now_ns: int, data_age_s: float | None) -> tuple[Mode, str]:
         lim = self._limits

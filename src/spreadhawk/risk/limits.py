@@ -218,9 +218,10 @@ class RiskEngine:
         else:
             self.health.disconnected.add(venue)
 
-    def impose_venue_mode(self, venue: str, mode: Mode, reason: str) -> None:
-        """A live adapter imposes ``mode`` on ``venue`` (``Mode.FULL`` lifts it): see ``VenueHealth.impose``."""
-        self.health.impose(venue, mode, reason)
+    def impose_venue_mode(self, venue: str, mode: Mode, reason: str, source: str = "adapter") -> None:
+        """``source`` (a live adapter, the node) imposes ``mode`` on ``venue`` (``Mode.FULL`` lifts
+        it): see ``VenueHealth.impose``."""
+        self.health.impose(venue, mode, reason, source)
 
     def mode(self, venue: str, instrument_id: InstrumentId | None = None) -> tuple[Mode, str]:
         """The degradation mode of ``venue`` now, and why; with an instrument, the stricter of the

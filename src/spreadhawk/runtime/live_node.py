@@ -42,6 +42,7 @@ from spreadhawk.engine.reconcile import account_differences, order_differences
 from spreadhawk.engine.records import ExternalOrderReported
 from spreadhawk.engine.restore import RestoreSummary
 from spreadhawk.risk.allocation import CapitalAllocator
+from spreadhawk.risk.breakers import Mode
 from spreadhawk.risk.limits import RiskEngine
 from spreadhawk.runtime.config import ConfigError, LiveTradingSection, RunConfig
 from spreadhawk.runtime.modes import MODES, _allocator, _risk, _strategies, build_engine
@@ -198,12 +199,22 @@ class LiveNode:
         return [f"{line}; start with --acknowledge-external to trade beside it" for line in found]
 
     def _on_external(self, report: ExternalOrderReported) -> None:
-        """External activity while trading: nothing new is sent until an operator has looked at it."""
+        """External activity while trading: no new entry until an operator has looked at it. With the
+        risk engine on, every venue goes HEDGE_ONLY (orders that reduce a position still go out, as
+        RELIABILITY.md scenario 15 asks); without it nothing can tell an exit from an entry, so
+        nothing new is sent."""
         if report.client_order_id in self.acknowledged:
             return
         reason = f"external activity on the account ({report.client_order_id} {report.event_type}): "
-        self.halted_by = reason + "new orders halted until acknowledged (restart with --acknowledge-external)"
-        self.engine.halt_reason = self.halted_by
+        if self.risk is not None:
+            self.halted_by = (
+                reason + "only risk-reducing orders until acknowledged (restart with --acknowledge-external)"
+            )
+            for venue in self.venues:
+                self.risk.impose_venue_mode(venue, Mode.HEDGE_ONLY, self.halted_by, source="external activity")
+        else:
+            self.halted_by = reason + "new orders halted until acknowledged (restart with --acknowledge-external)"
+            self.engine.halt_reason = self.halted_by
         log.error("%s", self.halted_by)
 
     async def _closed_while_down(self, venue: CcxtVenue, cid: ClientOrderId) -> None:
