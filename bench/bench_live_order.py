@@ -185,6 +185,8 @@ async def measure(port: int, orders: int, warmup: int) -> list[dict[str, int]]:
     marks.wrap(limiter, "ban_remaining", "ban0", "ban1")
     driver = asyncio.create_task(run_live(engine, [], stop, on_message=on_message))
     try:
+        while not venue.stream_live:  # submits are refused until the user stream is live and caught up
+            await asyncio.sleep(0.01)  # noqa: TID251 -- a real server, in real time
         price = Decimal("30000")  # far below the 2024-08-08 book (about 61,800): the IOC expires
         for n in range(warmup + orders):
             cid = ClientOrderId(f"lat-{n}")
