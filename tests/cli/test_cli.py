@@ -119,6 +119,14 @@ DEMO_MARKET = REPO / "src/spreadhawk/runtime/presets/demo_market.toml"
         (DEMO, ["strategy.path=spreadhawk.strategy.base:Nope"], "'Nope' is not a Strategy class"),
         (DEMO, ["strategy.path=nocolon"], "must look like 'package.module:Class'"),
         (DEMO, ["venues.SIMA.latency_ms=-5"], "venues.SIMA.latency_ms"),
+        # a fee that would mint money (a negative taker fee) or one typed in percent
+        (DEMO, ["instruments.0.taker_fee=-0.5"], "instruments.0.taker_fee: Input should be greater than or equal to 0"),
+        (DEMO, ["instruments.1.taker_fee=5"], "instruments.1.taker_fee: Input should be less than or equal to 0.1"),
+        (
+            DEMO,
+            ["instruments.1.maker_fee=-0.5"],
+            "instruments.1.maker_fee: Input should be greater than or equal to -0.01",
+        ),
         (DEMO, ["venues.NOPE.latency_ms=5"], "venues.NOPE: no instrument is declared on venue 'NOPE'"),
         (DEMO, ["data.0.format=csv"], "data.0.format"),
         (DEMO, ["novalue"], "expected KEY=VALUE"),

@@ -49,8 +49,10 @@ class InstrumentSection(_Section):
     quote: str = ""
     tick_size: Decimal | None = None
     lot_size: Decimal | None = None
-    maker_fee: Decimal | None = None
-    taker_fee: Decimal | None = None
+    # Fee rates as fractions of the notional (0.001 = 0.1 %). A maker rebate is a small negative rate;
+    # a negative taker fee or a rate above 10 % is a typo (a fee in percent or in bps), not a venue.
+    maker_fee: Decimal | None = Field(default=None, ge=Decimal("-0.01"), le=Decimal("0.1"))
+    taker_fee: Decimal | None = Field(default=None, ge=Decimal(0), le=Decimal("0.1"))
     min_notional: Decimal | None = None
     contract_size: Decimal | None = None
     settlement: str = ""
