@@ -18,17 +18,17 @@ import asyncio
 import itertools
 import os
 import random
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from live_harness import PASSPHRASE, emulator, live_config, make_keystore
+from live_harness import emulator, live_config, make_keystore, venues
 
 from spreadhawk.domain.market import MarketData
 from spreadhawk.engine.engine import Engine
 from spreadhawk.engine.replay import ReplayFeed, run_replay
 from spreadhawk.runtime.live_node import LiveNode, build_live
-from spreadhawk.runtime.live_venues import PASSPHRASE_ENV, ccxt_venues, keystore_credentials
 from spreadhawk.runtime.modes import build_backtest
 from spreadhawk.runtime.paper_service import live_feeds
 from spreadhawk.venues.ccxt.feed import CcxtLiveFeed
@@ -83,17 +83,14 @@ async def _live(shared_data: Path, tmp_path: Path, probe: tuple[str, ...]) -> tu
     async with emulator(shared_data, speed=0) as running:
         config = live_config(running.http_url, keys, *probe)
 
-        def venues(config_: object, instruments: object) -> object:
-            return ccxt_venues(config, instruments, keystore_credentials(config, {PASSPHRASE_ENV: PASSPHRASE}))  # type: ignore[arg-type]
-
-        node = build_live(config, tmp_path / "live.journal", live_feeds, venues)  # type: ignore[arg-type]
+        node = build_live(config, tmp_path / "live.journal", live_feeds, venues)
         stop = asyncio.Event()
         running.replay.gate = _lockstep(node, running, stop)
         await node.run(stop)
         return node, running
 
 
-def _lockstep(node: LiveNode, running: BinanceEmulator, stop: asyncio.Event):  # type: ignore[no-untyped-def]
+def _lockstep(node: LiveNode, running: BinanceEmulator, stop: asyncio.Event) -> Callable[[], Awaitable[None]]:
     """The replay's gate: returns once the node is idle; after ``MESSAGES`` messages, stops the node
     and never returns (the replay stands still until the emulator closes)."""
     (feed,) = node.feeds

@@ -49,9 +49,12 @@ class NeverArrived:
     hidden_for_s: float
 
 
-class OrderGone(str):
+@dataclass(frozen=True, slots=True)
+class OrderGone:
     """A cancel's refusal that says the order is not open: it filled, or was cancelled already (by
     an earlier attempt whose answer was lost, say). Only a look-up tells which."""
+
+    reason: str
 
 
 class OrderRequests:
@@ -99,8 +102,8 @@ class OrderRequests:
             await asyncio.sleep(self._delay(attempt))
             attempt += 1
 
-    async def cancel(self, symbol: str, cid: ClientOrderId) -> str | None:
-        """None once canceled; otherwise the exchange's refusal (the order is gone, or refused).
+    async def cancel(self, symbol: str, cid: ClientOrderId) -> str | OrderGone | None:
+        """None once canceled; otherwise the exchange's refusal (``OrderGone``: it says the order is not open).
 
         Re-sending a cancel by client id is safe (it cannot create anything), unlike a submit; so an
         unknown outcome, or a request our own breaker or limiter kept back, is asked again with

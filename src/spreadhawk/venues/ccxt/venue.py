@@ -409,6 +409,9 @@ class CcxtVenue:
     # --------------------------------------------------------------------------- cancel
     async def _cancel(self, cid: ClientOrderId, instrument: Instrument) -> None:
         refused = await self.requests.cancel(instrument.symbol, cid)
+        if refused is None:
+            self._post(OrderCanceled(self.hub.now_ns(), cid))
+            return
         if isinstance(refused, OrderGone):
             # Not open any more. Cancelled by an earlier attempt whose answer was lost (the seeded
             # fault plans found the engine left believing it working), or filled: ask which.
@@ -417,10 +420,8 @@ class CcxtVenue:
             if status in ("canceled", "expired", "rejected"):
                 self._post(OrderCanceled(self.hub.now_ns(), cid, f"{status} at the venue"))
                 return
-        if refused is None:
-            self._post(OrderCanceled(self.hub.now_ns(), cid))
-        else:
-            self._post(OrderCancelRejected(self.hub.now_ns(), cid, str(refused)))
+            refused = refused.reason
+        self._post(OrderCancelRejected(self.hub.now_ns(), cid, refused))
 
     # --------------------------------------------------------------------------- fills
     async def _user_stream(self) -> None:
