@@ -25,6 +25,19 @@ class OrderSide(StrEnum):
 class OrderType(StrEnum):
     MARKET = "market"
     LIMIT = "limit"
+    # Conditional (protective) orders: they rest off the book until the last traded price reaches
+    # ``trigger_price``, then go in as a market order (Binance USD-M STOP_MARKET / TAKE_PROFIT_MARKET).
+    STOP_MARKET = "stop_market"  # sell: last <= trigger; buy: last >= trigger (a stop-loss)
+    TAKE_PROFIT_MARKET = "take_profit_market"  # sell: last >= trigger; buy: last <= trigger
+
+    @property
+    def is_conditional(self) -> bool:
+        return self in (OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET)
+
+    def triggered(self, is_buy: bool, last: Decimal, trigger: Decimal) -> bool:
+        """Whether a conditional order of this type fires when the market last traded at ``last``."""
+        rising = is_buy if self is OrderType.STOP_MARKET else not is_buy
+        return last >= trigger if rising else last <= trigger
 
 
 class TimeInForce(StrEnum):
@@ -47,6 +60,7 @@ class RejectCode(StrEnum):
     BOOK_UNAVAILABLE = "book_unavailable"  # the venue's book is invalid: it cannot match
     SETTLED = "settled"  # the instrument has settled and no longer trades
     BELOW_ONE_LOT = "below_one_lot"  # a quote-sized order buys less than one lot
+    REDUCE_ONLY = "reduce_only"  # a reduce-only order would grow the position or reverse it (-2022)
     # refused locally: the venue's user stream is down or its REST catch-up is running, so the
     # node's view of the account may be behind (NautilusTrader's STREAM_RECONCILING)
     STREAM_RECONCILING = "stream_reconciling"
@@ -69,6 +83,7 @@ class SubmitOrder:
     # Market buy spending this much quote currency, fee included (Binance ``quoteOrderQty``).
     quote_quantity: Decimal | None = None
     reduce_only: bool = False
+    trigger_price: Decimal | None = None  # conditional orders only (``OrderType.is_conditional``)
 
 
 @dataclass(frozen=True, slots=True)

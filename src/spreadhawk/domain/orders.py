@@ -119,6 +119,12 @@ class Order:
     reason: str = ""
     trade_ids: frozenset[str] = frozenset()
     reject_code: RejectCode | None = None  # a venue's refusal, by kind (``reason`` is its text)
+    trigger_price: Decimal | None = None  # conditional (stop / take-profit) orders
+
+    @property
+    def is_protective(self) -> bool:
+        """A reduce-only conditional order: it exists to close a position, and is an orphan without one."""
+        return self.reduce_only and self.order_type.is_conditional
 
     @classmethod
     def from_command(cls, cmd: SubmitOrder) -> Order:
@@ -135,6 +141,7 @@ class Order:
             quote_quantity=cmd.quote_quantity,
             reduce_only=cmd.reduce_only,
             ts_init=cmd.ts_ns,
+            trigger_price=cmd.trigger_price,
         )
 
     def as_command(self) -> SubmitOrder:
@@ -152,6 +159,7 @@ class Order:
             post_only=self.post_only,
             quote_quantity=self.quote_quantity,
             reduce_only=self.reduce_only,
+            trigger_price=self.trigger_price,
         )
 
     @property

@@ -137,6 +137,33 @@ class StrategyContext:
         )
         return self._engine.submit(command)
 
+    def protect(
+        self,
+        instrument_id: InstrumentId,
+        side: OrderSide,
+        quantity: Decimal,
+        trigger_price: Decimal,
+        *,
+        take_profit: bool = False,
+    ) -> Order:
+        """A protective order for a position: a reduce-only stop-loss (or take-profit) market order
+        resting at the venue until the last price reaches ``trigger_price``.
+
+        Reduce-only, so it can close the position but never open a new one; the engine cancels it
+        when the position it protects is closed (``engine.protective``)."""
+        command = SubmitOrder(
+            ts_ns=self.now_ns(),
+            client_order_id=self._engine.order_ids.next(self.strategy_id),
+            strategy_id=self.strategy_id,
+            instrument_id=instrument_id,
+            side=side,
+            order_type=OrderType.TAKE_PROFIT_MARKET if take_profit else OrderType.STOP_MARKET,
+            quantity=quantity,
+            reduce_only=True,
+            trigger_price=trigger_price,
+        )
+        return self._engine.submit(command)
+
     def cancel(self, client_order_id: ClientOrderId) -> None:
         order = self._engine.orders[client_order_id]
         self._engine.cancel(CancelOrder(self.now_ns(), client_order_id, order.instrument_id, self.strategy_id))

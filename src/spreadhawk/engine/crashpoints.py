@@ -15,6 +15,7 @@ The points, in the order an order's life reaches them:
 ``after_send_before_ack``                  the exchange accepted the order; the answer is not reported
 ``after_ack_before_commit``                the acknowledgement reached the engine; not yet journaled
 ``between_fill_insert_and_position_update`` a fill is journaled (buffered); the position not yet moved
+``after_close_before_protective_cancel``   a fill closed a position; its stop-loss is not cancelled yet
 =========================================  ===============================================================
 """
 
@@ -33,6 +34,7 @@ CRASH_POINTS = (
     "after_send_before_ack",
     "after_ack_before_commit",
     "between_fill_insert_and_position_update",
+    "after_close_before_protective_cancel",
 )
 ENV = "SPREADHAWK_CRASH_AT"
 

@@ -54,6 +54,7 @@ from spreadhawk.engine.messages import EquitySampled
 from spreadhawk.engine.order_ids import ClientOrderIds
 from spreadhawk.engine.portfolio import Portfolio
 from spreadhawk.engine.ports import CapitalScale, MarketDataTap, PreTradeRisk, Venue, VenueEvent, Withdrawals
+from spreadhawk.engine.protective import ProtectiveOrders
 from spreadhawk.engine.records import EngineError, ExternalOrderReported, UnknownOrders
 from spreadhawk.engine.scheduler import Scheduler
 from spreadhawk.engine.venue_accounts import VenueAccounts
@@ -117,6 +118,7 @@ class Engine:
         # Each strategy's own fills, positions and PnL. Subscribed here, before any other listener,
         # so a strategy reading its own position in ``on_order_filled`` sees that fill in it.
         self.attribution = StrategyAttribution(self)
+        self.protective = ProtectiveOrders(self)  # cancels stops and take-profits whose position closed
 
     # --------------------------------------------------------------------------- wiring
     def add_venue(self, venue: Venue) -> None:
@@ -365,6 +367,8 @@ class Engine:
             return f"no venue connected for {command.instrument_id}"
         if command.quote_quantity is not None:
             return None if command.quote_quantity > 0 else "quote quantity must be positive"
+        if command.order_type.is_conditional or command.trigger_price is not None:
+            return _conditional_check(command, inst)
         return inst.check_order(command.quantity, command.price)
 
     # --------------------------------------------------------------------------- transfers
@@ -501,6 +505,14 @@ class Engine:
             self.bus.publish(posting)
         self.journal.append(changed)
         self.bus.publish(changed)
+
+
+def _conditional_check(command: SubmitOrder, inst: Instrument) -> str | None:
+    if not command.order_type.is_conditional:
+        return f"a {command.order_type} order has no trigger price"
+    if command.trigger_price is None or command.trigger_price <= 0 or command.price is not None:
+        return f"a {command.order_type} order needs a positive trigger price and no limit price"
+    return inst.check_order(command.quantity, command.trigger_price)
 
 
 MARKET_DATA: tuple[type, ...] = get_args(MarketData)

@@ -7,6 +7,9 @@ What it models, and the conventions it documents:
 * **Depth.** Market, limit, IOC and FOK orders sweep L2 depth level by level (slippage, partial
   fills). Liquidity we took stays taken until the exchange next updates that level.
 * **Post-only** limits that would take liquidity are rejected, as on Binance (``-2010``).
+* **Reduce-only** orders on perpetuals that would grow the position, or take it past zero, are
+  rejected (Binance USD-M ``-2022``). Stop-loss and take-profit orders rest off the book until a
+  trade reaches their trigger, then go in as market orders (see ``stops``).
 * **Queue position.** A resting limit joins the back of its level: it fills only after the volume
   ahead of it has traded (public trades at its price), or when the market trades or quotes through
   its price. Cancels ahead of it shrink the queue only down to the level's displayed size.
@@ -33,7 +36,7 @@ What it models, and the conventions it documents:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -44,6 +47,7 @@ from spreadhawk.domain.events import (
     OrderAccepted,
     OrderCanceled,
     OrderCancelRejected,
+    OrderExpired,
     OrderFilled,
     OrderRejected,
     OrderType,
@@ -53,7 +57,7 @@ from spreadhawk.domain.events import (
     TimeInForce,
 )
 from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId
-from spreadhawk.domain.instruments import Instrument
+from spreadhawk.domain.instruments import Instrument, InstrumentKind
 from spreadhawk.domain.market import (
     Bar,
     BookDeltas,
@@ -65,6 +69,7 @@ from spreadhawk.domain.market import (
     MarkPrice,
     TradeTick,
 )
+from spreadhawk.domain.orderbook import OrderBook
 from spreadhawk.domain.orders import Order
 from spreadhawk.domain.transfers import WithdrawalTerms
 from spreadhawk.engine.engine import Engine
@@ -74,6 +79,7 @@ from spreadhawk.venues.simulated.matching import sweep
 from spreadhawk.venues.simulated.payouts import FundingDesk, settle_holdings
 from spreadhawk.venues.simulated.reports import ReportOutbox
 from spreadhawk.venues.simulated.resting import WorkingOrder, allocate_trade, bar_limit_fill_price, marketable_at_open
+from spreadhawk.venues.simulated.stops import ArmedStop, StopBook
 from spreadhawk.venues.simulated.transfers import DEFAULT_WITHDRAWALS, SimTransfers
 
 ZERO = Decimal(0)
@@ -111,6 +117,7 @@ class SimulatedVenue:
         self.withdrawals: Mapping[str, WithdrawalTerms] = self._transfers.withdrawals
         self._hub: VenueHub | None = None
         self._working: dict[InstrumentId, dict[ClientOrderId, WorkingOrder]] = {}
+        self._stops = StopBook()
         self._pending_bar_orders: dict[InstrumentId, dict[ClientOrderId, tuple[SubmitOrder, str]]] = {}
         self._bar_instruments: set[InstrumentId] = set()
         self._consumed: dict[InstrumentId, dict[int, int]] = {}
@@ -187,6 +194,12 @@ class SimulatedVenue:
                     cmd.quantity - working.leaves,
                     True,
                 )
+        for stop in self._stops.armed():
+            cmd = stop.cmd
+            reports[cmd.client_order_id] = OrderReport(
+                now, cmd.client_order_id, stop.venue_order_id, cmd.instrument_id, cmd.side, cmd.order_type,
+                cmd.quantity, None, cmd.time_in_force, ZERO, True,
+            )  # fmt: skip
         for pending in self._pending_bar_orders.values():
             for coid, (cmd, voi) in pending.items():
                 reports[coid] = OrderReport(
@@ -233,8 +246,8 @@ class SimulatedVenue:
         if kind is BookDeltas or kind is BookSnapshot:
             self._on_book(data)  # type: ignore[arg-type]
         elif kind is TradeTick:
-            if self._working.get(iid):
-                self._step(lambda: self._match_resting_against_trade(data))  # type: ignore[arg-type]
+            if self._working.get(iid) or self._stops.has(iid):
+                self._step(lambda: self._on_trade(data))  # type: ignore[arg-type]
         elif kind is MarkPrice:
             self._funding.on_mark(iid, data.mark)  # type: ignore[union-attr]
         else:
@@ -288,6 +301,9 @@ class SimulatedVenue:
             self.account.adopt_position(inst, quantity, avg_price)
         for order in resume.orders:
             inst = self.hub.instrument(order.instrument_id)
+            if order.order_type.is_conditional and order.venue_order_id is not None:
+                self._stops.arm(order.as_command(), order.venue_order_id)
+                continue
             if order.price is None or order.venue_order_id is None:
                 continue  # only resting limits outlive a step
             self._rest(order.as_command(), order.venue_order_id, inst, order.leaves_quantity, inst.ticks(order.price))
@@ -295,6 +311,14 @@ class SimulatedVenue:
 
     def _reject(self, cmd: SubmitOrder, code: RejectCode, reason: str) -> None:
         self._emit(OrderRejected(self.hub.now_ns(), cmd.client_order_id, reason, code))
+
+    def _refuse(self, cmd: SubmitOrder, code: RejectCode, reason: str, fired: ArmedStop | None) -> None:
+        """A refusal on arrival; a conditional order was accepted when placed, so when it fires a
+        refusal ends it as expired (Binance: the algo order ends REJECTED, its order EXPIRED)."""
+        if fired is None:
+            self._reject(cmd, code, reason)
+        else:
+            self._emit(OrderExpired(self.hub.now_ns(), cmd.client_order_id))
 
     def _fill(
         self,
@@ -326,10 +350,20 @@ class SimulatedVenue:
         self._emit(fill)
 
     # --------------------------------------------------------------------------- arrival
-    def _arrive(self, cmd: SubmitOrder) -> None:
+    def _arrive(self, cmd: SubmitOrder, fired: ArmedStop | None = None) -> None:
+        """An order reaching the matching engine: placed now, or a conditional order that ``fired``."""
         inst = self.hub.instrument(cmd.instrument_id)
         if cmd.instrument_id in self._settled:
             self._reject(cmd, RejectCode.SETTLED, f"{cmd.instrument_id} has settled and no longer trades")
+            return
+        if cmd.order_type.is_conditional and fired is None:
+            voi = self._next_id("o")
+            self._emit(OrderAccepted(self.hub.now_ns(), cmd.client_order_id, voi))
+            self._stops.arm(cmd, voi)  # off the book, no funds reserved, until a trade reaches the trigger
+            return
+        refusal = self._reduce_only_refusal(cmd, inst)
+        if refusal is not None:
+            self._refuse(cmd, RejectCode.REDUCE_ONLY, refusal, fired)
             return
         book = self.hub.book(cmd.instrument_id)
         has_book = book is not None and book.update_count > 0
@@ -338,8 +372,12 @@ class SimulatedVenue:
             return
         if book is None or not book.is_valid:
             reason = book.invalid_reason if book is not None else "no book"
-            self._reject(cmd, RejectCode.BOOK_UNAVAILABLE, f"venue cannot match: book unavailable ({reason})")
+            self._refuse(cmd, RejectCode.BOOK_UNAVAILABLE, f"venue cannot match: book unavailable ({reason})", fired)
             return
+        self._execute(cmd, inst, book, fired)
+
+    def _execute(self, cmd: SubmitOrder, inst: Instrument, book: OrderBook, fired: ArmedStop | None) -> None:
+        """Sweep the book, check the funds, fill; a GTC limit's remainder rests."""
         is_buy = cmd.side.sign > 0
         limit = inst.ticks(cmd.price) if cmd.price is not None else None
         opposite = book.levels(BookSide.ASK if is_buy else BookSide.BID)
@@ -355,7 +393,7 @@ class SimulatedVenue:
         units = inst.units(quantity)
         fills = [] if cmd.post_only else sweep(opposite, units, limit=limit, is_buy=is_buy, consumed=consumed)
         filled_units = sum(size for _, size in fills)
-        if cmd.time_in_force is TimeInForce.FOK and filled_units < units:
+        if cmd.time_in_force is TimeInForce.FOK and filled_units < units and fired is None:
             self._emit(OrderAccepted(self.hub.now_ns(), cmd.client_order_id, self._next_id("o")))
             self._emit(OrderCanceled(self.hub.now_ns(), cmd.client_order_id, "FOK: not fully fillable"))
             return
@@ -364,10 +402,13 @@ class SimulatedVenue:
         need_asset, need = self.account.order_requirement(inst, cmd, fills, rest_qty)
         shortfall = self.account.shortfall(need_asset, need)
         if shortfall is not None:
-            self._reject(cmd, RejectCode.INSUFFICIENT_BALANCE, shortfall)
+            self._refuse(cmd, RejectCode.INSUFFICIENT_BALANCE, shortfall, fired)
             return
-        voi = self._next_id("o")
-        self._emit(OrderAccepted(self.hub.now_ns(), cmd.client_order_id, voi))
+        if fired is None:
+            voi = self._next_id("o")
+            self._emit(OrderAccepted(self.hub.now_ns(), cmd.client_order_id, voi))
+        else:
+            voi = fired.venue_order_id
         leaves = quantity
         for price, size in fills:
             consumed[price] = consumed.get(price, 0) + size
@@ -381,6 +422,23 @@ class SimulatedVenue:
             reason = "unfilled remainder canceled (IOC/market)"
             self._emit(OrderCanceled(self.hub.now_ns(), cmd.client_order_id, reason))
 
+    def _reduce_only_refusal(self, cmd: SubmitOrder, inst: Instrument) -> str | None:
+        """Why a reduce-only order on a perpetual would not only reduce the position (None: it would)."""
+        if not cmd.reduce_only or inst.kind is not InstrumentKind.PERPETUAL:
+            return None
+        held = self.account.position(inst).quantity
+        if held * cmd.side.sign >= 0 or cmd.quantity > abs(held):
+            return f"reduce-only {cmd.side} {cmd.quantity} would not reduce the position of {held}"
+        return None
+
+    def _on_trade(self, trade: TradeTick) -> None:
+        """Resting orders meet the print first (they were on the book); then the stops it fires go in."""
+        if self._working.get(trade.instrument_id):
+            self._match_resting_against_trade(trade)
+        inst = self.hub.instrument(trade.instrument_id)
+        for stop in self._stops.fire(trade.instrument_id, inst.price(trade.price)):
+            self._arrive(replace(stop.cmd, order_type=OrderType.MARKET, trigger_price=None), stop)
+
     def _rest(self, cmd: SubmitOrder, voi: str, inst: Instrument, qty: Decimal, limit: int) -> None:
         book = self.hub.book(inst.id)
         own_side = BookSide.BID if cmd.side.sign > 0 else BookSide.ASK
@@ -392,6 +450,9 @@ class SimulatedVenue:
 
     def _cancel_arrives(self, cmd: CancelOrder) -> None:
         now = self.hub.now_ns()
+        if self._stops.disarm(cmd.instrument_id, cmd.client_order_id) is not None:
+            self._emit(OrderCanceled(now, cmd.client_order_id, "canceled by client"))
+            return
         pending = self._pending_bar_orders.get(cmd.instrument_id, {}).pop(cmd.client_order_id, None)
         if pending is not None:  # a bar order still waiting for the next open
             self._emit(OrderCanceled(now, cmd.client_order_id, "canceled by client before the next bar"))
@@ -472,6 +533,18 @@ class SimulatedVenue:
             price = bar_limit_fill_price(working.is_buy, inst.price(working.price_ticks), bar)
             if price is not None:
                 self._fill_resting(working, inst, inst.units(working.leaves), price)
+        for stop, price in self._stops.fire_on_bar(iid, bar):
+            self._fire_on_bar(stop, inst, price)
+
+    def _fire_on_bar(self, stop: ArmedStop, inst: Instrument, price: Decimal) -> None:
+        """A stop a bar reached fills in full where it fired (no depth is known), as a taker."""
+        cmd = stop.cmd
+        refusal = self._reduce_only_refusal(cmd, inst)
+        asset, need = self.account.requirement(inst, cmd.side, cmd.quantity, price, inst.taker_fee)
+        if refusal is not None or self.account.shortfall(asset, need) is not None:
+            self._emit(OrderExpired(self.hub.now_ns(), cmd.client_order_id))
+            return
+        self._fill(cmd, stop.venue_order_id, inst, price, cmd.quantity, Liquidity.TAKER, ZERO)
 
     def _fill_at_open(self, cmd: SubmitOrder, voi: str, inst: Instrument, bar: Bar) -> None:
         """Fill at the bar's open, stamped with the open time, when that price traded."""
@@ -510,6 +583,8 @@ class SimulatedVenue:
             self._emit(OrderCanceled(now, working.cmd.client_order_id, "instrument settled"))
         for cmd, _ in self._pending_bar_orders.pop(iid, {}).values():
             self._emit(OrderCanceled(now, cmd.client_order_id, "instrument settled"))
+        for stop in self._stops.take_all(iid):
+            self._emit(OrderCanceled(now, stop.cmd.client_order_id, "instrument settled"))
         payout = settle_holdings(inst, settled.price, self.account, now)
         if payout is not None:
             self._emit(payout)
