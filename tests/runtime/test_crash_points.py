@@ -77,7 +77,8 @@ def _crash_child(http_url: str, keys: Path, journal: Path, spec: str, prefix: Co
 
 
 @pytest.mark.parametrize("occurrence", range(1, OCCURRENCES + 1))
-@pytest.mark.parametrize("point", crashpoints.CRASH_POINTS)
+# after_close_before_protective_cancel needs a protected position: test_orphaned_stops (scenario 24)
+@pytest.mark.parametrize("point", [p for p in crashpoints.CRASH_POINTS if p != "after_close_before_protective_cancel"])
 def test_a_node_killed_at_a_crash_point_restarts_without_a_lost_or_doubled_order(
     exchange: str, tmp_path: Path, point: str, occurrence: int
 ) -> None:

@@ -38,7 +38,7 @@ def print_at(ts: int, price: str) -> MarketData:
 
 
 def test_a_stop_loss_waits_off_the_book_then_sells_into_the_book_when_a_trade_reaches_it() -> None:
-    feed = [BOOK, FALLEN, print_at(3000, "99.5"), print_at(4000, "99")]
+    feed: list[MarketData] = [BOOK, FALLEN, print_at(3000, "99.5"), print_at(4000, "99")]
     h = run(feed, {1000: chain(submit(BUY, "10", inst=PERP), protect(SELL, "10", "99"))})
     stop = h.order("script-2")
     assert (stop.order_type, stop.reduce_only, stop.trigger_price) == (OrderType.STOP_MARKET, True, D(99))
@@ -65,7 +65,7 @@ def test_a_take_profit_fires_on_the_way_up() -> None:
 
 
 def test_a_stop_bigger_than_what_is_left_of_the_position_expires_instead_of_opening_a_short() -> None:
-    feed = [BOOK, FALLEN, print_at(4000, "98.5")]
+    feed: list[MarketData] = [BOOK, FALLEN, print_at(4000, "98.5")]
     actions = {1000: chain(submit(BUY, "10", inst=PERP), protect(SELL, "10", "99"), submit(SELL, "4", inst=PERP))}
     h = run(feed, actions)
     # 6 contracts are left; the stop for 10 fires, would take the position to -4, and expires

@@ -140,6 +140,10 @@ class LiveNode:
 
     async def _start(self) -> None:
         await self.reconcile()
+        # A position closed in the crash window, or while the node was down, leaves its stop behind
+        # (RELIABILITY.md scenario 24): cancelled before any strategy acts. Not in a dry run.
+        for orphan in self.engine.protective.cancel_orphans():
+            self.explained.append(f"protective order {orphan.client_order_id} cancelled: its position is closed")
         self.engine.bus.subscribe(ExternalOrderReported, self._on_external)
         for strategy in self.strategies:
             strategy.on_start()
@@ -359,10 +363,14 @@ def build_live(
     return node
 
 
-def _resume_point(engine: Engine, venue: str) -> tuple[dict[str, int], dict[ClientOrderId, Instrument]]:
-    """Per symbol, the newest exchange trade id the journal booked; the orders sent whose outcome it lacks."""
+def _resume_point(
+    engine: Engine, venue: str
+) -> tuple[dict[str, int], dict[ClientOrderId, Instrument], dict[ClientOrderId, Instrument]]:
+    """Per symbol, the newest exchange trade id the journal booked; the orders sent whose outcome it
+    lacks; the conditional (stop-loss, take-profit) orders not known to have ended."""
     last: dict[str, int] = {}
     in_flight: dict[ClientOrderId, Instrument] = {}
+    conditional: dict[ClientOrderId, Instrument] = {}
     for cid, order in engine.orders.items():
         instrument = engine.instruments[order.instrument_id]
         if instrument.venue != venue:
@@ -372,4 +380,6 @@ def _resume_point(engine: Engine, venue: str) -> tuple[dict[str, int], dict[Clie
             last[instrument.symbol] = max(last.get(instrument.symbol, 0), *numeric)
         if order.status in _IN_FLIGHT:
             in_flight[cid] = instrument
-    return last, in_flight
+        if order.order_type.is_conditional and not order.is_terminal:
+            conditional[cid] = instrument
+    return last, in_flight, conditional

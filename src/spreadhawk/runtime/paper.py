@@ -102,6 +102,7 @@ class PaperNode:
 
     async def _start(self) -> None:
         await self.reconcile()
+        self.engine.protective.cancel_orphans()  # a stop whose position closed in the crash window
         self.started_with = {iid: p.quantity for iid, p in self.engine.portfolio.positions.items() if p.quantity}
         for strategy in self.strategies:
             strategy.on_start()

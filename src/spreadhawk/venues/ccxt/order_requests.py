@@ -22,6 +22,7 @@ from ccxt.base.errors import ExchangeError, OperationFailed, OrderNotFound
 
 from spreadhawk.domain.identifiers import ClientOrderId
 from spreadhawk.venues.ccxt.breaker import CircuitOpenError
+from spreadhawk.venues.ccxt.conditional import child_trades
 from spreadhawk.venues.ccxt.limiter import RateLimitRefusedError
 from spreadhawk.venues.ccxt.quirks import Quirks
 
@@ -60,14 +61,22 @@ class OrderGone:
 class OrderRequests:
     """Look-ups, cancels and trade reads on ``exchange()`` for the exchange ``quirks`` describe."""
 
-    def __init__(self, exchange: Callable[[], Any], quirks: Quirks, delay: Callable[[int], float], name: str) -> None:
+    def __init__(
+        self,
+        exchange: Callable[[], Any],
+        quirks: Quirks,
+        delay: Callable[[int], float],
+        name: str,
+        extra: Callable[[ClientOrderId], dict[str, Any]] = lambda cid: {},
+    ) -> None:
         self._exchange, self.quirks, self._delay, self.name = exchange, quirks, delay, name
+        self._extra = extra  # params an order needs beyond its client id (a conditional one's endpoint)
 
     def by_client(self, cid: ClientOrderId) -> dict[str, Any]:
         """The params naming an order by our client id in fetch_order / cancel_order."""
         if self.quirks.client_id_lookup is None:
             raise NotImplementedError(f"{self.quirks.ccxt_id} cannot look an order up by client id")
-        return {self.quirks.client_id_lookup: cid}
+        return {self.quirks.client_id_lookup: cid, **self._extra(cid)}
 
     async def order_trades(self, symbol: str, order_id: str, attempts: int = 5) -> list[dict[str, Any]]:
         """The trades of one order; empty when the exchange does not answer (the stream brings them)."""
@@ -90,7 +99,10 @@ class OrderRequests:
         while True:
             try:
                 order = await self._exchange().fetch_order(None, symbol, self.by_client(cid))
-                trades = await self._exchange().fetch_my_trades(symbol, None, None, {"orderId": order["id"]})
+                if self._extra(cid):  # a conditional order trades through the market order it placed
+                    trades = await child_trades(self._exchange(), symbol, order)
+                else:
+                    trades = await self._exchange().fetch_my_trades(symbol, None, None, {"orderId": order["id"]})
             except OrderNotFound:
                 hidden_for = loop.time() - sent_at
                 if hidden_for >= window_s:

@@ -43,6 +43,12 @@ __all__ = [
 
 # ccxt statuses of an order that no longer works at the venue without having filled in full.
 _ENDED = frozenset({"canceled", "expired", "rejected"})
+# ccxt's order types (lower-cased exchange names) -> ours; anything else rests like a limit
+_ORDER_TYPES = {
+    "market": OrderType.MARKET,
+    "stop_market": OrderType.STOP_MARKET,
+    "take_profit_market": OrderType.TAKE_PROFIT_MARKET,
+}
 
 
 class OrderMappingError(ValueError):
@@ -75,6 +81,8 @@ def create_request(command: SubmitOrder, instrument: Instrument, quirks: Quirks)
     """The exchange's order parameters. The client order id rides along (``quirks.client_id_param``) so
     an order whose answer is lost can be looked up by it (it is never a licence to re-send)."""
     params: dict[str, Any] = {quirks.client_id_param: command.client_order_id}
+    if command.order_type.is_conditional:
+        return _conditional_request(command, instrument, quirks, params)
     if command.reduce_only:
         if quirks.reduce_only_param is None:
             raise OrderMappingError(f"{quirks.ccxt_id} has no reduce-only orders ({command.client_order_id})")
@@ -94,6 +102,23 @@ def create_request(command: SubmitOrder, instrument: Instrument, quirks: Quirks)
     return CreateRequest(
         instrument.symbol, "limit", command.side.value, float(command.quantity), float(command.price), params
     )
+
+
+def _conditional_request(
+    command: SubmitOrder, instrument: Instrument, quirks: Quirks, params: dict[str, Any]
+) -> CreateRequest:
+    """A stop-loss or take-profit market order, in ccxt's unified params (``stopLossPrice`` /
+    ``takeProfitPrice``), always reduce-only: a protective order must never open a position."""
+    if quirks.conditional_param is None or quirks.reduce_only_param is None:
+        raise OrderMappingError(
+            f"{quirks.ccxt_id}: conditional orders are not supported here ({command.client_order_id})"
+        )
+    if command.trigger_price is None or not command.reduce_only:
+        raise OrderMappingError(f"conditional order {command.client_order_id} needs a trigger price and reduce-only")
+    key = "takeProfitPrice" if command.order_type is OrderType.TAKE_PROFIT_MARKET else "stopLossPrice"
+    params[key] = float(command.trigger_price)
+    params[quirks.reduce_only_param] = True
+    return CreateRequest(instrument.symbol, "market", command.side.value, float(command.quantity), None, params)
 
 
 def reject_code(error: Exception, quirks: Quirks) -> RejectCode:
@@ -164,15 +189,19 @@ def order_report(order: dict[str, Any], instrument_id: InstrumentId, ts_ns: int)
     client_order_id = order.get("clientOrderId")
     if client_order_id is None:
         raise OrderMappingError(f"order without client order id: {order.get('id')}")
+    info = order.get("info") if isinstance(order.get("info"), dict) else {}
+    # ccxt reports a contract's stop-market order as "market": the exchange's own name says which
+    raw_type = str(info.get("orderType") or info.get("type") or order.get("type") or "").lower()  # type: ignore[union-attr]
+    order_type = _ORDER_TYPES.get(raw_type, OrderType.LIMIT)
     return OrderReport(
         ts_ns,
         ClientOrderId(str(client_order_id)),
         str(order["id"]),
         instrument_id,
         OrderSide(str(order["side"])),
-        OrderType.MARKET if order.get("type") == "market" else OrderType.LIMIT,
+        order_type,
         decimal(order.get("amount") or 0),
-        _optional_decimal(order.get("price")) if order.get("type") != "market" else None,
+        _optional_decimal(order.get("price")) if order_type is OrderType.LIMIT else None,
         TimeInForce(tif) if tif in {"gtc", "ioc", "fok"} else TimeInForce.GTC,
         decimal(order.get("filled") or 0),
         str(order.get("status")) == "open",

@@ -66,6 +66,9 @@ class Quirks:
     # then refuses the key unless the config accepts an unverified one). Binance: one endpoint for
     # spot and futures keys (developers.binance.com wallet "Get API Key Permission").
     key_permissions: str | None = None
+    # ccxt's flag routing create/fetch/cancel/open-orders to the exchange's conditional-order
+    # endpoints (stop-loss, take-profit); None: conditional orders are not supported through here.
+    conditional_param: str | None = None
 
 
 _BINANCE_ID = r"^[\.A-Z\:/a-z0-9_-]{1,36}$"
@@ -122,6 +125,9 @@ QUIRKS: dict[str, Quirks] = {
         exchange_info="fapiPublicGetExchangeInfo",
         sources=_BINANCE_SOURCES,
         key_permissions="sapi_get_account_apirestrictions",
+        # STOP_MARKET / TAKE_PROFIT_MARKET go to /fapi/v1/algoOrder (Binance's Algo Service, since
+        # 2025-12): ccxt binance.py create_order / fetch_order / cancel_order with ``trigger``.
+        conditional_param="trigger",
     ),
     # bybit-exchange.github.io/docs/v5/order/create-order: orderLinkId "max 36 characters", digits,
     # letters, "-" and "_"; timeInForce PostOnly; reduceOnly. ccxt bybit.py maps postOnly -> PostOnly.

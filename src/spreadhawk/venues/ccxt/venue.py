@@ -63,6 +63,7 @@ from spreadhawk.engine.crashpoints import crashpoint
 from spreadhawk.engine.ports import VenueEvent, VenueHub
 from spreadhawk.venues.ccxt.account import account_snapshot, position_reports
 from spreadhawk.venues.ccxt.client import GuardConfig, ModeListener
+from spreadhawk.venues.ccxt.conditional import ConditionalOrders, Ended
 from spreadhawk.venues.ccxt.funding import FundingPoller
 from spreadhawk.venues.ccxt.guarded import guarded_client
 from spreadhawk.venues.ccxt.order_requests import UNKNOWN_OUTCOME, Found, NeverArrived, OrderGone, OrderRequests
@@ -185,7 +186,8 @@ class CcxtVenue:
         )
         self.fills_by_source = {"answer": 0, "stream": 0, "catch_up": 0}  # fills reported, by where from
         self.funding_poll_s = funding_poll_s
-        self.requests = OrderRequests(lambda: self.exchange, self.quirks, self._delay, name)
+        self.conditional = ConditionalOrders(self.quirks)  # stop-loss / take-profit orders (see conditional)
+        self.requests = OrderRequests(lambda: self.exchange, self.quirks, self._delay, name, self.conditional.params)
         self.market_rules: dict[str, MarketRules] = {}  # by symbol, read from the loaded markets
         self.rate_limits: tuple[RateLimit, ...] = ()  # as the exchange publishes them (exchangeInfo)
 
@@ -234,12 +236,20 @@ class CcxtVenue:
         risk engine's ``impose_venue_mode``)."""
         self._guards = dataclasses.replace(self._guards, on_mode=on_mode)
 
-    def resume(self, last_trade_ids: Mapping[str, int], in_flight: Mapping[ClientOrderId, Instrument]) -> None:
+    def resume(
+        self,
+        last_trade_ids: Mapping[str, int],
+        in_flight: Mapping[ClientOrderId, Instrument],
+        conditional: Mapping[ClientOrderId, Instrument] | None = None,
+    ) -> None:
         """Before ``start``: continue where a journal left off. The catch-up books every trade after
         ``last_trade_ids`` (by symbol; fills made while the node was down), and each order in
         ``in_flight`` (sent, its outcome never journaled) is looked up by client id like a lost
-        answer: found, it is reported with its fills; absent past the visibility window, rejected."""
+        answer: found, it is reported with its fills; absent past the visibility window, rejected.
+        ``conditional``: the journal's stop-loss and take-profit orders not known to have ended."""
         self._last_trade_id.update(last_trade_ids)
+        for cid, instrument in (conditional or {}).items():
+            self.conditional.track(cid, instrument)
         for cid, instrument in in_flight.items():
             self._instrument_of[cid] = instrument
             self._held[cid] = []
@@ -295,6 +305,8 @@ class CcxtVenue:
             return
         self._instrument_of[command.client_order_id] = instrument
         self._held[command.client_order_id] = []
+        if command.order_type.is_conditional:
+            self.conditional.track(command.client_order_id, instrument)
         self._spawn(self._submit(command, instrument), f"submit-{command.client_order_id}")
 
     def cancel(self, command: CancelOrder) -> None:
@@ -310,19 +322,23 @@ class CcxtVenue:
         # an emitted report waits for the next step. Ahead of the cancel's answer in the inbox; if a
         # fill ahead of it ends the order, the engine keeps the end (the transition table says so).
         self._post(OrderPendingCancel(self.hub.now_ns(), command.client_order_id))
+        if command.client_order_id in self.conditional.open:
+            self.conditional.cancelling.add(command.client_order_id)  # this cancel reports how it ended
         self._spawn(self._cancel(command.client_order_id, instrument), f"cancel-{command.client_order_id}")
 
     # --------------------------------------------------------------------------- port: look-ups
     async def query_order(self, client_order_id: ClientOrderId) -> OrderReport | None:
         known = self._instrument_of.get(client_order_id)
+        asks = [self.requests.by_client(client_order_id)]
+        if self.conditional.supported and not self.conditional.params(client_order_id):
+            asks.append({**asks[0], str(self.quirks.conditional_param): True})  # or a conditional order
         for instrument in [known] if known is not None else list(self._instruments.values()):
-            try:
-                order = await self.exchange.fetch_order(
-                    None, instrument.symbol, self.requests.by_client(client_order_id)
-                )
-            except OrderNotFound:
-                continue  # a network error propagates: it is never "not found"
-            return order_report(order, instrument.id, self.hub.now_ns())
+            for params in asks:
+                try:
+                    order = await self.exchange.fetch_order(None, instrument.symbol, params)
+                except OrderNotFound:
+                    continue  # a network error propagates: it is never "not found"
+                return order_report(order, instrument.id, self.hub.now_ns())
         return None
 
     async def open_orders(self) -> list[OrderReport]:
@@ -330,6 +346,10 @@ class CcxtVenue:
         for instrument in self._instruments.values():
             for order in await self.exchange.fetch_open_orders(instrument.symbol):
                 reports.append(order_report(order, instrument.id, self.hub.now_ns()))
+            for order in await self.conditional.open_at_exchange(self.exchange, instrument.symbol):
+                report = order_report(order, instrument.id, self.hub.now_ns())
+                self.conditional.track(report.client_order_id, instrument)  # adopted: its calls go to its endpoints
+                reports.append(report)
         return sorted(reports, key=lambda r: r.client_order_id)
 
     async def account_snapshot(self) -> AccountSnapshot:
@@ -392,6 +412,7 @@ class CcxtVenue:
             self._post_fill(trade, cid, instrument, leaves, source)
         if is_terminal_without_fill(order):
             self._cancel_after.discard(cid)
+            self.conditional.forget(cid)
             if order.get("status") == "canceled":
                 self._post(OrderCanceled(self.hub.now_ns(), cid, "canceled at the venue"))
             else:  # an IOC/FOK remainder, or a market order the book could not fill
@@ -404,12 +425,17 @@ class CcxtVenue:
         """The order does not exist at the venue: a cancel waiting for it has nothing to do."""
         self._held.pop(event.client_order_id, None)
         self._cancel_after.discard(event.client_order_id)
+        self.conditional.forget(event.client_order_id)
         self._post(event)
 
     # --------------------------------------------------------------------------- cancel
     async def _cancel(self, cid: ClientOrderId, instrument: Instrument) -> None:
-        refused = await self.requests.cancel(instrument.symbol, cid)
+        try:
+            refused = await self.requests.cancel(instrument.symbol, cid)
+        finally:
+            self.conditional.cancelling.discard(cid)
         if refused is None:
+            self.conditional.forget(cid)
             self._post(OrderCanceled(self.hub.now_ns(), cid))
             return
         if isinstance(refused, OrderGone):
@@ -418,6 +444,7 @@ class CcxtVenue:
             outcome = await self.requests.look_up(instrument.symbol, cid, asyncio.get_running_loop().time(), 0.0)
             status = outcome.order.get("status") if isinstance(outcome, Found) else "canceled"  # gone, no trace
             if status in ("canceled", "expired", "rejected"):
+                self.conditional.forget(cid)
                 self._post(OrderCanceled(self.hub.now_ns(), cid, f"{status} at the venue"))
                 return
             refused = refused.reason
@@ -446,6 +473,23 @@ class CcxtVenue:
                 self._last_trade_id[symbol] = max(newest, start - 1)
                 if len(page) < _CATCH_UP_PAGE:
                     break
+            lookup = str(self.quirks.client_id_lookup)
+            for ended in await self.conditional.ended(self.exchange, symbol, lookup):
+                if ended.client_order_id not in self._held and ended.client_order_id not in self.conditional.cancelling:
+                    self._report_ended(ended)
+
+    def _report_ended(self, ended: Ended) -> None:
+        """A conditional order that ended at the exchange: its market order's fills, then how it ended
+        (nothing more when those fills complete it)."""
+        cid = ended.client_order_id
+        self.conditional.forget(cid)
+        for trade in sorted(ended.trades, key=lambda t: int(t["id"])):
+            self._post_fill(trade, cid, ended.instrument, None, "catch_up")
+        if ended.status == "canceled":
+            self._post(OrderCanceled(self.hub.now_ns(), cid, "canceled at the venue"))
+        elif ended.status != "closed" or ended.unfilled:
+            log.warning("venue %s: conditional order %s ended %s at the exchange", self.name, cid, ended.status)
+            self._post(OrderExpired(self.hub.now_ns(), cid))
 
     async def _on_trade(self, trade: dict[str, Any], leaves: Decimal | None, source: str) -> None:
         try:

@@ -7,6 +7,8 @@ on ``/fapi`` as on ``/api``); the routes and the answers are the futures ones:
   (``fromId``, ``orderId``), ``GET /fapi/v2|v3/account``, ``GET /fapi/v2|v3/balance``,
   ``GET /fapi/v2|v3/positionRisk``, ``GET /fapi/v1/income`` (``incomeType=FUNDING_FEE``),
   ``GET /fapi/v1/leverageBracket`` (ccxt reads it before ``fetch_positions``);
+* ``POST/DELETE/GET /fapi/v1/algoOrder``, ``GET /fapi/v1/openAlgoOrders``: conditional orders
+  (``algo_orders``), reported on the stream as ``ALGO_UPDATE``;
 * ``GET /fapi/v1/fundingRate`` (public): the funding times the replay passed, with rate and mark;
 * ``POST/PUT/DELETE /fapi/v1/listenKey``; the stream on ``/ws/<listenKey>`` carries
   ``ORDER_TRADE_UPDATE`` and ``ACCOUNT_UPDATE`` (``m`` = ORDER or FUNDING_FEE);
@@ -20,6 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
+from spreadhawk.venues.emulator.algo_orders import AlgoOrder, algo_order_json, algo_update
 from spreadhawk.venues.emulator.exchange import ExchangeError, Order, Trade
 from spreadhawk.venues.emulator.futures_exchange import FuturesExchange
 from spreadhawk.venues.emulator.futures_formats import (
@@ -46,12 +49,16 @@ class FuturesUserStreams(UserStreams):
         super().__init__(exchange, secrets)
         self.futures = exchange
         exchange.account_listeners.append(self._on_account)
+        exchange.algo.listeners.append(self._on_algo)
 
     def _on_execution(self, order: Order, exec_type: str, trade: Trade | None) -> None:
         self._publish(order_trade_update(order, exec_type, trade, self.exchange.clock()))
 
     def _on_account(self, reason: str) -> None:
         self._publish(account_update(self.futures, reason, self.exchange.clock()))
+
+    def _on_algo(self, order: AlgoOrder) -> None:
+        self._publish(algo_update(order, self.exchange.clock()))
 
 
 class FuturesApi(OrdersApi):
@@ -74,6 +81,10 @@ class FuturesApi(OrdersApi):
             ("DELETE", "/fapi/v1/order", self._cancel_futures),
             ("GET", "/fapi/v1/order", self._get_futures_order),
             ("GET", "/fapi/v1/openOrders", self._futures_open_orders),
+            ("POST", "/fapi/v1/algoOrder", self._new_algo_order),
+            ("DELETE", "/fapi/v1/algoOrder", self._cancel_algo_order),
+            ("GET", "/fapi/v1/algoOrder", self._get_algo_order),
+            ("GET", "/fapi/v1/openAlgoOrders", self._open_algo_orders),
             ("GET", "/fapi/v1/userTrades", self._user_trades),
             ("GET", "/fapi/v1/income", self._income),
             ("GET", "/fapi/v1/leverageBracket", self._leverage_bracket),
@@ -112,6 +123,34 @@ class FuturesApi(OrdersApi):
         # USD-M answers with the order (newOrderRespType ACK by default); fills come on the user stream
         # and from userTrades.
         return futures_order_json(order)
+
+    async def _new_algo_order(self, request: web.Request, params: dict[str, str]) -> Any:
+        if params.get("algoType") != "CONDITIONAL":
+            raise ExchangeError(-1102, "Mandatory parameter 'algoType' was not sent, was empty/null.")
+        reduce_only = params.get("reduceOnly", "false").lower()
+        if reduce_only not in ("true", "false"):
+            raise ExchangeError(-1100, "Illegal characters found in parameter 'reduceOnly'.")
+        order = self.futures.algo.place(
+            _symbol(params),
+            params.get("side", "").upper(),
+            params.get("type", "").upper(),
+            qty=_decimal(params, "quantity"),
+            trigger=_decimal(params, "triggerPrice"),
+            reduce_only=reduce_only == "true",
+            client_algo_id=params.get("clientAlgoId"),
+        )
+        return algo_order_json(order)
+
+    async def _cancel_algo_order(self, request: web.Request, params: dict[str, str]) -> Any:
+        order = self.futures.algo.cancel(_integer(params, "algoId"), params.get("clientAlgoId"))
+        return {"algoId": order.algo_id, "clientAlgoId": order.client_algo_id, "code": "200", "msg": "success"}
+
+    async def _get_algo_order(self, request: web.Request, params: dict[str, str]) -> Any:
+        return algo_order_json(self.futures.algo.find(_integer(params, "algoId"), params.get("clientAlgoId")))
+
+    async def _open_algo_orders(self, request: web.Request, params: dict[str, str]) -> Any:
+        symbol = params["symbol"].upper() if params.get("symbol") else None
+        return [algo_order_json(o) for o in self.futures.algo.open_orders(symbol)]
 
     async def _cancel_futures(self, request: web.Request, params: dict[str, str]) -> Any:
         return futures_order_json(self.futures.cancel(*self._which(params, "origClientOrderId")))

@@ -12,6 +12,8 @@ resting-order matching, IOC/FOK and the order book-keeping are the spot engine's
 * ``reduceOnly`` is refused (-2022) when the order would increase the position or take it past zero;
 * post-only is ``timeInForce=GTX``; one that would take is refused with -5022 and not recorded
   (Binance's behaviour since 2023: "Post Only order will be rejected");
+* conditional orders (STOP_MARKET, TAKE_PROFIT_MARKET) live in ``algo`` (``algo_orders``): off the
+  book until a replayed trade reaches their trigger, then a market order;
 * funding: the replay's ``markPriceUpdate`` messages carry the rate ``r`` and the next funding time
   ``T``; when a later message's event time reaches ``T``, every open position pays
   ``-qty * mark * rate`` (to 1e-8; the mark of the last update at or before ``T``), booked as a
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from spreadhawk.venues.emulator.algo_orders import AlgoDesk
 from spreadhawk.venues.emulator.captures import Message, RawBook, StreamKind
 from spreadhawk.venues.emulator.exchange import EIGHT, ExchangeError, Order, SpotExchange, SymbolRules
 
@@ -93,6 +96,7 @@ class FuturesExchange(SpotExchange):
         self._mark: dict[str, Decimal] = {}
         self._funding: dict[str, tuple[int, Decimal]] = {}  # symbol -> (next funding time, its rate)
         self._next_tran = 1
+        self.algo = AlgoDesk(self)  # stop-loss / take-profit orders (Binance's Algo Service)
 
     # --- the account ---------------------------------------------------------------------
     @property
@@ -195,6 +199,8 @@ class FuturesExchange(SpotExchange):
         if message.symbol in self.rules and message.kind is StreamKind.MARK_PRICE:
             self._on_mark(message.symbol, message.data)
         super().on_market(message)
+        if message.symbol in self.rules and message.kind is StreamKind.TRADE:
+            self.algo.on_trade(message.symbol, message.data)  # after the resting orders met the print
 
     def _on_mark(self, symbol: str, data: Mapping[str, Any]) -> None:
         event_ms = int(data["E"])

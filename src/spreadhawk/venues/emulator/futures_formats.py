@@ -7,6 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from spreadhawk.venues.emulator.algo_orders import algo_order_json
 from spreadhawk.venues.emulator.exchange import Order, Trade
 from spreadhawk.venues.emulator.formats import num
 from spreadhawk.venues.emulator.futures_exchange import FuturesExchange, Income
@@ -246,6 +247,7 @@ def futures_truth_json(exchange: FuturesExchange) -> dict[str, Any]:
             for o in exchange.orders.values()
         ],
         "trades": [futures_trade_json(t) for t in exchange.trades],
+        "algoOrders": [algo_order_json(o) for o in exchange.algo.orders.values()],
         "balances": {exchange.margin_asset: {"free": num(exchange.wallet), "locked": num(ZERO)}},
         "positions": {
             s: {"positionAmt": num(p.qty), "entryPrice": num(p.entry)} for s, p in sorted(exchange.positions.items())

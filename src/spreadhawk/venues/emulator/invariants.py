@@ -6,7 +6,8 @@ node's side is its engine (orders, fills, ledger) and, for the state-machine rul
 
 1. no two exchange orders share a client order id (one intent, at most one order);
 2. every exchange order with this node's id prefix is known to the engine;
-3. every order the engine holds open is open at the exchange, or UNKNOWN with a look-up pending;
+3. every order the engine holds open is open at the exchange (a conditional one: its algo order is
+   NEW), or UNKNOWN with a look-up pending;
 4. per order, Σ fills ≤ quantity, on both sides, and the engine's filled quantity is the exchange's;
 5. every exchange trade is booked exactly once (by trade id), and nothing else is booked;
 6. balances: the engine's ledger equals the exchange's (free + locked), to the last unit;
@@ -60,6 +61,7 @@ def violations(
         if known.filled_quantity > known.quantity:
             found.append(f"order {cid}: engine filled {known.filled_quantity} > quantity {known.quantity}")
     open_there = {str(o["clientOrderId"]) for o in orders if o["status"] in _OPEN_AT_EXCHANGE}
+    open_there |= {str(o["clientAlgoId"]) for o in truth.get("algoOrders", []) if o["algoStatus"] == "NEW"}
     for cid, order in sorted(engine.orders.items()):
         if order.is_open and cid not in open_there and order.status is not OrderStatus.UNKNOWN:
             found.append(f"order {cid} is {order.status} in the engine but not open at the exchange")
