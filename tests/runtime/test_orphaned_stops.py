@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live_harness import CHEAP_KDF, FORK, KEY, PASSPHRASE, SECRET, EmulatorProcess, fork_start, session, truth
+from live_harness import CHEAP_KDF, FORK, KEY, PASSPHRASE, SECRET, EmulatorProcess, fork_start, session, truth, venues
 
 from spreadhawk.domain.events import SubmitOrder
 from spreadhawk.domain.orders import OrderStatus
@@ -34,6 +34,8 @@ from spreadhawk.engine import crashpoints
 from spreadhawk.engine.journal import JournalReader
 from spreadhawk.keystore import ApiCredentials, KeyStore, Secret
 from spreadhawk.runtime.config import RunConfig, load_config
+from spreadhawk.runtime.live_node import build_live
+from spreadhawk.runtime.paper_service import live_feeds
 from spreadhawk.venues.emulator import BinanceEmulator, Market
 from spreadhawk.venues.emulator.invariants import violations
 from spreadhawk.venues.emulator.orders_api import ApiKey, TradingConfig
@@ -144,6 +146,12 @@ def test_no_stop_outlives_its_position(exchange: str, tmp_path: Path, seed: int)
         stranded = [o for o in truth(exchange)["algoOrders"] if o["algoStatus"] == "NEW"]
         assert len(stranded) == 1  # the orphan, on the exchange while the node is down
         prefixes = (crashed[0].client_order_id.split("protect")[0],)
+        dry = build_live(_config(tmp_path, exchange, enter=False, **size), journal, live_feeds, venues)
+        asyncio.run(dry.look())  # a dry run sends nothing: it says what a start would cancel
+        assert [line for line in dry.explained if "would be cancelled" in line] == [
+            f"protective order {crashed[1].client_order_id} would be cancelled: its position is closed"
+        ]
+        assert [o["algoStatus"] for o in truth(exchange)["algoOrders"]] == ["NEW"]
         node = asyncio.run(session(_config(tmp_path, exchange, enter=False, **size), journal, seconds=3.0))
         assert any("protective order" in line for line in node.explained), node.explained  # found reconciling
     else:

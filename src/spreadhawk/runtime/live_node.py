@@ -107,6 +107,10 @@ class LiveNode:
         try:
             await self._connect()
             await self.reconcile()
+            for orphan in self.engine.protective.orphans():  # sent nothing: says what a start would cancel
+                self.explained.append(
+                    f"protective order {orphan.client_order_id} would be cancelled: its position is closed"
+                )
         finally:
             await self._close()
 
