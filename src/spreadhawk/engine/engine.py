@@ -431,7 +431,13 @@ class Engine:
             return
         if isinstance(event, FundingPaid | SettlementPaid):
             if isinstance(event, FundingPaid):
-                postings = [self.portfolio.apply_funding(event)]
+                posting = self.portfolio.apply_funding(event)
+                if posting is None:
+                    log.warning(
+                        "funding for %s at %s reported again: booked once", event.instrument_id, event.funding_ts_ns
+                    )
+                    return  # not to strategies either: their funding shares would count it twice
+                postings = [posting]
             else:
                 postings = self.portfolio.apply_settlement(event)
             self.bus.publish(event, key=event.instrument_id)  # to strategies subscribed to the instrument

@@ -49,6 +49,7 @@ class Portfolio:
         self.withdrawal_fees: dict[str, Decimal] = {}  # by asset
         self.in_transit: dict[str, WithdrawalSent] = {}  # transfer id -> the withdrawal not yet credited
         self._withdrawn: set[str] = set()  # every transfer id whose withdrawal was booked
+        self._funded: set[tuple[InstrumentId, int]] = set()  # (instrument, funding time) paid
         self._pricing: dict[str, list[InstrumentId]] = {}
         # Assets instruments settle or quote in (cash), as opposed to traded assets and outcome tokens.
         self.currencies = frozenset(i.settlement for i in self.instruments.values()) | {valuation_currency}
@@ -82,7 +83,13 @@ class Portfolio:
         self.traded_notional[inst.quote] = self.traded_notional.get(inst.quote, ZERO) + notional
         return after, postings
 
-    def apply_funding(self, event: FundingPaid) -> BalancePosted:
+    def apply_funding(self, event: FundingPaid) -> BalancePosted | None:
+        """Book a funding payment once per (instrument, funding time): a venue reporting the same
+        payment twice (a poll and a stream, a restated record) must not pay it twice. None: booked already."""
+        key = (event.instrument_id, event.funding_ts_ns)
+        if key in self._funded:
+            return None
+        self._funded.add(key)
         inst = self.instruments[event.instrument_id]
         posting = BalancePosted(
             event.ts_ns, inst.venue, event.currency, event.amount, PostingReason.FUNDING, str(event.funding_ts_ns)

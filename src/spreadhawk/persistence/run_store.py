@@ -9,6 +9,7 @@ see ``models.py``). Time comes from the caller (``created_ns``): the store never
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -17,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, insert, select
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -101,6 +103,9 @@ def make_run_id(config_hash: str, seed: int, sequence: int) -> str:
     return f"{config_hash[:_RUN_ID_HASH_CHARS]}-{seed}-{sequence}"
 
 
+_SAVE_ATTEMPTS = 1000  # sequence numbers tried by save_next_run before giving up
+
+
 class RunStore:
     """Runs in a SQL database. ``close()`` (or ``with``) releases its connections."""
 
@@ -140,11 +145,39 @@ class RunStore:
             if session.get(RunRow, rid) is not None:
                 raise RunExistsError(f"run {rid!r} is already stored")
             session.add(run_row)
-            session.flush()  # the parent row first: the children's foreign keys point at it
+            try:
+                session.flush()  # the parent row first: the children's foreign keys point at it
+            except IntegrityError:  # stored by another process since the check: its primary key says so
+                raise RunExistsError(f"run {rid!r} is already stored") from None
             # Bulk inserts (executemany) rather than one ORM object per row: equity curves are long.
             for table, rows in ((OrderRow, orders), (FillRow, fills), (EquityRow, equity)):
                 if rows:
                     session.execute(insert(table), rows)
+
+    def save_next_run(self, build: Callable[[str], RunRecord], config_hash: str, seed: int) -> str:
+        """Store ``build(run_id)`` under the first free ``make_run_id(config_hash, seed, n)``; returns the id.
+
+        Safe when several processes store runs of the same config and seed at once: the database's
+        primary key decides which of them gets ``n``, and the others take the next one (checking for
+        a free id, then inserting, lost one run in two such races)."""
+        sequence = self._next_sequence(config_hash, seed)
+        for _ in range(_SAVE_ATTEMPTS):
+            run_id = make_run_id(config_hash, seed, sequence)
+            try:
+                self.save_run(build(run_id))
+            except RunExistsError:
+                sequence += 1
+                continue
+            return run_id
+        raise RunExistsError(f"no free run id for {config_hash}-{seed} after {_SAVE_ATTEMPTS} attempts")
+
+    def _next_sequence(self, config_hash: str, seed: int) -> int:
+        """One past the highest sequence stored for ``config_hash`` and ``seed`` (ids only: no run is loaded)."""
+        prefix = make_run_id(config_hash, seed, 0)[:-1]
+        query = select(RunRow.run_id).where(RunRow.run_id.startswith(prefix, autoescape=True))
+        with self._sessions() as session:
+            taken = [int(rid[len(prefix) :]) for rid in session.scalars(query) if rid[len(prefix) :].isdigit()]
+        return max(taken, default=-1) + 1
 
     def list_runs(self, limit: int = 50) -> list[RunSummary]:
         """The ``limit`` most recent runs, newest first (by ``created_ns``, then ``run_id``)."""

@@ -17,12 +17,12 @@ from spreadhawk.domain.instruments import Instrument
 from spreadhawk.engine.clock import SimClock, WallClock
 from spreadhawk.engine.live import LiveFeed
 from spreadhawk.engine.restore import RestoreSummary
-from spreadhawk.persistence import RunStore
+from spreadhawk.persistence import RunRecord, RunStore
 from spreadhawk.persistence.run_store import RunStatus
 from spreadhawk.runtime.config import ConfigError, RunConfig
 from spreadhawk.runtime.paper import NotReconciledError, PaperNode, build_paper
 from spreadhawk.runtime.results import NoEquityError, RunNode, result_json, summarise
-from spreadhawk.runtime.services import free_run_id, run_record
+from spreadhawk.runtime.services import run_record
 
 FeedFactory = Callable[[RunConfig, dict[InstrumentId, Instrument]], Sequence[LiveFeed]]
 
@@ -100,25 +100,30 @@ def store_session(
     outcome = PaperOutcome(None, {}, resumed, list(node.explained), list(node.differences))
     reconciliation = {"explained": outcome.explained, "differences": outcome.differences}
     if refused:
-        outcome.run_id = free_run_id(store, config)
         outcome.result = {"mode": mode, "journal": str(journal), "traded": False, "reconciliation": reconciliation}
         outcome.result.update(extra or {})
-        store.save_run(run_record(config, node.engine, outcome.run_id, outcome.result, {}, wall, RunStatus.FAILED))
+
+        def refused_run(run_id: str) -> RunRecord:
+            return run_record(config, node.engine, run_id, outcome.result, {}, wall, RunStatus.FAILED)
+
+        outcome.run_id = store.save_next_run(refused_run, config.config_hash(), config.run.seed)
         return outcome
     try:
         figures = summarise(node.engine)
     except NoEquityError:
         return outcome  # stopped before any market data: nothing to store
-    run_id = free_run_id(store, config)
-    outcome.run_id = run_id
-    outcome.result = result_json(run_id, figures, node, wall)
     external = [dataclasses.asdict(report) for report in node.engine.external_reports]
-    outcome.result.update(
-        mode=mode, journal=str(journal), traded=True, reconciliation=reconciliation, external_orders=external
-    )
-    outcome.result.update(extra or {})
     metrics = figures.metrics.as_dict()
-    store.save_run(run_record(config, node.engine, run_id, outcome.result, metrics, wall, RunStatus.STOPPED))
+
+    def traded_run(run_id: str) -> RunRecord:
+        outcome.result = result_json(run_id, figures, node, wall)
+        outcome.result.update(
+            mode=mode, journal=str(journal), traded=True, reconciliation=reconciliation, external_orders=external
+        )
+        outcome.result.update(extra or {})
+        return run_record(config, node.engine, run_id, outcome.result, metrics, wall, RunStatus.STOPPED)
+
+    outcome.run_id = store.save_next_run(traded_run, config.config_hash(), config.run.seed)
     return outcome
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from spreadhawk.data.catalog import CatalogEntry, ParquetCatalog
 from spreadhawk.engine.clock import WallClock
 from spreadhawk.engine.engine import Engine
-from spreadhawk.persistence import RunRecord, RunStatus, RunStore, RunSummary, make_run_id
+from spreadhawk.persistence import RunRecord, RunStatus, RunStore, RunSummary
 from spreadhawk.persistence.run_store import MetricValue
 from spreadhawk.report import write_report
 from spreadhawk.runtime.config import ConfigError, RunConfig
@@ -46,10 +46,14 @@ class BacktestService:
         node.run(progress(node.event_count) if progress is not None else None)
         wall = time.perf_counter() - started
         figures = summarise(node.engine)
-        run_id = free_run_id(self._store, config)
-        result = result_json(run_id, figures, node, wall)
-        self._store.save_run(run_record(config, node.engine, run_id, result, figures.metrics.as_dict(), wall))
-        return BacktestOutcome(run_id, result)
+        stored: dict[str, Any] = {}
+
+        def record(run_id: str) -> RunRecord:
+            stored["result"] = result_json(run_id, figures, node, wall)
+            return run_record(config, node.engine, run_id, stored["result"], figures.metrics.as_dict(), wall)
+
+        run_id = self._store.save_next_run(record, config.config_hash(), config.run.seed)
+        return BacktestOutcome(run_id, stored["result"])
 
 
 def run_record(
@@ -77,16 +81,6 @@ def run_record(
         wall_seconds=wall_seconds,
         status=status,
     )
-
-
-def free_run_id(store: RunStore, config: RunConfig) -> str:
-    """The first id of the form ``<config hash>-<seed>-<n>`` no stored run has."""
-    sequence = 0
-    while True:
-        run_id = make_run_id(config.config_hash(), config.run.seed, sequence)
-        if store.get_run(run_id) is None:
-            return run_id
-        sequence += 1
 
 
 class DataService:
