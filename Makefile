@@ -49,10 +49,13 @@ bench: install-dev
 	$(UV) run --frozen python bench/bench_live_order.py
 
 # The fault scenarios with more seeds than CI runs: each crash point reached the 1st..Nth time
-# (CI: 4), seeded fault plans (CI: 20), backtest/live parity schedules (CI: 3) and orphaned-stop runs (CI: 2).
-# SOAK_OCCURRENCES=N / SOAK_SEEDS=N / SOAK_PARITY_SEEDS=N / SOAK_ORPHAN_SEEDS=N to change; ../shared/data must be present.
+# (CI: 4), seeded fault plans (CI: 20), backtest/live parity schedules (CI: 3), orphaned-stop runs
+# (CI: 2), partial fills across a crash and SIGTERM moments (CI: 1 each).
+# SOAK_OCCURRENCES=N / SOAK_SEEDS=N / SOAK_PARITY_SEEDS=N / SOAK_ORPHAN_SEEDS=N / SOAK_SCENARIO_SEEDS=N
+# to change; ../shared/data must be present.
 SOAK_OCCURRENCES ?= 12
 SOAK_ORPHAN_SEEDS ?= 20
+SOAK_SCENARIO_SEEDS ?= 20
 SOAK_SEEDS ?= 200
 SOAK_PARITY_SEEDS ?= 20
 soak: install-dev
@@ -64,3 +67,6 @@ soak: install-dev
 		tests/runtime/test_live_parity.py
 	SPREADHAWK_SOAK_ORPHAN_SEEDS=$(SOAK_ORPHAN_SEEDS) $(UV) run --frozen pytest -q -p no:cacheprovider \
 		tests/runtime/test_orphaned_stops.py
+	SPREADHAWK_SOAK_PARTIAL_SEEDS=$(SOAK_SCENARIO_SEEDS) SPREADHAWK_SOAK_SIGTERM_SEEDS=$(SOAK_SCENARIO_SEEDS) \
+		$(UV) run --frozen pytest -q -p no:cacheprovider tests/runtime/test_partial_fills_restart.py \
+		tests/runtime/test_sigterm.py

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -41,6 +42,7 @@ from spreadhawk.venues.emulator.invariants import violations
 
 pytestmark = pytest.mark.real_data
 RUN_BEFORE_SIGTERM_S = 5.0
+SEEDS = int(os.environ.get("SPREADHAWK_SOAK_SIGTERM_SEEDS", "1"))  # make soak: more moments to stop at
 
 
 @pytest.fixture(scope="module")
@@ -61,10 +63,13 @@ def _node_process(http_url: str, keys: Path, journal: Path, db: Path, cancel_on_
     os._exit(0)
 
 
-def _run_until_sigterm(http_url: str, keys: Path, journal: Path, db: Path, *, cancel_on_exit: bool) -> int | None:
+def _run_until_sigterm(
+    http_url: str, keys: Path, journal: Path, db: Path, *, cancel_on_exit: bool, seed: int
+) -> int | None:
     child = FORK.Process(target=_node_process, args=(http_url, keys, journal, db, cancel_on_exit))
     fork_start(child)
-    time.sleep(RUN_BEFORE_SIGTERM_S)
+    # seed 0: the scenario as written; others send SIGTERM at another moment of the session
+    time.sleep(RUN_BEFORE_SIGTERM_S if seed == 0 else random.Random(seed).uniform(3.5, 9.0))
     assert child.pid is not None
     os.kill(child.pid, signal.SIGTERM)
     child.join(60)
@@ -75,10 +80,13 @@ def _open(state: dict[str, object]) -> list[str]:
     return [o["clientOrderId"] for o in state["orders"] if o["status"] in ("NEW", "PARTIALLY_FILLED")]  # type: ignore[attr-defined]
 
 
-def test_sigterm_with_cancel_on_exit_leaves_no_open_order_and_a_flushed_journal(exchange: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("seed", range(SEEDS))
+def test_sigterm_with_cancel_on_exit_leaves_no_open_order_and_a_flushed_journal(
+    exchange: str, tmp_path: Path, seed: int
+) -> None:
     keys, journal, db = tmp_path / "keys.json", tmp_path / "live.journal", tmp_path / "runs.db"
     make_keystore(keys)
-    assert _run_until_sigterm(exchange, keys, journal, db, cancel_on_exit=True) == 0
+    assert _run_until_sigterm(exchange, keys, journal, db, cancel_on_exit=True, seed=seed) == 0
     after = truth(exchange)
     assert after["orders"], "the node sent no order before SIGTERM: nothing was tested"
     assert _open(after) == []
@@ -91,10 +99,13 @@ def test_sigterm_with_cancel_on_exit_leaves_no_open_order_and_a_flushed_journal(
         assert [run.status.value for run in store.list_runs()] == ["stopped"]
 
 
-def test_sigterm_without_cancel_on_exit_leaves_orders_a_restart_adopts(exchange: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("seed", range(SEEDS))
+def test_sigterm_without_cancel_on_exit_leaves_orders_a_restart_adopts(
+    exchange: str, tmp_path: Path, seed: int
+) -> None:
     keys, journal, db = tmp_path / "keys.json", tmp_path / "live.journal", tmp_path / "runs.db"
     make_keystore(keys)
-    assert _run_until_sigterm(exchange, keys, journal, db, cancel_on_exit=False) == 0
+    assert _run_until_sigterm(exchange, keys, journal, db, cancel_on_exit=False, seed=seed) == 0
     left = _open(truth(exchange))
     assert len(left) == 1  # the resting bid
 
