@@ -266,13 +266,13 @@ class Engine:
             self.sample_equity(ts)
 
     def price(self, instrument_id: InstrumentId) -> Decimal | None:
-        """Book mid while the book is valid, else the last trade or bar close."""
+        """Book mid while the book is valid, else the last trade or bar close. Exact: integer ticks,
+        never a float."""
         book = self.books.get(instrument_id)
         if book is not None and book.is_valid:
-            mid = book.mid_ticks()
-            if mid is not None:
-                inst = self.instruments[instrument_id]
-                return inst.tick_size * Decimal(repr(mid))
+            bid, ask = book.best_bid(), book.best_ask()
+            if bid is not None and ask is not None:
+                return self.instruments[instrument_id].tick_size * (bid[0] + ask[0]) / 2
         return self._last_price.get(instrument_id)
 
     def available(self, venue: str, asset: str) -> Decimal:

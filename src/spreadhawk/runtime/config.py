@@ -114,6 +114,9 @@ class WithdrawalSection(_Section):
     minutes: float = Field(ge=0)  # from the withdrawal to the deposit being credited at the destination
 
 
+MAX_BALANCE = 10**15  # more than any account holds; 1e308 passed here and overflowed far downstream
+
+
 class VenueSection(_Section):
     latency_ms: float | None = Field(default=None, ge=0)  # default: the simulated venue's own, else 0
     ack_latency_ms: float = Field(default=0.0, ge=0)
@@ -126,8 +129,8 @@ class VenueSection(_Section):
     @classmethod
     def _non_negative(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
         for asset, amount in value.items():
-            if amount < 0:
-                raise ValueError(f"balance of {asset} must not be negative")
+            if not amount.is_finite() or amount < 0 or amount > MAX_BALANCE:
+                raise ValueError(f"balance of {asset} must be a number from 0 to {MAX_BALANCE:,}, got {amount}")
         return value
 
 

@@ -11,6 +11,7 @@ from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.market import MarketData
 from spreadhawk.runtime.config import ConfigError, RunConfig
+from spreadhawk.runtime.data_checks import BadMarketDataError, check_records
 from spreadhawk.runtime.simulated_market import SimulatedMarket, simulated_market, with_bars
 from spreadhawk.runtime.sources import build_instruments, load_source, poloniex_books
 
@@ -54,6 +55,10 @@ def load_feed(config: RunConfig) -> LoadedFeed:
             count += simulator.count
         else:
             loaded = preloaded[index] if index in preloaded else load_source(config, section, instruments)
+            try:
+                check_records(loaded, f"data.{index} ({section.path or ', '.join(section.paths) or section.format})")
+            except BadMarketDataError as exc:
+                raise ConfigError(str(exc)) from None
             sources.append(with_bars(loaded, section, instruments))
             count += len(loaded)
             starts += [loaded[0].ts_ns] if loaded else []

@@ -1,0 +1,72 @@
+"""Market data that no exchange could have sent stops the run before it starts, with one line naming
+the file's source, the record and the field (#11: negative prices ran to completion). The files are
+real freqtrade candles from ../shared/data, copied to a temporary folder and broken one way each."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from spreadhawk.runtime.config import ConfigError, load_config
+from spreadhawk.runtime.feeds import load_feed
+
+pytestmark = pytest.mark.real_data
+CANDLES = "freqtrade/ohlcv/ADA_BTC-1m.json"
+
+
+def _config(tmp_path: Path, candles: list[list[float]]) -> Path:
+    data = tmp_path / "ADA_BTC-1m.json"
+    data.write_text(json.dumps(candles))
+    path = tmp_path / "bars.toml"
+    path.write_text(f"""
+[run]
+valuation_currency = "BTC"
+
+[[instruments]]
+preset = "bittrex_btc_pair:ADA"
+
+[[data]]
+format = "freqtrade_ohlcv"
+instrument = "BITTREX:ADA/BTC"
+path = "{data}"
+
+[venues.BITTREX]
+balances = {{ BTC = "1" }}
+
+[strategy]
+path = "spreadhawk.strategy.library.sma_cross:SmaCross"
+params = {{ instrument_id = "BITTREX:ADA/BTC", fast = 10, slow = 50 }}
+""")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("row", "column", "value", "expected"),
+    [
+        (120, 4, -5.3e-05, "record 121 (Bar BITTREX:ADA/BTC): close -0.000053 must be positive"),
+        (7, 1, 0.0, "record 8 (Bar BITTREX:ADA/BTC): open 0.0 must be positive"),
+        (30, 5, -1.0, "record 31 (Bar BITTREX:ADA/BTC): volume -1.0 must not be negative"),
+        (40, 2, 1e-08, "record 41 (Bar BITTREX:ADA/BTC): low"),  # a high under the low
+        (50, 0, 1516424100000, "record 51 (Bar BITTREX:ADA/BTC): ts_ns"),  # back to the first candle's time
+    ],
+)
+def test_a_broken_candle_stops_the_run_naming_the_record_and_the_field(
+    shared_data: Path, tmp_path: Path, row: int, column: int, value: float, expected: str
+) -> None:
+    candles = json.loads((shared_data / CANDLES).read_text())[:200]
+    candles[row][column] = value
+    config = load_config(_config(tmp_path, candles))
+    with pytest.raises(ConfigError) as raised:
+        load_feed(config)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith("data.0 (")
+    assert expected in message
+
+
+def test_the_same_candles_unbroken_load(shared_data: Path, tmp_path: Path) -> None:
+    candles = json.loads((shared_data / CANDLES).read_text())[:200]
+    feed = load_feed(load_config(_config(tmp_path, candles)))
+    assert feed.count == 200
