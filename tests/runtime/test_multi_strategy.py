@@ -43,7 +43,7 @@ def test_strategy_pnls_add_up_to_the_account(tmp_path: Path) -> None:
     assert per["fast"]["fills"] + per["slow"]["fills"] == result["fills"]
     assert per["fast"]["fills"] > 0
     total = Decimal(per["fast"]["pnl"]) + Decimal(per["slow"]["pnl"])
-    assert total == pytest.approx(Decimal(result["pnl_vs_holding"]), abs=Decimal("1e-9"))
+    assert total == Decimal(result["pnl_vs_holding"])
     fees = Decimal(per["fast"]["fees"]) + Decimal(per["slow"]["fees"])
     assert float(fees) == pytest.approx(result["fees_paid"])
     assert set(result["strategy_stats"]) == {"fast", "slow"}

@@ -31,6 +31,7 @@ from spreadhawk.domain.events import (
     WithdrawalSent,
 )
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
+from spreadhawk.domain.shares import split
 from spreadhawk.engine.messages import EquitySampled
 from spreadhawk.engine.portfolio import Portfolio
 
@@ -38,6 +39,7 @@ if TYPE_CHECKING:  # the engine builds the attribution: a runtime import would b
     from spreadhawk.engine.engine import Engine
 
 ZERO = Decimal(0)
+_Share = tuple[Portfolio, Decimal, Decimal]  # a strategy's portfolio, what it holds, its part of the money
 
 
 class StrategyAttribution:
@@ -107,41 +109,41 @@ class StrategyAttribution:
             portfolio.apply_fill(fill)
             self.fills[order.strategy_id] += 1
 
-    def _shares(self, instrument: Instrument, total: Decimal) -> list[tuple[Portfolio, Decimal]]:
-        """Each strategy's fraction of ``total`` units held (positions, or tokens for spot-like)."""
+    def _shares(
+        self, instrument: Instrument, total: Decimal, amount: Decimal
+    ) -> list[tuple[Portfolio, Decimal, Decimal]]:
+        """Each strategy's holding of ``instrument`` (positions, or tokens for spot-like) and its part of
+        ``amount``, paid on ``total`` units held by the account: in proportion, exactly, at the
+        currency's precision (``domain.shares.split``). Units no strategy holds (an external trade, the
+        risk engine's flattening) keep their part of the money: it is the account's, nobody's PnL."""
         if not total:
             return []
-        shares = []
+        holders: list[tuple[Portfolio, Decimal]] = []
         for portfolio in self.portfolios.values():
             if instrument.kind is InstrumentKind.PERPETUAL:
                 held = portfolio.position(instrument.id).quantity
             else:
                 held = portfolio.ledger.balance(instrument.venue, instrument.base)
             if held:
-                shares.append((portfolio, held / total))
-        return shares
+                holders.append((portfolio, held))
+        if not holders:
+            return []
+        weights = [held for _, held in holders]
+        unattributed = total - sum(weights, ZERO)
+        parts = split(amount, [*weights, unattributed] if unattributed else weights, instrument.fee_precision)
+        return [(portfolio, held, part) for (portfolio, held), part in zip(holders, parts, strict=False)]
 
     def _on_funding(self, event: FundingPaid) -> None:
         inst = self._engine.instruments[event.instrument_id]
-        for portfolio, share in self._shares(inst, event.position):
+        for portfolio, _, part in self._shares(inst, event.position, event.amount):
             portfolio.ledger.post(
-                Posting(
-                    event.ts_ns,
-                    inst.venue,
-                    event.currency,
-                    event.amount * share,
-                    PostingReason.FUNDING,
-                    str(event.funding_ts_ns),
-                )
+                Posting(event.ts_ns, inst.venue, event.currency, part, PostingReason.FUNDING, str(event.funding_ts_ns))
             )
 
     def _on_settlement(self, event: SettlementPaid) -> None:
         inst = self._engine.instruments[event.instrument_id]
-        for portfolio, share in self._shares(inst, event.quantity):
-            held = event.quantity * share
-            portfolio.apply_settlement(
-                SettlementPaid(event.ts_ns, inst.id, held, event.price, event.amount * share, event.currency)
-            )
+        for portfolio, held, part in self._shares(inst, event.quantity, event.amount):
+            portfolio.apply_settlement(SettlementPaid(event.ts_ns, inst.id, held, event.price, part, event.currency))
 
     def _on_sample(self, sample: EquitySampled) -> None:
         for sid, curve in self.curves.items():
