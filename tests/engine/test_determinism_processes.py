@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from spreadhawk.runtime.config import load_config
 from spreadhawk.runtime.modes import build_backtest
-config = load_config(Path(sys.argv[1]), ["data.0.hours=1", f"run.journal={sys.argv[2]!r}"])
+config = load_config(Path(sys.argv[1]), ["data.0.hours=0.5", f"run.journal={sys.argv[2]!r}"])
 node = build_backtest(config)
 node.run()
 engine = node.engine
@@ -43,5 +43,5 @@ def test_two_interpreters_with_different_hash_seeds_give_identical_runs(tmp_path
     first = _run("1", tmp_path / "a.journal")
     second = _run("4242", tmp_path / "b.journal")
     fills = int(first.split()[0])
-    assert fills > 100  # eleven strategies traded: there was something to compare
+    assert fills > 50  # eleven strategies traded: there was something to compare
     assert first == second
