@@ -70,3 +70,8 @@ def test_the_same_candles_unbroken_load(shared_data: Path, tmp_path: Path) -> No
     candles = json.loads((shared_data / CANDLES).read_text())[:200]
     feed = load_feed(load_config(_config(tmp_path, candles)))
     assert feed.count == 200
+
+
+def test_a_file_that_yields_no_record_is_an_error_not_an_empty_run(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"data.0 \(.*ADA_BTC-1m.json\): no freqtrade_ohlcv records read"):
+        load_feed(load_config(_config(tmp_path, [])))

@@ -55,8 +55,11 @@ def load_feed(config: RunConfig) -> LoadedFeed:
             count += simulator.count
         else:
             loaded = preloaded[index] if index in preloaded else load_source(config, section, instruments)
+            where = f"data.{index} ({section.path or ', '.join(section.paths) or section.format})"
+            if not loaded:  # a file of another format or exchange read as this one (#11: it ran on, silently)
+                raise ConfigError(f"{where}: no {section.format} records read: is it a {section.format} file?")
             try:
-                check_records(loaded, f"data.{index} ({section.path or ', '.join(section.paths) or section.format})")
+                check_records(loaded, where)
             except BadMarketDataError as exc:
                 raise ConfigError(str(exc)) from None
             sources.append(with_bars(loaded, section, instruments))
