@@ -136,3 +136,29 @@ def test_a_state_file_cut_short_by_a_crash_starts_afresh(tmp_path: Path) -> None
     limiter.path.write_text('{"limits": [["REQUEST_WEIGHT", 60, 1')
     assert limiter.limits == []
     asyncio.run(limiter.acquire(1))  # not stuck on the broken file
+
+
+def test_requests_sent_before_the_limits_are_known_count_once_they_are(tmp_path: Path) -> None:
+    # Two processes start at once: each sends its exchangeInfo (weight 20) and a time sync (1) before
+    # either knows the limits; the first to learn them must count the other's too, still in flight
+    # (the shared-limiter scenario went over by exactly that: a 429, then 418s).
+    clock = Clock()
+    first = HostLimiter("127.0.0.1:9001", tmp_path, clock=clock, sleep=clock.sleep, max_wait_s=120)
+    second = HostLimiter("127.0.0.1:9001", tmp_path, clock=clock, sleep=clock.sleep, max_wait_s=120)
+
+    async def scenario() -> None:
+        for limiter in (first, second):
+            await limiter.acquire(1)
+            await limiter.acquire(20)
+        clock.now += 30  # 30 s later, the first answer brings the limits (a header counting only its own)
+        first.on_answer(200, {"X-MBX-USED-WEIGHT-1M": "21"})
+        first.configure(limits_from_exchange_info(INFO))
+        assert first.used() == {60: 42}
+        start = clock.now
+        for _ in range(58):  # 100 - 42 fit now
+            await first.acquire(1)
+        assert clock.now == start
+        await second.acquire(1)  # the 101st waits until the early requests leave the window
+        assert 31 <= clock.now - start <= 32.5
+
+    asyncio.run(scenario())

@@ -32,7 +32,9 @@ Binance counts ORDERS per account, not per IP; the file is per host, so two acco
 one machine share one order budget: stricter than needed, never looser.
 
 Before the limits are known (the first exchangeInfo of a host, or the file another process left)
-requests are neither counted nor held; bans are honoured from the first answer.
+requests are not held, but each is remembered with when it left, and charged to the windows once
+the limits are known (two processes starting together otherwise went over by their uncounted
+exchangeInfo calls); bans are honoured from the first answer.
 """
 
 from __future__ import annotations
@@ -181,6 +183,13 @@ class HostLimiter:
         now = self._clock()
         with self._state() as state:
             state["limits"] = [[lim.kind, lim.interval_s, lim.limit] for lim in limits]
+            # Requests sent before any process knew the limits (every process's exchangeInfo) count
+            # from when they left: one still in flight is not in the exchange's headers yet, and two
+            # processes starting together went over the limit by exactly that (a 429, then 418s).
+            for sent_at, weight, orders in sorted(state.pop("early", [])):
+                for limit in self._limits(state):
+                    if limit.cost(int(weight), int(orders)) and self._expiry(limit, sent_at) > now:
+                        self._charge(state, limit, sent_at, limit.cost(int(weight), int(orders)))
             # the counts the exchange sent before we knew the limits (the exchangeInfo answer's own)
             self._sync_counts(state, now, state.pop("unplaced", {}))
 
@@ -207,8 +216,15 @@ class HostLimiter:
         live = state["used"].setdefault(limit.key, [])
         if live and live[-1][0] == bucket:
             live[-1][1] += amount
-        else:
+        elif not live or live[-1][0] < bucket:
             live.append([bucket, amount])
+        else:  # an earlier moment (a request sent before the limits were known): kept oldest first
+            same = [e for e in live if e[0] == bucket]
+            if same:
+                same[0][1] += amount
+            else:
+                live.append([bucket, amount])
+                live.sort(key=lambda e: e[0])
 
     def used(self, kind: str = "REQUEST_WEIGHT") -> dict[int, int]:
         """Our count of ``kind`` per interval (seconds) now."""
@@ -266,9 +282,12 @@ class HostLimiter:
                     if wait > 0 and state.get("probe_until", 0.0) > now:
                         state["probe_until"] = 0.0  # not sent: someone else may probe
                 if wait == 0:
-                    for limit in self._limits(state):
+                    limits = self._limits(state)
+                    for limit in limits:
                         if limit.cost(weight, orders):
                             self._charge(state, limit, now, limit.cost(weight, orders))
+                    if not limits:  # not held (nothing to hold it to), but counted once the limits are known
+                        state.setdefault("early", []).append([now, weight, orders])
                     self.sent += 1
                     return
             if now + wait > deadline:
