@@ -121,21 +121,17 @@ class StrategyContext:
         deterministic, so a replay produces the same ids, unique across restarts, and a restarted
         node can look its orders up at the venue.
         """
-        command = SubmitOrder(
-            ts_ns=self.now_ns(),
-            client_order_id=self._engine.order_ids.next(self.strategy_id),
-            strategy_id=self.strategy_id,
-            instrument_id=instrument_id,
-            side=side,
-            order_type=OrderType.MARKET if price is None else OrderType.LIMIT,
-            quantity=quantity,
+        return self._send(
+            instrument_id,
+            side,
+            OrderType.MARKET if price is None else OrderType.LIMIT,
+            quantity,
             price=price,
             time_in_force=time_in_force,
             post_only=post_only,
             quote_quantity=quote_quantity,
             reduce_only=reduce_only,
         )
-        return self._engine.submit(command)
 
     def protect(
         self,
@@ -151,15 +147,37 @@ class StrategyContext:
 
         Reduce-only, so it can close the position but never open a new one; the engine cancels it
         when the position it protects is closed (``engine.protective``)."""
+        order_type = OrderType.TAKE_PROFIT_MARKET if take_profit else OrderType.STOP_MARKET
+        return self._send(instrument_id, side, order_type, quantity, reduce_only=True, trigger_price=trigger_price)
+
+    def _send(
+        self,
+        instrument_id: InstrumentId,
+        side: OrderSide,
+        order_type: OrderType,
+        quantity: Decimal,
+        *,
+        price: Decimal | None = None,
+        time_in_force: TimeInForce = TimeInForce.GTC,
+        post_only: bool = False,
+        quote_quantity: Decimal | None = None,
+        reduce_only: bool = False,
+        trigger_price: Decimal | None = None,
+    ) -> Order:
+        """One order of this strategy, stamped now and named by the next client order id."""
         command = SubmitOrder(
             ts_ns=self.now_ns(),
             client_order_id=self._engine.order_ids.next(self.strategy_id),
             strategy_id=self.strategy_id,
             instrument_id=instrument_id,
             side=side,
-            order_type=OrderType.TAKE_PROFIT_MARKET if take_profit else OrderType.STOP_MARKET,
+            order_type=order_type,
             quantity=quantity,
-            reduce_only=True,
+            price=price,
+            time_in_force=time_in_force,
+            post_only=post_only,
+            quote_quantity=quote_quantity,
+            reduce_only=reduce_only,
             trigger_price=trigger_price,
         )
         return self._engine.submit(command)
