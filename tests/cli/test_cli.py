@@ -128,6 +128,7 @@ DEMO_MARKET = REPO / "src/spreadhawk/runtime/presets/demo_market.toml"
             "instruments.1.maker_fee: Input should be greater than or equal to -0.01",
         ),
         (DEMO, ["venues.SIMA.balances.USDT=1e308"], "balance of USDT must be a number from 0 to"),
+        (DEMO, ["venues.SIMA.max_book_age_s=0"], "venues.SIMA.max_book_age_s: Input should be greater than 0"),
         (DEMO, ["venues.NOPE.latency_ms=5"], "venues.NOPE: no instrument is declared on venue 'NOPE'"),
         (DEMO, ["data.0.format=csv"], "data.0.format"),
         (DEMO, ["novalue"], "expected KEY=VALUE"),

@@ -127,6 +127,9 @@ class Script(Strategy):
     def on_book_deltas(self, data: md.BookDeltas) -> None:
         self._data(data)
 
+    def on_quote_tick(self, data: md.QuoteTick) -> None:
+        self._data(data)
+
     def on_trade_tick(self, data: md.TradeTick) -> None:
         self._data(data)
 
@@ -212,9 +215,12 @@ def run(
     timers: Mapping[int, Action] | None = None,
     instruments: Iterable[Instrument] = INSTRUMENTS,
     on_event: Callable[[StrategyContext, ev.OrderEvent], None] | None = None,
+    max_book_age_ns: int | None = None,
 ) -> Harness:
     """Replay ``feed`` through a fresh engine and venue ``X`` holding ``deposits``."""
     engine = Engine(instruments)
+    if max_book_age_ns is not None:
+        engine.limit_book_ages(lambda _venue: max_book_age_ns)
     venue = SimulatedVenue(VENUE, latency_ns=latency_ns, ack_latency_ns=ack_latency_ns)
     connect_simulated(engine, venue)
     for asset, amount in (deposits if deposits is not None else {"USDT": "10000"}).items():

@@ -140,12 +140,14 @@ class FeedState(IntEnum):
     GAP = 1  # a message was lost, duplicated or out of order: the book is wrong until resynced
     STALE = 2  # nothing arrived for longer than the feed's staleness limit
     DISCONNECTED = 3  # the connection is down; reconnecting
+    ENDED = 4  # a replayed source has no more records (its recording ended before the others)
 
 
 @dataclass(frozen=True, slots=True)
 class FeedStatus:
-    """A live feed's word on an instrument: anything but ``LIVE`` makes its book invalid at once (no
-    decision is taken on it) until the feed has resynced it with a fresh snapshot."""
+    """A feed's word on an instrument: anything but ``LIVE`` makes its book invalid at once (no
+    decision is taken on it) until the feed has resynced it with a fresh snapshot; ``ENDED`` (a
+    replayed recording that stopped) until a later record of it, if any, arrives."""
 
     instrument_id: InstrumentId
     ts_ns: int

@@ -15,7 +15,8 @@ Layout, chosen for the hot path (hundreds of thousands of delta messages per sec
 
 Nothing may be priced from a book that is not known to be right, so every query raises
 ``BookInvalidError`` while ``is_valid`` is False (before the first snapshot, after a sequence gap
-until the next snapshot, and while crossed). Callers that must not raise check ``is_valid`` first.
+until the next snapshot, while crossed, and while stale: see ``mark_stale``). Callers that must not
+raise check ``is_valid`` first.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from spreadhawk.domain.identifiers import InstrumentId
-from spreadhawk.domain.market import BookDeltas, BookSide, BookSnapshot, Level
+from spreadhawk.domain.market import BookDeltas, BookSide, BookSnapshot, Level, QuoteTick
 
 __all__ = ["BookInvalidError", "OrderBook"]
 
@@ -81,6 +82,8 @@ class OrderBook:
         sequence: exchange sequence of the last applied record (-1 before the first snapshot).
         ts_ns: ``ts_ns`` of the last applied record (0 before the first snapshot).
         is_valid: True when the book can be priced from.
+        is_stale: True when the book is invalid only because it is old (``mark_stale``).
+        from_quotes: True while the book is kept from top-of-book quotes (``apply_quote``).
         invalid_reason: why ``is_valid`` is False, else None.
         update_count: number of records applied (snapshots and deltas; ignored ones do not count).
     """
@@ -93,8 +96,10 @@ class OrderBook:
         "_bridging",
         "_buffer",
         "_needs_snapshot",
+        "from_quotes",
         "instrument_id",
         "invalid_reason",
+        "is_stale",
         "is_valid",
         "sequence",
         "ts_ns",
@@ -106,8 +111,10 @@ class OrderBook:
         self.sequence = -1
         self.ts_ns = 0
         self.is_valid = False
+        self.is_stale = False
         self.invalid_reason: str | None = _NO_SNAPSHOT
         self.update_count = 0
+        self.from_quotes = False  # kept from top-of-book quotes (no L2 record of it seen)
         self._bid_keys: list[int] = []  # prices, ascending: best bid last
         self._bid_sizes: dict[int, int] = {}
         self._ask_keys: list[int] = []  # negated prices, ascending: best (lowest) ask last
@@ -145,6 +152,7 @@ class OrderBook:
         self.sequence = snap.sequence
         self.ts_ns = snap.ts_ns
         self.update_count += 1
+        self.from_quotes = False
         self._needs_snapshot = False
         self._bridging = True
         self._check_crossed()
@@ -211,6 +219,29 @@ class OrderBook:
         self._check_crossed()
         return True
 
+    def apply_quote(self, quote: QuoteTick) -> bool:
+        """Make the book ``quote``'s top of book (one level a side; a zero size empties that side)
+        when the instrument has no L2 data; True when applied.
+
+        A quote is all some feeds give (Lean quote bars, a ``bookTicker``-only capture), and without a
+        book no detector or strategy could read them. An instrument with L2 records keeps its depth:
+        once a snapshot has been applied, or deltas wait for one, quotes are ignored. Sequencing is
+        left as it was, so deltas arriving later still wait for a snapshot.
+        """
+        if quote.instrument_id != self.instrument_id:
+            raise ValueError(f"quote of {quote.instrument_id} applied to the book of {self.instrument_id}")
+        if (self.update_count and not self.from_quotes) or self._buffer:
+            return False
+        self.from_quotes = True
+        self._bid_sizes = {quote.bid: quote.bid_size} if quote.bid_size else {}
+        self._ask_sizes = {-quote.ask: quote.ask_size} if quote.ask_size else {}
+        self._bid_keys = list(self._bid_sizes)
+        self._ask_keys = list(self._ask_sizes)
+        self.ts_ns = quote.ts_ns
+        self.update_count += 1
+        self._check_crossed()
+        return True
+
     def apply(self, record: BookSnapshot | BookDeltas) -> bool:
         """Apply a snapshot (always True) or deltas (as ``apply_deltas``)."""
         if isinstance(record, BookDeltas):
@@ -224,12 +255,27 @@ class OrderBook:
         """Mark the book invalid until the next snapshot (for example when the feed disconnects)."""
         self._gap(reason)
 
+    def mark_stale(self, reason: str) -> None:
+        """Mark the book invalid until its next applied record (snapshot or deltas).
+
+        Unlike ``invalidate`` no snapshot is needed: nothing was lost, the book is only old (no
+        update for longer than its venue allows, or its recording ended). The next delta in
+        sequence makes it current again, so a quiet spell in a delta stream is not a gap. A book
+        already invalid for another reason keeps that reason.
+        """
+        if self.is_valid:
+            self.is_valid = False
+            self.is_stale = True
+            self.invalid_reason = reason
+
     def _gap(self, reason: str) -> None:
         self._needs_snapshot = True
         self.is_valid = False
+        self.is_stale = False
         self.invalid_reason = reason
 
     def _check_crossed(self) -> None:
+        self.is_stale = False
         bids = self._bid_keys
         asks = self._ask_keys
         if bids and asks and bids[-1] >= -asks[-1]:
@@ -238,6 +284,13 @@ class OrderBook:
         else:
             self.is_valid = True
             self.invalid_reason = None
+
+    def last_touch(self) -> tuple[int | None, int | None]:
+        """Best bid and ask prices in ticks (None for an empty side) of a valid or a stale book: what
+        the market last showed, to mark a position to (never to trade on)."""
+        if not (self.is_valid or self.is_stale):
+            raise self._invalid_error()
+        return (self._bid_keys[-1] if self._bid_keys else None), (-self._ask_keys[-1] if self._ask_keys else None)
 
     # --- queries (raise BookInvalidError unless is_valid) ----------------------------
     def _invalid_error(self) -> BookInvalidError:

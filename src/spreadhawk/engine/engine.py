@@ -40,11 +40,21 @@ from spreadhawk.domain.events import (
 )
 from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId, venue_of
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
-from spreadhawk.domain.market import Bar, BookDeltas, BookSnapshot, FeedState, FeedStatus, MarketData, TradeTick
+from spreadhawk.domain.market import (
+    Bar,
+    BookDeltas,
+    BookSnapshot,
+    FeedState,
+    FeedStatus,
+    MarketData,
+    QuoteTick,
+    TradeTick,
+)
 from spreadhawk.domain.orderbook import OrderBook
 from spreadhawk.domain.orders import IllegalTransitionError, Order, OrderStatus
 from spreadhawk.domain.transfers import Transfer
 from spreadhawk.engine.attribution import StrategyAttribution
+from spreadhawk.engine.book_age import BookAges
 from spreadhawk.engine.bus import MessageBus
 from spreadhawk.engine.clock import Clock, SimClock
 from spreadhawk.engine.crashpoints import crashpoint
@@ -80,6 +90,7 @@ class Engine:
         self.clock: Clock = clock or SimClock()
         self.instruments = {i.id: i for i in instruments}
         self.books = {iid: OrderBook(iid) for iid in self.instruments}
+        self.book_ages = BookAges(self.books)  # per-venue age limits: an older book is stale (set_book_age_limit)
         self.portfolio = Portfolio(self.instruments.values(), valuation_currency)
         self.orders: dict[ClientOrderId, Order] = {}
         self.journal = journal or Journal()
@@ -132,6 +143,12 @@ class Engine:
                 self._venue_of[iid] = venue
         venue.bind(_Hub(self))
 
+    def limit_book_ages(self, max_age_ns: Callable[[str], int]) -> None:
+        """Books of each venue not updated for longer than ``max_age_ns(venue)`` are stale: invalid
+        (nothing trades against them) until their next update (see ``engine.book_age``)."""
+        for iid, inst in self.instruments.items():
+            self.book_ages.limit(iid, max_age_ns(inst.venue))
+
     def use_risk(self, risk: PreTradeRisk) -> None:
         """Pass every order through ``risk`` before it leaves (after the exchange's own rules)."""
         self.risk = risk
@@ -166,9 +183,12 @@ class Engine:
         advance_to = self.clock.advance_to
         pop = self.scheduler.pop_due
         reports = self._reports
+        ages = self.book_ages
         while (item := pop(ts_ns)) is not None:
             due, callback = item
             advance_to(due)
+            if due >= ages.next_deadline_ns:
+                self._expire_books(due)
             callback()
             if reports:
                 self._settle()
@@ -185,6 +205,9 @@ class Engine:
         if isinstance(message, MARKET_DATA):
             self.process(message)  # type: ignore[arg-type]
         else:
+            now = self.clock.now_ns()
+            if now >= self.book_ages.next_deadline_ns:
+                self._expire_books(now)  # a strategy reacting to this report must not read an old book
             self.on_venue_event(message)  # type: ignore[arg-type]
             if self._reports:
                 self._settle()
@@ -222,7 +245,10 @@ class Engine:
             self._settle()
 
     def _apply(self, data: MarketData) -> None:
-        self.clock.advance_to(data.ts_ns)
+        ts = data.ts_ns
+        self.clock.advance_to(ts)
+        if ts >= self.book_ages.next_deadline_ns:
+            self._expire_books(ts)
         kind = type(data)
         iid = data.instrument_id
         if kind is FeedStatus:
@@ -235,6 +261,11 @@ class Engine:
                 book.apply_deltas(data)  # type: ignore[arg-type]
             else:
                 book.apply_snapshot(data)  # type: ignore[arg-type]
+            self.book_ages.updated(iid)
+        elif kind is QuoteTick:
+            book = self.books.get(iid)
+            if book is not None and book.apply_quote(data):  # type: ignore[arg-type]
+                self.book_ages.updated(iid)  # a book kept from quotes (no L2 data for it)
         elif kind is Bar:
             self._last_price[iid] = data.close  # type: ignore[union-attr]
         elif kind is TradeTick:
@@ -248,8 +279,20 @@ class Engine:
         (strategies, risk and the simulated venue all refuse an invalid book) until the feed resyncs
         it with a fresh snapshot."""
         book = self.books.get(status.instrument_id)
-        if book is not None and status.state is not FeedState.LIVE:
-            book.invalidate(f"feed {status.state.name.lower()}: {status.reason}")
+        if book is None or status.state is FeedState.LIVE:
+            return
+        reason = f"feed {status.state.name.lower()}: {status.reason}"
+        if status.state is FeedState.ENDED:
+            book.mark_stale(reason)  # nothing was lost: a later record of the book (another file) revives it
+        else:
+            book.invalidate(reason)
+
+    def _expire_books(self, now_ns: int) -> None:
+        """Mark stale the books older than their venue's limit, and say so to whoever listens (the
+        scanner closes what they showed; a strategy may pull its quotes)."""
+        for status in self.book_ages.expire(now_ns):
+            log.debug("%s: %s", status.instrument_id, status.reason)
+            self.bus.publish(status, key=status.instrument_id)
 
     def _dispatch(self, data: MarketData) -> None:
         # keyed by instrument: a strategy that named its instruments hears only of those
@@ -266,13 +309,13 @@ class Engine:
             self.sample_equity(ts)
 
     def price(self, instrument_id: InstrumentId) -> Decimal | None:
-        """Book mid while the book is valid, else the last trade or bar close. Exact: integer ticks,
-        never a float."""
+        """Book mid while the book is valid or only stale (its last mid is the latest price known: a
+        mark, not a trade), else the last trade or bar close. Exact: integer ticks, never a float."""
         book = self.books.get(instrument_id)
-        if book is not None and book.is_valid:
-            bid, ask = book.best_bid(), book.best_ask()
+        if book is not None and (book.is_valid or book.is_stale):
+            bid, ask = book.last_touch()
             if bid is not None and ask is not None:
-                return self.instruments[instrument_id].tick_size * (bid[0] + ask[0]) / 2
+                return self.instruments[instrument_id].tick_size * (bid + ask) / 2
         return self._last_price.get(instrument_id)
 
     def available(self, venue: str, asset: str) -> Decimal:

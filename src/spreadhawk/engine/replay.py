@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
-from spreadhawk.domain.market import MarketData
+from spreadhawk.domain.identifiers import InstrumentId
+from spreadhawk.domain.market import FeedState, FeedStatus, MarketData
 from spreadhawk.engine.engine import Engine
 
 ProgressCallback = Callable[[int], None]
@@ -16,30 +18,71 @@ class ReplayFeed:
 
     Each source must itself be in non-decreasing ``ts_ns`` order (the readers guarantee it); a
     source that is not raises, because replaying out-of-order data silently reorders history.
+
+    A source that ends while others go on is followed, 1 ns after its last record, by a
+    ``FeedStatus(ENDED)`` for each instrument it carried: its books would otherwise keep showing
+    their last prices for the rest of the replay, and strategies would trade against a recording
+    that has stopped. The sources that end with the replay say nothing (there is nothing after).
     """
 
     def __init__(self, sources: Sequence[Iterable[MarketData]]) -> None:
         self._sources = sources
 
     def __iter__(self) -> Iterator[MarketData]:
-        streams = [_checked(iter(source), index) for index, source in enumerate(self._sources)]
-        if len(streams) == 1:
-            return streams[0]
-        return heapq.merge(*streams, key=_ts)
+        if len(self._sources) == 1:
+            return _checked(iter(self._sources[0]), 0, set())
+        return _announce_ends(self._sources)
 
 
-def _ts(record: MarketData) -> int:
+def _ts(record: MarketData | _SourceEnded) -> int:
     return record.ts_ns
 
 
-def _checked(stream: Iterator[MarketData], index: int) -> Iterator[MarketData]:
+@dataclass(frozen=True, slots=True)
+class _SourceEnded:
+    """Where a source ran out, merged in time order with the records (never leaves this module)."""
+
+    ts_ns: int
+    instruments: frozenset[InstrumentId]
+
+
+def _announce_ends(sources: Sequence[Iterable[MarketData]]) -> Iterator[MarketData]:
+    streams = []
+    for index, source in enumerate(sources):
+        carried: set[InstrumentId] = set()
+        streams.append(_ending(_checked(iter(source), index, carried), carried))
+    ended: list[_SourceEnded] = []  # said when a later record shows the replay goes on
+    for record in heapq.merge(*streams, key=_ts):
+        if type(record) is _SourceEnded:
+            ended.append(record)
+            continue
+        if ended:
+            for end in ended:
+                for iid in sorted(end.instruments):
+                    yield FeedStatus(iid, end.ts_ns, FeedState.ENDED, "the recording ended")
+            ended.clear()
+        yield record  # type: ignore[misc]  # not a _SourceEnded: those are set aside above
+
+
+def _ending(stream: Iterator[MarketData], carried: set[InstrumentId]) -> Iterator[MarketData | _SourceEnded]:
+    last = None
+    for record in stream:
+        last = record.ts_ns
+        yield record
+    if last is not None:
+        yield _SourceEnded(last + 1, frozenset(carried))
+
+
+def _checked(stream: Iterator[MarketData], index: int, carried: set[InstrumentId]) -> Iterator[MarketData]:
     last = -1
+    seen = carried.add
     for record in stream:
         if record.ts_ns < last:
             raise ValueError(
                 f"source {index}: {type(record).__name__} at {record.ts_ns} is earlier than the previous record {last}"
             )
         last = record.ts_ns
+        seen(record.instrument_id)
         yield record
 
 

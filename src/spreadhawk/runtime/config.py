@@ -117,9 +117,16 @@ class WithdrawalSection(_Section):
 MAX_BALANCE = 10**15  # more than any account holds; 1e308 passed here and overflowed far downstream
 
 
+# A minute: a venue's book normally changes many times a second, and recordings sampled once a
+# second or once a minute stay usable; a book an hour old (a recording that stopped) is not.
+DEFAULT_MAX_BOOK_AGE_S = 60.0
+
+
 class VenueSection(_Section):
     latency_ms: float | None = Field(default=None, ge=0)  # default: the simulated venue's own, else 0
     ack_latency_ms: float = Field(default=0.0, ge=0)
+    # a book of this venue not updated for longer is stale: no detector, strategy or match uses it
+    max_book_age_s: float = Field(default=DEFAULT_MAX_BOOK_AGE_S, gt=0, le=86_400)
     leverage: Decimal = Field(default=Decimal(1), gt=0)
     balances: dict[str, Decimal] = {}
     # by asset; replaces the simulated venue's default route for that asset (see venues.simulated.transfers)
@@ -184,6 +191,12 @@ class RunConfig(_Section):
     @property
     def strategy_sections(self) -> list[StrategySection]:
         return [self.strategy] if self.strategy is not None else list(self.strategies)
+
+    def max_book_age_ns(self, venue: str) -> int:
+        """How old a book of ``venue`` may be (its ``[venues.NAME]`` section, else the default)."""
+        section = self.venues.get(venue)
+        age_s = section.max_book_age_s if section is not None else DEFAULT_MAX_BOOK_AGE_S
+        return round(age_s * 1_000_000_000)
 
     def resolve(self, path: str) -> Path:
         candidate = Path(path)

@@ -77,7 +77,7 @@ def build_engine(
     started_ns: int | None = None,
 ) -> Engine:
     """The engine of every mode: only the row's clock, journal policy and order policies differ."""
-    return Engine(
+    engine = Engine(
         instruments.values(),
         clock=clock,
         valuation_currency=config.run.valuation_currency,
@@ -87,6 +87,8 @@ def build_engine(
         unknown_orders=mode.unknown_orders,
         order_ids=ClientOrderIds(run_prefix(started_ns or clock.now_ns()) if mode.prefixed_ids else ""),
     )
+    engine.limit_book_ages(config.max_book_age_ns)  # a book that stopped updating is not traded on
+    return engine
 
 
 @dataclass

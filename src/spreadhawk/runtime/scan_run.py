@@ -76,6 +76,7 @@ def build_scan(config: RunConfig, *, funding_horizon_hours: float = 24.0) -> Sca
     instruments, sources, count = feed.instruments, feed.sources, feed.count
     interval_h = feed.funding_interval_h or 8.0  # until two funding times are seen
     engine = Engine(instruments.values(), clock=SimClock(feed.start_ns))
+    engine.limit_book_ages(config.max_book_age_ns)  # a book that stopped updating is not traded on
     detectors = default_detectors(
         instruments.values(), funding_horizon_hours=funding_horizon_hours, funding_interval_hours=interval_h
     )

@@ -24,7 +24,16 @@ from typing import Protocol
 
 from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.instruments import Instrument
-from spreadhawk.domain.market import BookDeltas, BookSide, BookSnapshot, FundingRate, InstrumentSettled, MarketData
+from spreadhawk.domain.market import (
+    BookDeltas,
+    BookSide,
+    BookSnapshot,
+    FeedStatus,
+    FundingRate,
+    InstrumentSettled,
+    MarketData,
+    QuoteTick,
+)
 from spreadhawk.domain.orderbook import OrderBook
 from spreadhawk.engine.engine import Engine
 
@@ -133,7 +142,9 @@ class Scanner:
     def attach(self, engine: Engine) -> None:
         self._engine = engine
         self._market = MarketView(engine.books)
-        for kind in (BookSnapshot, BookDeltas, FundingRate, InstrumentSettled):
+        # FeedStatus: a book that went stale, or whose feed ended or broke, closes what it showed
+        # QuoteTick: a quote keeps the book of an instrument that has no L2 data
+        for kind in (BookSnapshot, BookDeltas, QuoteTick, FundingRate, InstrumentSettled, FeedStatus):
             engine.bus.subscribe(kind, self._on_record)
 
     @property
@@ -146,6 +157,8 @@ class Scanner:
         iid = record.instrument_id
         if iid not in self._watched:
             return
+        if isinstance(record, QuoteTick) and not self.market.books[iid].from_quotes:
+            return  # the book has L2 data: the quote changed nothing
         if isinstance(record, FundingRate):
             self._on_funding(record)
         elif isinstance(record, InstrumentSettled):
