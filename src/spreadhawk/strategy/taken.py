@@ -16,7 +16,7 @@ from __future__ import annotations
 from spreadhawk.domain.events import OrderFilled, OrderSide
 from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.instruments import Instrument
-from spreadhawk.domain.market import BookDeltas, BookSide, BookSnapshot
+from spreadhawk.domain.market import BookDeltas, BookSide, BookSnapshot, QuoteTick
 from spreadhawk.domain.orderbook import OrderBook
 
 Level = tuple[int, int]  # (price ticks, size units)
@@ -31,14 +31,15 @@ class TakenLiquidity:
         # instrument -> (bids taken, asks taken); a pair per instrument keeps a book update to one lookup
         self._taken: dict[InstrumentId, tuple[dict[int, int], dict[int, int]]] = {}
 
-    def on_book(self, data: BookSnapshot | BookDeltas) -> None:
+    def on_book(self, data: BookSnapshot | BookDeltas | QuoteTick) -> None:
         """The venue published the book again: what it now shows already lacks what we took."""
         sides = self._taken.get(data.instrument_id)
         if sides is None:
             return
-        if type(data) is BookSnapshot:
+        if type(data) is not BookDeltas:  # a snapshot, or a quote (the whole of a quote-kept book)
             del self._taken[data.instrument_id]
             return
+        assert isinstance(data, BookDeltas)
         bids, asks = sides
         if bids:
             for price, _ in data.bids:

@@ -44,7 +44,7 @@ from spreadhawk.domain.events import (
 )
 from spreadhawk.domain.identifiers import InstrumentId, venue_of
 from spreadhawk.domain.instruments import Instrument
-from spreadhawk.domain.market import BookDeltas, BookSide, BookSnapshot
+from spreadhawk.domain.market import BookDeltas, BookSide, BookSnapshot, QuoteTick
 from spreadhawk.domain.orders import TERMINAL, OrderStatus
 from spreadhawk.execution.paired import Leg
 from spreadhawk.strategy.detectors import CrossPlan, common_lot, cross_pays, plan_cross_exchange
@@ -113,7 +113,9 @@ class CrossExchangeArb(PairedLegsStrategy):
         return self._lot
 
     # --------------------------------------------------------------------------- market data
-    def _book_changed(self, data: BookSnapshot | BookDeltas) -> None:
+    def _book_changed(self, data: BookSnapshot | BookDeltas | QuoteTick) -> None:
+        if type(data) is QuoteTick and not self.ctx.book(data.instrument_id).from_quotes:
+            return  # the book has L2 data: the quote changed nothing
         self._taken.on_book(data)
         if self.cfg.decision_delay_ns == 0:
             self._decide()
@@ -121,7 +123,7 @@ class CrossExchangeArb(PairedLegsStrategy):
             self._decision_pending = True
             self.ctx.schedule(self.ctx.now_ns() + self.cfg.decision_delay_ns, self._decide)
 
-    on_book_snapshot = on_book_deltas = _book_changed
+    on_book_snapshot = on_book_deltas = on_quote_tick = _book_changed  # a quote keeps a book with no L2 data
 
     # --------------------------------------------------------------------------- deciding
     def _decide(self) -> None:

@@ -41,7 +41,7 @@ from spreadhawk.domain.events import (
 )
 from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.instruments import Instrument
-from spreadhawk.domain.market import BookDeltas, BookSnapshot
+from spreadhawk.domain.market import BookDeltas, BookSnapshot, QuoteTick
 from spreadhawk.domain.orderbook import OrderBook
 from spreadhawk.engine.context import StrategyContext
 from spreadhawk.execution.paired import Leg
@@ -117,6 +117,10 @@ class TriangularArb(PairedLegsStrategy):
 
     def on_book_deltas(self, deltas: BookDeltas) -> None:
         self._decide(deltas.instrument_id)
+
+    def on_quote_tick(self, quote: QuoteTick) -> None:
+        if self.ctx.book(quote.instrument_id).from_quotes:  # an instrument with no L2 data: its book
+            self._decide(quote.instrument_id)
 
     def _decide(self, market: InstrumentId) -> None:
         cycles = self._index.get(market)

@@ -67,6 +67,7 @@ from spreadhawk.domain.market import (
     InstrumentSettled,
     MarketData,
     MarkPrice,
+    QuoteTick,
     TradeTick,
 )
 from spreadhawk.domain.orderbook import OrderBook
@@ -248,6 +249,12 @@ class SimulatedVenue:
         elif kind is TradeTick:
             if self._working.get(iid) or self._stops.has(iid):
                 self._step(lambda: self._on_trade(data))  # type: ignore[arg-type]
+        elif kind is QuoteTick:
+            book = self.hub.book(iid)
+            if book is not None and book.from_quotes:  # the engine kept the book from this quote
+                self._consumed.pop(iid, None)  # a fresh picture of the touch includes what we took
+                if self._working.get(iid):
+                    self._step(lambda: self._match_resting_against_book(iid))
         elif kind is MarkPrice:
             self._funding.on_mark(iid, data.mark)  # type: ignore[union-attr]
         else:
