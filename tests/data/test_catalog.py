@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from decimal import Decimal
 from itertools import islice
 from pathlib import Path
 
@@ -124,25 +125,35 @@ def test_catalog_rejects_bad_names_and_kinds(tmp_path: Path) -> None:
 IIDS = st.sampled_from(["BINANCE:BTC/USDT", "HUOBI:LINK/USDT", "V:odd %2F name/with:colons"]).map(InstrumentId)
 TS = st.integers(0, 2**63 - 1)
 # Counts up to 10**37 - 1: beyond int64 the column becomes decimal128(38, 0), which must still be exact.
+# Sequences may be anything; prices are positive and sizes not negative (a write checks them).
 COUNT = st.one_of(st.integers(-(2**63), 2**63 - 1), st.integers(-(10**37) + 1, 10**37 - 1))
+PRICE = st.one_of(st.integers(1, 2**63 - 1), st.integers(1, 10**37 - 1))
+SIZE = st.one_of(st.integers(0, 2**63 - 1), st.integers(0, 10**37 - 1))
 DECIMAL = st.decimals(allow_nan=False, allow_infinity=False)
-LEVEL: st.SearchStrategy[Level] = st.tuples(COUNT, COUNT)
+POSITIVE = st.decimals(min_value=Decimal("1e-30"), allow_nan=False, allow_infinity=False)
+LEVEL: st.SearchStrategy[Level] = st.tuples(PRICE, SIZE)
 SIDE = st.lists(LEVEL, max_size=4).map(tuple)
+
+
+def _bar(iid: InstrumentId, ts: int, interval: int, prices: list[Decimal], volume: Decimal) -> Bar:
+    low, open_, close, high = sorted(prices)
+    return Bar(iid, ts, interval, open_, high, low, close, volume)
+
 
 RECORD: st.SearchStrategy[MarketData] = st.one_of(
     st.builds(BookSnapshot, IIDS, TS, COUNT, SIDE, SIDE),
     st.builds(BookDeltas, IIDS, TS, COUNT, COUNT, COUNT, SIDE, SIDE),
-    st.builds(QuoteTick, IIDS, TS, COUNT, COUNT, COUNT, COUNT),
-    st.builds(TradeTick, IIDS, TS, COUNT, COUNT, st.sampled_from(Aggressor), st.text(max_size=8)),
-    st.builds(Bar, IIDS, TS, TS, DECIMAL, DECIMAL, DECIMAL, DECIMAL, DECIMAL),
+    st.builds(QuoteTick, IIDS, TS, PRICE, SIZE, PRICE, SIZE),
+    st.builds(TradeTick, IIDS, TS, PRICE, st.integers(1, 10**37 - 1), st.sampled_from(Aggressor), st.text(max_size=8)),
+    st.builds(_bar, IIDS, TS, TS, st.lists(POSITIVE, min_size=4, max_size=4), POSITIVE | st.just(Decimal(0))),
     st.builds(FundingRate, IIDS, TS, DECIMAL, TS),
-    st.builds(MarkPrice, IIDS, TS, DECIMAL, st.none() | DECIMAL),
-    st.builds(InstrumentSettled, IIDS, TS, DECIMAL),
+    st.builds(MarkPrice, IIDS, TS, POSITIVE, st.none() | DECIMAL),
+    st.builds(InstrumentSettled, IIDS, TS, POSITIVE | st.just(Decimal(0))),
 )
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(RECORD, min_size=1, max_size=12))
+@given(st.lists(RECORD, min_size=1, max_size=12).map(lambda rs: sorted(rs, key=lambda r: r.ts_ns)))
 def test_generated_records_round_trip_exactly(records: list[MarketData]) -> None:
     with tempfile.TemporaryDirectory() as root:
         catalog = ParquetCatalog(Path(root))
@@ -161,3 +172,21 @@ def test_integers_beyond_decimal128_are_refused(tmp_path: Path) -> None:
     iid = InstrumentId("X:Y")
     with pytest.raises(ValueError, match="more than 38 digits"):
         ParquetCatalog(tmp_path).write([QuoteTick(iid, 1, 10**40, 1, 2, 1)], "big")
+
+
+@pytest.mark.parametrize(
+    ("bad", "expected"),
+    [
+        (QuoteTick(InstrumentId("X:B"), 30, -1, 2, 3, 4), "record 2 (QuoteTick X:B): bid -1 x 2"),
+        (QuoteTick(InstrumentId("X:B"), 5, 1, 2, 3, 4), "record 2 (QuoteTick X:B): ts_ns 5 is earlier"),
+    ],
+)
+def test_a_write_with_one_bad_record_stores_nothing(tmp_path: Path, bad: QuoteTick, expected: str) -> None:
+    """Catalog writes validate as runs do (#11), and all-or-nothing: the good instrument's file is
+    not written either, so a catalog never holds half of an import."""
+    good = [QuoteTick(InstrumentId("X:A"), ts, 1, 2, 3, 4) for ts in (10, 20)]
+    catalog = ParquetCatalog(tmp_path)
+    with pytest.raises(ValueError, match="catalog 'day1'") as raised:
+        catalog.write([*good, QuoteTick(InstrumentId("X:B"), 10, 1, 2, 3, 4), bad], "day1")
+    assert expected in str(raised.value)
+    assert list(tmp_path.rglob("*.parquet")) == []

@@ -5,6 +5,7 @@ real freqtrade candles from ../shared/data, copied to a temporary folder and bro
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,32 @@ def test_the_same_candles_unbroken_load(shared_data: Path, tmp_path: Path) -> No
 def test_a_file_that_yields_no_record_is_an_error_not_an_empty_run(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"data.0 \(.*ADA_BTC-1m.json\): no freqtrade_ohlcv records read"):
         load_feed(load_config(_config(tmp_path, [])))
+
+
+def test_out_of_order_candles_stop_the_run_unless_sorting_is_asked_for(
+    shared_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    candles = json.loads((shared_data / CANDLES).read_text())[:200]
+    candles[50], candles[51] = candles[51], candles[50]
+    path = _config(tmp_path, candles)
+    with pytest.raises(ConfigError) as raised:
+        load_feed(load_config(path))
+    assert "record 52 (Bar BITTREX:ADA/BTC): ts_ns" in str(raised.value)
+    assert "set sort = true on this [[data]] to sort them" in str(raised.value)
+    with caplog.at_level(logging.WARNING):
+        feed = load_feed(load_config(path, ["data.0.sort=true"]))
+    times = [record.ts_ns for record in feed.sources[0]]
+    assert times == sorted(times)
+    assert len(times) == 200
+    assert "data.0 (" in caplog.text
+    assert "1 record out of time order: sorted (sort = true)" in caplog.text
+
+
+def test_ordered_candles_with_sort_asked_for_say_nothing(
+    shared_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    candles = json.loads((shared_data / CANDLES).read_text())[:200]
+    with caplog.at_level(logging.WARNING):
+        feed = load_feed(load_config(_config(tmp_path, candles), ["data.0.sort=true"]))
+    assert feed.count == 200
+    assert "out of time order" not in caplog.text

@@ -30,6 +30,7 @@ from urllib.parse import quote, unquote
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from spreadhawk.data.checks import check_records
 from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.market import (
     Aggressor,
@@ -90,6 +91,8 @@ class ParquetCatalog:
             if kind is None:
                 raise TypeError(f"cannot store {type(record).__name__} in the catalog")
             groups.setdefault((kind, record.instrument_id), []).append(record)
+        for (kind, iid), group in groups.items():  # all of them before any file: nothing half-written
+            check_records(group, f"catalog {name!r}, {kind} of {iid}")
         written = []
         for (kind, iid), group in groups.items():
             table = _ENCODERS[kind](group)

@@ -105,6 +105,8 @@ class DataSection(_Section):
     # bars built from the trades of these instruments (any source), e.g. bars = "1m"
     bars: str = ""
     bar_instruments: list[str] = []
+    # records whose timestamps go back are an error; true: sorted by time instead, with a warning
+    sort: bool = False
 
 
 class WithdrawalSection(_Section):

@@ -249,7 +249,11 @@ class _Run:
             same_ms = self.last is not None and self.last.ts_ns == last_ns
             self.ids_at_last_ms = (self.ids_at_last_ms | ids) if same_ms else ids
             name = f"ccxt-{self.tag}-p{self.next_page:06d}"
-            self.result.paths.extend(str(p) for p in self.catalog.write(page, name))
+            try:
+                paths = self.catalog.write(page, name)
+            except ValueError as exc:  # a record no exchange could have sent: nothing of the page is stored
+                raise HistoryError(f"the exchange answered data that is not market data: {exc}") from None
+            self.result.paths.extend(str(p) for p in paths)
             self.next_page += 1
             self.result.pages += 1
             self.result.rows += len(page)

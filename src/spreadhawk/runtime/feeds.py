@@ -4,16 +4,19 @@ where the clock starts, and the simulated venues' own latencies. Backtests and s
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from spreadhawk.data.checks import BadMarketDataError, check_records, sort_records
 from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.market import MarketData
 from spreadhawk.runtime.config import ConfigError, RunConfig
-from spreadhawk.runtime.data_checks import BadMarketDataError, check_records
 from spreadhawk.runtime.simulated_market import SimulatedMarket, simulated_market, with_bars
 from spreadhawk.runtime.sources import build_instruments, load_source, poloniex_books
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -58,8 +61,14 @@ def load_feed(config: RunConfig) -> LoadedFeed:
             where = f"data.{index} ({section.path or ', '.join(section.paths) or section.format})"
             if not loaded:  # a file of another format or exchange read as this one (#11: it ran on, silently)
                 raise ConfigError(f"{where}: no {section.format} records read: is it a {section.format} file?")
+            if section.sort:
+                loaded, moved = sort_records(loaded)
+                if moved:
+                    log.warning(
+                        "%s: %d record%s out of time order: sorted (sort = true)", where, moved, "s"[: moved - 1]
+                    )
             try:
-                check_records(loaded, where)
+                check_records(loaded, where, disorder_hint=" (set sort = true on this [[data]] to sort them)")
             except BadMarketDataError as exc:
                 raise ConfigError(str(exc)) from None
             sources.append(with_bars(loaded, section, instruments))

@@ -91,13 +91,11 @@ class DataService:
 
     def import_config(self, config: RunConfig, name: str) -> list[CatalogEntry]:
         instruments = build_instruments(config)
-        written: set[Path] = set()
-        for section in config.data:
-            records = load_source(config, section, instruments)
-            try:
-                written.update(self._catalog.write(records, name))
-            except (ValueError, TypeError) as exc:
-                raise ConfigError(f"catalog: {exc}") from None
+        records = [record for section in config.data for record in load_source(config, section, instruments)]
+        try:  # one write: every record is checked before any file is (nothing half-imported)
+            written = set(self._catalog.write(records, name))
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"catalog: {exc}") from None
         return [entry for entry in self._catalog.list() if entry.path in written]
 
     def entries(self) -> list[CatalogEntry]:

@@ -24,26 +24,42 @@ from spreadhawk.domain.market import (
     TradeTick,
 )
 
-__all__ = ["BadMarketDataError", "check_records"]
+__all__ = ["BadMarketDataError", "check_records", "sort_records"]
 
 
 class BadMarketDataError(ValueError):
     """One record that is not market data; the message names where it is and what is wrong."""
 
 
-def check_records(records: Sequence[MarketData], source: str) -> None:
-    """Raise ``BadMarketDataError`` at the first record of ``source`` that breaks a rule."""
+def check_records(records: Sequence[MarketData], source: str, *, disorder_hint: str = "") -> None:
+    """Raise ``BadMarketDataError`` at the first record of ``source`` that breaks a rule;
+    ``disorder_hint`` is added to the message when timestamps go back (how to have them sorted)."""
     last_ts = None
     for index, record in enumerate(records):
         problem = _problem(record)
         if problem is None and last_ts is not None and record.ts_ns < last_ts:
             problem = (
                 f"ts_ns {record.ts_ns} is earlier than the record before it ({last_ts}): timestamps must not go back"
+                + disorder_hint
             )
         if problem is not None:
             kind = type(record).__name__
             raise BadMarketDataError(f"{source}: record {index + 1} ({kind} {record.instrument_id}): {problem}")
         last_ts = record.ts_ns
+
+
+def sort_records(records: list[MarketData]) -> tuple[list[MarketData], int]:
+    """``records`` in time order (ties keep their order) and how many were out of order: those
+    earlier than a record before them."""
+    latest = -1
+    out_of_order = 0
+    for record in records:
+        if record.ts_ns < latest:
+            out_of_order += 1
+        latest = max(latest, record.ts_ns)
+    if not out_of_order:
+        return records, 0
+    return sorted(records, key=lambda record: record.ts_ns), out_of_order
 
 
 def _problem(record: MarketData) -> str | None:  # noqa: PLR0911 -- one return per kind of record
