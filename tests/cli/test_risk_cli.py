@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -60,10 +61,16 @@ def test_json_parses_and_agrees_with_the_result(stored_run: tuple[str, dict[str,
     assert body["denials"] == result["risk"]["denials"]  # type: ignore[index]
     levels = body["var"]["levels"]
     assert set(levels) == {"0.95", "0.99"}
-    for level in levels.values():
-        backtest = level["backtest"]["historical"]
-        assert 0 <= backtest["breaches"] <= backtest["observations"]
-        assert 0.0 <= backtest["kupiec_p"] <= 1.0
+    assert {method for level in levels.values() for method in level["backtest"]} >= {"historical"}
+    for confidence, level in levels.items():
+        for backtest in level["backtest"].values():
+            x, n = backtest["breaches"], backtest["observations"]
+            assert 0 <= x <= n
+            assert n > 0
+            # Kupiec's proportion-of-failures test, written out: LR against chi-square with 1 degree
+            lr, p = _kupiec(x, n, 1 - float(confidence))
+            assert backtest["kupiec_lr"] == pytest.approx(lr, rel=1e-9, abs=1e-12)
+            assert backtest["kupiec_p"] == pytest.approx(p, rel=1e-9, abs=1e-12)
     assert next(s["name"] for s in body["stress"]["scenarios"]) == "BTC -50%"
     assert sum(body["regimes"]["share"].values()) == pytest.approx(1.0)
 
@@ -86,3 +93,19 @@ def test_unknown_run_is_one_line_and_exit_2(stored_run: tuple[str, dict[str, obj
     assert done.exit_code == 2
     assert done.stdout == ""
     assert done.stderr.strip().splitlines() == [f"error: no run 'no-such-run' in {db} (see 'spreadhawk runs')"]
+
+
+def _kupiec(breaches: int, observations: int, p: float) -> tuple[float, float]:
+    """Kupiec (1995): LR = -2 ln[(1-p)^(n-x) p^x / ((1-x/n)^(n-x) (x/n)^x)], and its p-value
+    P(chi2_1 > LR) = erfc(sqrt(LR / 2))."""
+
+    def log_likelihood(q: float) -> float:
+        out = 0.0
+        if observations - breaches:
+            out += (observations - breaches) * math.log(1 - q)
+        if breaches:
+            out += breaches * math.log(q)
+        return out
+
+    lr = max(0.0, -2 * (log_likelihood(p) - log_likelihood(breaches / observations)))
+    return lr, math.erfc(math.sqrt(lr / 2))
