@@ -12,15 +12,8 @@ import pandas as pd
 import pytest
 import talib
 
-from spreadhawk.analytics.regime import (
-    STRATEGY_FAMILIES,
-    AllocationMatrix,
-    HmmRegimeModel,
-    Regime,
-    RegimeThresholds,
-    classify_regimes,
-    fit_hmm_regimes,
-)
+from spreadhawk.analytics.regime import HmmRegimeModel, classify_regimes, fit_hmm_regimes
+from spreadhawk.analytics.regime_table import STRATEGY_FAMILIES, AllocationMatrix, Regime, RegimeThresholds
 
 BTC_PERP = Path("nautilus_trader/ohlcv/btc-perp-20211231-20220201_1m.csv")
 

@@ -21,40 +21,28 @@ shared 2-CPU machine OpenBLAS's thread pool made a 0.2 s fit take 5 s.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
-from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from hmmlearn.hmm import GaussianHMM
 from threadpoolctl import threadpool_limits
 
 from spreadhawk.analytics.indicators import adx, atr, atr_spike_ratio, choppiness_index
+from spreadhawk.analytics.regime_table import (  # re-exported: the labels and the table live apart (no numpy)
+    Regime,
+    RegimeThresholds,
+)
 from spreadhawk.analytics.volatility import rolling_realized_volatility
+
+if TYPE_CHECKING:
+    from hmmlearn.hmm import GaussianHMM
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 
-class Regime(StrEnum):
-    TRENDING = "trending"
-    RANGING = "ranging"
-    VOLATILE = "volatile"
-    CRISIS = "crisis"
-    NEUTRAL = "neutral"
-
-
-@dataclass(frozen=True, slots=True)
-class RegimeThresholds:
-    period: int = 14
-    adx_trending: float = 25.0
-    chop_choppy: float = 61.8
-    chop_trending: float = 38.2
-    atr_spike_ratio: float = 2.0
-    atr_spike_lookback: int = 100
-    crisis_correlation: float = 0.9
+DEFAULT_THRESHOLDS = RegimeThresholds()
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +60,7 @@ def classify_regimes(
     low: npt.ArrayLike,
     close: npt.ArrayLike,
     mean_correlation: npt.ArrayLike | None = None,
-    thresholds: RegimeThresholds = RegimeThresholds(),
+    thresholds: RegimeThresholds = DEFAULT_THRESHOLDS,
 ) -> RegimeSeries:
     """Rule-based regime per bar (see the module docstring); ``mean_correlation`` aligned with the bars, optional."""
     adx_values = adx(high, low, close, thresholds.period)
@@ -180,82 +168,13 @@ def fit_hmm_regimes(
     mean, std = features.mean(axis=0), features.std(axis=0)
     if (std == 0).any():
         raise ValueError("returns do not vary: no regimes to find")
+    # imported here: hmmlearn brings scikit-learn (~2.5 s), which a config or a CLI command that
+    # fits no regime model must not wait for
+    from hmmlearn.hmm import GaussianHMM  # noqa: PLC0415
+
     model = GaussianHMM(n_components=states, covariance_type="full", n_iter=iterations, random_state=seed)
     with threadpool_limits(limits=1):
         model.fit((features - mean) / std)
     order = np.argsort([model.covars_[state][0, 0] for state in range(states)], kind="stable").astype(np.int64)
     transition = np.asarray(model.transmat_[np.ix_(order, order)], dtype=np.float64)
     return HmmRegimeModel(model, order, mean, std, volatility_window, transition)
-
-
-# --- allocation -----------------------------------------------------------------------------------
-
-STRATEGY_FAMILIES = (
-    "cross_exchange_arb",
-    "triangular_arb",
-    "funding_capture",
-    "market_making",
-    "statistical_arb",
-    "directional",
-    "prediction_markets",
-)
-
-# NOT the seeds' table: no regime/allocation table was found in the seed documents available to
-# this project (/work/shared). These defaults follow the usual reasoning and are meant to be
-# overridden from config: pure arbitrage is regime-agnostic but legging/venue risk rises in
-# volatile and crisis markets; carry suffers in basis blow-outs; market making and mean reversion
-# like ranges and fear trends and spikes; directional trend-following likes trends only.
-_DEFAULT_TABLE: dict[Regime, dict[str, str]] = {
-    Regime.TRENDING: dict(zip(STRATEGY_FAMILIES, ["1", "1", "1", "0.5", "0.5", "1", "1"], strict=True)),
-    Regime.RANGING: dict(zip(STRATEGY_FAMILIES, ["1", "1", "0.75", "1", "1", "0.25", "1"], strict=True)),
-    Regime.VOLATILE: dict(zip(STRATEGY_FAMILIES, ["0.75", "0.75", "0.5", "0.25", "0.5", "0.5", "0.5"], strict=True)),
-    Regime.CRISIS: dict(zip(STRATEGY_FAMILIES, ["0.5", "0.5", "0.25", "0", "0.25", "0", "0.5"], strict=True)),
-    Regime.NEUTRAL: dict(zip(STRATEGY_FAMILIES, ["1", "1", "1", "0.75", "0.75", "0.5", "1"], strict=True)),
-}
-
-MAX_SCALE = Decimal(2)
-
-
-@dataclass(frozen=True, slots=True)
-class AllocationMatrix:
-    """(regime, strategy family) -> capital scale in [0, 2]; 1 = the strategy's configured capital."""
-
-    scales: Mapping[Regime, Mapping[str, Decimal]]
-
-    @classmethod
-    def default(cls) -> AllocationMatrix:
-        return cls.from_mapping({regime.value: row for regime, row in _DEFAULT_TABLE.items()})
-
-    @classmethod
-    def from_mapping(cls, table: Mapping[str, Mapping[str, str | int | float | Decimal]]) -> AllocationMatrix:
-        """Build from config (``{"crisis": {"market_making": "0", ...}, ...}``); every regime must have a row
-        and every row the same families. Raises ValueError naming the bad entry."""
-        known = {regime.value for regime in Regime}
-        if set(table) != known:
-            raise ValueError(f"allocation table needs exactly the regimes {sorted(known)}, got {sorted(table)}")
-        families = set(next(iter(table.values())))
-        scales: dict[Regime, dict[str, Decimal]] = {}
-        for name, row in table.items():
-            if set(row) != families:
-                raise ValueError(f"allocation row {name!r} has families {sorted(row)}, expected {sorted(families)}")
-            scales[Regime(name)] = {family: _scale(name, family, value) for family, value in row.items()}
-        return cls(scales)
-
-    def scale(self, regime: Regime, family: str) -> Decimal:
-        row = self.scales[regime]
-        if family not in row:
-            raise ValueError(f"unknown strategy family {family!r}; the allocation table has {sorted(row)}")
-        return row[family]
-
-    def capital(self, regime: Regime, family: str, base_capital: Decimal) -> Decimal:
-        return base_capital * self.scale(regime, family)
-
-
-def _scale(regime: str, family: str, value: str | int | float | Decimal) -> Decimal:
-    try:
-        scale = Decimal(str(value))
-    except InvalidOperation:
-        raise ValueError(f"allocation[{regime}][{family}] = {value!r} is not a number") from None
-    if not Decimal(0) <= scale <= MAX_SCALE:
-        raise ValueError(f"allocation[{regime}][{family}] = {scale} is outside [0, {MAX_SCALE}]")
-    return scale

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -19,8 +19,10 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from spreadhawk.persistence import RunStore
-from spreadhawk.report.risk import RiskFigures, risk_figures, risk_json
 from spreadhawk.runtime.services import QueryService, database_url
+
+if TYPE_CHECKING:
+    from spreadhawk.report.risk import RiskFigures
 
 errors = Console(stderr=True)
 console = Console()
@@ -60,6 +62,8 @@ def risk(
         fail(f"run store {db}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
     if record is None:
         fail(f"no run {run_id!r} in {db} (see 'spreadhawk runs')")
+    from spreadhawk.report.risk import risk_figures, risk_json  # noqa: PLC0415 -- seconds: only when asked for
+
     figures = risk_figures(record, window)
     if as_json:
         typer.echo(json.dumps(risk_json(figures), sort_keys=True))

@@ -34,7 +34,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from spreadhawk.analytics import correlation as corr
-from spreadhawk.analytics.regime import Regime, RegimeThresholds, classify_regimes
+from spreadhawk.analytics.regime import classify_regimes
+from spreadhawk.analytics.regime_table import Regime, RegimeThresholds
 from spreadhawk.analytics.stress import PEGGED_ASSETS, ScenarioResult, betas_to, standard_scenarios
 from spreadhawk.analytics.var import VarBacktest, backtest_var, historical_var, rolling_var, student_t_var
 from spreadhawk.persistence import RunRecord

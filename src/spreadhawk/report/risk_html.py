@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from spreadhawk.analytics.regime import Regime
+from spreadhawk.analytics.regime_table import Regime
 from spreadhawk.report.html import _line, _money, _note, _plot, _table, _utc
 from spreadhawk.report.risk import (
     MIN_COVERAGE,

@@ -39,24 +39,19 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from spreadhawk.analytics.regime import (
-    STRATEGY_FAMILIES,
-    AllocationMatrix,
-    HmmRegimeModel,
-    Regime,
-    RegimeThresholds,
-    classify_regimes,
-    fit_hmm_regimes,
-)
+from spreadhawk.analytics.regime_table import STRATEGY_FAMILIES, AllocationMatrix, Regime, RegimeThresholds
 from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.instruments import InstrumentKind
 from spreadhawk.domain.market import Bar, BookDeltas, BookSnapshot, MarketData, QuoteTick, TradeTick
 from spreadhawk.engine.engine import Engine
+
+if TYPE_CHECKING:
+    from spreadhawk.analytics.regime import HmmRegimeModel
 
 ONE = Decimal(1)
 NS_PER_S = 1_000_000_000
@@ -283,6 +278,10 @@ class CapitalAllocator:
             return Regime.NEUTRAL  # the indicators' warm-up
         correlation = np.full(bars, np.nan)
         correlation[-1] = self.mean_correlation
+        # the regime models are imported when used: they bring scipy, arch and hmmlearn (seconds),
+        # and this module is read with every config (risk_config)
+        from spreadhawk.analytics.regime import classify_regimes  # noqa: PLC0415
+
         series = classify_regimes(
             np.array(self._highs[0]), np.array(self._lows[0]), np.array(self._closes[0]), correlation, thresholds
         )
@@ -294,6 +293,8 @@ class CapitalAllocator:
         refit_ns = int(settings.hmm_refit_hours * 3600 * NS_PER_S)
         due = self._hmm_fitted_ns is None or now - self._hmm_fitted_ns >= refit_ns
         if due and len(returns) >= HMM_VOLATILITY_WINDOW + 20 * settings.hmm_states:
+            from spreadhawk.analytics.regime import fit_hmm_regimes  # noqa: PLC0415 -- see _classify
+
             try:
                 self._hmm = fit_hmm_regimes(returns, settings.hmm_states, HMM_VOLATILITY_WINDOW, settings.seed)
                 self._hmm_fitted_ns = now

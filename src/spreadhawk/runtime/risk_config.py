@@ -39,7 +39,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from spreadhawk.analytics.regime import AllocationMatrix, RegimeThresholds
+from spreadhawk.analytics.regime_table import AllocationMatrix, RegimeThresholds
 from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.risk.allocation import AllocationSettings, resolve_family
 from spreadhawk.risk.config import RiskLimits

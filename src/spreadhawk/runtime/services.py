@@ -16,7 +16,6 @@ from spreadhawk.engine.clock import WallClock
 from spreadhawk.engine.engine import Engine
 from spreadhawk.persistence import RunRecord, RunStatus, RunStore, RunSummary
 from spreadhawk.persistence.run_store import MetricValue
-from spreadhawk.report import write_report
 from spreadhawk.runtime.config import ConfigError, RunConfig
 from spreadhawk.runtime.modes import build_backtest
 from spreadhawk.runtime.results import result_json, summarise
@@ -110,6 +109,10 @@ class ReportService:
 
     def write(self, run_id: str, path: Path) -> Path | None:
         record = self._store.get_run(run_id)
+        # imported here: the report pulls in plotly, hmmlearn and scikit-learn (seconds), which a
+        # command that writes no report (--help, runs) must not wait for
+        from spreadhawk.report import write_report  # noqa: PLC0415
+
         return write_report(record, path) if record is not None else None
 
 

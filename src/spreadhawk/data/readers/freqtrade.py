@@ -12,8 +12,7 @@ import json
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from spreadhawk.data.readers._common import (
     NS_PER_MS,
@@ -26,6 +25,9 @@ from spreadhawk.data.readers._common import (
 )
 from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.market import Aggressor, Bar, FundingRate, MarkPrice, TradeTick
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _OHLCV = ("date", "open", "high", "low", "close", "volume")
 
@@ -119,6 +121,8 @@ def _read_json_ohlcv(path: Path, instrument: Instrument, step: int) -> list[Bar]
 def _read_feather(path: Path, columns: Sequence[str]) -> pd.DataFrame:
     require_file(path)
     try:
+        import pandas as pd  # noqa: PLC0415 -- ~1 s to import: only when a feather file is read
+
         frame = pd.read_feather(path)
     except Exception as exc:  # pyarrow raises its own error types for corrupt or non-feather files
         raise DataFormatError(f"{path}: not a readable feather file: {exc}") from None
@@ -131,6 +135,8 @@ def _read_feather(path: Path, columns: Sequence[str]) -> pd.DataFrame:
 def _epoch_ns(frame: pd.DataFrame, path: Path) -> list[int]:
     try:
         # A naive column is taken as UTC, which is what freqtrade writes.
+        import pandas as pd  # noqa: PLC0415 -- see _read_feather
+
         dates = pd.to_datetime(frame["date"], utc=True).dt.as_unit("ns")
     except (TypeError, ValueError) as exc:
         raise DataFormatError(f"{path}: column 'date' is not a date: {exc}") from None
