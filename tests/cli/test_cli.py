@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,9 @@ def test_demo_runs_stores_and_is_reproducible(tmp_path: Path) -> None:
         "binary_flow",
     }
     assert first["risk"]["enabled"]  # the demo runs under the pre-trade risk engine
+    # the strategies' PnLs add up to the account's exactly (largest-remainder shares, #11)
+    total = sum((Decimal(row["pnl"]) for row in first["strategies"].values()), Decimal(0))
+    assert total == Decimal(first["pnl_vs_holding"])
     code, out, _ = invoke("demo", "--hours", "0.25", "--seed", "3", "--json", "--db", db, "--no-report")
     second = json.loads(out)
     assert second["journal_sha256"] == first["journal_sha256"]
@@ -156,6 +160,8 @@ def test_bad_config_is_one_line_naming_the_problem(
     assert len(lines) == 1, err
     assert lines[0].startswith("error:")
     assert expected in lines[0]
+    code, out, _ = invoke("runs", "--db", str(tmp_path / "r.db"))  # nothing was stored
+    assert (code, out.strip()) == (0, "no runs stored yet")
 
 
 def test_missing_config_file_and_unknown_run(tmp_path: Path) -> None:
