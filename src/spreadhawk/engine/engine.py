@@ -34,7 +34,6 @@ from spreadhawk.domain.events import (
     RequestTransfer,
     SettlementPaid,
     SubmitOrder,
-    TransferEvent,
     TransferFailed,
     WithdrawalSent,
 )
@@ -67,6 +66,7 @@ from spreadhawk.engine.ports import CapitalScale, MarketDataTap, PreTradeRisk, V
 from spreadhawk.engine.protective import ProtectiveOrders
 from spreadhawk.engine.records import EngineError, ExternalOrderReported, UnknownOrders
 from spreadhawk.engine.scheduler import Scheduler
+from spreadhawk.engine.transfer_desk import TransferDesk
 from spreadhawk.engine.venue_accounts import VenueAccounts
 
 Handler = Callable[[Any], None]
@@ -130,6 +130,7 @@ class Engine:
         # so a strategy reading its own position in ``on_order_filled`` sees that fill in it.
         self.attribution = StrategyAttribution(self)
         self.protective = ProtectiveOrders(self)  # cancels stops and take-profits whose position closed
+        self._transfer_desk = TransferDesk(self, self._reports.append)
 
     # --------------------------------------------------------------------------- wiring
     def add_venue(self, venue: Venue) -> None:
@@ -417,49 +418,7 @@ class Engine:
     # --------------------------------------------------------------------------- transfers
     def request_transfer(self, command: RequestTransfer) -> Transfer:
         """Journal the intent, then route it to the source venue (a transfer nobody can send fails here)."""
-        if command.transfer_id in self.transfers:
-            raise EngineError(f"duplicate transfer id {command.transfer_id}")
-        self.journal.append(command, sync=True)
-        self.transfers[command.transfer_id] = Transfer.from_command(command)
-        source = self.withdrawal_ports.get(command.from_venue)
-        destination = self.venues.get(command.to_venue)
-        reason = None
-        if command.from_venue not in self.venues or destination is None:
-            missing = command.to_venue if command.from_venue in self.venues else command.from_venue
-            reason = f"no venue connected named {missing!r}"
-        elif source is None:
-            reason = f"withdrawals are not enabled on {command.from_venue}"
-        elif command.from_venue == command.to_venue:
-            reason = f"source and destination are the same venue ({command.from_venue})"
-        elif command.amount <= 0:
-            reason = f"transfer amount must be positive, got {command.amount}"
-        if reason is not None or source is None:
-            self._reports.append(TransferFailed(self.clock.now_ns(), command.transfer_id, reason or ""))
-        else:
-            source.transfer(command)
-        return self.transfers[command.transfer_id]
-
-    def _apply_transfer_event(self, event: TransferEvent) -> None:
-        """Apply a transfer report once (a repeat is journaled and ignored), then tell its strategy."""
-        transfer = self.transfers.get(event.transfer_id)
-        if transfer is None:
-            raise EngineError(f"venue reported {type(event).__name__} for unknown transfer {event.transfer_id}")
-        if transfer.is_repeat(event):
-            return
-        self.transfers[event.transfer_id] = transfer.apply(event)
-        postings = []
-        if isinstance(event, WithdrawalSent):
-            postings = self.portfolio.apply_withdrawal(event)
-        elif isinstance(event, DepositCredited):
-            postings = self.portfolio.apply_deposit(event)
-        for posting in postings:
-            self.journal.append(posting)
-            self.bus.publish(posting)
-        self.bus.publish(event, key=transfer.strategy_id)
-        if isinstance(event, WithdrawalSent):
-            destination = self.withdrawal_ports.get(event.to_venue)
-            if destination is not None:  # the destination learns what is on its way (a real one sees the chain)
-                destination.transfer(event)
+        return self._transfer_desk.request(command)
 
     # --------------------------------------------------------------------------- venue events
     def on_venue_event(self, event: VenueEvent) -> None:
@@ -470,7 +429,7 @@ class Engine:
             self.accounts.apply(event)
             return
         if isinstance(event, WithdrawalSent | DepositCredited | TransferFailed):
-            self._apply_transfer_event(event)
+            self._transfer_desk.apply(event)
             return
         if isinstance(event, FundingPaid | SettlementPaid):
             if isinstance(event, FundingPaid):
