@@ -11,7 +11,7 @@ from sim_harness import VENUE, chain, run, snapshot, submit, trade
 
 from spreadhawk.domain.events import Liquidity, OrderSide
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
-from spreadhawk.domain.market import Aggressor
+from spreadhawk.domain.market import Aggressor, FundingRate, MarketData, MarkPrice
 
 D = Decimal
 PERP = Instrument(VENUE, "BTC-PERP", InstrumentKind.PERPETUAL, "BTC", "USDT", tick_size=D("0.5"), lot_size=D(1),
@@ -45,3 +45,20 @@ def test_spot_fees_in_the_quote_currency_rounded_half_to_even() -> None:
     assert (fill.fee, fill.fee_currency) == (D("0.24600123"), "USDT")
     assert h.balance("USDT") == D(10000) - D("246.00123") - D("0.24600123")
     assert h.balance("ETH") == D("0.123")
+
+
+def test_funding_is_rounded_as_the_venue_books_it() -> None:
+    """Long 3 contracts of 0.1 BTC, mark 27,123.45, rate 0.0123 %: 3 x 0.1 x 27123.45 x 0.000123 =
+    1.000855305 USDT, which the venue books to 8 decimals, half to even: 1.00085530 paid by the long."""
+    book = snapshot(1000, bids=[("100", "50")], asks=[("100.5", "50")], inst=PERP)
+    feed: list[MarketData] = [
+        book,
+        MarkPrice(PERP.id, 2000, D("27123.45")),
+        FundingRate(PERP.id, 8000, D("0.000123"), 8000),
+    ]
+    h = run(feed, {1000: submit(OrderSide.BUY, "3", inst=PERP)}, instruments=[PERP])
+    (paid,) = h.funding_postings()
+    assert paid.amount == D("-1.00085530")
+    # bought 3 x 0.1 at 100.5 (taker 0.05 %: 0.015075), then the funding
+    assert h.balance("USDT") == D(10000) - D("0.015075") - D("1.00085530")
+    h.assert_books_agree()

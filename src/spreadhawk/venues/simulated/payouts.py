@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from spreadhawk.domain.events import BalancePosted, FundingPaid, PostingReason, SettlementPaid
 from spreadhawk.domain.identifiers import InstrumentId
@@ -47,12 +47,15 @@ class FundingDesk:
         self._paid[iid] = funding.funding_ts_ns
         position = account.position(inst)
         mark = self._marks.get(iid)
-        if mark is None:
-            mid = book.mid_ticks() if book is not None and book.is_valid else None
-            mark = inst.tick_size * Decimal(repr(mid)) if mid is not None else None
+        if mark is None and book is not None and (book.is_valid or book.is_stale):
+            bid, ask = book.last_touch()  # the book's mid, exactly: integer ticks, no float
+            mark = inst.tick_size * (bid + ask) / 2 if bid is not None and ask is not None else None
         if not position.quantity or mark is None:
             return None
-        amount = -position.quantity * inst.contract_size * mark * funding.rate
+        # rounded as the venue books it (Binance: 8 decimals, half to even), like a fee
+        amount = (-position.quantity * inst.contract_size * mark * funding.rate).quantize(
+            inst.fee_precision, rounding=ROUND_HALF_EVEN
+        )
         reference = str(funding.funding_ts_ns)
         account.post(BalancePosted(now_ns, account.venue, inst.settlement, amount, PostingReason.FUNDING, reference))
         return FundingPaid(
