@@ -18,9 +18,11 @@ After each, every R4 invariant holds against the exchange's truth (``venues.emul
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import signal
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -167,5 +169,40 @@ def test_no_stop_outlives_its_position(exchange: str, tmp_path: Path, seed: int)
     engine_orders = sorted(node.engine.orders.values(), key=lambda o: o.ts_init)
     assert [o.status for o in engine_orders] == [OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.FILLED]
     assert node.engine.portfolio.position(engine_orders[0].instrument_id).quantity == 0
+    found = violations(full, node.engine, "BINANCE", prefixes, JournalReader(journal))
+    assert found == [], "\n".join(found)
+
+
+@pytest.mark.parametrize("fault", ["commit_then_503_unknown", "commit_then_drop_response"])
+def test_a_stop_whose_placement_went_unanswered_is_looked_up_never_sent_twice(
+    exchange: str, tmp_path: Path, fault: str
+) -> None:
+    """Scenario 3 for a conditional order: the exchange commits the stop-loss and its answer is lost
+    (a 503, a dropped connection). The node looks it up by its client id on the algo endpoint, finds
+    it working, and goes on (the probe closes, the orphan guard cancels the stop): one stop at the
+    exchange, never a second."""
+    armed = {"kind": fault, "path": "/fapi/v1/algoOrder"}
+    with urllib.request.urlopen(
+        urllib.request.Request(
+            f"{exchange}/emulator/order_fault",
+            data=json.dumps(armed).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+    ) as answer:
+        assert answer.status == 200
+    journal = tmp_path / "live.journal"
+    config = _config(tmp_path, exchange, enter=True, quantity="0.03", stop_bps="80")
+    node = asyncio.run(session(config, journal, seconds=8.0))
+    assert node.differences == [], node.differences
+    prefixes = (node.engine.order_ids.prefix,)
+    full = _ours(truth(exchange), prefixes)
+    assert [o["algoStatus"] for o in full["algoOrders"]] == ["CANCELED"]  # exactly one stop, not left working
+    stop = sorted(node.engine.orders.values(), key=lambda o: o.ts_init)[1]
+    assert stop.is_protective
+    reports = [
+        type(r).__name__ for r in JournalReader(journal) if getattr(r, "client_order_id", None) == stop.client_order_id
+    ]
+    assert "OrderStatusUnknown" in reports  # the lost answer was noticed, then resolved by the look-up
+    assert reports.index("OrderStatusUnknown") < reports.index("OrderAccepted")
     found = violations(full, node.engine, "BINANCE", prefixes, JournalReader(journal))
     assert found == [], "\n".join(found)

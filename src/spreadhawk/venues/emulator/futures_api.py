@@ -97,7 +97,8 @@ class FuturesApi(OrdersApi):
                 ("GET", f"/fapi/{version}/positionRisk", self._position_risk),
             ]
         for method, path, handler in signed:
-            app.router.add_route(method, path, self._signed(handler, places=handler == self._new_futures_order))
+            places = handler in (self._new_futures_order, self._new_algo_order)  # committing faults apply
+            app.router.add_route(method, path, self._signed(handler, places=places))
         for method in ("POST", "PUT", "DELETE"):
             app.router.add_route(method, "/fapi/v1/listenKey", self._listen_key)
         app.router.add_get("/fapi/v1/fundingRate", self._funding_rate)  # public: market data

@@ -19,7 +19,9 @@ on the next ``count`` requests it applies to, then is spent.
 ===========================  =======================================================================
 
 ``ms`` on any committing fault also hides the order for that long, so a lost answer can meet an
-order the API does not show yet (``{"kind": "commit_then_drop_response", "ms": 500}``).
+order the API does not show yet (``{"kind": "commit_then_drop_response", "ms": 500}``). ``path``
+limits a fault to one endpoint (``{"kind": "-1007", "path": "/fapi/v1/algoOrder"}``: a stop-loss
+whose placement has an unknown outcome, while market orders go through).
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class OrderFault:
     count: int = 1  # requests it applies to
     retry_after: int = 1  # 429/418: the Retry-After header, seconds
     ms: int = 0  # order_invisible_for_ms (or any committing fault: hidden that long too)
+    path: str = ""  # only requests to this path (e.g. "/fapi/v1/algoOrder"); empty: any
 
     def __post_init__(self) -> None:
         if self.count < 1 or self.retry_after < 0 or self.ms < 0:
@@ -70,11 +73,14 @@ class OrderFault:
     @classmethod
     def from_mapping(cls, raw: Any) -> OrderFault:
         """An order fault from JSON (``{"kind": "429", "retry_after": 2}``)."""
-        kind = fault_kind(raw, OrderFaultKind, {"count", "retry_after", "ms"}, "an order fault")
+        kind = fault_kind(raw, OrderFaultKind, {"count", "retry_after", "ms", "path"}, "an order fault")
         values = {}
         for name, default in (("count", 1), ("retry_after", 1), ("ms", 0)):
             value = raw.get(name, default)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise FaultError(f"{name} must be an integer, got {value!r}")
             values[name] = value
-        return cls(kind, **values)
+        path = raw.get("path", "")
+        if not isinstance(path, str) or (path and not path.startswith("/")):
+            raise FaultError(f"path must be a URL path such as '/fapi/v1/algoOrder', got {path!r}")
+        return cls(kind, **values, path=path)

@@ -107,9 +107,9 @@ class OrdersApi:
         """Apply ``fault`` to the next ``fault.count`` requests it concerns."""
         self._faults.append([fault, fault.count])
 
-    def _take(self, kinds: set[OrderFaultKind]) -> OrderFault | None:
+    def _take(self, kinds: set[OrderFaultKind], path: str) -> OrderFault | None:
         for armed in self._faults:
-            if armed[0].kind in kinds:
+            if armed[0].kind in kinds and armed[0].path in ("", path):
                 armed[1] -= 1
                 if armed[1] == 0:
                     self._faults.remove(armed)
@@ -156,14 +156,15 @@ class OrdersApi:
 
     def _signed(self, handler: Handler, *, places: bool) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def route(request: web.Request) -> web.StreamResponse:
-            limited = self._take({OrderFaultKind.TOO_MANY_REQUESTS, OrderFaultKind.IP_BANNED})
+            path = request.path
+            limited = self._take({OrderFaultKind.TOO_MANY_REQUESTS, OrderFaultKind.IP_BANNED}, path)
             if limited is not None:
                 return _rate_limited(limited)
-            if self._take({OrderFaultKind.DROP_REQUEST}) is not None and request.transport is not None:
+            if self._take({OrderFaultKind.DROP_REQUEST}, path) is not None and request.transport is not None:
                 request.transport.abort()  # before anything happened: the client cannot know that
                 return web.Response(status=200)  # never sent
             try:
-                if self._take({OrderFaultKind.TIMESTAMP_OUTSIDE_WINDOW}) is not None:
+                if self._take({OrderFaultKind.TIMESTAMP_OUTSIDE_WINDOW}, path) is not None:
                     raise ExchangeError(-1021, "Timestamp for this request is outside of the recvWindow.")
                 key = self._key(request)
                 body = await request.text() if request.can_read_body else ""
@@ -171,7 +172,7 @@ class OrdersApi:
                 answer = await handler(request, params)
             except ExchangeError as exc:
                 return _error(exc)
-            fault = self._take({k for k in OrderFaultKind if k.commits}) if places else None
+            fault = self._take({k for k in OrderFaultKind if k.commits}, path) if places else None
             return self._after_commit(request, answer, fault)
 
         return route
@@ -181,7 +182,7 @@ class OrdersApi:
         if fault is None:
             return web.json_response(answer)
         kind = fault.kind
-        if fault.ms > 0:  # any committing fault may also hide the order (a lost answer AND a slow API)
+        if fault.ms > 0 and "orderId" in answer:  # any committing fault may also hide the order (not an algo one)
             self._hidden[int(answer["orderId"])] = time.monotonic() + fault.ms / 1000
         if kind is OrderFaultKind.ORDER_INVISIBLE:
             return web.json_response(answer)
