@@ -5,7 +5,7 @@ and the settlement, with the right signs and amounts."""
 from __future__ import annotations
 
 from dataclasses import replace
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 import numpy as np
 import pytest
@@ -182,7 +182,8 @@ def test_funding_and_settlement_reach_the_ledger() -> None:
         assert posting.venue == "ALPHA"
         assert posting.asset == "USDT"
         assert posting.reference == str(rate.funding_ts_ns)
-        assert posting.amount == -D("0.5") * mark_at[rate.ts_ns] * rate.rate
+        # as the venue books it: 8 decimals, half to even
+        assert posting.amount == (-D("0.5") * mark_at[rate.ts_ns] * rate.rate).quantize(D("1e-8"), ROUND_HALF_EVEN)
         assert (posting.amount < 0) == (rate.rate > 0)
 
     settlement = [p for p in postings if p.reason is PostingReason.SETTLEMENT]

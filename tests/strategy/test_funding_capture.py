@@ -7,7 +7,7 @@ import gzip
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,11 @@ H = 3600 * S
 D = Decimal
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _booked(amount: Decimal) -> Decimal:
+    """A funding amount as Binance books it: 8 decimals, half to even."""
+    return amount.quantize(Decimal("1e-8"), rounding=ROUND_HALF_EVEN)
 
 
 def _backtest(path: Path) -> BacktestNode:
@@ -188,7 +193,7 @@ def test_exits_after_the_holding_limit_and_books_the_funding_received(wire_fundi
     assert run.fills == ENTRY + CLOSE
     assert [f.ts_ns for f in run.engine.fills[2:]] == [2 * H + 2 * S] * 2
     assert run.stats["exits"] == {"max_hold": 1}
-    received = QTY * D("100.03") * D("0.0001")  # the short receives a positive rate
+    received = _booked(QTY * D("100.03") * D("0.0001"))  # the short receives a positive rate
     assert run.funding_postings() == [received]
     assert run.stats["funding_received"] == received
 
@@ -422,7 +427,7 @@ def test_2023_capture_the_midnight_funding_lands_in_the_ledger(shared_data: Path
                     mark = D(data["p"])
     assert rate is not None
     assert mark is not None
-    assert funding[0].amount == fill.quantity * mark * rate  # the short receives a positive rate
+    assert funding[0].amount == _booked(fill.quantity * mark * rate)  # the short receives a positive rate
     assert funding[0].amount > 0
     assert node.strategies[0].stats()["funding_received"] == funding[0].amount
 
@@ -449,7 +454,7 @@ def test_xrp_history_carry_estimate_over_91_periods(shared_data: Path) -> None:
     assert len(paid) > 60  # held most of the 91 periods
     for event in paid:
         mark = close_at[max(t for t in close_at if t <= event.funding_ts_ns)]
-        assert event.amount == -event.position * mark * rate_at[event.funding_ts_ns]
+        assert event.amount == _booked(-event.position * mark * rate_at[event.funding_ts_ns])
         assert -event.position in sizes  # a short of a size the strategy traded
     funding = [p.amount for p in node.engine.portfolio.ledger.postings if p.reason is PostingReason.FUNDING]
     assert sum(funding, D(0)) == sum((e.amount for e in paid), D(0)) == stats["funding_received"]
