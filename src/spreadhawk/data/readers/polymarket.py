@@ -192,6 +192,8 @@ def read_polymarket_market(source: Source) -> PolymarketMarket:
 
 
 def _market(raw: Mapping[str, Any]) -> PolymarketMarket:
+    if "conditionId" in raw and "condition_id" not in raw:
+        raise ValueError("a Gamma API market (camelCase conditionId), not a CLOB one: read it with read_gamma_markets")
     end = raw.get("end_date_iso")
     tick = _number(raw["minimum_tick_size"], "minimum_tick_size")
     if tick <= 0:
