@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from spreadhawk.data.polymarket_updown import updown_chain
 from spreadhawk.data.readers._common import DataFormatError
 from spreadhawk.data.readers.polymarket import read_polymarket_market
 from spreadhawk.data.readers.polymarket_gamma import read_gamma_markets
@@ -158,3 +159,52 @@ def test_a_gamma_market_given_to_the_clob_reader_says_which_reader_to_use(tmp_pa
     path.write_text(json.dumps(MARKET), encoding="utf-8")
     with pytest.raises(DataFormatError, match=r"a Gamma API market .* read it with read_gamma_markets"):
         read_polymarket_market(path)
+
+
+# --------------------------------------------------------------------------- up/down discovery
+def test_the_real_btc_five_minute_markets_roll_back_to_back(shared_data: Path) -> None:
+    markets = read_gamma_markets(shared_data / SAMPLES / "BTC-5m-markets-2026-06-08.jsonl.gz")
+    chain = updown_chain(markets, "BTC", 5)
+    assert len(chain.markets) == 292
+    assert chain.gaps() == []  # every window starts when the previous one ends
+    day = 1_780_876_800 * 10**9  # 2026-06-08 00:00 UTC
+    assert chain.markets[0].start_ns == day - 300 * 10**9
+    for offset_s in (0, 1, 299, 300, 43_210, 86_399):
+        now = day + offset_s * 10**9
+        market = chain.at(now)
+        assert market is not None
+        assert market.start_ns <= now < market.end_ns
+        assert market.gamma.market.slug == f"btc-updown-5m-{(day + offset_s * 10**9) // 10**9 // 300 * 300}"
+        up, down = market.instruments()
+        assert (up.symbol, down.symbol) == (f"{market.gamma.market.slug}-UP", f"{market.gamma.market.slug}-DOWN")
+        assert up.expiry_ns == down.expiry_ns == market.end_ns
+    assert chain.at(chain.markets[-1].end_ns) is None  # after the last listed window
+    assert len(chain.upcoming(day)) == 290  # listed a day ahead: the strike comes when the window starts
+    assert (
+        updown_chain(read_gamma_markets(shared_data / SAMPLES / "BTC-5m-markets-2026-06-08.jsonl.gz"), "eth", 5).markets
+        == ()
+    )
+    assert (
+        updown_chain(
+            read_gamma_markets(shared_data / SAMPLES / "BTC-5m-markets-2026-06-08.jsonl.gz"), "btc", 15
+        ).markets
+        == ()
+    )
+
+
+def test_an_hourly_slug_takes_its_asset_from_the_question_and_a_clash_is_an_error(tmp_path: Path) -> None:
+    hourly = {
+        **MARKET,
+        "slug": "bitcoin-up-or-down-december-11-6am-et",
+        "question": "Bitcoin Up or Down - December 11, 6AM ET",
+        "eventStartTime": "2025-12-11T11:00:00Z",
+        "endDate": "2025-12-11T12:00:00Z",
+    }
+    (market,) = updown_chain(_read(tmp_path, [hourly]), "btc", 60).markets
+    assert market.minutes == 60
+    clash = {**hourly, "conditionId": "0xother", "slug": "another"}
+    with pytest.raises(ValueError, match="both claim the window"):
+        updown_chain(_read(tmp_path, [hourly, clash]), "btc", 60)
+    wrong = {**MARKET, "slug": "btc-updown-5m-1780876500"}  # its slug says 23:55, eventStartTime 00:00
+    with pytest.raises(ValueError, match="the slug's start is not eventStartTime"):
+        updown_chain(_read(tmp_path, [wrong]), "btc", 5)
