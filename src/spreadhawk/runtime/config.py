@@ -73,6 +73,7 @@ DataFormat = Literal[
     "synthetic_two_venue",
     "market_simulator",
     "poloniex_books",
+    "polymarket_collector",
 ]
 
 
@@ -107,6 +108,10 @@ class DataSection(_Section):
     bar_instruments: list[str] = []
     # records whose timestamps go back are an error; true: sorted by time instead, with a warning
     sort: bool = False
+    # polymarket_collector: path = the folder of one market (.../15m/sol); its resolution, "Up" or
+    # "Down" (the recorder did not keep it; empty: not settled), and a what-if taker fee
+    winner: Literal["", "Up", "Down"] = ""
+    taker_fee: Decimal = Field(default=Decimal(0), ge=0, le=Decimal("0.1"))
 
 
 class WithdrawalSection(_Section):

@@ -14,7 +14,7 @@ from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.market import MarketData
 from spreadhawk.runtime.config import ConfigError, RunConfig
 from spreadhawk.runtime.simulated_market import SimulatedMarket, simulated_market, with_bars
-from spreadhawk.runtime.sources import build_instruments, load_source, poloniex_books
+from spreadhawk.runtime.sources import build_instruments, load_source, poloniex_books, polymarket_collector
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,8 @@ def load_feed(config: RunConfig) -> LoadedFeed:
             own = market.instruments()
         elif section.format == "poloniex_books":
             own, preloaded[index] = poloniex_books(config, section)
+        elif section.format == "polymarket_collector":
+            own, preloaded[index] = polymarket_collector(config, section)
         _declare(instruments, own, section.format)
     if not instruments:
         raise ConfigError("no instruments: declare [[instruments]] or use a market_simulator or poloniex_books source")

@@ -26,6 +26,7 @@ from spreadhawk.data.readers import (
     read_poloniex_markets,
 )
 from spreadhawk.data.readers import instruments as presets
+from spreadhawk.data.readers.polymarket_collector import read_polymarket_collector
 from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.market import MarketData
@@ -114,8 +115,9 @@ def load_source(
     """The records of one ``[[data]]`` section; any problem becomes a one-line ``ConfigError``."""
     if section.format == "synthetic_two_venue":
         return _synthetic(config, section, instruments)
-    if section.format == "poloniex_books":
-        return poloniex_books(config, section)[1]
+    declaring = _DECLARING.get(section.format)
+    if declaring is not None:  # a source that declares its own instruments
+        return declaring(config, section)[1]
     if section.format == "catalog" and not section.instrument:
         return _whole_catalog(config, section, instruments)
     inst = _instrument(section, instruments)
@@ -153,6 +155,26 @@ def poloniex_books(config: RunConfig, section: DataSection) -> tuple[list[Instru
         raise ConfigError(f"data poloniex_books: {section.path} holds no book of a market in {section.markets_file}")
     seen = {record.instrument_id for record in records}
     return [inst for inst in markets if inst.id in seen], records
+
+
+def polymarket_collector(config: RunConfig, section: DataSection) -> tuple[list[Instrument], list[MarketData]]:
+    """A recorded Polymarket up/down session (``data.readers.polymarket_collector``): its two tokens
+    and the reference instrument are declared by the source."""
+    try:
+        session = read_polymarket_collector(
+            _existing(config, section.path), winner=section.winner, taker_fee=section.taker_fee
+        )
+    except DataFormatError as exc:
+        raise ConfigError(f"data error: {exc}") from None
+    if not session.records:
+        raise ConfigError(f"data polymarket_collector: {section.path} holds no book and no print")
+    return [session.up, session.down, session.reference], session.records
+
+
+_DECLARING: dict[str, Callable[[RunConfig, DataSection], tuple[list[Instrument], list[MarketData]]]] = {
+    "poloniex_books": poloniex_books,
+    "polymarket_collector": polymarket_collector,
+}
 
 
 def _whole_catalog(

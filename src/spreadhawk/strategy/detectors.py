@@ -46,7 +46,10 @@ __all__ = [
 
 ZERO = Decimal(0)
 BPS = Decimal(10_000)
-OUTCOMES = {"YES": "NO", "NO": "YES"}
+# The two outcomes of a market, first the one the pair calls "yes": Polymarket's up/down markets
+# name theirs Up and Down (Up pays when the price rose), its other markets Yes and No.
+OUTCOMES = {"YES": "NO", "NO": "YES", "UP": "DOWN", "DOWN": "UP"}
+_FIRST = frozenset({"YES", "UP"})
 
 
 def no_limits(_a: Decimal, _b: Decimal, _qty: Decimal, _spend: Decimal) -> tuple[tuple[Decimal, Skip], ...]:
@@ -158,7 +161,8 @@ class PairPlan:
 
 def binary_pair(inst: Instrument, lookup: Callable[[InstrumentId], Instrument | None]) -> BinaryPair | None:
     """The YES/NO pair ``inst`` belongs to: a BINARY ``...-YES`` (``-NO``) with its ``-NO`` (``-YES``)
-    partner on the same venue, same expiry, quote, lot and contract size; else None."""
+    partner on the same venue, same expiry, quote, lot and contract size; else None. ``-UP`` and
+    ``-DOWN`` pair the same way (Up as the pair's yes)."""
     if inst.kind is not InstrumentKind.BINARY:
         return None
     stem, _, outcome = inst.symbol.rpartition("-")
@@ -170,7 +174,7 @@ def binary_pair(inst: Instrument, lookup: Callable[[InstrumentId], Instrument | 
     rules = (other.kind, other.expiry_ns, other.quote, other.lot_size, other.contract_size)
     if rules != (inst.kind, inst.expiry_ns, inst.quote, inst.lot_size, inst.contract_size):
         return None  # not the two sides of one market: their payouts need not add up to 1
-    return BinaryPair(inst, other) if outcome == "YES" else BinaryPair(other, inst)
+    return BinaryPair(inst, other) if outcome in _FIRST else BinaryPair(other, inst)
 
 
 def binary_pairs(instruments: Iterable[Instrument]) -> list[BinaryPair]:
