@@ -95,3 +95,107 @@ def test_the_reference_mid_is_the_recorded_one(tmp_path: Path, shared_data: Path
 def test_a_bad_winner_is_a_config_error(tmp_path: Path, shared_data: Path) -> None:
     with pytest.raises(ConfigError, match=r"data\.0\.winner"):
         load_config(_config(tmp_path, shared_data, winner='winner = "up"'))
+
+
+# --------------------------------------------------------------------------- the market channel, recorded
+POLY = "nautilus_trader/polymarket"
+YES_TOKEN = "21742633143463906290569050155826241533067272736897614950488156847949938836455"
+NO_TOKEN = "48331043336612883890938759509493159234755048973500640148014422747788308965732"
+MARKET_ID = "0xdd22472e552920b8438158ea7238bfadfa4f736aa4cee91a6b86c39ead110917"
+T0 = 1_730_000_000_000  # ms: the real payloads below are put on one timeline, a second apart
+
+
+def _session(tmp_path: Path, shared_data: Path, extra: list[object] | None = None) -> Path:
+    """Real market-channel payloads of the Trump 2024 market (book, price_change, last_trade_price),
+    restamped into one session, with messages the format skips and a resolution (YES won)."""
+
+    def real(name: str, at_s: int) -> dict[str, Any]:
+        message: dict[str, Any] = json.loads((shared_data / POLY / "ws_messages" / f"{name}.json").read_text())
+        return {**message, "timestamp": str(T0 + at_s * 1000)}
+
+    lines: list[object] = [
+        {"received_ms": T0 + 90, "message": [real("book", 0)]},  # the first books come as a list
+        real("price_change", 1),
+        {"event_type": "best_bid_ask", "asset_id": NO_TOKEN, "best_bid": "0.51", "best_ask": "0.514", "timestamp": "1"},
+        {**real("last_trade_price", 2), "some_new_field": 1},
+        {**real("book", 3), "asset_id": "999"},  # a token the markets file does not define
+        {"event_type": "new_market", "id": "1", "timestamp": str(T0 + 3000)},
+        *(extra or []),
+        {"event_type": "market_resolved", "market": MARKET_ID, "winning_asset_id": YES_TOKEN, "winning_outcome": "Yes",
+         "timestamp": str(T0 + 10_000)},
+    ]  # fmt: skip
+    path = tmp_path / "session.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    config = tmp_path / "market_channel.toml"
+    config.write_text(
+        f"""
+[run]
+valuation_currency = "USDC"
+
+[[data]]
+format = "polymarket"
+path = "{path}"
+markets_file = "{shared_data / POLY / "http_responses" / "market.json"}"
+
+[venues.POLYMARKET]
+balances = {{ USDC = "1000" }}
+
+[[strategies]]
+path = "updown_probe:UpDownProbe"
+id = "hold"
+params = {{ instrument_id = "POLYMARKET:will-donald-trump-win-the-2024-us-presidential-election-NO", quantity = "10" }}
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
+def test_a_recorded_market_channel_session_backtests_and_settles_on_its_resolution(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    node = build_backtest(load_config(_session(tmp_path, shared_data)))
+    node.run()
+    engine = node.engine
+    book = json.loads((shared_data / POLY / "ws_messages" / "book.json").read_text())
+    best_ask = min(Decimal(level["price"]) for level in book["asks"])
+    assert best_ask == Decimal("0.514")
+    (fill,) = engine.fills
+    assert (fill.price, fill.quantity, fill.ts_ns) == (best_ask, Decimal(10), T0 * 10**6)
+    # YES won: the 10 NO shares pay nothing
+    assert engine.portfolio.ledger.balance("POLYMARKET", "USDC") == Decimal(1000) - 10 * best_ask - fill.fee
+    assert engine.portfolio.ledger.balance("POLYMARKET", NO_TOKEN) == 0
+    assert engine.portfolio.position(fill.instrument_id).quantity == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("{not json", "session.jsonl: line 7: invalid JSON"),
+        (
+            {
+                "event_type": "tick_size_change",
+                "asset_id": NO_TOKEN,
+                "old_tick_size": "0.001",
+                "new_tick_size": "0.01",
+                "timestamp": str(T0 + 4000),
+            },
+            "session.jsonl: line 7: tick size of POLYMARKET:will-donald-trump-win-the-2024-us-presidential-election-NO "
+            "changed to 0.01 (from 0.001)",
+        ),
+        ({"event_type": "book", "asset_id": NO_TOKEN, "bids": [], "timestamp": "1"}, "line 7: missing field 'asks'"),
+    ],
+    ids=["json", "tick-change", "field"],
+)
+def test_a_bad_line_names_the_file_and_the_line(
+    tmp_path: Path, shared_data: Path, extra: object, expected: str
+) -> None:
+    config = _session(tmp_path, shared_data, [extra])
+    if extra == "{not json":
+        session = tmp_path / "session.jsonl"
+        lines = session.read_text().splitlines()
+        lines[6] = "{not json"
+        session.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ConfigError) as raised:
+        load_feed(load_config(config))
+    assert expected in str(raised.value)
+    assert "\n" not in str(raised.value)

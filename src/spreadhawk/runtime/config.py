@@ -74,6 +74,7 @@ DataFormat = Literal[
     "market_simulator",
     "poloniex_books",
     "polymarket_collector",
+    "polymarket",
 ]
 
 

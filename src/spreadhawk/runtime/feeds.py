@@ -14,7 +14,7 @@ from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.market import MarketData
 from spreadhawk.runtime.config import ConfigError, RunConfig
 from spreadhawk.runtime.simulated_market import SimulatedMarket, simulated_market, with_bars
-from spreadhawk.runtime.sources import build_instruments, load_source, poloniex_books, polymarket_collector
+from spreadhawk.runtime.sources import DECLARING, build_instruments, load_source
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +43,8 @@ def load_feed(config: RunConfig) -> LoadedFeed:
             latency_ms.update(market.latency_ms())
             funding_interval_h = section.funding_interval_h
             own = market.instruments()
-        elif section.format == "poloniex_books":
-            own, preloaded[index] = poloniex_books(config, section)
-        elif section.format == "polymarket_collector":
-            own, preloaded[index] = polymarket_collector(config, section)
+        elif section.format in DECLARING:  # a capture that declares its own markets
+            own, preloaded[index] = DECLARING[section.format](config, section)
         _declare(instruments, own, section.format)
     if not instruments:
         raise ConfigError("no instruments: declare [[instruments]] or use a market_simulator or poloniex_books source")

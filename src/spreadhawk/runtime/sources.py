@@ -26,7 +26,10 @@ from spreadhawk.data.readers import (
     read_poloniex_markets,
 )
 from spreadhawk.data.readers import instruments as presets
+from spreadhawk.data.readers.polymarket import PolymarketMarket, read_polymarket_market, read_polymarket_markets
 from spreadhawk.data.readers.polymarket_collector import read_polymarket_collector
+from spreadhawk.data.readers.polymarket_gamma import GammaMarket, read_gamma_markets
+from spreadhawk.data.readers.polymarket_session import read_polymarket_session
 from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.market import MarketData
@@ -115,7 +118,7 @@ def load_source(
     """The records of one ``[[data]]`` section; any problem becomes a one-line ``ConfigError``."""
     if section.format == "synthetic_two_venue":
         return _synthetic(config, section, instruments)
-    declaring = _DECLARING.get(section.format)
+    declaring = DECLARING.get(section.format)
     if declaring is not None:  # a source that declares its own instruments
         return declaring(config, section)[1]
     if section.format == "catalog" and not section.instrument:
@@ -171,9 +174,36 @@ def polymarket_collector(config: RunConfig, section: DataSection) -> tuple[list[
     return [session.up, session.down, session.reference], session.records
 
 
-_DECLARING: dict[str, Callable[[RunConfig, DataSection], tuple[list[Instrument], list[MarketData]]]] = {
+def polymarket_session(config: RunConfig, section: DataSection) -> tuple[list[Instrument], list[MarketData]]:
+    """A recorded market-channel session (``data.readers.polymarket_session``) and the tokens of the
+    markets in ``markets_file`` (Gamma or CLOB payloads) it has data or a settlement for."""
+    if not section.markets_file:
+        raise ConfigError("polymarket needs 'markets_file': the Gamma or CLOB payload of its markets")
+    markets_path = _existing(config, section.markets_file)
+    try:
+        markets: list[PolymarketMarket | GammaMarket] = list(read_gamma_markets(markets_path))
+    except DataFormatError as gamma_error:
+        try:
+            markets = list(read_polymarket_markets(markets_path))
+        except DataFormatError:
+            try:
+                markets = [read_polymarket_market(markets_path)]
+            except DataFormatError:
+                raise ConfigError(f"data error: {gamma_error}") from None
+    try:
+        records = read_polymarket_session(_existing(config, section.path), markets)
+    except DataFormatError as exc:
+        raise ConfigError(f"data error: {exc}") from None
+    seen = {record.instrument_id for record in records}
+    tokens = [inst for m in markets for inst in (m.market if isinstance(m, GammaMarket) else m).instruments()]
+    return [inst for inst in tokens if inst.id in seen], records
+
+
+# The formats whose source declares its own instruments (a capture's markets), and how to read them.
+DECLARING: dict[str, Callable[[RunConfig, DataSection], tuple[list[Instrument], list[MarketData]]]] = {
     "poloniex_books": poloniex_books,
     "polymarket_collector": polymarket_collector,
+    "polymarket": polymarket_session,
 }
 
 
