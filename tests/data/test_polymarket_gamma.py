@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from spreadhawk.data.polymarket_updown import updown_chain
+from spreadhawk.data.polymarket_updown import updown_chain, updown_winner
 from spreadhawk.data.readers._common import DataFormatError
 from spreadhawk.data.readers.polymarket import read_polymarket_market
 from spreadhawk.data.readers.polymarket_gamma import read_gamma_markets
@@ -208,3 +208,27 @@ def test_an_hourly_slug_takes_its_asset_from_the_question_and_a_clash_is_an_erro
     wrong = {**MARKET, "slug": "btc-updown-5m-1780876500"}  # its slug says 23:55, eventStartTime 00:00
     with pytest.raises(ValueError, match="the slug's start is not eventStartTime"):
         updown_chain(_read(tmp_path, [wrong]), "btc", 5)
+
+
+def test_the_chainlink_feed_settles_every_checkable_window_as_polymarket_did(
+    shared_data: Path, sample_lines: list[dict[str, Any]]
+) -> None:
+    """The rule, not the seller's strike: the strike is the feed's price at the window's start."""
+    with gzip.open(shared_data / SAMPLES / "BTCUSD-prices-2026-06-08.csv.gz", "rt", encoding="utf-8") as f:
+        prices = [
+            (int(r["feed_ts_ms"]) * 10**6, Decimal(r["full_accuracy_value"]))
+            for r in csv.DictReader(io.StringIO(f.read()))
+        ]
+    markets = read_gamma_markets(shared_data / SAMPLES / "BTC-5m-markets-2026-06-08.jsonl.gz")
+    settled = [(updown_winner(g.start_ns or 0, g.market.end_ns or 0, prices), g.winner) for g in markets]
+    checkable = [(ours, official) for ours, official in settled if ours is not None]
+    assert len(checkable) == 286  # 6 windows have no feed tick within a minute of their start or end
+    assert all(ours == official for ours, official in checkable)
+
+
+def test_a_tie_settles_up_and_a_stale_reference_settles_nothing() -> None:
+    s = 10**9
+    assert updown_winner(10 * s, 20 * s, [(9 * s, Decimal(100)), (19 * s, Decimal(100))]) == "Up"
+    assert updown_winner(10 * s, 20 * s, [(9 * s, Decimal(100)), (19 * s, Decimal("99.99"))]) == "Down"
+    assert updown_winner(100 * s, 200 * s, [(9 * s, Decimal(100)), (199 * s, Decimal(101))]) is None  # start: 91 s old
+    assert updown_winner(10 * s, 20 * s, []) is None

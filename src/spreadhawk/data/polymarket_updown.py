@@ -8,7 +8,9 @@ a day before its window and trades from then on; its strike is known only once t
 
 ``updown_chain`` picks one asset's markets of one length out of any Gamma payload and orders them
 into the chain that rolls from window to window; ``UpDownChain.at(now)`` is the market whose window
-holds ``now`` and ``upcoming(now)`` those listed but not started. The asset comes from the slug
+holds ``now`` and ``upcoming(now)`` those listed but not started. ``updown_winner`` settles a window
+from a reference price series the way the market does (Up iff the price at the end is at or above
+the price at the start). The asset comes from the slug
 (``btc-updown-5m-<start>``) or, for slugs without it (the hourly ``bitcoin-up-or-down-...-6am-et``),
 from the question's first word.
 """
@@ -17,13 +19,14 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from spreadhawk.data.readers.polymarket_gamma import GammaMarket
 from spreadhawk.domain.instruments import Instrument
 
-__all__ = ["UpDownChain", "UpDownMarket", "updown_chain"]
+__all__ = ["UpDownChain", "UpDownMarket", "updown_chain", "updown_winner"]
 
 NS_PER_MIN = 60 * 1_000_000_000
 _SLUG = re.compile(r"^(?P<asset>[a-z0-9]+)-updown-(?P<length>\d+)(?P<unit>[mh])-(?P<start>\d+)$")
@@ -91,6 +94,24 @@ def updown_chain(markets: Iterable[GammaMarket], asset: str, minutes: int) -> Up
             )
         found[market.start_ns] = market
     return UpDownChain(wanted, minutes, tuple(found[start] for start in sorted(found)))
+
+
+def updown_winner(
+    start_ns: int, end_ns: int, prices: Sequence[tuple[int, Decimal]], max_age_ns: int = 60 * 1_000_000_000
+) -> str | None:
+    """``"Up"`` or ``"Down"`` as the reference settles a window: its price at the end (the last at or
+    before it) against its price at the start (the strike), Up on a tie; None when the reference has
+    no price within ``max_age_ns`` of either (``prices``: (time, price), in time order)."""
+    times = [ts for ts, _ in prices]
+
+    def at(ts: int) -> Decimal | None:
+        index = bisect_right(times, ts) - 1
+        return prices[index][1] if index >= 0 and ts - times[index] <= max_age_ns else None
+
+    strike, final = at(start_ns), at(end_ns)
+    if strike is None or final is None:
+        return None
+    return "Up" if final >= strike else "Down"
 
 
 def _updown(gamma: GammaMarket) -> UpDownMarket | None:
