@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from spreadhawk.cli.main import app
+from spreadhawk.cli.output import redact
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -220,3 +222,26 @@ def test_simulated_session_written_to_the_catalog_replays_like_the_live_simulati
     assert replayed["events_processed"] == direct["events_processed"]
     assert replayed["fills"] == direct["fills"]
     assert replayed["final_equity"] == direct["final_equity"]
+
+
+def test_version_seed_and_a_database_password_in_errors() -> None:
+    code, out, _ = invoke("--version")
+    assert (code, out.strip()) == (0, f"spreadhawk {importlib.metadata.version('spreadhawk')}")
+    code, _, err = invoke("demo", "--seed", "-1", "--no-report")
+    assert code == 2
+    assert "--seed must be 0 or more, got -1" in err  # the user's flag, not an internal field
+    code, out, err = invoke("runs", "--db", "postgresql://trader:hunter2@127.0.0.1:1/runs")
+    assert code == 2
+    assert "hunter2" not in out + err
+    assert "postgresql://trader:***@127.0.0.1:1/runs" in err
+
+
+def test_redact_hides_url_passwords_and_password_parameters() -> None:
+    text = "OperationalError: connect to postgresql+psycopg://me:s3cr%40t@db:5432/x failed (password=s3cr@t; user=me)"
+    assert (
+        redact(text)
+        == "OperationalError: connect to postgresql+psycopg://me:***@db:5432/x failed (password=***; user=me)"
+    )
+    assert (
+        redact("sqlite:////tmp/runs.db and redis://cache:6379/0") == "sqlite:////tmp/runs.db and redis://cache:6379/0"
+    )

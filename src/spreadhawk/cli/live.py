@@ -52,7 +52,8 @@ def live(
     ] = "spreadhawk.db",
 ) -> None:
     """Trade live on exchange accounts (keys from `spreadhawk keys`); --dry-run to look first."""
-    from spreadhawk.cli.main import _store, fail  # noqa: PLC0415 (main imports this module)
+    from spreadhawk.cli.main import _store  # noqa: PLC0415 (main imports this module)
+    from spreadhawk.cli.output import fail  # noqa: PLC0415
     from spreadhawk.cli.paper import _stopper  # noqa: PLC0415
     from spreadhawk.runtime.config import ConfigError, load_config  # noqa: PLC0415
     from spreadhawk.runtime.live_service import LiveService  # noqa: PLC0415
@@ -85,13 +86,10 @@ def live(
             )
     except ConfigError as exc:
         fail(str(exc))
-        return
     except SQLAlchemyError as exc:
         fail(f"run store: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
-        return
     except OSError as exc:
         fail(f"live session: {exc}")
-        return
     _say(outcome, left_open, path, as_json)
     if outcome.differences:
         raise typer.Exit(3)

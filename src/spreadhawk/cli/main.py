@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
 from importlib import resources
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,6 +29,7 @@ from spreadhawk.cli.data import register as register_data
 from spreadhawk.cli.emulate import emulate
 from spreadhawk.cli.keys import register as register_keys
 from spreadhawk.cli.live import register as register_live
+from spreadhawk.cli.output import errors, fail
 from spreadhawk.cli.paper import register as register_paper
 from spreadhawk.cli.risk import register as register_risk
 from spreadhawk.cli.scan import register as register_scan
@@ -44,7 +46,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="spreadhawk: crypto arbitrage backtests and paper trading.",
 )
-errors = Console(stderr=True)
 console = Console()
 
 ReportOption = Annotated[Path, typer.Option("--report-dir", help="where the HTML report is written (<run id>.html)")]
@@ -52,11 +53,6 @@ NoReportOption = Annotated[bool, typer.Option("--no-report", help="do not write 
 DbOption = Annotated[
     str, typer.Option("--db", help="SQLite file or SQLAlchemy URL of the run store", envvar="SPREADHAWK_DB")
 ]
-
-
-def fail(message: str, code: int = 2) -> None:
-    errors.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
 
 
 @contextmanager
@@ -115,6 +111,21 @@ def _run_backtest(
     return outcome.result, report
 
 
+def _version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"spreadhawk {package_version('spreadhawk')}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", help="print the version and exit", is_eager=True, callback=_version)
+    ] = False,
+) -> None:
+    """spreadhawk: crypto arbitrage backtests and paper trading."""
+
+
 @app.command()
 def backtest(
     config: Annotated[Path, typer.Argument(help="run config (TOML)")],
@@ -146,6 +157,8 @@ def demo(
     hours = 1.0 if fast else hours
     if hours <= 0 or hours > 72:
         fail(f"--hours must be in (0, 72], got {hours}")
+    if seed < 0:
+        fail(f"--seed must be 0 or more, got {seed}")
     preset = resources.files("spreadhawk.runtime.presets").joinpath("demo_market.toml")
     with resources.as_file(preset) as path:
         overrides = [f"run.seed={seed}", f"data.0.hours={hours}"]
@@ -174,7 +187,6 @@ def simulate(
             )
     except (ConfigError, OSError) as exc:
         fail(str(exc))
-        return
     console.print(
         f"{session.records:,} records of {session.instruments} instruments in {session.parts} parts under "
         f"{escape(str(out))}\nreplay: spreadhawk backtest {escape(str(session.config_path))}",
@@ -194,7 +206,6 @@ def import_data(
         entries = DataService(ParquetCatalog(out)).import_config(load_config(config), name)
     except ConfigError as exc:
         fail(str(exc))
-        return
     table = Table("kind", "instrument", "name", "rows", "file")
     for e in entries:
         table.add_row(e.kind, e.instrument_id, e.name, f"{e.rows:,}", str(e.path))
@@ -214,10 +225,8 @@ def report(
             written = ReportService(store).write(run_id, path)
     except OSError as exc:
         fail(f"cannot write the report: {exc}")
-        return
     if written is None:
         fail(f"no run {run_id!r} in {db} (see 'spreadhawk runs')")
-        return
     console.print(f"report: {escape(str(written))}", highlight=False, soft_wrap=True)
 
 
@@ -254,7 +263,6 @@ def show(
         record = QueryService(store).run(run_id)
     if record is None:
         fail(f"no run {run_id!r} in {db} (see 'spreadhawk runs')")
-        return
     result = dict(record.config.get("result", {}))
     if as_json:
         typer.echo(json.dumps({"result": result, "config": record.config.get("config")}, sort_keys=True))

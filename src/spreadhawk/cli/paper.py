@@ -44,7 +44,8 @@ def paper(
     ] = "spreadhawk.db",
 ) -> None:
     """Paper-trade a config's strategies on live market data (simulated fills, real books)."""
-    from spreadhawk.cli.main import _store, fail  # noqa: PLC0415 (main imports this module)
+    from spreadhawk.cli.main import _store  # noqa: PLC0415 (main imports this module)
+    from spreadhawk.cli.output import fail  # noqa: PLC0415
     from spreadhawk.runtime.config import ConfigError, load_config  # noqa: PLC0415
     from spreadhawk.runtime.paper_service import PaperService, live_feeds  # noqa: PLC0415
 
@@ -61,13 +62,10 @@ def paper(
             )
     except ConfigError as exc:
         fail(str(exc))
-        return
     except SQLAlchemyError as exc:
         fail(f"run store {db}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
-        return
     except OSError as exc:
         fail(f"paper session: {exc}")
-        return
     _say(outcome, path, as_json)
     if outcome.differences:
         raise typer.Exit(3)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -18,24 +18,18 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
+from spreadhawk.cli.output import fail
 from spreadhawk.persistence import RunStore
 from spreadhawk.runtime.services import QueryService, database_url
 
 if TYPE_CHECKING:
     from spreadhawk.report.risk import RiskFigures
 
-errors = Console(stderr=True)
 console = Console()
 # As in cli/main.py; not imported from there, so that main.py can import this module at its top.
 DbOption = Annotated[
     str, typer.Option("--db", help="SQLite file or SQLAlchemy URL of the run store", envvar="SPREADHAWK_DB")
 ]
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    """One line on stderr and a non-zero exit, never a traceback (as ``cli.main.fail``)."""
-    errors.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:

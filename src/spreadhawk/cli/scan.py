@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -22,6 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
+from spreadhawk.cli.output import errors, fail
 from spreadhawk.persistence.opportunities import OpportunityStore
 from spreadhawk.runtime.config import ConfigError
 from spreadhawk.runtime.scan_detectors import KINDS
@@ -30,18 +31,11 @@ from spreadhawk.runtime.scanner import ClosedOpportunity, Opportunity, Scanner
 from spreadhawk.runtime.services import database_url
 
 NS_PER_S = 1_000_000_000
-errors = Console(stderr=True)
 console = Console()
 # As in cli/main.py; not imported from there, so that main.py can import this module at its top.
 DbOption = Annotated[
     str, typer.Option("--db", help="SQLite file or SQLAlchemy URL of the store", envvar="SPREADHAWK_DB")
 ]
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    """One line on stderr and a non-zero exit, never a traceback (as ``cli.main.fail``)."""
-    errors.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:
