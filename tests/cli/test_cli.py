@@ -29,7 +29,7 @@ def invoke(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_demo_runs_stores_and_is_reproducible(tmp_path: Path) -> None:
+def test_demo_runs_stores_and_is_reproducible(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = str(tmp_path / "runs.db")
     reports = tmp_path / "reports"
     code, out, err = invoke(
@@ -67,9 +67,13 @@ def test_demo_runs_stores_and_is_reproducible(tmp_path: Path) -> None:
     code, out, _ = invoke("demo", "--hours", "0.25", "--seed", "4", "--json", "--db", db, "--no-report")
     assert json.loads(out)["journal_sha256"] != first["journal_sha256"]
 
+    monkeypatch.setenv("COLUMNS", "250")  # a wide terminal: each strategy name on one line
     code, out, _ = invoke("runs", "--db", db)
     assert code == 0
     assert first["run_id"] in out
+    for name in ("CrossExchangeArb", "SmaCross", "FundingCapture", "BinaryPairArb", "TriangularArb", "BinaryOrderFlow"):
+        assert name in out  # every strategy of the run, not only the last one
+    assert "x2" in out  # two CrossExchangeArb
     code, out, _ = invoke("show", first["run_id"], "--db", db, "--json")
     assert code == 0
     assert json.loads(out)["result"]["final_equity"] == first["final_equity"]

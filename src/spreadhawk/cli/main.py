@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
@@ -241,7 +242,7 @@ def runs(db: DbOption = "spreadhawk.db", limit: Annotated[int, typer.Option(min=
         m = s.metrics
         table.add_row(
             s.run_id,
-            s.strategy.rsplit(":", 1)[-1],
+            _strategies_label(s.strategy),
             str(s.seed),
             f"{s.events_processed:,}",
             _pct(m.get("total_return")),
@@ -250,6 +251,12 @@ def runs(db: DbOption = "spreadhawk.db", limit: Annotated[int, typer.Option(min=
             str(m.get("trades")),
         )
     console.print(table if summaries else "no runs stored yet")
+
+
+def _strategies_label(paths: str) -> str:
+    """Every strategy class of a run (stored as "module:Class, module:Class"), repeats counted."""
+    names = Counter(path.strip().rsplit(":", 1)[-1] for path in paths.split(",") if path.strip())
+    return ", ".join(name if count == 1 else f"{name} x{count}" for name, count in names.items())
 
 
 @app.command()
