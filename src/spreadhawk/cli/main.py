@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from spreadhawk.analytics.metrics import Metrics
 from spreadhawk.cli.data import register as register_data
+from spreadhawk.cli.display import counters_tree, metric_text
 from spreadhawk.cli.emulate import emulate
 from spreadhawk.cli.keys import register as register_keys
 from spreadhawk.cli.live import register as register_live
@@ -294,13 +295,15 @@ SUMMARY_KEYS = (
 
 
 def _print_result(result: dict[str, Any]) -> None:
+    """The run for a person (rounded by kind, ``cli.display``); ``--json`` has the exact values."""
+    currency = str(result.get("valuation_currency") or "")
     table = Table("metric", "value", title=f"run {result.get('run_id')}")
     for key in SUMMARY_KEYS:
-        table.add_row(key, _fmt(result.get(key)))
+        table.add_row(key, metric_text(key, result.get(key), currency))
     console.print(table)
     stats = result.get("strategy_stats") or {}
     if stats:
-        console.print("strategy: " + json.dumps(stats, sort_keys=True, default=str), soft_wrap=True)
+        console.print(counters_tree("strategy counters", stats))
     console.print(
         f"valuation currency: {result.get('valuation_currency')}   journal sha256: {result.get('journal_sha256')}"
     )
@@ -333,14 +336,6 @@ def _money(value: Any) -> str:
     if value is None:
         return "n/a"
     return f"{float(value):,.2f}"
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
 
 
 def _pct(value: Any) -> str:
