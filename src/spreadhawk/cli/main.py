@@ -30,6 +30,7 @@ from spreadhawk.cli.data import register as register_data
 from spreadhawk.cli.display import counters_tree, metric_text
 from spreadhawk.cli.emulate import emulate
 from spreadhawk.cli.keys import register as register_keys
+from spreadhawk.cli.kill import register as register_kill
 from spreadhawk.cli.live import register as register_live
 from spreadhawk.cli.output import errors, fail
 from spreadhawk.cli.paper import register as register_paper
@@ -353,6 +354,7 @@ register_paper(app)  # `spreadhawk paper`: paper trading on live market data (cl
 register_live(app)  # `spreadhawk live`: live trading on exchange accounts (cli/live.py)
 register_keys(app)  # `spreadhawk keys add|list|remove`: the encrypted key store (cli/keys.py)
 register_data(app)  # `spreadhawk data download`: exchange history into the catalog (cli/data.py)
+register_kill(app)  # `spreadhawk kill on|off|status`: the persisted kill switch (cli/kill.py)
 
 
 def run() -> None:

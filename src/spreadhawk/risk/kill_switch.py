@@ -101,6 +101,15 @@ class KillSwitch:
             raise ValueError("resuming the kill switch needs who (by) and why (reason)")
         return self._change(KillSwitchChanged(ts_ns, False, by, reason))
 
+    def refresh(self) -> KillSwitchChanged | None:
+        """Adopt a change another process stored (``spreadhawk kill on`` beside a running node);
+        the change, or None when the store says what this switch already knew."""
+        latest = self._store.last()
+        if latest is None or latest == self._state:
+            return None
+        self._state = latest
+        return latest
+
     def _change(self, change: KillSwitchChanged) -> KillSwitchChanged:
         self._store.append(change)
         self._state = change

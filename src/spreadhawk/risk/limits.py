@@ -33,6 +33,7 @@ what is above the halved limits, and strategies can read ``size_multiplier()`` t
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from decimal import Decimal
 
 from spreadhawk.domain.events import (
@@ -203,6 +204,31 @@ class RiskEngine:
         self.drawdown = Drawdown()  # measured again from here, or the breaker would trip at once
         self._dirty = True
         return True
+
+    def watch_kill_switch(self, every_ns: int) -> Callable[[], None]:
+        """Read the kill switch's store every ``every_ns`` (paper and live: another process -- the
+        operator's ``spreadhawk kill on`` -- may change it); a change found takes effect as if it had
+        been made here: on cancels and denies, off lets trading start again. For a wall-clock node:
+        it reschedules itself for ever (a replay's final drain would never end); the returned
+        function stops it."""
+        engine = self.engine
+        watching = [True]
+
+        def look() -> None:
+            if not watching[0]:
+                return
+            change = self.kill_switch.refresh()
+            if change is not None:
+                self._note(change)
+                if change.engaged:
+                    self._cancel_and_flatten()
+                else:
+                    self.drawdown = Drawdown()
+                    self._dirty = True
+            engine.schedule(engine.clock.now_ns() + every_ns, look)
+
+        engine.schedule(engine.clock.now_ns() + every_ns, look)
+        return lambda: watching.__setitem__(0, False)
 
     def resume_strategy(self, strategy_id: str, by: str, reason: str) -> None:
         """Lift a strategy's pause (the hour's or the review's); its losing streak starts again at 0."""

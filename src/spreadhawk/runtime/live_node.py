@@ -45,7 +45,7 @@ from spreadhawk.risk.allocation import CapitalAllocator
 from spreadhawk.risk.breakers import Mode
 from spreadhawk.risk.limits import RiskEngine
 from spreadhawk.runtime.config import ConfigError, LiveTradingSection, RunConfig
-from spreadhawk.runtime.modes import MODES, _allocator, _risk, _strategies, build_engine
+from spreadhawk.runtime.modes import MODES, _allocator, _risk, _strategies, build_engine, watch_kill_switch
 from spreadhawk.runtime.paper import NotReconciledError, restore_journal
 from spreadhawk.runtime.recorders import PriceRecorder
 from spreadhawk.runtime.sources import build_instruments
@@ -360,6 +360,7 @@ def build_live(
     )  # fmt: skip
     node.acknowledge_external = acknowledge_external
     node.risk = _risk(config, engine)
+    watch_kill_switch(config, node.risk)
     if node.risk is not None:  # a broken connection or an exchange ban puts the venue in a stricter mode
         for venue in venues.values():
             venue.report_modes(node.risk.impose_venue_mode)

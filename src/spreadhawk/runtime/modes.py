@@ -187,6 +187,16 @@ def _allocator(
     return allocator
 
 
+KILL_SWITCH_POLL_NS = 1_000_000_000
+
+
+def watch_kill_switch(config: RunConfig, risk: RiskEngine | None) -> None:
+    """Paper and live: a kill switch kept in ``risk.kill_switch_db`` is read every second, so an
+    operator's ``spreadhawk kill on`` reaches a running node (a backtest reads it once)."""
+    if risk is not None and config.risk.kill_switch_db:
+        risk.watch_kill_switch(KILL_SWITCH_POLL_NS)
+
+
 def _risk(config: RunConfig, engine: Engine) -> RiskEngine | None:
     """The risk engine every order passes through, when ``[risk] enabled``; its kill switch is read
     from ``risk.kill_switch_db`` (a SQLite file or a database URL) before the first order."""

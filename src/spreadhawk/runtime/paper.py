@@ -32,7 +32,15 @@ from spreadhawk.engine.restore import RestoreSummary, restore
 from spreadhawk.risk.allocation import CapitalAllocator
 from spreadhawk.risk.limits import RiskEngine
 from spreadhawk.runtime.config import ConfigError, RunConfig
-from spreadhawk.runtime.modes import MODES, _allocator, _risk, _strategies, _venue_settings, build_engine
+from spreadhawk.runtime.modes import (
+    MODES,
+    _allocator,
+    _risk,
+    _strategies,
+    _venue_settings,
+    build_engine,
+    watch_kill_switch,
+)
 from spreadhawk.runtime.recorders import PriceRecorder
 from spreadhawk.runtime.sources import build_instruments
 from spreadhawk.strategy.base import Strategy, attach_strategy
@@ -143,6 +151,7 @@ def build_paper(
         journal_path, restored,
     )  # fmt: skip
     node.risk = _risk(config, engine)
+    watch_kill_switch(config, node.risk)
     node.allocator = _allocator(config, engine, strategies, node.risk)
     return node
 
