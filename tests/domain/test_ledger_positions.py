@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from spreadhawk.domain.events import BalancePosted, Liquidity, OrderFilled, OrderSide, PostingReason
-from spreadhawk.domain.identifiers import ClientOrderId
+from fills import fill, position
+from spreadhawk.domain.events import BalancePosted, OrderSide, PostingReason
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
 from spreadhawk.domain.ledger import Ledger, postings_for_fill
 from spreadhawk.domain.positions import Position
@@ -28,31 +28,6 @@ PERP = Instrument(
     settlement="USD",
 )
 BINARY = Instrument("SIM", "RAIN-YES", InstrumentKind.BINARY, "RAIN-YES", "USDC", D("0.01"), D(1))
-
-
-def fill(
-    inst: Instrument, side: OrderSide, qty: str, price: str, trade_id: str = "t1", fee: str = "0", fee_ccy: str = ""
-) -> OrderFilled:
-    return OrderFilled(
-        ts_ns=7,
-        client_order_id=ClientOrderId("s-1"),
-        venue_order_id="v1",
-        trade_id=trade_id,
-        instrument_id=inst.id,
-        side=side,
-        quantity=D(qty),
-        price=D(price),
-        fee=D(fee),
-        fee_currency=fee_ccy or inst.settlement,
-        liquidity=Liquidity.TAKER,
-    )
-
-
-def position(inst: Instrument, *fills: OrderFilled) -> Position:
-    pos = Position(inst.id, contract_size=inst.contract_size)
-    for f in fills:
-        pos = pos.apply_fill(f)
-    return pos
 
 
 def amounts(postings: list[BalancePosted]) -> list[tuple[str, Decimal, PostingReason]]:

@@ -68,6 +68,9 @@ def settle_holdings(inst: Instrument, price: Decimal, account: SimAccount, now_n
     held = account.ledger.balance(account.venue, inst.base) if inst.kind is not InstrumentKind.PERPETUAL else ZERO
     if not held:
         return None
-    event = SettlementPaid(now_ns, inst.id, held, price, held * price * inst.contract_size, inst.settlement)
+    # the ledger holds tokens; a position counts contracts of contract_size tokens (found by mutation
+    # testing: a binary of 10 tokens a contract was paid 10x and left with minus 9x its tokens)
+    contracts = held / inst.contract_size
+    event = SettlementPaid(now_ns, inst.id, contracts, price, contracts * price * inst.contract_size, inst.settlement)
     account.settle(event, inst)
     return event
