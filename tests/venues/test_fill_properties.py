@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
@@ -231,3 +232,22 @@ def test_fills_respect_orders_and_both_ledgers_agree(scenario: Scenario) -> None
         check_fills_of(order, by_order.get(order.client_order_id, []))
     h.assert_books_agree()  # the venue's account and the engine's portfolio saw the same postings
     check_spot_balances(h)
+    check_against_the_fills(h, scenario.deposits)
+
+
+def check_against_the_fills(h: Harness, deposits: dict[str, str]) -> None:
+    """The money, recomputed from the fills alone in exact fractions (not from the ledger that
+    booked them): each fee is quantity x price x contract size x the maker or taker rate, rounded
+    half to even to 1e-8; the spot balances are the deposits plus what each fill moved."""
+    balance = {asset: Fraction(deposits.get(asset, "0")) for asset in SPOT_ASSETS}
+    for f in h.fills():
+        inst = SPOT if f.instrument_id == SPOT.id else PERP
+        rate = inst.maker_fee if f.liquidity is Liquidity.MAKER else inst.taker_fee
+        exact = Fraction(f.quantity) * Fraction(f.price) * Fraction(inst.contract_size) * Fraction(rate)
+        assert Fraction(f.fee) == round(exact, 8), f  # round() of a Fraction: half to even
+        if inst is SPOT:
+            signed = Fraction(f.quantity) if f.side is OrderSide.BUY else -Fraction(f.quantity)
+            balance[SPOT.base] += signed
+            balance[SPOT.quote] -= signed * Fraction(f.price) + Fraction(f.fee)
+    booked = h.venue.account.ledger.venue_balances(VENUE)
+    assert {a: Fraction(booked.get(a, D(0))) for a in SPOT_ASSETS} == balance
