@@ -36,6 +36,7 @@ from spreadhawk.cli.output import errors, fail
 from spreadhawk.cli.paper import register as register_paper
 from spreadhawk.cli.risk import register as register_risk
 from spreadhawk.cli.scan import register as register_scan
+from spreadhawk.cli.strategies import register as register_strategies
 from spreadhawk.data.catalog import ParquetCatalog
 from spreadhawk.persistence import RunStore
 from spreadhawk.runtime.config import ConfigError, load_config
@@ -355,6 +356,7 @@ register_live(app)  # `spreadhawk live`: live trading on exchange accounts (cli/
 register_keys(app)  # `spreadhawk keys add|list|remove`: the encrypted key store (cli/keys.py)
 register_data(app)  # `spreadhawk data download`: exchange history into the catalog (cli/data.py)
 register_kill(app)  # `spreadhawk kill on|off|status`: the persisted kill switch (cli/kill.py)
+register_strategies(app)  # `spreadhawk strategies [NAME]`: the library and its config fields
 
 
 def run() -> None:
