@@ -32,6 +32,7 @@ from spreadhawk.cli.emulate import emulate
 from spreadhawk.cli.keys import register as register_keys
 from spreadhawk.cli.kill import register as register_kill
 from spreadhawk.cli.live import register as register_live
+from spreadhawk.cli.new_strategy import register as register_new_strategy
 from spreadhawk.cli.output import errors, fail
 from spreadhawk.cli.paper import register as register_paper
 from spreadhawk.cli.risk import register as register_risk
@@ -357,6 +358,7 @@ register_keys(app)  # `spreadhawk keys add|list|remove`: the encrypted key store
 register_data(app)  # `spreadhawk data download`: exchange history into the catalog (cli/data.py)
 register_kill(app)  # `spreadhawk kill on|off|status`: the persisted kill switch (cli/kill.py)
 register_strategies(app)  # `spreadhawk strategies [NAME]`: the library and its config fields
+register_new_strategy(app)  # `spreadhawk new-strategy NAME`: a working template and its test
 
 
 def run() -> None:
