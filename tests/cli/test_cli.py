@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -106,6 +107,14 @@ def test_backtest_with_override_prints_one_json_object(shared_data: Path, tmp_pa
     assert set(body) >= METRIC_KEYS
     assert body["events_processed"] == 5760
     assert body["orders"] == body["fills"] > 0
+    # progress in a log (stderr is not a terminal here): the phase, then the share of the data's
+    # time replayed, rising to exactly 100 % and never past it
+    progress = [line for line in err.splitlines() if line.startswith("progress: ")]
+    assert progress[0] == "progress: reading the data ..."
+    assert progress[1].startswith("progress: replaying 5,760 records, ")
+    shares = [int(m[1]) for line in progress if (m := re.search(r"progress:\s+(\d+)% of the data replayed", line))]
+    assert shares == sorted(shares)
+    assert shares[-1] == 100
 
 
 def _config(tmp_path: Path, text: str) -> Path:
@@ -162,7 +171,9 @@ def test_bad_config_is_one_line_naming_the_problem(
     code, out, err = invoke(*args)
     assert code == 2
     assert "Traceback" not in out + err
-    lines = [line for line in err.splitlines() if line.strip()]
+    # in a log, progress comes first ("progress: reading the data ..."; a spinner on a terminal):
+    # the error itself is one line
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith("progress: ")]
     assert len(lines) == 1, err
     assert lines[0].startswith("error:")
     assert expected in lines[0]

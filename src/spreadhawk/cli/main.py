@@ -10,7 +10,7 @@ import json
 import os
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import fields
 from importlib import resources
@@ -21,7 +21,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Column, Table
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -35,6 +35,7 @@ from spreadhawk.cli.live import register as register_live
 from spreadhawk.cli.new_strategy import register as register_new_strategy
 from spreadhawk.cli.output import errors, fail
 from spreadhawk.cli.paper import register as register_paper
+from spreadhawk.cli.progress import PlainProgress, TerminalProgress
 from spreadhawk.cli.risk import register as register_risk
 from spreadhawk.cli.scan import register as register_scan
 from spreadhawk.cli.strategies import register as register_strategies
@@ -42,7 +43,14 @@ from spreadhawk.data.catalog import ParquetCatalog
 from spreadhawk.persistence import RunStore
 from spreadhawk.runtime.config import ConfigError, load_config
 from spreadhawk.runtime.results import NoEquityError
-from spreadhawk.runtime.services import BacktestService, DataService, QueryService, ReportService, database_url
+from spreadhawk.runtime.services import (
+    BacktestService,
+    DataService,
+    QueryService,
+    ReportService,
+    RunProgress,
+    database_url,
+)
 from spreadhawk.runtime.simulate import simulate_to_catalog
 
 app = typer.Typer(
@@ -73,18 +81,13 @@ def _store(db: str) -> Iterator[RunStore]:
 
 
 @contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[int], Callable[[int], None]] | None]:
-    if not enabled:
-        yield None
-        return
-    columns = (TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TextColumn("events"), TimeRemainingColumn())
-    with Progress(*columns, console=errors, transient=True) as bar:
-
-        def factory(total: int) -> Callable[[int], None]:
-            task = bar.add_task("replay", total=total)
-            return lambda done: bar.update(task, completed=done)
-
-        yield factory
+def _progress() -> Iterator[RunProgress]:
+    """A bar on a terminal; plain lines in a log (``make demo > log`` shows it is working)."""
+    if errors.is_terminal:
+        with TerminalProgress(errors) as bar:
+            yield bar
+    else:
+        yield PlainProgress(errors)
 
 
 def _run_backtest(
@@ -92,7 +95,7 @@ def _run_backtest(
 ) -> tuple[dict[str, Any], Path | None]:
     try:
         config = load_config(config_path, overrides)
-        with _store(db) as store, _progress(sys.stderr.isatty()) as progress:
+        with _store(db) as store, _progress() as progress:
             outcome = BacktestService(store).run(config, progress)
             report = (
                 ReportService(store).write(outcome.run_id, report_dir / f"{outcome.run_id}.html")

@@ -87,14 +87,14 @@ def scan(
 
 
 @contextmanager
-def _live(scanner: Scanner, top: int, *, enabled: bool) -> Iterator[Callable[[int], None] | None]:
+def _live(scanner: Scanner, top: int, *, enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
     if not enabled:
         yield None
         return
     with Live(console=errors, transient=True, auto_refresh=False) as live:
         records_seen = [0]
 
-        def redraw(records: int) -> None:
+        def redraw(records: int, _ts_ns: int = 0) -> None:
             records_seen[0] = records
             live.update(live_table(scanner.top(top), scanner.market.now_ns, records), refresh=True)
 

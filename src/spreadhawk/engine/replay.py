@@ -10,7 +10,7 @@ from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.market import FeedState, FeedStatus, MarketData
 from spreadhawk.engine.engine import Engine
 
-ProgressCallback = Callable[[int], None]
+ProgressCallback = Callable[[int, int], None]  # (records replayed, the clock) -> None
 
 
 class ReplayFeed:
@@ -113,7 +113,7 @@ def run_replay(
                 engine.process_batch(batch)
             count += len(batch)
             if progress is not None and count >= next_report:
-                progress(count)
+                progress(count, engine.clock.now_ns())
                 next_report = count + progress_every
         if pending:  # hot path: skip the call when nothing is scheduled
             run_until(ts)
@@ -125,4 +125,4 @@ def run_replay(
     engine.run_until(2**63 - 1)
     engine.sample_equity(engine.clock.now_ns())
     if progress is not None:
-        progress(count)
+        progress(count, engine.clock.now_ns())

@@ -25,6 +25,7 @@ class LoadedFeed:
     sources: list[Iterable[MarketData]]
     count: int  # records the sources hold (bars built on the way are not counted)
     start_ns: int
+    end_ns: int  # the last record's time (a simulated market's end), for progress
     latency_ms: dict[str, float]  # simulated venues' own order latency, the default for [venues.NAME]
     funding_interval_h: float | None  # a simulated market's funding interval, when there is one
 
@@ -51,6 +52,8 @@ def load_feed(config: RunConfig) -> LoadedFeed:
     sources: list[Iterable[MarketData]] = []
     count = 0
     starts = [m.simulator.config.start_ns for m in simulated.values()]
+    # a simulated market's hours (the binaries still open settle after them: progress shows 100 %)
+    ends = [m.simulator.config.start_ns + int(m.simulator.config.hours * 3_600_000_000_000) for m in simulated.values()]
     for index, section in enumerate(config.data):
         simulator = simulated.get(index)
         if simulator is not None:
@@ -74,7 +77,9 @@ def load_feed(config: RunConfig) -> LoadedFeed:
             sources.append(with_bars(loaded, section, instruments))
             count += len(loaded)
             starts += [loaded[0].ts_ns] if loaded else []
-    return LoadedFeed(instruments, sources, count, min(starts, default=0), latency_ms, funding_interval_h)
+            ends += [loaded[-1].ts_ns] if loaded else []
+    start = min(starts, default=0)
+    return LoadedFeed(instruments, sources, count, start, max(ends, default=start), latency_ms, funding_interval_h)
 
 
 def _declare(instruments: dict[InstrumentId, Instrument], own: list[Instrument], source: str) -> None:

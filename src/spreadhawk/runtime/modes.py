@@ -100,10 +100,11 @@ class BacktestNode:
     attribution: StrategyAttribution
     prices: PriceRecorder
     event_count: int  # records the sources hold (bars built on the way are not counted)
+    span_ns: tuple[int, int]  # the data's first and last timestamps: how far a replay has got
     risk: RiskEngine | None = None  # the pre-trade risk engine, when [risk] is enabled
     allocator: CapitalAllocator | None = None  # the capital allocator, when [risk.allocation] is enabled
 
-    def run(self, progress: Callable[[int], None] | None = None) -> None:
+    def run(self, progress: Callable[[int, int], None] | None = None) -> None:
         for strategy in self.strategies:
             strategy.on_start()
         run_replay(self.engine, ReplayFeed(self.sources), progress=progress)
@@ -154,7 +155,10 @@ def build_backtest(config: RunConfig) -> BacktestNode:
         connect_simulated(engine, venue)  # each venue reports its opening balances to the engine
     for strategy in strategies:
         attach_strategy(engine, strategy)
-    node = BacktestNode(engine, strategies, venues, feed.sources, engine.attribution, PriceRecorder(engine), feed.count)
+    node = BacktestNode(
+        engine, strategies, venues, feed.sources, engine.attribution, PriceRecorder(engine), feed.count,
+        (feed.start_ns, feed.end_ns),
+    )  # fmt: skip
     node.risk = _risk(config, engine)
     node.allocator = _allocator(config, engine, strategies, node.risk)
     return node

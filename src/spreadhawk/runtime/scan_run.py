@@ -64,7 +64,7 @@ class ScanNode:
     sources: list[Iterable[MarketData]]
     event_count: int
 
-    def run(self, progress: Callable[[int], None] | None = None, progress_every: int = 50_000) -> Scanner:
+    def run(self, progress: Callable[[int, int], None] | None = None, progress_every: int = 50_000) -> Scanner:
         run_replay(self.engine, ReplayFeed(self.sources), progress=progress, progress_every=progress_every)
         self.scanner.finish(self.engine.clock.now_ns())
         return self.scanner

@@ -6,10 +6,9 @@ Front-ends never touch the engine: they ask a service to run a backtest or to re
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from spreadhawk.data.catalog import CatalogEntry, ParquetCatalog
 from spreadhawk.engine.clock import WallClock
@@ -21,7 +20,15 @@ from spreadhawk.runtime.modes import build_backtest
 from spreadhawk.runtime.results import result_json, summarise
 from spreadhawk.runtime.sources import build_instruments, load_source
 
-ProgressFactory = Callable[[int], Callable[[int], None]]  # total events -> progress callback
+
+class RunProgress(Protocol):
+    """What a backtest tells whoever watches it: the phase it is in, then how far the replay has got."""
+
+    def phase(self, text: str) -> None: ...
+
+    def start(self, start_ns: int, end_ns: int, records: int) -> None: ...
+
+    def advance(self, records: int, ts_ns: int) -> None: ...
 
 
 def database_url(path: str | Path) -> str:
@@ -39,10 +46,15 @@ class BacktestService:
     def __init__(self, store: RunStore) -> None:
         self._store = store
 
-    def run(self, config: RunConfig, progress: ProgressFactory | None = None) -> BacktestOutcome:
+    def run(self, config: RunConfig, progress: RunProgress | None = None) -> BacktestOutcome:
+        if progress is not None:
+            simulated = any(section.format == "market_simulator" for section in config.data)
+            progress.phase("building the simulated market" if simulated else "reading the data")
         node = build_backtest(config)
         started = time.perf_counter()
-        node.run(progress(node.event_count) if progress is not None else None)
+        if progress is not None:
+            progress.start(*node.span_ns, node.event_count)
+        node.run(progress.advance if progress is not None else None)
         wall = time.perf_counter() - started
         figures = summarise(node.engine)
         stored: dict[str, Any] = {}
