@@ -260,3 +260,22 @@ def test_redact_hides_url_passwords_and_password_parameters() -> None:
     assert (
         redact("sqlite:////tmp/runs.db and redis://cache:6379/0") == "sqlite:////tmp/runs.db and redis://cache:6379/0"
     )
+
+
+def test_a_report_that_cannot_be_written_hides_no_result(shared_data: Path, tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the report folder should be")
+    db = str(tmp_path / "r.db")
+    code, out, err = invoke("backtest", str(EXAMPLES / "sma_cross_eth_btc.toml"), "--json", "--db", db,
+                            "--report-dir", str(blocked))  # fmt: skip
+    assert code == 2
+    run_id = json.loads(out)["run_id"]  # the results, printed before the error
+    assert "cannot write the report: " in err
+    assert f"the run is stored: spreadhawk report {run_id} --out FILE" in err
+    assert run_id in invoke("runs", "--db", db)[1]
+
+
+def test_help_shows_config_sections_as_written() -> None:
+    code, out, _ = invoke("import", "--help")
+    assert code == 0
+    assert "[[data]]" in out

@@ -58,6 +58,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="spreadhawk: crypto arbitrage backtests and paper trading.",
+    rich_markup_mode=None,  # help text is plain: "[[data]]" and "[risk]" are config sections, not markup
 )
 console = Console()
 
@@ -92,31 +93,37 @@ def _progress() -> Iterator[RunProgress]:
 
 def _run_backtest(
     config_path: Path, overrides: list[str], as_json: bool, db: str, report_dir: Path | None, *, quiet: bool = False
-) -> tuple[dict[str, Any], Path | None]:
+) -> tuple[dict[str, Any], Path | None, str | None]:
     try:
         config = load_config(config_path, overrides)
         with _store(db) as store, _progress() as progress:
             outcome = BacktestService(store).run(config, progress)
-            report = (
-                ReportService(store).write(outcome.run_id, report_dir / f"{outcome.run_id}.html")
-                if report_dir
-                else None
-            )
+            report, report_error = _write_report(store, outcome.run_id, report_dir)
     except (ConfigError, NoEquityError) as exc:
         fail(str(exc))
     except SQLAlchemyError as exc:
         fail(f"run store {db}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
-    except OSError as exc:
-        fail(f"cannot write the report: {exc}")
     if quiet:
-        pass  # the caller prints its own summary
-    elif as_json:
+        return outcome.result, report, report_error  # the caller prints its summary, then the error
+    if as_json:
         typer.echo(json.dumps(outcome.result, sort_keys=True))
     else:
         _print_result(outcome.result)
-    if report is not None and not quiet:
+    if report is not None:
         errors.print(f"report: {escape(str(report))}", highlight=False, soft_wrap=True)
-    return outcome.result, report
+    if report_error is not None:
+        fail(report_error)  # after the results: a report that cannot be written hides nothing
+    return outcome.result, report, None
+
+
+def _write_report(store: RunStore, run_id: str, report_dir: Path | None) -> tuple[Path | None, str | None]:
+    """(the report, or None; why it could not be written, or None). The run is stored either way."""
+    if report_dir is None:
+        return None, None
+    try:
+        return ReportService(store).write(run_id, report_dir / f"{run_id}.html"), None
+    except OSError as exc:
+        return None, f"cannot write the report: {exc} (the run is stored: spreadhawk report {run_id} --out FILE)"
 
 
 def _version(asked: bool) -> None:
@@ -170,11 +177,14 @@ def demo(
     preset = resources.files("spreadhawk.runtime.presets").joinpath("demo_market.toml")
     with resources.as_file(preset) as path:
         overrides = [f"run.seed={seed}", f"data.0.hours={hours}"]
-        result, report = _run_backtest(path, overrides, True, db, None if no_report else report_dir, quiet=not as_json)
+        reports = None if no_report else report_dir
+        result, report, report_error = _run_backtest(path, overrides, True, db, reports, quiet=not as_json)
     if not as_json:
         _print_strategies(result)
         if report is not None:
             console.print(f"report: {escape(str(report))}", highlight=False, soft_wrap=True)
+        if report_error is not None:
+            fail(report_error)
 
 
 @app.command()
