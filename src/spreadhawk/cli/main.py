@@ -346,6 +346,14 @@ def _print_strategies(result: dict[str, Any]) -> None:
         f"funding {_money(costs.get('funding'))}, settlements {_money(costs.get('settlement'))}",
         highlight=False,
     )
+    console.print(
+        "  account PnL = final equity - starting equity, both at market prices: it includes what the "
+        "starting inventory gained or lost by being held. trading = what the strategies added beyond "
+        "holding it (their rows above add up to it exactly). settlements = what settled binary tokens "
+        "paid out (their cost is in the strategies' trading).",
+        highlight=False,
+        style="dim",
+    )
 
 
 def _money(value: Any) -> str:
