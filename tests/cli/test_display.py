@@ -49,3 +49,16 @@ def test_counters_render_as_a_tree_without_raw_decimals() -> None:
     assert "units: 148" in text
     assert "fees: none" in text
     assert "2500.76668394328" not in text
+
+
+def test_an_undefined_metric_says_why_and_a_short_run_s_ratios_say_so() -> None:
+    day = {"cagr": None, "annualized_volatility": 0.17, "trades": 3}
+    assert metric_text("cagr", None, "", day) == "n/a (the run is shorter than 7 days)"
+    assert metric_text("calmar", None, "", day) == "n/a (no CAGR)"
+    assert metric_text("sharpe", 63.49, "", day) == "63.49 (from under 7 days)"
+    assert metric_text("annualized_volatility", 0.1703, "", day) == "17.03 % (from under 7 days)"
+    assert metric_text("profit_factor", None, "", day) == "n/a (no losing trade)"
+    assert metric_text("win_rate", None, "", {"trades": 0}) == "n/a (no closed trade)"
+    month = {"cagr": 0.12, "annualized_volatility": 0.0, "trades": 0}
+    assert metric_text("sharpe", None, "", month) == "n/a (the equity did not move)"
+    assert metric_text("sharpe", 1.5, "", month) == "1.50"

@@ -17,12 +17,15 @@ from typing import Any
 
 from rich.tree import Tree
 
-__all__ = ["counters_tree", "metric_text", "number_text"]
+from spreadhawk.analytics.metrics import MIN_CAGR_DAYS
+
+__all__ = ["counters_tree", "metric_text", "number_text", "undefined_reason"]
 
 _MONEY = frozenset({"initial_equity", "final_equity", "pnl", "pnl_vs_holding", "fees_paid", "expectancy"})
 _PERCENT = frozenset({"total_return", "cagr", "annualized_volatility", "max_drawdown", "win_rate", "exposure_time"})
 _RATIO = frozenset({"sharpe", "sortino", "calmar", "profit_factor", "btc_correlation"})
 _COUNT = frozenset({"trades", "orders", "fills", "events_processed"})
+_ANNUALISED = frozenset({"sharpe", "sortino", "annualized_volatility"})
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -33,6 +36,25 @@ def _decimal(value: Any) -> Decimal | None:
     except (InvalidOperation, ValueError):
         return None
     return number if number.is_finite() else None
+
+
+def undefined_reason(key: str, result: Mapping[str, Any]) -> str:  # noqa: PLR0911 -- one per metric
+    """Why a run metric is undefined (``analytics.metrics`` decides; this says it in words)."""
+    if key == "cagr":
+        return f"the run is shorter than {MIN_CAGR_DAYS} days"
+    if key == "calmar":
+        return "no CAGR" if result.get("cagr") is None else "no drawdown"
+    if key in ("sharpe", "annualized_volatility"):
+        return "the equity did not move" if result.get("annualized_volatility") == 0 else "too few equity samples"
+    if key == "sortino":
+        return "no losing period"
+    if key in ("win_rate", "expectancy"):
+        return "no closed trade"
+    if key == "profit_factor":
+        return "no losing trade" if result.get("trades") else "no closed trade"
+    if key == "btc_correlation":
+        return "no BTC price to compare with"
+    return "undefined"
 
 
 def money_text(value: Any, currency: str = "") -> str:
@@ -52,16 +74,21 @@ def duration_text(seconds: float) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min {int(seconds % 60):02d} s"
 
 
-def metric_text(key: str, value: Any, currency: str = "") -> str:  # noqa: PLR0911 -- one return per kind
-    """One run metric for display (``n/a`` when undefined)."""
+def metric_text(  # noqa: PLR0911 -- one return per kind
+    key: str, value: Any, currency: str = "", result: Mapping[str, Any] | None = None
+) -> str:
+    """One run metric for display; undefined: ``n/a``, and why when the run's ``result`` is given."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
+        return f"n/a ({undefined_reason(key, result)})" if result is not None else "n/a"
     if key in _MONEY:
         return money_text(value, currency)
     if key in _PERCENT:
-        return f"{float(value) * 100:.2f} %"
+        short = key in _ANNUALISED and result is not None and result.get("cagr") is None
+        return f"{float(value) * 100:.2f} %" + (f" (from under {MIN_CAGR_DAYS} days)" if short else "")
     if key in _RATIO:
-        return f"{float(value):.2f}"
+        short = key in _ANNUALISED and result is not None and result.get("cagr") is None
+        # a year extrapolated from hours or days: a number, but not one to compare runs by
+        return f"{float(value):.2f} (from under {MIN_CAGR_DAYS} days)" if short else f"{float(value):.2f}"
     if key in _COUNT:
         return f"{int(value):,}"
     if key == "turnover":

@@ -315,7 +315,7 @@ def _print_result(result: dict[str, Any]) -> None:
     currency = str(result.get("valuation_currency") or "")
     table = Table("metric", "value", title=f"run {result.get('run_id')}")
     for key in SUMMARY_KEYS:
-        table.add_row(key, metric_text(key, result.get(key), currency))
+        table.add_row(key, metric_text(key, result.get(key), currency, result))
     console.print(table)
     stats = result.get("strategy_stats") or {}
     if stats:
