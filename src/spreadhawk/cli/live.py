@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
+from spreadhawk.cli.output import fail
+
 errors = Console(stderr=True)
 console = Console()
 
@@ -53,7 +55,6 @@ def live(
 ) -> None:
     """Trade live on exchange accounts (keys from `spreadhawk keys`); --dry-run to look first."""
     from spreadhawk.cli.main import _store  # noqa: PLC0415 (main imports this module)
-    from spreadhawk.cli.output import fail  # noqa: PLC0415
     from spreadhawk.cli.paper import _stopper  # noqa: PLC0415
     from spreadhawk.runtime.config import ConfigError, load_config  # noqa: PLC0415
     from spreadhawk.runtime.live_service import LiveService  # noqa: PLC0415

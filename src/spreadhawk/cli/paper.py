@@ -17,6 +17,8 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
+from spreadhawk.cli.output import fail
+
 errors = Console(stderr=True)
 console = Console()
 
@@ -45,7 +47,6 @@ def paper(
 ) -> None:
     """Paper-trade a config's strategies on live market data (simulated fills, real books)."""
     from spreadhawk.cli.main import _store  # noqa: PLC0415 (main imports this module)
-    from spreadhawk.cli.output import fail  # noqa: PLC0415
     from spreadhawk.runtime.config import ConfigError, load_config  # noqa: PLC0415
     from spreadhawk.runtime.paper_service import PaperService, live_feeds  # noqa: PLC0415
 

@@ -285,12 +285,13 @@ class OrderBook:
             self.is_valid = True
             self.invalid_reason = None
 
-    def last_touch(self) -> tuple[int | None, int | None]:
-        """Best bid and ask prices in ticks (None for an empty side) of a valid or a stale book: what
-        the market last showed, to mark a position to (never to trade on)."""
-        if not (self.is_valid or self.is_stale):
-            raise self._invalid_error()
-        return (self._bid_keys[-1] if self._bid_keys else None), (-self._ask_keys[-1] if self._ask_keys else None)
+    def mark(self, tick_size: Decimal) -> Decimal | None:
+        """The mid price, exactly (integer ticks times ``tick_size``), of a valid or a stale book:
+        what the market last showed, to mark a position to (never to trade on). None when the book
+        is invalid for another reason or a side is empty."""
+        if not (self.is_valid or self.is_stale) or not self._bid_keys or not self._ask_keys:
+            return None
+        return tick_size * (self._bid_keys[-1] - self._ask_keys[-1]) / 2
 
     # --- queries (raise BookInvalidError unless is_valid) ----------------------------
     def _invalid_error(self) -> BookInvalidError:

@@ -51,9 +51,6 @@ class BookAges:
         self._limits[instrument_id] = max_age_ns
         self._watch(instrument_id)
 
-    def limit_of(self, instrument_id: InstrumentId) -> int | None:
-        return self._limits.get(instrument_id)
-
     def updated(self, instrument_id: InstrumentId) -> None:
         """The book was just updated: make sure a deadline watches it."""
         if instrument_id not in self._watched and instrument_id in self._limits:

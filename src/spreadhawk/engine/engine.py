@@ -313,11 +313,8 @@ class Engine:
         """Book mid while the book is valid or only stale (its last mid is the latest price known: a
         mark, not a trade), else the last trade or bar close. Exact: integer ticks, never a float."""
         book = self.books.get(instrument_id)
-        if book is not None and (book.is_valid or book.is_stale):
-            bid, ask = book.last_touch()
-            if bid is not None and ask is not None:
-                return self.instruments[instrument_id].tick_size * (bid + ask) / 2
-        return self._last_price.get(instrument_id)
+        mark = book.mark(self.instruments[instrument_id].tick_size) if book is not None else None
+        return mark if mark is not None else self._last_price.get(instrument_id)
 
     def available(self, venue: str, asset: str) -> Decimal:
         """What an order may still use of ``asset`` on ``venue``.

@@ -30,7 +30,7 @@ class ReplayFeed:
 
     def __iter__(self) -> Iterator[MarketData]:
         if len(self._sources) == 1:
-            return _checked(iter(self._sources[0]), 0, set())
+            return _checked(iter(self._sources[0]), 0)
         return _announce_ends(self._sources)
 
 
@@ -47,10 +47,7 @@ class _SourceEnded:
 
 
 def _announce_ends(sources: Sequence[Iterable[MarketData]]) -> Iterator[MarketData]:
-    streams = []
-    for index, source in enumerate(sources):
-        carried: set[InstrumentId] = set()
-        streams.append(_ending(_checked(iter(source), index, carried), carried))
+    streams = [_ending(_checked(iter(source), index)) for index, source in enumerate(sources)]
     ended: list[_SourceEnded] = []  # said when a later record shows the replay goes on
     for record in heapq.merge(*streams, key=_ts):
         if type(record) is _SourceEnded:
@@ -64,25 +61,27 @@ def _announce_ends(sources: Sequence[Iterable[MarketData]]) -> Iterator[MarketDa
         yield record  # type: ignore[misc]  # not a _SourceEnded: those are set aside above
 
 
-def _ending(stream: Iterator[MarketData], carried: set[InstrumentId]) -> Iterator[MarketData | _SourceEnded]:
+def _ending(stream: Iterator[MarketData]) -> Iterator[MarketData | _SourceEnded]:
+    """``stream``, then where it ran out and the instruments it carried."""
     last = None
+    carried: set[InstrumentId] = set()
+    seen = carried.add
     for record in stream:
         last = record.ts_ns
+        seen(record.instrument_id)
         yield record
     if last is not None:
         yield _SourceEnded(last + 1, frozenset(carried))
 
 
-def _checked(stream: Iterator[MarketData], index: int, carried: set[InstrumentId]) -> Iterator[MarketData]:
+def _checked(stream: Iterator[MarketData], index: int) -> Iterator[MarketData]:
     last = -1
-    seen = carried.add
     for record in stream:
         if record.ts_ns < last:
             raise ValueError(
                 f"source {index}: {type(record).__name__} at {record.ts_ns} is earlier than the previous record {last}"
             )
         last = record.ts_ns
-        seen(record.instrument_id)
         yield record
 
 

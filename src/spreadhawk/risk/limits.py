@@ -184,15 +184,12 @@ class RiskEngine:
     # ------------------------------------------------------------------ operator actions
     def engage_kill_switch(self, by: str, reason: str, *, flatten: bool | None = None) -> bool:
         """Cancel every open order (and close positions when ``flatten``), deny every new order."""
-        engine = self.engine
-        now = engine.clock.now_ns()
         change = self.kill_switch.engage(
-            now, by, reason, flatten=self.limits.flatten_on_kill if flatten is None else flatten
+            self.engine.clock.now_ns(), by, reason, flatten=self.limits.flatten_on_kill if flatten is None else flatten
         )
         if change is None:
             return False
-        self._note(change)
-        engine.schedule(now, self._cancel_and_flatten)
+        self._take_effect(change)
         return True
 
     def resume(self, by: str, reason: str) -> bool:
@@ -200,10 +197,18 @@ class RiskEngine:
         change = self.kill_switch.resume(self.engine.clock.now_ns(), by, reason)
         if change is None:
             return False
-        self._note(change)
-        self.drawdown = Drawdown()  # measured again from here, or the breaker would trip at once
-        self._dirty = True
+        self._take_effect(change)
         return True
+
+    def _take_effect(self, change: KillSwitchChanged) -> None:
+        """A change of the kill switch, made here or found in its store: journaled, then on cancels
+        every open order (and flattens when asked), off measures the breakers from here again."""
+        self._note(change)
+        if change.engaged:
+            self.engine.schedule(self.engine.clock.now_ns(), self._cancel_and_flatten)
+        else:
+            self.drawdown = Drawdown()  # measured again from here, or the breaker would trip at once
+            self._dirty = True
 
     def watch_kill_switch(self, every_ns: int) -> Callable[[], None]:
         """Read the kill switch's store every ``every_ns`` (paper and live: another process -- the
@@ -219,12 +224,7 @@ class RiskEngine:
                 return
             change = self.kill_switch.refresh()
             if change is not None:
-                self._note(change)
-                if change.engaged:
-                    self._cancel_and_flatten()
-                else:
-                    self.drawdown = Drawdown()
-                    self._dirty = True
+                self._take_effect(change)
             engine.schedule(engine.clock.now_ns() + every_ns, look)
 
         engine.schedule(engine.clock.now_ns() + every_ns, look)

@@ -179,17 +179,7 @@ def polymarket_session(config: RunConfig, section: DataSection) -> tuple[list[In
     markets in ``markets_file`` (Gamma or CLOB payloads) it has data or a settlement for."""
     if not section.markets_file:
         raise ConfigError("polymarket needs 'markets_file': the Gamma or CLOB payload of its markets")
-    markets_path = _existing(config, section.markets_file)
-    try:
-        markets: list[PolymarketMarket | GammaMarket] = list(read_gamma_markets(markets_path))
-    except DataFormatError as gamma_error:
-        try:
-            markets = list(read_polymarket_markets(markets_path))
-        except DataFormatError:
-            try:
-                markets = [read_polymarket_market(markets_path)]
-            except DataFormatError:
-                raise ConfigError(f"data error: {gamma_error}") from None
+    markets = _polymarket_markets(_existing(config, section.markets_file))
     try:
         records = read_polymarket_session(_existing(config, section.path), markets)
     except DataFormatError as exc:
@@ -197,6 +187,23 @@ def polymarket_session(config: RunConfig, section: DataSection) -> tuple[list[In
     seen = {record.instrument_id for record in records}
     tokens = [inst for m in markets for inst in (m.market if isinstance(m, GammaMarket) else m).instruments()]
     return [inst for inst in tokens if inst.id in seen], records
+
+
+def _polymarket_markets(path: Path) -> list[PolymarketMarket | GammaMarket]:
+    """The markets of a Gamma payload, a CLOB ``/markets`` page or one CLOB market, whichever it is
+    (the error, when none reads it, is the Gamma reader's: the payload users record most)."""
+    readers = (
+        read_gamma_markets,
+        read_polymarket_markets,
+        lambda p: [read_polymarket_market(p)],
+    )
+    first_error: DataFormatError | None = None
+    for reader in readers:
+        try:
+            return list(reader(path))
+        except DataFormatError as exc:
+            first_error = first_error or exc
+    raise ConfigError(f"data error: {first_error}")
 
 
 # The formats whose source declares its own instruments (a capture's markets), and how to read them.

@@ -3,7 +3,9 @@ interval names and timestamp units."""
 
 from __future__ import annotations
 
+import gzip
 import re
+import zlib
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -27,6 +29,18 @@ class DataFormatError(ValueError):
 def require_file(path: Path) -> None:
     if not path.is_file():
         raise DataFormatError(f"{path}: file not found")
+
+
+def read_text(path: Path) -> str:
+    """A text file (UTF-8), gunzipped when its name ends in ``.gz``; a clear error otherwise."""
+    require_file(path)
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        return raw.decode("utf-8")
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataFormatError(f"{path}: not a readable gzip file: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(f"{path}: not UTF-8 text: {exc}") from None
 
 
 def interval_ns(name: str) -> int:

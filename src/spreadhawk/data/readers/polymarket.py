@@ -97,7 +97,7 @@ class PolymarketMarket:
         return [self._instrument(venue, i, tok) for i, tok in enumerate(self.tokens) if tok.token_id]
 
     def _instrument(self, venue: str, index: int, token: PolymarketToken) -> Instrument:
-        outcome = re.sub(r"[^A-Z0-9]+", "-", token.outcome.upper()).strip("-") or f"OUTCOME{index}"
+        outcome = outcome_tag(token.outcome) or f"OUTCOME{index}"
         return Instrument(
             venue=venue,
             symbol=f"{self.slug or self.condition_id}-{outcome}",
@@ -115,6 +115,12 @@ class PolymarketMarket:
         """The tokens for the pair / neg-risk guards of ``analytics.binary_pricing``."""
         event = self.neg_risk_market_id if self.neg_risk else ""
         return [OutcomeToken(self.condition_id, tok.token_id, event) for tok in self.tokens]
+
+
+def outcome_tag(outcome: str) -> str:
+    """An outcome as an instrument symbol ends with it: ``"Yes"`` -> ``YES``, ``"Trump wins"`` ->
+    ``TRUMP-WINS`` (empty for an outcome with no letter or digit)."""
+    return re.sub(r"[^A-Z0-9]+", "-", outcome.upper()).strip("-")
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from spreadhawk.data.readers._common import NS_PER_MS, NS_PER_SECOND, DataFormatError, Grid
+from spreadhawk.data.readers.polymarket import _levels
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
 from spreadhawk.domain.market import Aggressor, BookSnapshot, InstrumentSettled, MarketData, QuoteTick, TradeTick
 
@@ -110,11 +111,6 @@ def _token(symbol: str, expiry_ns: int, taker_fee: Decimal) -> Instrument:
     )
 
 
-def _levels(raw: list[dict[str, Any]], inst: Instrument) -> list[tuple[int, int]]:
-    ticks, units = Grid(inst.tick_size), Grid(inst.size_increment)
-    return [(ticks.count(str(level["price"])), units.count(str(level["size"]))) for level in raw]
-
-
 def _records(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []  # a market the recorder kept only prints (or only books) of
@@ -129,8 +125,9 @@ def _records(path: Path) -> list[dict[str, Any]]:
 
 def _book(raw: dict[str, Any], inst: Instrument, number: int, path: Path, mids: list[Any]) -> BookSnapshot:
     try:
-        bids = sorted(_levels(raw["bids"], inst), reverse=True)
-        asks = sorted(_levels(raw["asks"], inst))
+        ticks, units = Grid(inst.tick_size), Grid(inst.size_increment)
+        bids = sorted(_levels(raw["bids"], ticks, units), reverse=True)  # the market channel's own levels
+        asks = sorted(_levels(raw["asks"], ticks, units))
         ts = int(raw["timestamp"]) * NS_PER_MS
         mids.append((ts, _mid(raw["asset_price"])))
     except (KeyError, TypeError, ValueError) as exc:

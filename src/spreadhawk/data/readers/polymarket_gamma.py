@@ -23,7 +23,6 @@ and the path to the object.
 
 from __future__ import annotations
 
-import gzip
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from spreadhawk.data.readers._common import DataFormatError, require_file
+from spreadhawk.data.readers._common import DataFormatError, read_text
 from spreadhawk.data.readers.polymarket import (
     PolymarketMarket,
     PolymarketToken,
@@ -61,13 +60,7 @@ class GammaMarket:
 def read_gamma_markets(path: Path | str) -> list[GammaMarket]:
     """Every market of a Gamma payload file (see the module docstring for the shapes read)."""
     path = Path(path)
-    require_file(path)
-    try:
-        text = gzip.decompress(path.read_bytes()).decode() if path.suffix == ".gz" else path.read_text(encoding="utf-8")
-    except (OSError, EOFError) as exc:
-        raise DataFormatError(f"{path}: not a readable gzip file: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise DataFormatError(f"{path}: not UTF-8 text: {exc}") from None
+    text = read_text(path)
     out: list[GammaMarket] = []
     for label, payload in _payloads(text, str(path)):
         for where, raw in _markets(payload, label):

@@ -23,18 +23,17 @@ Every error names the file and the line.
 
 from __future__ import annotations
 
-import gzip
 import json
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from spreadhawk.data.readers._common import NS_PER_MS, DataFormatError, require_file
+from spreadhawk.data.readers._common import NS_PER_MS, DataFormatError, read_text
 from spreadhawk.data.readers.polymarket import (
     PolymarketMarket,
     PolymarketSequencer,
+    outcome_tag,
     read_polymarket_book,
     read_polymarket_price_changes,
     read_polymarket_trade,
@@ -50,7 +49,6 @@ _SKIPPED = frozenset({"best_bid_ask", "new_market"})
 
 def read_polymarket_session(path: Path, markets: Sequence[PolymarketMarket | GammaMarket]) -> list[MarketData]:
     """The records of the session in ``path`` (see the module docstring)."""
-    require_file(path)
     defined = [m.market if isinstance(m, GammaMarket) else m for m in markets]
     by_token = {inst.base: inst for market in defined for inst in market.instruments()}
     tokens_of = {market.condition_id: [inst for inst in market.instruments()] for market in defined}
@@ -74,11 +72,7 @@ def read_polymarket_session(path: Path, markets: Sequence[PolymarketMarket | Gam
 
 
 def _messages(path: Path) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    try:
-        text = gzip.decompress(path.read_bytes()).decode() if path.suffix == ".gz" else path.read_text(encoding="utf-8")
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise DataFormatError(f"{path}: not readable: {exc}") from None
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
         where = f"{path}: line {number}"
@@ -129,7 +123,7 @@ def _records(  # noqa: PLR0911 -- one return per message type
 
 def _settle(tokens: list[Instrument], winner: str, ts_ns: int, *, by_outcome: bool) -> Iterator[InstrumentSettled]:
     """1 to the winning token (its id, or its outcome in the symbol), 0 to the others."""
-    outcome = re.sub(r"[^A-Z0-9]+", "-", winner.upper()).strip("-")  # as PolymarketMarket names symbols
+    outcome = outcome_tag(winner)
     for inst in tokens:
         won = inst.symbol.endswith(f"-{outcome}") if by_outcome else inst.base == winner
         yield InstrumentSettled(inst.id, ts_ns, Decimal(1 if won else 0))

@@ -47,9 +47,8 @@ class FundingDesk:
         self._paid[iid] = funding.funding_ts_ns
         position = account.position(inst)
         mark = self._marks.get(iid)
-        if mark is None and book is not None and (book.is_valid or book.is_stale):
-            bid, ask = book.last_touch()  # the book's mid, exactly: integer ticks, no float
-            mark = inst.tick_size * (bid + ask) / 2 if bid is not None and ask is not None else None
+        if mark is None and book is not None:
+            mark = book.mark(inst.tick_size)  # the book's mid, exactly: integer ticks, no float
         if not position.quantity or mark is None:
             return None
         # rounded as the venue books it (Binance: 8 decimals, half to even), like a fee
