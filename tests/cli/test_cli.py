@@ -40,7 +40,8 @@ def test_demo_runs_stores_and_is_reproducible(tmp_path: Path, monkeypatch: pytes
     first = json.loads(out)
     report = reports / f"{first['run_id']}.html"
     assert f"report: {report}" in err.replace("\n", "")
-    assert report.stat().st_size > 1_000_000  # plotly inlined: no CDN at run time
+    assert report.stat().st_size < 1_000_000  # plotly is beside it, shared by the folder's reports
+    assert len(list(reports.glob("plotly-*.min.js"))) == 1
     assert set(first) >= METRIC_KEYS
     assert first["events_processed"] > 10_000  # three venues, perpetuals and binaries for 15 minutes
     assert set(first["strategies"]) == {
@@ -82,6 +83,11 @@ def test_demo_runs_stores_and_is_reproducible(tmp_path: Path, monkeypatch: pytes
     code, out, err = invoke("report", first["run_id"], "--db", db, "--out", str(again))
     assert code == 0, err
     assert again.read_text(encoding="utf-8").count(first["run_id"]) >= 2
+    alone = tmp_path / "alone" / "report.html"
+    code, out, err = invoke("report", first["run_id"], "--db", db, "--out", str(alone), "--self-contained")
+    assert code == 0, err
+    assert alone.stat().st_size > 3_000_000  # plotly inside: no CDN at run time, no file beside it
+    assert [p.name for p in alone.parent.iterdir()] == ["report.html"]
     code, _, err = invoke("report", "nope-0-0", "--db", db)
     assert code == 2
     assert "no run 'nope-0-0'" in err

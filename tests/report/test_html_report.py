@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from collections.abc import Iterator
@@ -21,7 +22,8 @@ from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId
 from spreadhawk.domain.orders import Order, OrderStatus
 from spreadhawk.persistence import RunRecord, RunStore
 from spreadhawk.report import render_report, write_report
-from spreadhawk.report.html import _decimate
+from spreadhawk.report.charts import decimate
+from spreadhawk.report.html import plotly_file_name
 from spreadhawk.runtime.config import load_config
 from spreadhawk.runtime.services import BacktestService
 
@@ -230,7 +232,7 @@ def test_report_is_self_contained() -> None:
 
 
 def test_real_demo_run(demo_record: RunRecord, tmp_path: Path) -> None:
-    path = write_report(demo_record, tmp_path / "nested" / "report.html")
+    path = write_report(demo_record, tmp_path / "nested" / "report.html", self_contained=True)
     html = path.read_text(encoding="utf-8")
     page = _outside_plotly(html)
     assert demo_record.run_id in page
@@ -244,6 +246,33 @@ def test_real_demo_run(demo_record: RunRecord, tmp_path: Path) -> None:
         assert "<td>funding payments (net received)</td>" in page
         assert "<td>binary settlements (net received)</td>" in page
     assert path.stat().st_size < 6_000_000
+    assert not (path.parent / plotly_file_name()).exists()  # self-contained: nothing beside it
+
+
+def test_reports_of_a_folder_share_one_plotly_file_and_stay_under_a_megabyte(
+    demo_record: RunRecord, tmp_path: Path
+) -> None:
+    first = write_report(demo_record, tmp_path / "a.html")
+    bundle = tmp_path / plotly_file_name()
+    assert bundle.read_text(encoding="utf-8") == get_plotlyjs()
+    written = bundle.stat().st_mtime_ns
+    second = write_report(synthetic_record(), tmp_path / "b.html")
+    assert bundle.stat().st_mtime_ns == written  # the same bundle, not written again
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.html", "b.html", plotly_file_name()]
+    for report in (first, second):
+        html = report.read_text(encoding="utf-8")
+        assert get_plotlyjs()[:2_000] not in html  # not inlined
+        assert f'<script type="text/javascript" src="{plotly_file_name()}"></script>' in html
+        assert report.stat().st_size < 1_000_000, report.stat().st_size
+    assert re.fullmatch(r"plotly-\d+\.\d+\.\d+\.min\.js", plotly_file_name())  # versioned
+
+
+def test_a_damaged_shared_plotly_file_is_replaced(tmp_path: Path) -> None:
+    bundle = tmp_path / plotly_file_name()
+    bundle.write_text(get_plotlyjs()[:1_000], encoding="utf-8")  # cut short, say by a full disk
+    write_report(synthetic_record(), tmp_path / "r.html")
+    assert bundle.read_text(encoding="utf-8") == get_plotlyjs()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left
 
 
 def test_a_run_without_fills_still_shows_the_prices_it_saw() -> None:
@@ -257,14 +286,14 @@ def test_long_series_are_decimated_and_keep_their_extremes() -> None:
     n = 200_000
     ts = np.arange(n, dtype=np.int64) * MINUTE
     ys = np.random.default_rng(1).normal(size=n).cumsum()
-    kept_ts, kept_ys = _decimate(ts, ys, limit=20_000)
+    kept_ts, kept_ys = decimate(ts, ys, limit=20_000)
     assert len(kept_ys) <= 20_002
     assert kept_ys.min() == ys.min()
     assert kept_ys.max() == ys.max()
     assert kept_ts[0] == ts[0]
     assert kept_ts[-1] == ts[-1]
     assert np.all(np.diff(kept_ts) > 0)
-    _, short_ys = _decimate(ts[:100], ys[:100], limit=20_000)
+    _, short_ys = decimate(ts[:100], ys[:100], limit=20_000)
     assert len(short_ys) == 100
 
 
@@ -342,16 +371,28 @@ def _open_in_chromium(report: Path, profile: Path) -> tuple[list[str], dict[str,
 
 
 @needs_chromium
-@pytest.mark.parametrize("source", ["synthetic", "demo"])
-def test_report_renders_in_headless_chromium(source: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("source", "self_contained"), [("synthetic", True), ("demo", False), ("synthetic", False)])
+def test_report_renders_in_headless_chromium(
+    source: str, self_contained: bool, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     record = synthetic_record() if source == "synthetic" else request.getfixturevalue("demo_record")
-    report = write_report(record, tmp_path / "report.html")
+    report = write_report(record, tmp_path / "report.html", self_contained=self_contained)
     expected = _figure_ids(report.read_text(encoding="utf-8"))
     messages, plots = _open_in_chromium(report, tmp_path / "profile")
     assert messages == []
     assert list(plots) == expected
     empty = {name: counts for name, counts in plots.items() if not counts["main_svg"] or not counts["traces"]}
     assert empty == {}, "plotly drew nothing in these containers"
+
+
+@needs_chromium
+def test_a_report_whose_shared_plotly_file_is_gone_draws_nothing(tmp_path: Path) -> None:
+    """The shared file is what draws the charts: without it the browser check fails."""
+    report = write_report(synthetic_record(), tmp_path / "report.html")
+    (tmp_path / plotly_file_name()).unlink()
+    messages, plots = _open_in_chromium(report, tmp_path / "profile")
+    assert any("Plotly is not defined" in m for m in messages), messages
+    assert all(counts["traces"] == 0 for counts in plots.values())
 
 
 @needs_chromium
@@ -383,4 +424,68 @@ def test_many_traded_instruments_chart_the_busiest_and_list_the_rest() -> None:
     assert len(charts) == 12
     assert "8 more instruments traded" in page
     assert "PREDICT:M19-YES: 20 fills" in page  # the busiest is charted
-    assert "<td>PREDICT:M00-YES</td><td>1</td>" in page  # the quietest is listed
+    assert "<td>PREDICT:M00-YES</td><td class=num>1</td>" in page  # the quietest is listed
+
+
+def _traces(html: str, div_id: str) -> list[dict[str, Any]]:
+    """The data plotly is handed for one chart (its ``Plotly.newPlot`` call's second argument)."""
+    start = html.index(f'"{div_id}",') + len(f'"{div_id}",')
+    data, _ = json.JSONDecoder().raw_decode(html[start:].lstrip())
+    assert isinstance(data, list)
+    return data
+
+
+def test_a_binary_market_is_charted_over_its_active_window_not_the_whole_day() -> None:
+    """A 15-minute market in a day-long run: its price exists from 10:00, moves until 10:15, then
+    stays at its last mark to midnight (a settled book still marks). The chart starts at 10:00 and
+    ends at 10:16, the first sample after the last move; the day-long BTC line stays whole."""
+    market = InstrumentId("PREDICT:BTC-UP-1000-YES")
+    opened = T0 + 600 * MINUTE  # 10:00
+    moving = [0.50, 0.52, 0.55, 0.53, 0.58, 0.61, 0.60, 0.64, 0.70, 0.72, 0.75, 0.80, 0.85, 0.90, 0.95, 0.99]
+    flat = [0.99] * (1440 - 600 - len(moving))  # 10:16 to 23:59
+    series = [[opened + i * MINUTE, p] for i, p in enumerate(moving + flat)]
+    order = _order("p-1", "pairs", market, OrderSide.BUY)
+    fill = replace(_fill(0, order, "0.55"), ts_ns=opened + 2 * MINUTE)
+    record = synthetic_record()
+    result = record.config["result"]
+    btc_day = [[T0 + i * MINUTE, 42_000 + (i % 7)] for i in range(1440)]
+    result = {**result, "series": {**result["series"], "prices": {BTC: btc_day, market: series}}}
+    record = replace(
+        record,
+        orders=(*record.orders, order),
+        fills=(*record.fills, fill),
+        config={**record.config, "result": result},
+    )
+    html = render_report(record, plotly_src="plotly.js")
+    # charted in instrument order: PREDICT:..., SIMA:BTC/USDT, SIMB:ETH/USDT
+    assert f'"text":"{market}: 1 fills"' in html[html.index('"fig-price-0",') : html.index('"fig-price-1",')]
+    price_line = _traces(html, "fig-price-0")[0]
+    assert price_line["x"][0] == "2024-01-01T10:00:00"
+    assert price_line["x"][-1] == "2024-01-01T10:16:00"
+    assert len(price_line["x"]) == 17
+    assert f"{market}: charted over its active window, 2024-01-01 10:00:00 UTC to 2024-01-01 10:16:00 UTC" in html
+    btc_line = _traces(html, "fig-price-1")[0]
+    assert (btc_line["x"][0], btc_line["x"][-1]) == ("2024-01-01T00:00:00", "2024-01-01T23:59:00")
+    assert f"{BTC}: charted over" not in html
+
+
+def test_long_lists_are_folded_and_times_are_utc() -> None:
+    orders: list[Order] = []
+    fills: list[OrderFilled] = []
+    for n in range(40):  # 28 instruments beyond the 12 charted
+        iid = InstrumentId(f"PREDICT:M{n:02d}-YES")
+        order = _order(f"o{n}", "pairs", iid, OrderSide.BUY)
+        orders.append(order)
+        fills.append(replace(_fill(n, order, "0.4"), trade_id=f"t{n}"))
+    record = synthetic_record()
+    result = dict(record.config["result"])
+    result["strategies"] = {"pairs": {"pnl": "1", "stats": {f"counter_{i:02d}": i for i in range(30)}}}
+    engaged = T0 + 90 * MINUTE + 1_500_000_000  # 01:30:01.5
+    result["risk"] = {"enabled": True, "denials": {}, "kill_switch": {"ts_ns": engaged, "engaged": True, "by": "op"}}
+    record = replace(record, orders=tuple(orders), fills=tuple(fills), config={**record.config, "result": result})
+    page = _outside_plotly(render_report(record))
+    listed = page.index("<details><summary>28 more instruments traded (fewest fills): listed, not charted</summary>")
+    assert page.index("<td>PREDICT:M39-YES</td>", listed) < page.index("</details>", listed)  # ties: by name
+    assert "<details><summary>30 counters</summary>" in page
+    assert "<td>ts_ns</td><td class=num>2024-01-01 01:30:01.500 UTC</td>" in page
+    assert str(engaged) not in page

@@ -234,13 +234,21 @@ def import_data(
 def report(
     run_id: Annotated[str, typer.Argument(help="id printed by backtest / listed by runs")],
     out: Annotated[Path | None, typer.Option("--out", help="file to write (default reports/<run id>.html)")] = None,
+    self_contained: Annotated[
+        bool,
+        typer.Option(
+            "--self-contained",
+            help="put plotly inside the report (one ~5 MB file to send), instead of the plotly file the "
+            "reports of a folder share",
+        ),
+    ] = False,
     db: DbOption = "spreadhawk.db",
 ) -> None:
-    """Write a stored run's self-contained HTML report."""
+    """Write a stored run's HTML report (it opens offline: plotly is beside it, or inside it)."""
     path = out or Path("reports") / f"{run_id}.html"
     try:
         with _store(db) as store:
-            written = ReportService(store).write(run_id, path)
+            written = ReportService(store).write(run_id, path, self_contained=self_contained)
     except OSError as exc:
         fail(f"cannot write the report: {exc}")
     if written is None:

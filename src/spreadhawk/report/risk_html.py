@@ -1,7 +1,7 @@
 """The report's "Risk" section: the figures of ``report.risk`` as tables and plotly charts.
 
-Charts go through ``report.html``'s helpers (``_plot``: no bundle per chart, the page inlines plotly
-once; ``_line``: SVG scatter, decimated), so they obey the same CSP and size budget. Every plot
+Charts go through ``report.charts`` (``plot``: no bundle per chart, the page loads plotly once;
+``line``: SVG scatter, decimated), so they obey the same CSP and size budget. Every plot
 container holds at least one scatter trace: the browser test counts ``g.trace`` groups, and a
 heatmap alone draws none, so the correlation heat-map carries its values as a text trace.
 """
@@ -14,7 +14,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from spreadhawk.analytics.regime_table import Regime
-from spreadhawk.report.html import _line, _money, _note, _plot, _table, _utc
+from spreadhawk.report.charts import line, plot, utc
+from spreadhawk.report.format import FOLD_ROWS, folded, money, note, table
 from spreadhawk.report.risk import (
     MIN_COVERAGE,
     CorrelationFigures,
@@ -44,40 +45,42 @@ _VAR_STYLE = {  # (method, level) -> (colour, dash)
 
 def risk_section(figures: RiskFigures, equity: tuple[tuple[int, Any], ...], ccy: str) -> str:
     parts = [_limits(figures), "<h3>Value at risk and expected shortfall</h3>"]
-    parts.append(_var(figures.var) if figures.var else _note(f"VaR: {figures.notes.get('var', 'n/a')}"))
+    parts.append(_var(figures.var) if figures.var else note(f"VaR: {figures.notes.get('var', 'n/a')}"))
     parts.append("<h3>Stress scenarios</h3>")
-    parts.append(_stress(figures.stress, ccy) if figures.stress else _note(f"stress: {figures.notes.get('stress')}"))
+    parts.append(_stress(figures.stress, ccy) if figures.stress else note(f"stress: {figures.notes.get('stress')}"))
     parts.append("<h3>Regimes</h3>")
     if figures.regimes:
         parts.append(_regimes(figures.regimes, equity, ccy))
     else:
-        parts.append(_note(f"regimes: {figures.notes.get('regimes')}"))
+        parts.append(note(f"regimes: {figures.notes.get('regimes')}"))
     parts.append("<h3>Correlation of the instruments' 1-minute returns</h3>")
     if figures.correlation:
         parts.append(_correlation(figures.correlation))
     else:
-        parts.append(_note(f"correlation: {figures.notes.get('correlation')}"))
+        parts.append(note(f"correlation: {figures.notes.get('correlation')}"))
     return "".join(parts)
 
 
 def _limits(figures: RiskFigures) -> str:
     parts = ["<h3>Denials and limits hit</h3>"]
     if not figures.enabled:
-        parts.append(_note("the run had no risk engine ([risk] enabled = false): no pre-trade limits applied"))
+        parts.append(note("the run had no risk engine ([risk] enabled = false): no pre-trade limits applied"))
     if figures.denials:
         rows = [(reason, count) for reason, count in sorted(figures.denials.items())]
         rows.append(("total", sum(figures.denials.values())))
-        parts.append(_table(("denial reason", "orders denied"), rows))
+        parts.append(table(("denial reason", "orders denied"), rows))
     elif figures.enabled:
-        parts.append(_note("no order was denied"))
+        parts.append(note("no order was denied"))
     if figures.records:
         keys = ("ts_ns", "what", "subject", "state", "reason", "by")
         rows2 = [[_when(r.get("ts_ns")), *(str(r.get(k, "")) for k in keys[1:])] for r in figures.records]
-        parts.append(_table(("time", "what", "subject", "state", "reason", "by"), rows2))
+        changes = table(("time", "what", "subject", "state", "reason", "by"), rows2)
+        parts.append(folded(f"{len(rows2)} changes of the risk state", changes) if len(rows2) > FOLD_ROWS else changes)
     elif figures.enabled:
-        parts.append(_note("no breaker tripped and no strategy was paused"))
+        parts.append(note("no breaker tripped and no strategy was paused"))
     if figures.kill_switch:
-        parts.append(_table(("kill switch", "value"), [(k, str(v)) for k, v in sorted(figures.kill_switch.items())]))
+        switch = [(k, _when(v) if k.endswith("ts_ns") else str(v)) for k, v in sorted(figures.kill_switch.items())]
+        parts.append(table(("kill switch", "value"), switch))
     return "".join(parts)
 
 
@@ -100,20 +103,20 @@ def _var(var: VarFigures) -> str:
                     f"{b.p_value:.3f}",
                 )
             )
-    note = _note(
+    explained = note(
         f"returns of the equity curve over {var.horizon_s:,.0f} s ({len(var.returns):,} returns); one-step "
         f"forecasts from the trailing {var.window} returns; a breach is a return below -VaR; a small Kupiec p "
         "rejects the model's breach rate"
     )
     fig = go.Figure()
-    fig.add_trace(_line(var.ts, var.returns * 100, "return", "#999999"))
+    fig.add_trace(line(var.ts, var.returns * 100, "return", "#999999"))
     for (method, level), series in var.forecasts.items():
         colour, dash = _VAR_STYLE[(method, level)]
-        trace = _line(var.ts, -series * 100, f"-VaR {level:.0%} {method}", colour)
+        trace = line(var.ts, -series * 100, f"-VaR {level:.0%} {method}", colour)
         trace.line.dash = dash
         fig.add_trace(trace)
     es99 = var.rolling_es[max(var.rolling_es)]
-    fig.add_trace(_line(var.ts, -es99 * 100, f"-ES {max(var.rolling_es):.0%} historical", "#762a83"))
+    fig.add_trace(line(var.ts, -es99 * 100, f"-ES {max(var.rolling_es):.0%} historical", "#762a83"))
     for level, colour in ((0.95, "#fdae61"), (0.99, "#d73027")):
         forecast = var.forecasts[("historical", level)]
         with np.errstate(invalid="ignore"):
@@ -121,22 +124,22 @@ def _var(var: VarFigures) -> str:
         if breached.any():
             fig.add_trace(_breaches(var.ts[breached], var.returns[breached] * 100, level, colour))
     fig.update_layout(title="Equity returns, VaR and ES (negative: losses)", yaxis_title="%", showlegend=True)
-    return _table(header, rows) + note + _plot(fig, "fig-risk-var", 420)
+    return table(header, rows) + explained + plot(fig, "fig-risk-var", 420)
 
 
 def _breaches(ts: IntArray, ys: FloatArray, level: float, colour: str) -> go.Scatter:
     marker = {"color": colour, "symbol": "x", "size": 8}
-    return go.Scatter(x=_utc(ts), y=ys, name=f"breach of {level:.0%} historical VaR", mode="markers", marker=marker)
+    return go.Scatter(x=utc(ts), y=ys, name=f"breach of {level:.0%} historical VaR", mode="markers", marker=marker)
 
 
 def _stress(stress: StressFigures, ccy: str) -> str:
     rows = [
-        (s.name, _money(str(s.pnl)), _pct(float(s.pnl / stress.value)) if stress.value else "n/a", s.description)
+        (s.name, money(str(s.pnl)), _pct(float(s.pnl / stress.value)) if stress.value else "n/a", s.description)
         for s in stress.scenarios
     ]
-    parts = [_table(("scenario", f"PnL {ccy}", "of value", "assumption"), rows)]
-    parts.append(_note(f"final balances worth {_money(str(stress.value))} {ccy} at the final prices; negative = loss"))
-    parts.extend(_note(text) for text in stress.notes)
+    parts = [table(("scenario", f"PnL {ccy}", "of value", "assumption"), rows)]
+    parts.append(note(f"final balances worth {money(str(stress.value))} {ccy} at the final prices; negative = loss"))
+    parts.extend(note(text) for text in stress.notes)
     return "".join(parts)
 
 
@@ -152,7 +155,7 @@ def _regimes(regimes: RegimeFigures, equity: tuple[tuple[int, Any], ...], ccy: s
         keep = np.unique(np.concatenate((keep, [len(present) - 1])))
         fig.add_trace(
             go.Scatter(
-                x=_utc(ts[keep]),
+                x=utc(ts[keep]),
                 y=present[keep],
                 name=regime.value,
                 mode="lines",
@@ -165,7 +168,7 @@ def _regimes(regimes: RegimeFigures, equity: tuple[tuple[int, Any], ...], ccy: s
         )
     eq_ts = np.array([t for t, _ in equity], dtype=np.int64)
     eq = np.array([float(e) for _, e in equity], dtype=np.float64)
-    fig.add_trace(_line(eq_ts, eq, "equity", "#4c72b0"))
+    fig.add_trace(line(eq_ts, eq, "equity", "#4c72b0"))
     fig.update_layout(
         title=f"Equity with the regime of {regimes.reference} (1-minute bars) shaded",
         yaxis_title=ccy,
@@ -174,8 +177,8 @@ def _regimes(regimes: RegimeFigures, equity: tuple[tuple[int, Any], ...], ccy: s
     )
     shares = regimes.shares()
     rows = [(name, f"{share:.1%}") for name, share in shares.items()]
-    note = _note("the indicators' warm-up (about 2 × 14 bars) counts as neutral")
-    return _plot(fig, "fig-risk-regimes", 400) + _table(("regime", "share of bars"), rows) + note
+    explained = note("the indicators' warm-up (about 2 × 14 bars) counts as neutral")
+    return plot(fig, "fig-risk-regimes", 400) + table(("regime", "share of bars"), rows) + explained
 
 
 def _correlation(c: CorrelationFigures) -> str:
@@ -198,12 +201,12 @@ def _correlation(c: CorrelationFigures) -> str:
         ("effective number of independent bets", f"{s.effective_bets:.2f} of {len(names)}"),
     ]
     height = 260 + 30 * len(names)
-    parts = [_plot(fig, "fig-risk-correlation", height, time_axis=False), _table(("measure", "value"), rows)]
+    parts = [plot(fig, "fig-risk-correlation", height, time_axis=False), table(("measure", "value"), rows)]
     if c.left_out:
         shown = ", ".join(c.left_out[:MAX_LISTED]) + (
             f" and {len(c.left_out) - MAX_LISTED} more" if len(c.left_out) > MAX_LISTED else ""
         )
-        parts.append(_note(f"left out (priced in less than {MIN_COVERAGE:.0%} of the minutes, or flat): {shown}"))
+        parts.append(note(f"left out (priced in less than {MIN_COVERAGE:.0%} of the minutes, or flat): {shown}"))
     return "".join(parts)
 
 

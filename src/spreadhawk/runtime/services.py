@@ -114,18 +114,19 @@ class DataService:
 
 
 class ReportService:
-    """Writes a stored run's self-contained HTML report."""
+    """Writes a stored run's HTML report (see ``report.html``: plotly shared by a folder's reports,
+    or inside the report when ``self_contained``)."""
 
     def __init__(self, store: RunStore) -> None:
         self._store = store
 
-    def write(self, run_id: str, path: Path) -> Path | None:
+    def write(self, run_id: str, path: Path, *, self_contained: bool = False) -> Path | None:
         record = self._store.get_run(run_id)
         # imported here: the report pulls in plotly, hmmlearn and scikit-learn (seconds), which a
         # command that writes no report (--help, runs) must not wait for
         from spreadhawk.report import write_report  # noqa: PLC0415
 
-        return write_report(record, path) if record is not None else None
+        return write_report(record, path, self_contained=self_contained) if record is not None else None
 
 
 class QueryService:
