@@ -197,7 +197,13 @@ def test_missing_config_file_and_unknown_run(tmp_path: Path) -> None:
 
 
 def test_unwritable_database_is_reported(tmp_path: Path) -> None:
-    code, _, err = invoke("runs", "--db", str(tmp_path / "no" / "such" / "dir" / "r.db"))
+    missing = tmp_path / "no" / "such" / "dir"
+    code, _, err = invoke("runs", "--db", str(missing / "r.db"))
+    assert code == 2
+    assert f"the folder {missing} does not exist" in err.replace("\n", "")
+    (tmp_path / "ro").mkdir(mode=0o500)
+    (tmp_path / "ro" / "r.db").mkdir()  # a folder where the database file should be
+    code, _, err = invoke("runs", "--db", str(tmp_path / "ro" / "r.db"))
     assert code == 2
     assert "cannot open run store" in err
 

@@ -71,6 +71,9 @@ DbOption = Annotated[
 
 @contextmanager
 def _store(db: str) -> Iterator[RunStore]:
+    folder = Path(db).parent
+    if "://" not in db and not folder.is_dir():  # SQLite would only say "unable to open database file"
+        fail(f"--db {db}: the folder {folder} does not exist")
     try:
         store = RunStore(database_url(db))
     except SQLAlchemyError as exc:
