@@ -327,10 +327,10 @@ class KeyStore:
 
     def _write(self) -> None:
         document = json.dumps({"format": STORE_FORMAT, "entries": self._entries}, indent=1, sort_keys=True)
-        _write_private(self.path, document.encode())
+        write_private(self.path, document.encode())
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` with mode 0600 from the first byte: ``mkstemp`` creates the
     temporary file 0600 under a unique name (never chmod-ed after the fact, and two writers never share
     it), it is fsynced, then renamed over the old file."""

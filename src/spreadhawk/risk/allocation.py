@@ -118,6 +118,8 @@ class CapitalAllocator:
         self.risk = risk
         self.regime = Regime.NEUTRAL
         self.regimes: list[tuple[int, str]] = []  # (ts_ns, regime) at each change
+        self.override: Regime | None = None  # set by the operator: used instead of the classifier
+        self.override_by: str | None = None
         self.mean_correlation = math.nan
         self._families: dict[str, str] = {}
         n, history = len(settings.reference), settings.history_bars
@@ -267,7 +269,18 @@ class CapitalAllocator:
         off_diagonal = corr[~np.eye(len(std), dtype=bool)]
         self.mean_correlation = float(off_diagonal.mean()) if np.isfinite(off_diagonal).all() else math.nan
 
+    def override_regime(self, regime: Regime | None, now: int, by: str) -> None:
+        """The operator fixes the regime (an emergency: the seed's manual override) until cleared with
+        None; the change is kept in ``regimes`` like any other and sizes follow it at once."""
+        self.override, self.override_by = regime, (by if regime is not None else None)
+        current = regime if regime is not None else self._classify(now)
+        if current is not self.regime or not self.regimes:
+            self.regime = current
+            self.regimes.append((now, current.value))
+
     def _classify(self, now: int) -> Regime:
+        if self.override is not None:
+            return self.override
         thresholds = self.settings.thresholds
         if self.mean_correlation > thresholds.crisis_correlation:
             return Regime.CRISIS

@@ -32,6 +32,7 @@ what is above the halved limits, and strategies can read ``size_multiplier()`` t
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
@@ -85,6 +86,7 @@ class RiskEngine:
         self.halving = False
         self.paused_until: dict[str, int] = {}
         self.in_review: set[str] = set()
+        self.operator_paused: dict[str, str] = {}  # strategy id -> who paused it and why (until resumed)
         self._modes: dict[str, Mode] = {}
         self._sent_ns: dict[ClientOrderId, int] = {}
         self._dirty = True
@@ -230,10 +232,25 @@ class RiskEngine:
         engine.schedule(engine.clock.now_ns() + every_ns, look)
         return lambda: watching.__setitem__(0, False)
 
+    def pause_strategy(self, strategy_id: str, by: str, reason: str) -> None:
+        """The operator pauses a strategy: its new risk is denied (orders that reduce risk still pass)
+        until ``resume_strategy``."""
+        self.operator_paused[strategy_id] = f"paused by {by}: {reason}"
+        self._record("strategy_pause", strategy_id, "paused", reason, by=by)
+
+    def adjust_limits(self, changes: dict[str, Decimal | None], by: str, reason: str) -> None:
+        """New values for pre-trade limits that every order reads afresh (``api.control.ADJUSTABLE_LIMITS``);
+        recorded and journaled like any change of the risk state."""
+        self.limits = dataclasses.replace(self.limits, **changes)  # type: ignore[arg-type]
+        for name, value in sorted(changes.items()):
+            self._record("limit", name, "none" if value is None else str(value), reason, by=by)
+
     def resume_strategy(self, strategy_id: str, by: str, reason: str) -> None:
-        """Lift a strategy's pause (the hour's or the review's); its losing streak starts again at 0."""
+        """Lift a strategy's pause (the hour's, the review's or the operator's); its losing streak starts
+        again at 0."""
         self.paused_until.pop(strategy_id, None)
         self.in_review.discard(strategy_id)
+        self.operator_paused.pop(strategy_id, None)
         self.streaks.streak[strategy_id] = 0
         self._record("strategy_pause", strategy_id, "resumed", reason, by=by)
 
@@ -321,6 +338,8 @@ class RiskEngine:
         if active is not None:
             return Denial(DenialCode.LOSS_LIMIT, f"{active[0]} loss limit hit; new risk refused until {active[1]}")
         paused = DenialCode.STRATEGY_PAUSED
+        if strategy_id in self.operator_paused:
+            return Denial(paused, f"{strategy_id} {self.operator_paused[strategy_id]}")
         if strategy_id in self.in_review:
             losses = self.streaks.streak.get(strategy_id, 0)
             return Denial(paused, f"{strategy_id} paused pending review ({losses} losses in a row)")
@@ -434,8 +453,10 @@ class RiskEngine:
     def _note(self, change: KillSwitchChanged) -> None:
         self.records.append(change)
         self.engine.journal.append(change)
+        self.engine.bus.publish(change)  # to whoever listens (alerts, a dashboard)
 
     def _record(self, what: str, subject: str, state: str, reason: str, *, by: str = "risk") -> None:
         record = RiskStateChanged(self.engine.clock.now_ns(), what, subject, state, reason, by)
         self.records.append(record)
         self.engine.journal.append(record)
+        self.engine.bus.publish(record)

@@ -125,10 +125,13 @@ def books_valid(market: MarketView, *insts: Instrument) -> bool:
 class Scanner:
     """Live and closed opportunities of ``detectors`` over an engine's books (see the module docstring)."""
 
-    def __init__(self, detectors: Iterable[Detector]) -> None:
+    def __init__(self, detectors: Iterable[Detector], *, keep_closed: int | None = None) -> None:
+        """``keep_closed``: how many closed opportunities to keep (a node that runs for weeks must not
+        keep them all); None keeps every one (a scan's summary counts them all)."""
         self.detectors = list(detectors)
         self.live: dict[str, Opportunity] = {}
         self.history: list[ClosedOpportunity] = []
+        self.keep_closed = keep_closed
         self.evaluations = 0
         self._market: MarketView | None = None
         self._engine: Engine | None = None
@@ -230,6 +233,8 @@ class Scanner:
             profit_asset=o.profit_asset,
         )
         self.history.append(closed)
+        if self.keep_closed is not None and len(self.history) > 2 * self.keep_closed:
+            del self.history[: -self.keep_closed]  # amortised: trimmed once per keep_closed closings
 
     def finish(self, now_ns: int) -> None:
         """Close what is still live at the end of the data (its duration is cut there)."""
