@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from spreadhawk.analytics.metrics import Metrics
 from spreadhawk.cli.data import register as register_data
+from spreadhawk.cli.db import register as register_db
 from spreadhawk.cli.display import counters_tree, metric_text
 from spreadhawk.cli.emulate import emulate
 from spreadhawk.cli.keys import register as register_keys
@@ -41,6 +42,7 @@ from spreadhawk.cli.scan import register as register_scan
 from spreadhawk.cli.strategies import register as register_strategies
 from spreadhawk.data.catalog import ParquetCatalog
 from spreadhawk.persistence import RunStore
+from spreadhawk.persistence.run_store import SchemaError
 from spreadhawk.runtime.config import ConfigError, load_config
 from spreadhawk.runtime.results import NoEquityError
 from spreadhawk.runtime.services import (
@@ -78,6 +80,8 @@ def _store(db: str) -> Iterator[RunStore]:
         store = RunStore(database_url(db))
     except SQLAlchemyError as exc:
         fail(f"cannot open run store {db}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
+    except SchemaError as exc:  # an older or newer revision: the message says what to do
+        fail(f"{db}: {exc}")
     try:
         yield store
     finally:
@@ -391,6 +395,7 @@ register_data(app)  # `spreadhawk data download`: exchange history into the cata
 register_kill(app)  # `spreadhawk kill on|off|status`: the persisted kill switch (cli/kill.py)
 register_strategies(app)  # `spreadhawk strategies [NAME]`: the library and its config fields
 register_new_strategy(app)  # `spreadhawk new-strategy NAME`: a working template and its test
+register_db(app)  # `spreadhawk db upgrade|downgrade|current|history`: run store migrations (cli/db.py)
 
 
 def run() -> None:

@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from spreadhawk.cli.output import fail
 from spreadhawk.persistence import RunStore
+from spreadhawk.persistence.run_store import SchemaError
 from spreadhawk.runtime.services import QueryService, database_url
 
 if TYPE_CHECKING:
@@ -54,6 +55,8 @@ def risk(
             store.close()
     except SQLAlchemyError as exc:
         fail(f"run store {db}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
+    except SchemaError as exc:  # a store at another revision: one line, never a traceback
+        fail(f"run store {db}: {exc}")
     if record is None:
         fail(f"no run {run_id!r} in {db} (see 'spreadhawk runs')")
     from spreadhawk.report.risk import risk_figures, risk_json  # noqa: PLC0415 -- seconds: only when asked for

@@ -31,7 +31,7 @@ from spreadhawk.domain.events import (
 )
 from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId
 from spreadhawk.domain.orders import Order, OrderStatus
-from spreadhawk.persistence.models import Base, EquityRow, FillRow, OrderRow, RunRow
+from spreadhawk.persistence.models import EquityRow, FillRow, OrderRow, RunRow
 
 MetricValue = float | int | None
 
@@ -46,6 +46,11 @@ class RunStatus(StrEnum):
 
 class RunExistsError(Exception):
     """A run with this id is already stored: runs are immutable records, never overwritten."""
+
+
+class SchemaError(Exception):
+    """The database's run store is not at the schema this spreadhawk reads and writes (an older or a
+    newer revision, or tables it did not make): the message says which, and what to do, in one line."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,13 +115,21 @@ class RunStore:
     """Runs in a SQL database. ``close()`` (or ``with``) releases its connections."""
 
     def __init__(self, url: str) -> None:
+        """Open the store at ``url``. An empty database gets the tables (at the newest revision) and
+        one made before migrations is stamped; any other revision raises ``SchemaError`` unchanged
+        (``spreadhawk db upgrade`` migrates: see ``migrate.py`` and docs/database.md)."""
+        # Alembic loads only when a store opens, not with every `spreadhawk --help`.
+        from spreadhawk.persistence.migrate import ensure_schema  # noqa: PLC0415
+
         self._engine = create_engine(url)
         if self._engine.dialect.name == "sqlite":
             # SQLite ignores foreign keys unless asked, per connection.
             event.listen(self._engine, "connect", _enable_sqlite_foreign_keys)
-        # create_all is enough while the schema is new; Alembic migrations come with the next
-        # schema change, since create_all never alters an existing table.
-        Base.metadata.create_all(self._engine)
+        try:
+            ensure_schema(self._engine)
+        except BaseException:
+            self._engine.dispose()
+            raise
         self._sessions = sessionmaker(self._engine)
 
     def close(self) -> None:
