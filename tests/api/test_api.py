@@ -48,6 +48,9 @@ def test_reads_agree_with_the_fills(shared_data: Path, tmp_path: Path, records: 
             assert venue["taker_fills"] == sum(f["liquidity"] == "taker" for f in fills)
             paid = sum((Decimal(f["fee"]) for f in fills if f["fee_currency"] == "USDT"), Decimal(0))
             assert Decimal(venue["fees"].get("USDT", "0")) == paid
+            profits = (await run.client.get("/api/arbitrage/profits", headers=READ)).json()
+            strategies = sum((Decimal(row["pnl"]) for row in profits["strategies"]), Decimal(0))
+            assert Decimal(profits["pnl_vs_holding"]) == strategies  # the account's trading PnL, split exactly
             status = (await run.client.get("/api/arbitrage/status", headers=READ)).json()
             assert status["mode"] == "paper"
             assert status["trading"] is True

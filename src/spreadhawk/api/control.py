@@ -25,6 +25,7 @@ from spreadhawk.engine.attribution import StrategyAttribution
 from spreadhawk.engine.engine import Engine
 from spreadhawk.risk.allocation import CapitalAllocator
 from spreadhawk.risk.limits import RiskEngine
+from spreadhawk.runtime.results import held_value
 from spreadhawk.runtime.scanner import Scanner
 from spreadhawk.strategy.base import Strategy
 
@@ -88,6 +89,8 @@ class NodeControl:
             "now_ns": self.now_ns(),
             "valuation_currency": engine.portfolio.valuation_currency,
             "risk_engine": risk is not None,
+            "allocation": self.node.allocator is not None,
+            "scanner": self.scanner is not None,
             "kill_switch": self.kill_switch(),
             "venues": [self._venue_state(name) for name in venues],
             "strategies": [self._strategy_state(s.id) for s in self.node.strategies],
@@ -139,7 +142,8 @@ class NodeControl:
             "valuation_currency": engine.portfolio.valuation_currency,
             "equity": str(equity),
             "initial_equity": str(initial),
-            "pnl": str(equity - initial),
+            "pnl": str(equity - initial),  # at market prices: the starting inventory's move included
+            "pnl_vs_holding": str(equity - held_value(engine)),  # what trading added (the strategies' sum)
             "strategies": [
                 {
                     "id": s.id,

@@ -115,10 +115,10 @@ def summarise(engine: Engine) -> RunSummaryFigures:
         benchmark=benchmark,
     )
     final = engine.equity_curve[-1][1]
-    return RunSummaryFigures(metrics, fees, notional, final, engine.equity_curve[0][1], final - _held_value(engine))
+    return RunSummaryFigures(metrics, fees, notional, final, engine.equity_curve[0][1], final - held_value(engine))
 
 
-def _held_value(engine: Engine) -> Decimal:
+def held_value(engine: Engine) -> Decimal:
     """The deposits, valued at the final prices."""
     deposits: dict[str, Decimal] = {}
     for posting in engine.portfolio.ledger.postings:

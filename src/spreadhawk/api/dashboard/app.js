@@ -44,8 +44,9 @@ const utc = (ns) => (ns ? new Date(Number(ns) / 1e6).toISOString().replace("T", 
 function showProfits(p) {
   $("equity").textContent = money(p.equity);
   $("ccy").textContent = p.valuation_currency;
-  $("pnl").textContent = money(p.pnl);
-  $("pnl").className = "big " + (Number(p.pnl) >= 0 ? "pos" : "neg");
+  $("pnl").textContent = money(p.pnl_vs_holding);
+  $("pnl").className = "big " + (Number(p.pnl_vs_holding) >= 0 ? "pos" : "neg");
+  $("pnl-account").textContent = `account ${money(p.pnl)} at market prices (the starting holdings' move included)`;
 }
 
 function showStatus(s) {
@@ -123,13 +124,19 @@ async function refresh() {
   showStatus(status); showProfits(profits); showStrategies(profits); showPositions(positions); showRisk(risk);
   state.equity = equity; drawEquity();
   state.fills = fills; showFills();
-  api("/api/arbitrage/opportunities?limit=20").then(showOpportunities).catch(() => {});
-  api("/api/v1/regime/current").then((r) => {
-    $("regime").textContent = r.regime; $("regime-why").textContent = r.override ? `override by ${r.override}` : "";
-  }).catch(() => { $("regime").textContent = "n/a"; $("regime-why").textContent = "no capital allocation"; });
-  api("/api/v1/regime/history?limit=50").then((h) => fill("regimes", h.slice().reverse(), (r) => [[utc(r.ts_ns)], [r.regime]])).catch(() => {});
-  api("/api/v1/risk/limits").then((l) => fill("risk-events", l.changes.slice().reverse(),
-    (c) => [[utc(c.ts_ns)], [c.what ?? (c.engaged ? "kill switch on" : "kill switch off")], [c.subject], [c.state], [c.reason], [c.by]])).catch(() => {});
+  if (status.scanner) api("/api/arbitrage/opportunities?limit=20").then(showOpportunities).catch(() => {});
+  if (status.allocation) {
+    api("/api/v1/regime/current").then((r) => {
+      $("regime").textContent = r.regime; $("regime-why").textContent = r.override ? `override by ${r.override}` : "";
+    }).catch(() => {});
+    api("/api/v1/regime/history?limit=50").then((h) => fill("regimes", h.slice().reverse(), (r) => [[utc(r.ts_ns)], [r.regime]])).catch(() => {});
+  } else {
+    $("regime").textContent = "n/a"; $("regime-why").textContent = "no capital allocation ([risk.allocation])";
+  }
+  if (status.risk_engine) {
+    api("/api/v1/risk/limits").then((l) => fill("risk-events", l.changes.slice().reverse(),
+      (c) => [[utc(c.ts_ns)], [c.what ?? (c.engaged ? "kill switch on" : "kill switch off")], [c.subject], [c.state], [c.reason], [c.by]])).catch(() => {});
+  }
 }
 
 function connect() {
