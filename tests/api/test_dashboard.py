@@ -5,7 +5,7 @@ from the stream, and its kill-switch button halts trading end to end."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -27,10 +27,10 @@ def node(shared_data: Path, tmp_path: Path) -> Iterator[NodeThread]:
         yield running
 
 
-def _wait(condition: object, timeout: float = 20.0) -> None:
+def _wait(condition: Callable[[], bool], timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
+        if condition():
             return
         time.sleep(0.1)
     raise AssertionError(f"not reached within {timeout} s")
@@ -38,7 +38,7 @@ def _wait(condition: object, timeout: float = 20.0) -> None:
 
 @needs_chromium
 def test_the_dashboard_follows_the_node_and_its_kill_switch_halts_trading(node: NodeThread) -> None:
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
@@ -55,7 +55,12 @@ def test_the_dashboard_follows_the_node_and_its_kill_switch_halts_trading(node: 
         assert page.text_content("#mode") == "paper"
         # PnL moves as the market does, and trades arrive, without reloading the page
         seen_pnl = {page.text_content("#pnl")}
-        _wait(lambda: seen_pnl.add(page.text_content("#pnl")) or len(seen_pnl) >= 3)
+
+        def pnl_moved() -> bool:
+            seen_pnl.add(page.text_content("#pnl"))
+            return len(seen_pnl) >= 3
+
+        _wait(pnl_moved)
         _wait(lambda: page.locator("#fills tbody tr").count() >= 3)
         assert page.locator("#strategies tbody tr").count() == 1
         assert page.text_content("#kill-state") == "off"

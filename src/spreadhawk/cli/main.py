@@ -39,6 +39,7 @@ from spreadhawk.cli.paper import register as register_paper
 from spreadhawk.cli.progress import PlainProgress, TerminalProgress
 from spreadhawk.cli.risk import register as register_risk
 from spreadhawk.cli.scan import register as register_scan
+from spreadhawk.cli.serve import register as register_serve
 from spreadhawk.cli.strategies import register as register_strategies
 from spreadhawk.data.catalog import ParquetCatalog
 from spreadhawk.persistence import RunStore
@@ -177,8 +178,9 @@ def demo(
     markets; the summary compares the strategies, and the HTML report shows the whole run.
     """
     hours = 1.0 if fast else hours
-    if hours <= 0 or hours > 72:
-        fail(f"--hours must be in (0, 72], got {hours}")
+    if hours < 0.25 or hours > 72:
+        # under 15 minutes no binary market of the demo opens, and its prediction venue would trade nothing
+        fail(f"--hours must be in [0.25, 72] (the shortest binary market lasts 15 minutes), got {hours}")
     if seed < 0:
         fail(f"--seed must be 0 or more, got {seed}")
     preset = resources.files("spreadhawk.runtime.presets").joinpath("demo_market.toml")
@@ -396,6 +398,7 @@ register_kill(app)  # `spreadhawk kill on|off|status`: the persisted kill switch
 register_strategies(app)  # `spreadhawk strategies [NAME]`: the library and its config fields
 register_new_strategy(app)  # `spreadhawk new-strategy NAME`: a working template and its test
 register_db(app)  # `spreadhawk db upgrade|downgrade|current|history`: run store migrations (cli/db.py)
+register_serve(app)  # `spreadhawk serve`: the API and dashboard over the stored runs (cli/serve.py)
 
 
 def run() -> None:
