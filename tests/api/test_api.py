@@ -6,6 +6,8 @@ hold (S3 tokens on every route, S4 scopes, S7 Host and CORS, S10 body and page l
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from spreadhawk.domain.orders import OrderStatus
 
 pytestmark = pytest.mark.real_data
 RECORDS = 12_000
+REPO = Path(__file__).resolve().parents[2]
 BTC = InstrumentId("BINANCE:BTC/USDT")
 
 
@@ -61,6 +64,17 @@ def test_reads_agree_with_the_fills(shared_data: Path, tmp_path: Path, records: 
             assert f'spreadhawk_fills_total{{liquidity="taker",venue="BINANCE"}} {float(taker)}' in metrics
             assert "spreadhawk_kill_switch_engaged 0.0" in metrics
             assert "spreadhawk_order_ack_latency_seconds_bucket" in metrics
+            # every metric the Grafana dashboard in the repository plots is one the node exports
+            grafana = json.loads((REPO / "deploy" / "grafana" / "spreadhawk.json").read_text())
+            plotted = {
+                re.sub(r"_(total|bucket|count|sum)$", "", name)
+                for panel in grafana["panels"]
+                for target in panel["targets"]
+                for name in re.findall(r"spreadhawk_[a-z_]+", target["expr"])
+            }
+            assert len(plotted) >= 10
+            exported = set(re.findall(r"^# TYPE (spreadhawk_[a-z_]+?)(?:_total)? ", metrics, re.MULTILINE))
+            assert plotted - exported == set()
 
     asyncio.run(body())
 
