@@ -28,9 +28,7 @@ from spreadhawk.domain.events import (
     OrderDenied,
     OrderEvent,
     OrderFilled,
-    OrderSide,
     OrderSubmitted,
-    PositionChanged,
     RequestTransfer,
     SettlementPaid,
     SubmitOrder,
@@ -38,33 +36,26 @@ from spreadhawk.domain.events import (
     WithdrawalSent,
 )
 from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId, venue_of
-from spreadhawk.domain.instruments import Instrument, InstrumentKind
-from spreadhawk.domain.market import (
-    Bar,
-    BookDeltas,
-    BookSnapshot,
-    FeedState,
-    FeedStatus,
-    MarketData,
-    QuoteTick,
-    TradeTick,
-)
-from spreadhawk.domain.orderbook import OrderBook
-from spreadhawk.domain.orders import IllegalTransitionError, Order, OrderStatus
+from spreadhawk.domain.instruments import Instrument
+from spreadhawk.domain.market import MarketData
+from spreadhawk.domain.orders import IllegalTransitionError, Order
 from spreadhawk.domain.transfers import Transfer
 from spreadhawk.engine.attribution import StrategyAttribution
-from spreadhawk.engine.book_age import BookAges
+from spreadhawk.engine.bookkeeping import Bookkeeping
 from spreadhawk.engine.bus import MessageBus
 from spreadhawk.engine.clock import Clock, SimClock
 from spreadhawk.engine.crashpoints import crashpoint
+from spreadhawk.engine.hub import EngineHub
 from spreadhawk.engine.inbox import Inbox
 from spreadhawk.engine.journal import Journal
+from spreadhawk.engine.market_cache import MarketCache
 from spreadhawk.engine.messages import EquitySampled
 from spreadhawk.engine.order_ids import ClientOrderIds
 from spreadhawk.engine.portfolio import Portfolio
 from spreadhawk.engine.ports import CapitalScale, MarketDataTap, PreTradeRisk, Venue, VenueEvent, Withdrawals
+from spreadhawk.engine.pre_trade import less_orders_in_flight, pre_trade_check
 from spreadhawk.engine.protective import ProtectiveOrders
-from spreadhawk.engine.records import EngineError, ExternalOrderReported, UnknownOrders
+from spreadhawk.engine.records import EngineError, UnknownOrders
 from spreadhawk.engine.scheduler import Scheduler
 from spreadhawk.engine.transfer_desk import TransferDesk
 from spreadhawk.engine.venue_accounts import VenueAccounts
@@ -89,8 +80,6 @@ class Engine:
     ) -> None:
         self.clock: Clock = clock or SimClock()
         self.instruments = {i.id: i for i in instruments}
-        self.books = {iid: OrderBook(iid) for iid in self.instruments}
-        self.book_ages = BookAges(self.books)  # per-venue age limits: an older book is stale (set_book_age_limit)
         self.portfolio = Portfolio(self.instruments.values(), valuation_currency)
         self.orders: dict[ClientOrderId, Order] = {}
         self.journal = journal or Journal()
@@ -99,27 +88,34 @@ class Engine:
         self._reports: deque[VenueEvent] = deque()  # reports made on the engine's own thread, this step
         self.unknown_orders = unknown_orders
         self.order_ids = order_ids or ClientOrderIds()
-        self.external_reports: list[ExternalOrderReported] = []
         self.anomalies: list[str] = []  # venue reports that could not be applied (live, paper)
         self.halt_reason: str | None = None  # set by a node that must send nothing new (stopping; external activity)
-        self._external_trades: set[str] = set()  # trade ids of external fills already booked
         self.venues: dict[str, Venue] = {}
         self.equity_curve: list[tuple[int, Decimal]] = []
         self.benchmark = benchmark  # priced at every equity sample (returns correlation)
         self.benchmark_curve: list[tuple[int, Decimal | None]] = []
         self.events_processed = 0
-        self.fills: list[OrderFilled] = []
         self.transfers: dict[str, Transfer] = {}  # by transfer id, in request order
         self._equity_interval_ns = equity_interval_ns
         self._next_equity_ns: int | None = None
-        self._last_price: dict[InstrumentId, Decimal] = {}
         self.bus = MessageBus()
         self._routes = self.bus.routes  # hot path: market data goes to its (type, instrument) route
+        self._market = MarketCache(self.instruments, self.clock, self.bus)  # books, last prices, venue taps
+        self.books = self._market.books
+        self.book_ages = self._market.book_ages  # per-venue age limits: an older book is stale (set_book_age_limit)
         self._venue_of: dict[InstrumentId, Venue] = {}  # hot path: no string split per event
-        self._tap_of: dict[InstrumentId, MarketDataTap] = {}
         self.withdrawal_ports: dict[str, Withdrawals] = {}
         # a lambda, not the bound method: restore swaps the journal, the accounts must write to the current one
         self.accounts = VenueAccounts(self.portfolio, self.bus, lambda record: self.journal.append(record))  # noqa: PLW0108
+        # Fills (ours and external ones) and payments booked into the portfolio; a lambda for the same reason.
+        self._bookkeeping = Bookkeeping(
+            self.portfolio,
+            self.bus,
+            lambda record: self.journal.append(record),  # noqa: PLW0108
+            self.instruments,
+        )
+        self.fills = self._bookkeeping.fills
+        self.external_reports = self._bookkeeping.external_reports
         self._exposure_ns = 0
         self._last_exposure_check: int | None = None
         # Pre-trade risk and capital allocation, handed in by the composition root (``use_risk``,
@@ -142,7 +138,7 @@ class Engine:
         for iid, inst in self.instruments.items():
             if inst.venue == venue.name:
                 self._venue_of[iid] = venue
-        venue.bind(_Hub(self))
+        venue.bind(EngineHub(self, self._reports.append))
 
     def limit_book_ages(self, max_age_ns: Callable[[str], int]) -> None:
         """Books of each venue not updated for longer than ``max_age_ns(venue)`` are stale: invalid
@@ -163,9 +159,7 @@ class Engine:
         matches resting orders against it). A live exchange needs none: it has the real market."""
         if venue not in self.venues:
             raise EngineError(f"no venue {venue!r} to tap market data for")
-        for iid, inst in self.instruments.items():
-            if inst.venue == venue:
-                self._tap_of[iid] = tap
+        self._market.tap(venue, tap)
 
     def enable_withdrawals(self, venue: str, port: Withdrawals) -> None:
         """Allow transfers out of ``venue`` through ``port`` (the simulator always; a live venue only
@@ -185,11 +179,12 @@ class Engine:
         pop = self.scheduler.pop_due
         reports = self._reports
         ages = self.book_ages
+        expire_books = self._market.expire_books
         while (item := pop(ts_ns)) is not None:
             due, callback = item
             advance_to(due)
             if due >= ages.next_deadline_ns:
-                self._expire_books(due)
+                expire_books(due)
             callback()
             if reports:
                 self._settle()
@@ -208,7 +203,7 @@ class Engine:
         else:
             now = self.clock.now_ns()
             if now >= self.book_ages.next_deadline_ns:
-                self._expire_books(now)  # a strategy reacting to this report must not read an old book
+                self._market.expire_books(now)  # a strategy reacting to this report must not read an old book
             self.on_venue_event(message)  # type: ignore[arg-type]
             if self._reports:
                 self._settle()
@@ -225,7 +220,7 @@ class Engine:
     def process(self, data: MarketData) -> None:
         """One market-data record: update the book, let the venue react, then the strategies; then
         whatever they caused (venue reports) before the next record."""
-        self._apply(data)
+        self._market.apply(data)  # the book, the last price, then the venue's tap
         if self._reports:
             self._settle()  # what the venue did on this record (a resting order filled) happened first
         self._dispatch(data)
@@ -236,64 +231,15 @@ class Engine:
         """Records that share one timestamp happened at the same instant (two venues sampled
         together): every book and venue sees all of them before any strategy sees one, so no
         strategy pairs one venue's new book with another's previous one."""
+        apply = self._market.apply
         for data in records:
-            self._apply(data)
+            apply(data)
         if self._reports:
             self._settle()
         for data in records:
             self._dispatch(data)
         if self._reports:
             self._settle()
-
-    def _apply(self, data: MarketData) -> None:
-        ts = data.ts_ns
-        self.clock.advance_to(ts)
-        if ts >= self.book_ages.next_deadline_ns:
-            self._expire_books(ts)
-        kind = type(data)
-        iid = data.instrument_id
-        if kind is FeedStatus:
-            self._apply_feed_status(data)  # type: ignore[arg-type]
-        elif kind is BookDeltas or kind is BookSnapshot:
-            book = self.books.get(iid)
-            if book is None:
-                raise EngineError(f"market data for {iid}, which is not a declared instrument")
-            if kind is BookDeltas:
-                book.apply_deltas(data)  # type: ignore[arg-type]
-            else:
-                book.apply_snapshot(data)  # type: ignore[arg-type]
-            self.book_ages.updated(iid)
-        elif kind is QuoteTick:
-            book = self.books.get(iid)
-            if book is not None and book.apply_quote(data):  # type: ignore[arg-type]
-                self.book_ages.updated(iid)  # a book kept from quotes (no L2 data for it)
-        elif kind is Bar:
-            self._last_price[iid] = data.close  # type: ignore[union-attr]
-        elif kind is TradeTick:
-            self._last_price[iid] = self.instruments[iid].price(data.price)  # type: ignore[union-attr, arg-type]
-        tap = self._tap_of.get(iid)
-        if tap is not None:
-            tap(data)
-
-    def _apply_feed_status(self, status: FeedStatus) -> None:
-        """A gap, a stale or a dropped stream makes the book invalid at once: nothing is priced from it
-        (strategies, risk and the simulated venue all refuse an invalid book) until the feed resyncs
-        it with a fresh snapshot."""
-        book = self.books.get(status.instrument_id)
-        if book is None or status.state is FeedState.LIVE:
-            return
-        reason = f"feed {status.state.name.lower()}: {status.reason}"
-        if status.state is FeedState.ENDED:
-            book.mark_stale(reason)  # nothing was lost: a later record of the book (another file) revives it
-        else:
-            book.invalidate(reason)
-
-    def _expire_books(self, now_ns: int) -> None:
-        """Mark stale the books older than their venue's limit, and say so to whoever listens (the
-        scanner closes what they showed; a strategy may pull its quotes)."""
-        for status in self.book_ages.expire(now_ns):
-            log.debug("%s: %s", status.instrument_id, status.reason)
-            self.bus.publish(status, key=status.instrument_id)
 
     def _dispatch(self, data: MarketData) -> None:
         # keyed by instrument: a strategy that named its instruments hears only of those
@@ -312,9 +258,7 @@ class Engine:
     def price(self, instrument_id: InstrumentId) -> Decimal | None:
         """Book mid while the book is valid or only stale (its last mid is the latest price known: a
         mark, not a trade), else the last trade or bar close. Exact: integer ticks, never a float."""
-        book = self.books.get(instrument_id)
-        mark = book.mark(self.instruments[instrument_id].tick_size) if book is not None else None
-        return mark if mark is not None else self._last_price.get(instrument_id)
+        return self._market.price(instrument_id)
 
     def available(self, venue: str, asset: str) -> Decimal:
         """What an order may still use of ``asset`` on ``venue``.
@@ -330,20 +274,7 @@ class Engine:
         free = self.accounts.free(venue, asset)
         if free is None:
             free = self.portfolio.ledger.balance(venue, asset)
-        for order in self.orders.values():
-            if order.status is not OrderStatus.SUBMITTED or venue_of(order.instrument_id) != venue:
-                continue
-            inst = self.instruments[order.instrument_id]
-            if inst.kind is not InstrumentKind.SPOT:
-                continue  # margin depends on the venue's leverage; the venue's own figure covers accepted ones
-            left = order.quantity - order.filled_quantity
-            if order.side is OrderSide.SELL and asset == inst.base:
-                free -= left
-            elif order.side is OrderSide.BUY and asset == inst.quote:
-                price = order.price if order.price is not None else self.price(inst.id)
-                if price is not None:
-                    free -= left * price * (1 + inst.taker_fee)
-        return free
+        return less_orders_in_flight(free, venue, asset, self.orders.values(), self.instruments, self.price)
 
     def sample_equity(self, ts_ns: int) -> None:
         equity = self.portfolio.equity(self.price)
@@ -381,14 +312,14 @@ class Engine:
         self.orders[order.client_order_id] = order
         inst = self.instruments.get(command.instrument_id)
         venue = self.venues.get(venue_of(command.instrument_id))
-        reason = self.halt_reason or self._pre_trade_check(command, inst, venue)
+        reason = self.halt_reason or pre_trade_check(command, inst, venue)
         if reason is None and self.risk is not None:
             reason = self.risk.check(command, self)
         if reason is not None:
             self._record(OrderDenied(self.clock.now_ns(), command.client_order_id, reason))
             return self.orders[order.client_order_id]
         self._record(OrderSubmitted(self.clock.now_ns(), command.client_order_id))
-        assert venue is not None  # checked by _pre_trade_check
+        assert venue is not None  # checked by pre_trade_check
         crashpoint("after_intent_commit_before_send")
         venue.submit(command)
         return self.orders[order.client_order_id]
@@ -399,18 +330,6 @@ class Engine:
             return  # nothing to cancel; not an error for a strategy racing a fill
         self.journal.append(command, sync=True)
         self.venues[venue_of(command.instrument_id)].cancel(command)
-
-    @staticmethod
-    def _pre_trade_check(command: SubmitOrder, inst: Instrument | None, venue: Venue | None) -> str | None:
-        if inst is None:
-            return f"unknown instrument {command.instrument_id}"
-        if venue is None:
-            return f"no venue connected for {command.instrument_id}"
-        if command.quote_quantity is not None:
-            return None if command.quote_quantity > 0 else "quote quantity must be positive"
-        if command.order_type.is_conditional or command.trigger_price is not None:
-            return _conditional_check(command, inst)
-        return inst.check_order(command.quantity, command.price)
 
     # --------------------------------------------------------------------------- transfers
     def request_transfer(self, command: RequestTransfer) -> Transfer:
@@ -429,20 +348,7 @@ class Engine:
             self._transfer_desk.apply(event)
             return
         if isinstance(event, FundingPaid | SettlementPaid):
-            if isinstance(event, FundingPaid):
-                posting = self.portfolio.apply_funding(event)
-                if posting is None:
-                    log.warning(
-                        "funding for %s at %s reported again: booked once", event.instrument_id, event.funding_ts_ns
-                    )
-                    return  # not to strategies either: their funding shares would count it twice
-                postings = [posting]
-            else:
-                postings = self.portfolio.apply_settlement(event)
-            self.bus.publish(event, key=event.instrument_id)  # to strategies subscribed to the instrument
-            for posting in postings:
-                self.journal.append(posting)
-                self.bus.publish(posting)
+            self._bookkeeping.book_payment(event)
             return
         self._apply_order_event(event)
 
@@ -466,8 +372,7 @@ class Engine:
             return
         self.orders[order.client_order_id] = updated
         if isinstance(event, OrderFilled) and updated is not order:
-            self.fills.append(event)
-            self._book_fill(event)
+            self._bookkeeping.book_fill(event)
         if self.risk is not None:
             self.risk.on_event(event)  # before the strategy reacts, so the risk state is current
         self.bus.publish(event, key=order.strategy_id)  # the owning strategy, and any listener
@@ -485,69 +390,7 @@ class Engine:
         name = type(event).__name__
         if self.unknown_orders is UnknownOrders.FAIL:
             raise EngineError(f"venue reported {name} for unknown order {event.client_order_id}")
-        detail = ""
-        if isinstance(event, OrderFilled):
-            detail = f"{event.side} {event.quantity} {event.instrument_id} at {event.price}"
-            if event.trade_id not in self._external_trades and event.instrument_id in self.instruments:
-                self._external_trades.add(event.trade_id)
-                self.fills.append(event)
-                self._book_fill(event)
-            elif event.instrument_id not in self.instruments:
-                detail += " (instrument not traded by this node: not booked)"
-        report = ExternalOrderReported(event.ts_ns, event.client_order_id, name, detail)
-        self.external_reports.append(report)
-        self.journal.append(report)
-        self.bus.publish(report)
-
-    def _book_fill(self, event: OrderFilled) -> None:
-        crashpoint("between_fill_insert_and_position_update")
-        position, postings = self.portfolio.apply_fill(event)
-        changed = PositionChanged(
-            event.ts_ns, position.instrument_id, position.quantity, position.avg_price, position.realized_pnl
-        )
-        for posting in postings:
-            self.journal.append(posting)
-            self.bus.publish(posting)
-        self.journal.append(changed)
-        self.bus.publish(changed)
-
-
-def _conditional_check(command: SubmitOrder, inst: Instrument) -> str | None:
-    if not command.order_type.is_conditional:
-        return f"a {command.order_type} order has no trigger price"
-    if command.trigger_price is None or command.trigger_price <= 0 or command.price is not None:
-        return f"a {command.order_type} order needs a positive trigger price and no limit price"
-    return inst.check_order(command.quantity, command.trigger_price)
+        self._bookkeeping.book_external(event)
 
 
 MARKET_DATA: tuple[type, ...] = get_args(MarketData)
-
-
-class _Hub:
-    """The engine as a venue sees it (``VenueHub``)."""
-
-    __slots__ = ("_engine",)
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-
-    def now_ns(self) -> int:
-        return self._engine.clock.now_ns()
-
-    def schedule(self, ts_ns: int, callback: Callable[[], None]) -> None:
-        self._engine.schedule(ts_ns, callback)
-
-    def book(self, instrument_id: InstrumentId) -> OrderBook | None:
-        return self._engine.books.get(instrument_id)
-
-    def instrument(self, instrument_id: InstrumentId) -> Instrument:
-        return self._engine.instruments[instrument_id]
-
-    def emit(self, event: VenueEvent) -> None:
-        """Report from the engine's own thread (a simulated venue's step): handled after the current
-        step, never inside it."""
-        self._engine._reports.append(event)
-
-    def post(self, event: VenueEvent) -> None:
-        """Report from any other task or thread (a live venue's stream): through the inbox."""
-        self._engine.inbox.post(event)

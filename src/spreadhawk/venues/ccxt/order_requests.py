@@ -1,6 +1,6 @@
 """The order REST calls of ``CcxtVenue`` with their reliability rules, returning outcomes (no events).
 
-Split out of the venue so the rules sit together and the venue only turns outcomes into reports:
+Split out of the venue so the rules sit together and outcomes.py turns outcomes into reports:
 
 * a look-up by client id retries until the exchange answers for the order; only ``OrderNotFound``
   repeated past the visibility window means the order never arrived, and a network error is never

@@ -6,8 +6,8 @@ perpetuals the account snapshot carries the positions and funding payments are r
 ``FundingPaid`` (``funding``).
 
 ``submit`` and ``cancel`` return at once and schedule a task on the running asyncio loop (the live
-driver's); every outcome is reported through ``VenueHub.post`` (the engine's inbox), never ``emit``,
-because these tasks are not the engine's step.
+driver's; the tasks are in ``outcomes``); every outcome is reported through ``VenueHub.post`` (the
+engine's inbox), never ``emit``, because these tasks are not the engine's step.
 
 Reliability rules (RELIABILITY.md §1, §4.2 scenarios 3, 4, 5, 14):
 
@@ -19,7 +19,8 @@ Reliability rules (RELIABILITY.md §1, §4.2 scenarios 3, 4, 5, 14):
 * an order's reports are ordered accepted -> fills -> end: the engine refuses ``OrderAccepted`` on
   a filled order, so stream fills that overtake the REST answer wait until it is reported;
 * fills come from the order answer, the user stream (``watch_my_trades``) and a REST catch-up after
-  every (re)connect; they carry the exchange trade id, so duplicates are harmless (applied once).
+  every (re)connect; they carry the exchange trade id, so duplicates are harmless (applied once)
+  (``fills``).
 
 User stream (§3, §4.2 scenarios 8, 9; S13): ``eventStreamTerminated``, ``listenKeyExpired``, a failed
 keep-alive check (``session.subscriptions`` every ``heartbeat_s``, answered within ``stall_timeout_s``)
@@ -38,45 +39,31 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import Coroutine, Mapping, Sequence
-from decimal import Decimal
 from typing import Any
 
-from ccxt.base.errors import BaseError as CcxtError
-from ccxt.base.errors import ExchangeError, OrderNotFound
+from ccxt.base.errors import OrderNotFound
 
 from spreadhawk.domain.accounts import AccountSnapshot, OrderReport, PositionReport
 from spreadhawk.domain.events import (
     CancelOrder,
-    OrderAccepted,
-    OrderCanceled,
     OrderCancelRejected,
-    OrderExpired,
     OrderPendingCancel,
     OrderRejected,
-    OrderStatusUnknown,
     RejectCode,
     SubmitOrder,
 )
 from spreadhawk.domain.identifiers import ClientOrderId
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
-from spreadhawk.engine.crashpoints import crashpoint
 from spreadhawk.engine.ports import VenueEvent, VenueHub
 from spreadhawk.venues.ccxt.account import account_snapshot, position_reports
 from spreadhawk.venues.ccxt.client import GuardConfig, ModeListener
-from spreadhawk.venues.ccxt.conditional import ConditionalOrders, Ended
+from spreadhawk.venues.ccxt.conditional import ConditionalOrders
+from spreadhawk.venues.ccxt.fills import Fills
 from spreadhawk.venues.ccxt.funding import FundingPoller
 from spreadhawk.venues.ccxt.guarded import guarded_client
-from spreadhawk.venues.ccxt.order_requests import UNKNOWN_OUTCOME, Found, NeverArrived, OrderGone, OrderRequests
-from spreadhawk.venues.ccxt.orders import (
-    OrderMappingError,
-    answer_trades,
-    create_request,
-    decimal,
-    fill_from_trade,
-    is_terminal_without_fill,
-    order_report,
-    reject_code,
-)
+from spreadhawk.venues.ccxt.order_requests import OrderRequests
+from spreadhawk.venues.ccxt.orders import order_report
+from spreadhawk.venues.ccxt.outcomes import OrderOutcomes
 from spreadhawk.venues.ccxt.quirks import (
     MY_TRADES,
     MarketRules,
@@ -92,19 +79,6 @@ from spreadhawk.venues.ccxt.user_stream import UserStream
 __all__ = ["CcxtVenue"]
 
 log = logging.getLogger(__name__)
-
-_UNKNOWN_OUTCOME = UNKNOWN_OUTCOME  # see order_requests (the user stream's error handling uses it too)
-
-# A ccxt trade, what its order leaves after it, and where it came from (stream or catch-up).
-_Trade = tuple[dict[str, Any], Decimal | None, str]
-_CATCH_UP_PAGE = 1000  # Binance's largest myTrades page
-
-
-def _cumulative(trade: dict[str, Any]) -> Decimal | None:
-    """The order's cumulative filled quantity after a user-stream trade (``z``), if it says."""
-    info = trade.get("info")
-    value = info.get("z") if isinstance(info, dict) else None
-    return None if value is None else Decimal(str(value))
 
 
 class CcxtVenue:
@@ -145,7 +119,6 @@ class CcxtVenue:
         self.trade_poll_s = trade_poll_s
         self.name = name
         self.exchange_id = exchange_id
-        self.visibility_window_s = visibility_window_s
         self._backoff = (backoff_initial_s, backoff_max_s)
         self._instruments = {i.id: i for i in instruments}
         self._by_symbol = {i.symbol: i for i in instruments}
@@ -163,31 +136,44 @@ class CcxtVenue:
         self._pollers: list[asyncio.Task[None]] = []  # for as long as the venue runs
         self._stream_task: asyncio.Task[None] | None = None
         self._instrument_of: dict[ClientOrderId, Instrument] = {}
-        self._client_of: dict[str, ClientOrderId] = {}  # venue order id -> client order id
-        # Orders whose submit outcome is not reported yet: their stream fills wait here (see module doc).
-        self._held: dict[ClientOrderId, list[_Trade]] = {}
-        # Cancels asked for before the submit's outcome was reported: sent once it is (the engine
-        # cannot take a refused cancel for an order the venue has not acknowledged yet).
-        self._cancel_after: set[ClientOrderId] = set()
-        self._seen: set[str] = set()  # trade ids reported
-        self._reported: dict[ClientOrderId, Decimal] = {}  # quantity reported filled, by order
-        self._last_trade_id: dict[str, int] = {}  # by symbol: where the next REST catch-up starts
         self._in_flight_at_resume: dict[ClientOrderId, Instrument] = {}
+        self.conditional = ConditionalOrders(self.quirks)  # stop-loss / take-profit orders (see conditional)
+        # Trades seen and held back, whose orders they are, where the catch-up starts (see fills).
+        self._fills = Fills(
+            name,
+            lambda: self.exchange,
+            self._by_symbol,
+            self.quirks,
+            self.conditional,
+            post=self._post,
+            now_ns=lambda: self.hub.now_ns(),  # noqa: PLW0108 (not bound yet: the hub comes with ``bind``)
+        )
         self._stream = UserStream(
             name,
             lambda: self.exchange,
             market_ids=lambda: [m["id"] for s in self._by_symbol if (m := self.exchange.markets.get(s))],
-            catch_up=self._catch_up,
-            on_trade=self._on_trade,
+            catch_up=self._fills.catch_up,
+            on_trade=self._fills.on_trade,
             delay=self._delay,
             heartbeat_s=heartbeat_s,
             stall_timeout_s=stall_timeout_s,
             ws_api=self.quirks.ccxt_id == "binance",  # spot's user data is on the WebSocket API
         )
-        self.fills_by_source = {"answer": 0, "stream": 0, "catch_up": 0}  # fills reported, by where from
         self.funding_poll_s = funding_poll_s
-        self.conditional = ConditionalOrders(self.quirks)  # stop-loss / take-profit orders (see conditional)
         self.requests = OrderRequests(lambda: self.exchange, self.quirks, self._delay, name, self.conditional.params)
+        # What the submits, look-ups and cancels spawned below come to, reported (see outcomes).
+        self._outcomes = OrderOutcomes(
+            name,
+            lambda: self.exchange,
+            self.quirks,
+            self.requests,
+            self.conditional,
+            self._fills,
+            visibility_window_s=visibility_window_s,
+            post=self._post,
+            now_ns=lambda: self.hub.now_ns(),  # noqa: PLW0108 (not bound yet: the hub comes with ``bind``)
+            spawn=self._spawn,
+        )
         self.market_rules: dict[str, MarketRules] = {}  # by symbol, read from the loaded markets
         self.rate_limits: tuple[RateLimit, ...] = ()  # as the exchange publishes them (exchangeInfo)
 
@@ -216,15 +202,15 @@ class CcxtVenue:
         await self._exchange.load_markets()
         self.market_rules, self.rate_limits = await read_published(self._exchange, self.quirks, list(self._by_symbol))
         for symbol in self._by_symbol:
-            if symbol not in self._last_trade_id:  # not resumed: history before now is not ours to book
+            if symbol not in self._fills.last_trade_id:  # not resumed: history before now is not ours to book
                 newest = await self._exchange.fetch_my_trades(symbol, None, 1)
-                self._last_trade_id[symbol] = max((int(t["id"]) for t in newest), default=0)
+                self._fills.last_trade_id[symbol] = max((int(t["id"]) for t in newest), default=0)
         self.hub.post(await self.account_snapshot())
         self._stream_task = asyncio.get_running_loop().create_task(self._user_stream(), name=f"{self.name}-user")
         self._poll(self._stream.reconcile_every(self.trade_poll_s), "trade-poll")
         sent_at = asyncio.get_running_loop().time()  # a resumed order's visibility window starts now
         for cid, instrument in self._in_flight_at_resume.items():
-            self._spawn(self._look_up(cid, instrument, sent_at), f"look-up-{cid}")
+            self._spawn(self._outcomes.look_up(cid, instrument, sent_at), f"look-up-{cid}")
         perpetuals = [i for i in self._instruments.values() if i.kind is InstrumentKind.PERPETUAL]
         if perpetuals:  # payments from now on; earlier ones are reconciliation's business
             poller = FundingPoller(perpetuals)
@@ -247,12 +233,12 @@ class CcxtVenue:
         ``in_flight`` (sent, its outcome never journaled) is looked up by client id like a lost
         answer: found, it is reported with its fills; absent past the visibility window, rejected.
         ``conditional``: the journal's stop-loss and take-profit orders not known to have ended."""
-        self._last_trade_id.update(last_trade_ids)
+        self._fills.last_trade_id.update(last_trade_ids)
         for cid, instrument in (conditional or {}).items():
             self.conditional.track(cid, instrument)
         for cid, instrument in in_flight.items():
             self._instrument_of[cid] = instrument
-            self._held[cid] = []
+            self._fills.held[cid] = []
         self._in_flight_at_resume = dict(in_flight)
 
     async def close(self) -> None:
@@ -267,6 +253,11 @@ class CcxtVenue:
         exchange, self._exchange = self._exchange, None
         if exchange is not None:
             await exchange.close()
+
+    @property
+    def visibility_window_s(self) -> float:
+        """How long a new order may be invisible to look-ups before it counts as never arrived."""
+        return self._outcomes.visibility_window_s
 
     @property
     def stream_live(self) -> bool:
@@ -286,7 +277,12 @@ class CcxtVenue:
     @property
     def trades_booked(self) -> int:
         """Trades reported to the engine (each once, by trade id)."""
-        return len(self._seen)
+        return len(self._fills.seen)
+
+    @property
+    def fills_by_source(self) -> dict[str, int]:
+        """Fills reported, by where from: the order answer, the stream, the catch-up."""
+        return self._fills.by_source
 
     @property
     def reconnects(self) -> int:
@@ -304,18 +300,18 @@ class CcxtVenue:
             self._post(OrderRejected(self.hub.now_ns(), command.client_order_id, reason, RejectCode.STREAM_RECONCILING))
             return
         self._instrument_of[command.client_order_id] = instrument
-        self._held[command.client_order_id] = []
+        self._fills.held[command.client_order_id] = []
         if command.order_type.is_conditional:
             self.conditional.track(command.client_order_id, instrument)
-        self._spawn(self._submit(command, instrument), f"submit-{command.client_order_id}")
+        self._spawn(self._outcomes.submit(command, instrument), f"submit-{command.client_order_id}")
 
     def cancel(self, command: CancelOrder) -> None:
         instrument = self._instruments.get(command.instrument_id)
         if instrument is None:
             self._post(OrderCancelRejected(self.hub.now_ns(), command.client_order_id, "instrument not traded here"))
             return
-        if command.client_order_id in self._held:
-            self._cancel_after.add(command.client_order_id)
+        if command.client_order_id in self._fills.held:
+            self._outcomes.cancel_after.add(command.client_order_id)
             return
         # PENDING_CANCEL until the venue answers: never assumed canceled nor still working (§4.2
         # scenario 21). Posted, not emitted: a cancel may come from outside a step (an operator), and
@@ -324,7 +320,7 @@ class CcxtVenue:
         self._post(OrderPendingCancel(self.hub.now_ns(), command.client_order_id))
         if command.client_order_id in self.conditional.open:
             self.conditional.cancelling.add(command.client_order_id)  # this cancel reports how it ended
-        self._spawn(self._cancel(command.client_order_id, instrument), f"cancel-{command.client_order_id}")
+        self._spawn(self._outcomes.cancel(command.client_order_id, instrument), f"cancel-{command.client_order_id}")
 
     # --------------------------------------------------------------------------- port: look-ups
     async def query_order(self, client_order_id: ClientOrderId) -> OrderReport | None:
@@ -359,184 +355,9 @@ class CcxtVenue:
             positions = position_reports(await self.exchange.fetch_positions(list(self._by_symbol)), self._by_symbol)
         return account_snapshot(balance, self.name, self.hub.now_ns(), positions)
 
-    # --------------------------------------------------------------------------- submit
-    async def _submit(self, command: SubmitOrder, instrument: Instrument) -> None:
-        cid = command.client_order_id
-        try:
-            request = create_request(command, instrument, self.quirks)
-        except OrderMappingError as exc:  # nothing was sent
-            self._refused(OrderRejected(self.hub.now_ns(), cid, str(exc), RejectCode.OTHER))
-            return
-        try:
-            order = await self.exchange.create_order(
-                request.symbol, request.order_type, request.side, request.amount, request.price, request.params
-            )
-        except ExchangeError as exc:  # a definite answer: the order was refused
-            self._refused(OrderRejected(self.hub.now_ns(), cid, str(exc), reject_code(exc, self.quirks)))
-            return
-        except Exception as exc:  # sent, its answer lost or unreadable: the outcome is unknown
-            if not isinstance(exc, (*_UNKNOWN_OUTCOME, CcxtError)):
-                log.exception("venue %s: unexpected error submitting %s; looking it up", self.name, cid)
-            self._post(OrderStatusUnknown(self.hub.now_ns(), cid, f"{type(exc).__name__}: {exc}"))
-            # The visibility window runs from now, not from the call: the request may have waited in
-            # our own rate limiter before it left, and the exchange's window starts when it arrived
-            # (found by the seeded fault plans: a 429's Retry-After, then a lost answer).
-            await self._look_up(cid, instrument, asyncio.get_running_loop().time())
-            return
-        crashpoint("after_send_before_ack")
-        trades = order.get("trades") or []
-        if not trades and decimal(order.get("filled") or 0) and not self.quirks.trades_in_order_answer:
-            # The answer says it filled but not how (USD-M): the fills must be reported before its end.
-            trades = await self.requests.order_trades(instrument.symbol, str(order["id"]))
-        self._report_order(cid, instrument, order, trades)
-
-    async def _look_up(self, cid: ClientOrderId, instrument: Instrument, sent_at: float) -> None:
-        """Find an order whose submit answer was lost (``OrderRequests.look_up``), then report it."""
-        outcome = await self.requests.look_up(instrument.symbol, cid, sent_at, self.visibility_window_s)
-        if isinstance(outcome, NeverArrived):
-            reason = f"not found at the venue {outcome.hidden_for_s:.2f} s after it was sent: it never arrived"
-            self._refused(OrderRejected(self.hub.now_ns(), cid, reason, RejectCode.OTHER))
-        else:
-            self._report_order(cid, instrument, outcome.order, outcome.trades)
-
-    def _report_order(
-        self, cid: ClientOrderId, instrument: Instrument, order: dict[str, Any], trades: list[dict[str, Any]]
-    ) -> None:
-        """Accepted, then the order's fills so far (then those the stream held back), then its end."""
-        venue_order_id = str(order["id"])
-        self._client_of[venue_order_id] = cid
-        self._post(OrderAccepted(self.hub.now_ns(), cid, venue_order_id))
-        for trade, leaves in answer_trades(order, trades):
-            self._post_fill(trade, cid, instrument, leaves, "answer")
-        for trade, leaves, source in self._held.pop(cid, []):
-            self._post_fill(trade, cid, instrument, leaves, source)
-        if is_terminal_without_fill(order):
-            self._cancel_after.discard(cid)
-            self.conditional.forget(cid)
-            if order.get("status") == "canceled":
-                self._post(OrderCanceled(self.hub.now_ns(), cid, "canceled at the venue"))
-            else:  # an IOC/FOK remainder, or a market order the book could not fill
-                self._post(OrderExpired(self.hub.now_ns(), cid))
-        elif cid in self._cancel_after:
-            self._cancel_after.discard(cid)
-            self._spawn(self._cancel(cid, instrument), f"cancel-{cid}")
-
-    def _refused(self, event: OrderRejected) -> None:
-        """The order does not exist at the venue: a cancel waiting for it has nothing to do."""
-        self._held.pop(event.client_order_id, None)
-        self._cancel_after.discard(event.client_order_id)
-        self.conditional.forget(event.client_order_id)
-        self._post(event)
-
-    # --------------------------------------------------------------------------- cancel
-    async def _cancel(self, cid: ClientOrderId, instrument: Instrument) -> None:
-        try:
-            refused = await self.requests.cancel(instrument.symbol, cid)
-        finally:
-            self.conditional.cancelling.discard(cid)
-        if refused is None:
-            self.conditional.forget(cid)
-            self._post(OrderCanceled(self.hub.now_ns(), cid))
-            return
-        if isinstance(refused, OrderGone):
-            # Not open any more. Cancelled by an earlier attempt whose answer was lost (the seeded
-            # fault plans found the engine left believing it working), or filled: ask which.
-            outcome = await self.requests.look_up(instrument.symbol, cid, asyncio.get_running_loop().time(), 0.0)
-            status = outcome.order.get("status") if isinstance(outcome, Found) else "canceled"  # gone, no trace
-            if status in ("canceled", "expired", "rejected"):
-                self.conditional.forget(cid)
-                self._post(OrderCanceled(self.hub.now_ns(), cid, f"{status} at the venue"))
-                return
-            refused = refused.reason
-        self._post(OrderCancelRejected(self.hub.now_ns(), cid, refused))
-
-    # --------------------------------------------------------------------------- fills
+    # --------------------------------------------------------------------------- user stream
     async def _user_stream(self) -> None:
         await self._stream.run()  # sessions, catch-ups and the keep-alive check: see user_stream
-
-    async def _catch_up(self) -> None:
-        """REST: the open orders' client ids, and every trade after the last catch-up, page by page.
-
-        Where the next catch-up starts moves only here, to the newest trade REST returned: a trade
-        the stream reported is not proof that every earlier one arrived (a reordered or dropped
-        report), and one fetched twice is applied once anyway."""
-        for symbol in self._by_symbol:
-            for order in await self.exchange.fetch_open_orders(symbol):
-                if order.get("clientOrderId") is not None:
-                    self._client_of.setdefault(str(order["id"]), ClientOrderId(str(order["clientOrderId"])))
-            while True:
-                start = self._last_trade_id.get(symbol, 0) + 1
-                page = await self.exchange.fetch_my_trades(symbol, None, _CATCH_UP_PAGE, {"fromId": start})
-                for trade in sorted(page, key=lambda t: int(t["id"])):
-                    await self._on_trade(trade, None, "catch_up")
-                newest = max((int(t["id"]) for t in page), default=start - 1)
-                self._last_trade_id[symbol] = max(newest, start - 1)
-                if len(page) < _CATCH_UP_PAGE:
-                    break
-            lookup = str(self.quirks.client_id_lookup)
-            for ended in await self.conditional.ended(self.exchange, symbol, lookup):
-                if ended.client_order_id not in self._held and ended.client_order_id not in self.conditional.cancelling:
-                    self._report_ended(ended)
-
-    def _report_ended(self, ended: Ended) -> None:
-        """A conditional order that ended at the exchange: its market order's fills, then how it ended
-        (nothing more when those fills complete it)."""
-        cid = ended.client_order_id
-        self.conditional.forget(cid)
-        for trade in sorted(ended.trades, key=lambda t: int(t["id"])):
-            self._post_fill(trade, cid, ended.instrument, None, "catch_up")
-        if ended.status == "canceled":
-            self._post(OrderCanceled(self.hub.now_ns(), cid, "canceled at the venue"))
-        elif ended.status != "closed" or ended.unfilled:
-            log.warning("venue %s: conditional order %s ended %s at the exchange", self.name, cid, ended.status)
-            self._post(OrderExpired(self.hub.now_ns(), cid))
-
-    async def _on_trade(self, trade: dict[str, Any], leaves: Decimal | None, source: str) -> None:
-        try:
-            await self._apply_trade(trade, leaves, source)
-        except (OrderMappingError, ArithmeticError, ValueError, TypeError, KeyError) as exc:
-            # never booked, never counted as seen: an unreadable trade cannot corrupt the ledger
-            raw = trade.get("info", trade) if isinstance(trade, dict) else trade
-            log.warning("venue %s: %s trade skipped, unusable (%s): %r", self.name, source, exc, raw)
-
-    async def _apply_trade(self, trade: dict[str, Any], leaves: Decimal | None, source: str) -> None:
-        instrument = self._by_symbol.get(str(trade.get("symbol")))
-        trade_id = trade.get("id")
-        if instrument is None or trade_id is None:
-            log.warning("venue %s: %s trade skipped, not ours or no id: %r", self.name, source, trade.get("info"))
-            return
-        if str(trade_id) in self._seen:
-            return
-        info = trade.get("info")
-        cid_raw = info.get("c") if isinstance(info, dict) else None
-        venue_order_id = str(trade.get("order"))
-        cid = ClientOrderId(str(cid_raw)) if cid_raw else self._client_of.get(venue_order_id)
-        if cid is None:  # a REST trade of an order this session never saw: ask the venue whose it is
-            order = await self.exchange.fetch_order(venue_order_id, instrument.symbol)
-            cid = ClientOrderId(str(order["clientOrderId"]))
-            self._client_of[venue_order_id] = cid
-        if cid in self._held:
-            self._held[cid].append((trade, leaves, source))
-            return
-        self._post_fill(trade, cid, instrument, leaves, source)
-
-    def _post_fill(
-        self, trade: dict[str, Any], cid: ClientOrderId, instrument: Instrument, leaves: Decimal | None, source: str
-    ) -> None:
-        trade_id = str(trade["id"])
-        if trade_id in self._seen:
-            return
-        reported = self._reported.get(cid, Decimal(0)) + decimal(trade["amount"])
-        if leaves is not None and source == "stream" and _cumulative(trade) != reported:
-            # An earlier trade of the order has not been reported yet (reordered or lost report): what
-            # the exchange says is left is not what is left of what the engine has seen. Let the
-            # engine judge completion by quantity, or it would close the order before that trade.
-            leaves = None
-        fill = fill_from_trade(trade, cid, instrument, self.hub.now_ns(), leaves)  # raises before anything is noted
-        self._seen.add(trade_id)
-        self._reported[cid] = reported
-        self.fills_by_source[source] += 1
-        self._post(fill)
 
     # --------------------------------------------------------------------------- helpers
     def _post(self, event: VenueEvent) -> None:
