@@ -17,6 +17,7 @@ from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
 from spreadhawk.cli.output import fail
+from spreadhawk.cli.paper import ALERTS_HELP
 
 errors = Console(stderr=True)
 console = Console()
@@ -52,10 +53,11 @@ def live(
     db: Annotated[
         str, typer.Option("--db", help="SQLite file or SQLAlchemy URL of the run store", envvar="SPREADHAWK_DB")
     ] = "spreadhawk.db",
+    alerts: Annotated[Path | None, typer.Option("--alerts", help=ALERTS_HELP)] = None,
 ) -> None:
     """Trade live on exchange accounts (keys from `spreadhawk keys`); --dry-run to look first."""
     from spreadhawk.cli.main import _store  # noqa: PLC0415 (main imports this module)
-    from spreadhawk.cli.paper import _stopper  # noqa: PLC0415
+    from spreadhawk.cli.paper import _stopper, alert_dispatcher  # noqa: PLC0415
     from spreadhawk.runtime.config import ConfigError, load_config  # noqa: PLC0415
     from spreadhawk.runtime.live_service import LiveService  # noqa: PLC0415
     from spreadhawk.runtime.live_venues import ccxt_venues, keystore_credentials  # noqa: PLC0415
@@ -79,11 +81,18 @@ def live(
             if plan.differences:
                 raise typer.Exit(3)
             return
+        dispatcher = alert_dispatcher(alerts)
         with _store(db) as store:
             service = LiveService(store)
             stopper = _stopper(duration)
             outcome, left_open = service.run(
-                run_config, path, live_feeds, venues, stopper, acknowledge_external=acknowledge_external
+                run_config,
+                path,
+                live_feeds,
+                venues,
+                stopper,
+                acknowledge_external=acknowledge_external,
+                alerts=dispatcher,
             )
     except ConfigError as exc:
         fail(str(exc))

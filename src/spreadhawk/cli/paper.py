@@ -8,9 +8,10 @@ printed and the session stored as a run. Started again with the same journal it 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,8 +20,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from spreadhawk.cli.output import fail
 
+if TYPE_CHECKING:
+    from spreadhawk.alerts import AlertDispatcher
+
 errors = Console(stderr=True)
 console = Console()
+ALERTS_HELP = "file of apprise URLs to send alerts to (mode 600); SPREADHAWK_ALERTS may name more"
 
 
 def register(app: typer.Typer) -> None:
@@ -44,6 +49,7 @@ def paper(
     db: Annotated[
         str, typer.Option("--db", help="SQLite file or SQLAlchemy URL of the run store", envvar="SPREADHAWK_DB")
     ] = "spreadhawk.db",
+    alerts: Annotated[Path | None, typer.Option("--alerts", help=ALERTS_HELP)] = None,
 ) -> None:
     """Paper-trade a config's strategies on live market data (simulated fills, real books)."""
     from spreadhawk.cli.main import _store  # noqa: PLC0415 (main imports this module)
@@ -57,9 +63,15 @@ def paper(
     try:
         run_config = load_config(config, set_ or [])
         path = journal or Path("journals") / f"{config.stem}.journal"
+        dispatcher = alert_dispatcher(alerts)
         with _store(db) as store:
             outcome = PaperService(store).run(
-                run_config, path, live_feeds, _stopper(duration), exchange_clock=clock == "exchange"
+                run_config,
+                path,
+                live_feeds,
+                _stopper(duration),
+                exchange_clock=clock == "exchange",
+                alerts=dispatcher,
             )
     except ConfigError as exc:
         fail(str(exc))
@@ -70,6 +82,21 @@ def paper(
     _say(outcome, path, as_json)
     if outcome.differences:
         raise typer.Exit(3)
+
+
+def alert_dispatcher(path: Path | None) -> AlertDispatcher | None:
+    """A dispatcher to the destinations in ``SPREADHAWK_ALERTS`` and the file ``path`` (None: none named).
+    A bad destination stops the command with a line naming where it is, never what it says."""
+    from spreadhawk.alerts import AlertConfigError, AlertDispatcher, load_destinations  # noqa: PLC0415
+
+    try:
+        destinations = load_destinations(os.environ, path)
+    except AlertConfigError as exc:
+        fail(f"alerts: {exc}")
+    if not destinations:
+        return None
+    errors.print(f"alerts to {escape(', '.join(d.described for d in destinations))}", highlight=False)
+    return AlertDispatcher.from_destinations(destinations)
 
 
 def _stopper(duration: float | None) -> Any:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from spreadhawk.alerts import AlertRouter, AlertSink, attach_alerts
 from spreadhawk.domain.accounts import OrderReport
 from spreadhawk.domain.events import CancelOrder, OrderCanceled
 from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId, venue_of
@@ -90,6 +91,7 @@ class LiveNode:
     halted_by: str | None = None  # why new orders were halted while trading (external activity)
     started: bool = False  # reconciled and strategies started (until they are stopped)
     stopped: bool = False  # strategies were started, then stopped
+    alerts: AlertRouter | None = None  # closed (flushed) when the node stops
 
     async def run(self, stop: asyncio.Event, on_message: OnMessage | None = None) -> None:
         """Connect, check the keys, reconcile, trade until ``stop``; always leaves the journal closed."""
@@ -122,6 +124,8 @@ class LiveNode:
         self.engine.journal.close()
         if self.risk is not None:
             self.risk.kill_switch.close()
+        if self.alerts is not None:
+            self.alerts.close()
 
     def _stop_strategies(self) -> None:
         """From here on nothing new is sent (a strategy reacting to a cancel is denied), and each
@@ -173,6 +177,8 @@ class LiveNode:
             differences.extend(account_differences(await venue.account_snapshot(), engine.portfolio))
         self.differences = differences
         if differences:
+            if self.alerts is not None:
+                self.alerts.reconciliation(differences, engine.clock.now_ns())
             raise NotReconciledError("; ".join(differences))
 
     def _external_while_down(self) -> list[str]:
@@ -250,7 +256,10 @@ class LiveNode:
             if done():
                 return
             if loop.time() > deadline:
-                raise NotReconciledError(f"{what} did not finish within {timeout_s:.0f} s")
+                problem = f"{what} did not finish within {timeout_s:.0f} s"
+                if self.alerts is not None:
+                    self.alerts.reconciliation([problem], self.engine.clock.now_ns())
+                raise NotReconciledError(problem)
             await asyncio.sleep(_POLL_S)
 
     def _drain_reports(self) -> None:
@@ -335,8 +344,10 @@ def build_live(
     clock: Clock | None = None,
     started_ns: int | None = None,
     acknowledge_external: bool = False,
+    alerts: AlertSink | None = None,
 ) -> LiveNode:
-    """Wire a live node; resume from ``journal_path`` when it holds a previous run's journal."""
+    """Wire a live node; resume from ``journal_path`` when it holds a previous run's journal.
+    ``alerts`` (an ``AlertDispatcher``): as ``build_paper``'s; the node closes it when it stops."""
     instruments = build_instruments(config)
     if not instruments:
         raise ConfigError("live trading needs [[instruments]] (the live feeds name them)")
@@ -365,6 +376,8 @@ def build_live(
         for venue in venues.values():
             venue.report_modes(node.risk.impose_venue_mode)
     node.allocator = _allocator(config, engine, strategies, node.risk)
+    if alerts is not None:  # after the restore: the journal's fills are not news
+        node.alerts = attach_alerts(engine, alerts, risk=node.risk)
     return node
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from spreadhawk.alerts import AlertSink
 from spreadhawk.domain.identifiers import venue_of
 from spreadhawk.engine.clock import WallClock
 from spreadhawk.persistence import RunStore
@@ -43,12 +44,22 @@ class LiveService:
         stop: Callable[[asyncio.Event], None],
         *,
         acknowledge_external: bool = False,
+        alerts: AlertSink | None = None,
     ) -> tuple[PaperOutcome, list[str]]:
-        """Trade until ``stop``'s event is set; the outcome and the orders left open at the exchanges."""
+        """Trade until ``stop``'s event is set; the outcome and the orders left open at the exchanges.
+        ``alerts``: where the node sends its alerts (it closes it when it stops)."""
         journal.parent.mkdir(parents=True, exist_ok=True)
         clock = WallClock()
-        acknowledged = {"acknowledge_external": acknowledge_external}
-        node = build_live(config, journal, feeds, venues, clock=clock, started_ns=clock.now_ns(), **acknowledged)
+        node = build_live(
+            config,
+            journal,
+            feeds,
+            venues,
+            clock=clock,
+            started_ns=clock.now_ns(),
+            acknowledge_external=acknowledge_external,
+            alerts=alerts,
+        )
         started = time.perf_counter()
 
         async def trade() -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+from spreadhawk.alerts import AlertRouter, AlertSink, attach_alerts
 from spreadhawk.domain.events import OrderRejected
 from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId, venue_of
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
@@ -69,6 +70,7 @@ class PaperNode:
     explained: list[str] = field(default_factory=list)  # found and resolved at start
     started_with: dict[InstrumentId, Decimal] = field(default_factory=dict)  # positions when trading began
     started: bool = False  # reconciled and strategies started
+    alerts: AlertRouter | None = None  # closed (flushed) when the node stops
 
     async def reconcile(self) -> None:
         """Compare the journal's state with each venue's; resolve what can be explained; raise
@@ -82,6 +84,8 @@ class PaperNode:
             differences.extend(order_differences(name, reports, engine.orders))
         self.differences = differences
         if differences:
+            if self.alerts is not None:
+                self.alerts.reconciliation(differences, engine.clock.now_ns())
             raise NotReconciledError("; ".join(differences))
 
     async def _resolve_lost(self, name: str, venue: SimulatedVenue, open_there: set[ClientOrderId]) -> None:
@@ -107,6 +111,8 @@ class PaperNode:
             self.engine.journal.close()
             if self.risk is not None:
                 self.risk.kill_switch.close()
+            if self.alerts is not None:
+                self.alerts.close()
 
     async def _start(self) -> None:
         await self.reconcile()
@@ -124,12 +130,14 @@ def build_paper(
     *,
     clock: Clock | None = None,
     started_ns: int | None = None,
+    alerts: AlertSink | None = None,
 ) -> PaperNode:
     """Wire a paper node; resume from ``journal_path`` when it holds a previous run's journal.
 
     ``clock`` is the wall clock by default; a clock that follows the exchange's timestamps suits a
     replay at accelerated speed (the emulator). ``started_ns`` (default: the clock's now) names the
-    run in its client order ids."""
+    run in its client order ids. ``alerts`` (an ``AlertDispatcher``) hears of fills, breakers, the
+    kill switch, disconnects and reconciliation differences; the node closes it when it stops."""
     instruments = build_instruments(config)
     if not instruments:
         raise ConfigError("paper trading needs [[instruments]] (the live feeds name them)")
@@ -153,6 +161,8 @@ def build_paper(
     node.risk = _risk(config, engine)
     watch_kill_switch(config, node.risk)
     node.allocator = _allocator(config, engine, strategies, node.risk)
+    if alerts is not None:  # after the restore: the journal's fills are not news
+        node.alerts = attach_alerts(engine, alerts, risk=node.risk)
     return node
 
 

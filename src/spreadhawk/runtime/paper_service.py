@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from spreadhawk.alerts import AlertSink
 from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.instruments import Instrument
 from spreadhawk.engine.clock import SimClock, WallClock
@@ -48,13 +49,15 @@ class PaperService:
         stop: Callable[[asyncio.Event], None],
         *,
         exchange_clock: bool = False,
+        alerts: AlertSink | None = None,
     ) -> PaperOutcome:
         """Run a paper session; ``stop`` receives the event that ends it (signal handlers, a timer).
-        ``exchange_clock``: time follows the feed's exchange timestamps (an accelerated replay)."""
+        ``exchange_clock``: time follows the feed's exchange timestamps (an accelerated replay).
+        ``alerts``: where the node sends its alerts (it closes it when it stops)."""
         journal.parent.mkdir(parents=True, exist_ok=True)
         wall_clock = WallClock()
         clock = SimClock() if exchange_clock else wall_clock
-        node = build_paper(config, journal, feeds, clock=clock, started_ns=wall_clock.now_ns())
+        node = build_paper(config, journal, feeds, clock=clock, started_ns=wall_clock.now_ns(), alerts=alerts)
         started = time.perf_counter()
         refused = False
         from spreadhawk.venues.ccxt.feed import FeedConfigError  # noqa: PLC0415 (ccxt loads slowly)
