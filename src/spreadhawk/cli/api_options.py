@@ -4,8 +4,9 @@ the token file. Bad values are one-line errors naming the option."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -15,6 +16,7 @@ from spreadhawk.cli.output import fail
 
 if TYPE_CHECKING:
     from spreadhawk.api.node_api import NodeApiOptions
+    from spreadhawk.persistence.run_store import RunStore
 
 errors = Console(stderr=True)
 
@@ -68,3 +70,19 @@ def api_options(
         )
     settings = ApiSettings(bind_host=host, extra_hosts=list(extra_hosts or []), cors_origins=list(origins or []))
     return NodeApiOptions(tokens, listen, settings)
+
+
+ApiFlag = Annotated[bool, typer.Option("--api", help="serve the API and dashboard while the node runs")]
+
+
+def node_companion(mode: str, journal: Path, store: RunStore, options: NodeApiOptions) -> Callable[[Any], Any]:
+    """What runs beside the node for its session: its API (see ``runtime.paper_service.Companion``)."""
+
+    def start(node: Any) -> Any:
+        from spreadhawk.api.node_api import control_for, node_api  # noqa: PLC0415
+
+        control = control_for(node, mode, journal)  # before the node's first message: the scanner sees it all
+        errors.print(f"API and dashboard on {options.listen.url}/", highlight=False)
+        return node_api(control, store, options)
+
+    return start

@@ -16,6 +16,18 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
+from spreadhawk.cli.api_options import (
+    ApiFlag,
+    ApiHost,
+    ApiHosts,
+    ApiOrigins,
+    ApiPort,
+    ApiTlsCert,
+    ApiTlsKey,
+    ApiTokensFile,
+    api_options,
+    node_companion,
+)
 from spreadhawk.cli.output import fail
 from spreadhawk.cli.paper import ALERTS_HELP
 
@@ -54,6 +66,14 @@ def live(
         str, typer.Option("--db", help="SQLite file or SQLAlchemy URL of the run store", envvar="SPREADHAWK_DB")
     ] = "spreadhawk.db",
     alerts: Annotated[Path | None, typer.Option("--alerts", help=ALERTS_HELP)] = None,
+    api: ApiFlag = False,
+    api_host: ApiHost = "127.0.0.1",
+    api_port: ApiPort = 8470,
+    api_tls_cert: ApiTlsCert = None,
+    api_tls_key: ApiTlsKey = None,
+    api_allow_host: ApiHosts = None,
+    api_cors_origin: ApiOrigins = None,
+    api_tokens: ApiTokensFile = None,
 ) -> None:
     """Trade live on exchange accounts (keys from `spreadhawk keys`); --dry-run to look first."""
     from spreadhawk.cli.main import _store  # noqa: PLC0415 (main imports this module)
@@ -82,7 +102,13 @@ def live(
                 raise typer.Exit(3)
             return
         dispatcher = alert_dispatcher(alerts)
+        options = (
+            api_options(api_host, api_port, api_tls_cert, api_tls_key, api_allow_host, api_cors_origin, api_tokens)
+            if api
+            else None
+        )
         with _store(db) as store:
+            companion = node_companion("live", path, store, options) if options is not None else None
             service = LiveService(store)
             stopper = _stopper(duration)
             outcome, left_open = service.run(
@@ -93,6 +119,7 @@ def live(
                 stopper,
                 acknowledge_external=acknowledge_external,
                 alerts=dispatcher,
+                companion=companion,
             )
     except ConfigError as exc:
         fail(str(exc))

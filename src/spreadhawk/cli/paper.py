@@ -18,6 +18,18 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
+from spreadhawk.cli.api_options import (
+    ApiFlag,
+    ApiHost,
+    ApiHosts,
+    ApiOrigins,
+    ApiPort,
+    ApiTlsCert,
+    ApiTlsKey,
+    ApiTokensFile,
+    api_options,
+    node_companion,
+)
 from spreadhawk.cli.output import fail
 
 if TYPE_CHECKING:
@@ -50,6 +62,14 @@ def paper(
         str, typer.Option("--db", help="SQLite file or SQLAlchemy URL of the run store", envvar="SPREADHAWK_DB")
     ] = "spreadhawk.db",
     alerts: Annotated[Path | None, typer.Option("--alerts", help=ALERTS_HELP)] = None,
+    api: ApiFlag = False,
+    api_host: ApiHost = "127.0.0.1",
+    api_port: ApiPort = 8470,
+    api_tls_cert: ApiTlsCert = None,
+    api_tls_key: ApiTlsKey = None,
+    api_allow_host: ApiHosts = None,
+    api_cors_origin: ApiOrigins = None,
+    api_tokens: ApiTokensFile = None,
 ) -> None:
     """Paper-trade a config's strategies on live market data (simulated fills, real books)."""
     from spreadhawk.cli.main import _store  # noqa: PLC0415 (main imports this module)
@@ -64,7 +84,13 @@ def paper(
         run_config = load_config(config, set_ or [])
         path = journal or Path("journals") / f"{config.stem}.journal"
         dispatcher = alert_dispatcher(alerts)
+        options = (
+            api_options(api_host, api_port, api_tls_cert, api_tls_key, api_allow_host, api_cors_origin, api_tokens)
+            if api
+            else None
+        )
         with _store(db) as store:
+            companion = node_companion("paper", path, store, options) if options is not None else None
             outcome = PaperService(store).run(
                 run_config,
                 path,
@@ -72,6 +98,7 @@ def paper(
                 _stopper(duration),
                 exchange_clock=clock == "exchange",
                 alerts=dispatcher,
+                companion=companion,
             )
     except ConfigError as exc:
         fail(str(exc))

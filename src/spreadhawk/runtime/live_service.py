@@ -17,7 +17,7 @@ from spreadhawk.persistence import RunStore
 from spreadhawk.runtime.config import ConfigError, RunConfig
 from spreadhawk.runtime.live_node import FeedFactory, KeyPermissionError, LiveNode, VenueFactory, build_live
 from spreadhawk.runtime.paper import NotReconciledError
-from spreadhawk.runtime.paper_service import PaperOutcome, store_session
+from spreadhawk.runtime.paper_service import Companion, PaperOutcome, run_with, store_session
 
 
 @dataclass
@@ -45,6 +45,7 @@ class LiveService:
         *,
         acknowledge_external: bool = False,
         alerts: AlertSink | None = None,
+        companion: Companion | None = None,
     ) -> tuple[PaperOutcome, list[str]]:
         """Trade until ``stop``'s event is set; the outcome and the orders left open at the exchanges.
         ``alerts``: where the node sends its alerts (it closes it when it stops)."""
@@ -65,7 +66,7 @@ class LiveService:
         async def trade() -> None:
             event = asyncio.Event()
             stop(event)
-            await node.run(event)
+            await run_with(node, event, companion)
 
         refused = _session(node, trade)
         extra = {"permissions": node.permissions, "left_open": node.left_open}

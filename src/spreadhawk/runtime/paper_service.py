@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,6 +27,9 @@ from spreadhawk.runtime.results import NoEquityError, RunNode, result_json, summ
 from spreadhawk.runtime.services import run_record
 
 FeedFactory = Callable[[RunConfig, dict[InstrumentId, Instrument]], Sequence[LiveFeed]]
+# What runs beside a node for the whole session, on its event loop (the API: ``paper --api``); given
+# the node before it handles its first message. The runtime knows nothing of what it is.
+Companion = Callable[[Any], AbstractAsyncContextManager[object]]
 
 
 @dataclass
@@ -50,6 +54,7 @@ class PaperService:
         *,
         exchange_clock: bool = False,
         alerts: AlertSink | None = None,
+        companion: Companion | None = None,
     ) -> PaperOutcome:
         """Run a paper session; ``stop`` receives the event that ends it (signal handlers, a timer).
         ``exchange_clock``: time follows the feed's exchange timestamps (an accelerated replay).
@@ -63,7 +68,7 @@ class PaperService:
         from spreadhawk.venues.ccxt.feed import FeedConfigError  # noqa: PLC0415 (ccxt loads slowly)
 
         try:
-            asyncio.run(self._session(node, stop))
+            asyncio.run(self._session(node, stop, companion))
         except NotReconciledError:
             refused = True  # the node's differences say why
         except FeedConfigError as exc:  # e.g. an instrument the exchange does not list
@@ -72,10 +77,19 @@ class PaperService:
         return store_session(self._store, config, node, journal, wall, "paper", refused=refused)
 
     @staticmethod
-    async def _session(node: PaperNode, stop: Callable[[asyncio.Event], None]) -> None:
+    async def _session(node: PaperNode, stop: Callable[[asyncio.Event], None], companion: Companion | None) -> None:
         event = asyncio.Event()
         stop(event)
-        await node.run(event)
+        await run_with(node, event, companion)
+
+
+async def run_with(node: Any, stop: asyncio.Event, companion: Companion | None) -> None:
+    """``node.run(stop)``, with ``companion`` (if any) running beside it for the whole session."""
+    if companion is None:
+        await node.run(stop)
+        return
+    async with companion(node):
+        await node.run(stop)
 
 
 class SessionNode(RunNode, Protocol):
