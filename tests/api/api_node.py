@@ -19,7 +19,8 @@ from spreadhawk.api.auth import ApiTokens
 from spreadhawk.api.control import NodeControl
 from spreadhawk.api.node_api import NodeApiOptions, control_for, node_api
 from spreadhawk.api.server import Listen
-from spreadhawk.domain.market import MarketData
+from spreadhawk.domain.market import BookDeltas, BookSide, BookSnapshot, MarketData
+from spreadhawk.domain.orderbook import OrderBook
 from spreadhawk.engine.clock import SimClock
 from spreadhawk.persistence.run_store import RunStore
 from spreadhawk.runtime.config import RunConfig, load_config
@@ -90,7 +91,12 @@ class Running:
     journal: Path
 
     async def settle(self) -> None:
-        """Let the node handle everything posted and every timer due (a command's effects)."""
+        """Let the node handle everything posted and every timer due (a command's effects, or an order
+        a test submitted from outside the loop: the driver is woken, as a message would wake it)."""
+        self.node.engine.drain()  # the reports of an order submitted here, outside the driver's steps
+        wake = self.node.engine.inbox.wake
+        if wake is not None:
+            wake()
         for _ in range(50):
             await asyncio.sleep(0)  # noqa: TID251 (a zero sleep yields to the loop; no time is read)
         while self.node.engine.inbox:
@@ -195,3 +201,14 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def resync(before: Sequence[MarketData]) -> BookSnapshot:
+    """The snapshot a restarted feed fetches first: the book as the stream before it left it."""
+    book = OrderBook(before[0].instrument_id)
+    for record in before:
+        if isinstance(record, BookSnapshot | BookDeltas):
+            book.apply(record)
+    assert book.is_valid
+    bids, asks = book.levels(BookSide.BID), book.levels(BookSide.ASK)
+    return BookSnapshot(book.instrument_id, before[-1].ts_ns, book.sequence, tuple(bids), tuple(asks))

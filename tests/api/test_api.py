@@ -12,12 +12,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from api_node import BASE, READ, TOKENS, TRADE, node_config, running_node, tape
+from api_node import BASE, READ, TOKENS, TRADE, node_config, resync, running_node, tape
 
 from spreadhawk.api.app import create_app
 from spreadhawk.api.audit import AuditError, verify
 from spreadhawk.domain.events import Liquidity, OrderSide
 from spreadhawk.domain.identifiers import InstrumentId
+from spreadhawk.domain.market import MarketData
 from spreadhawk.domain.orders import OrderStatus
 
 pytestmark = pytest.mark.real_data
@@ -27,13 +28,13 @@ BTC = InstrumentId("BINANCE:BTC/USDT")
 
 
 @pytest.fixture(scope="module")
-def records(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> list[object]:
-    return tape(node_config(shared_data, tmp_path_factory.mktemp("tape")), RECORDS)  # type: ignore[return-value]
+def records(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> list[MarketData]:
+    return tape(node_config(shared_data, tmp_path_factory.mktemp("tape")), RECORDS)
 
 
-def test_reads_agree_with_the_fills(shared_data: Path, tmp_path: Path, records: list[object]) -> None:
+def test_reads_agree_with_the_fills(shared_data: Path, tmp_path: Path, records: list[MarketData]) -> None:
     async def body() -> None:
-        async with running_node(node_config(shared_data, tmp_path), records, tmp_path) as run:  # type: ignore[arg-type]
+        async with running_node(node_config(shared_data, tmp_path), records, tmp_path) as run:
             engine = run.node.engine
             assert len(engine.fills) >= 10, "the probe must have traded on the tape"
             fills = (await run.client.get("/api/v1/fills?limit=500", headers=READ)).json()
@@ -80,10 +81,10 @@ def test_reads_agree_with_the_fills(shared_data: Path, tmp_path: Path, records: 
 
 
 def test_the_kill_switch_halts_trading_at_once_and_only_once(
-    shared_data: Path, tmp_path: Path, records: list[object]
+    shared_data: Path, tmp_path: Path, records: list[MarketData]
 ) -> None:
     async def body() -> None:
-        async with running_node(node_config(shared_data, tmp_path), records, tmp_path) as run:  # type: ignore[arg-type]
+        async with running_node(node_config(shared_data, tmp_path), records, tmp_path) as run:
             engine = run.node.engine
             resting = [o for o in engine.orders.values() if o.status is OrderStatus.ACCEPTED]
             assert resting, "the probe keeps a post-only bid resting"
@@ -119,10 +120,10 @@ def test_the_kill_switch_halts_trading_at_once_and_only_once(
 
 
 def test_pausing_a_strategy_and_changing_a_limit_go_through_the_risk_engine(
-    shared_data: Path, tmp_path: Path, records: list[object]
+    shared_data: Path, tmp_path: Path, records: list[MarketData]
 ) -> None:
     async def body() -> None:
-        async with running_node(node_config(shared_data, tmp_path), records, tmp_path) as run:  # type: ignore[arg-type]
+        async with running_node(node_config(shared_data, tmp_path), records, tmp_path) as run:
             probe = run.node.strategies[0]
             pause = {"strategy": "probe", "enabled": False, "reason": "looks wrong"}
             assert (await run.client.post("/api/v1/strategies/toggle", json=pause, headers=TRADE)).status_code == 200
@@ -201,3 +202,36 @@ def test_a_damaged_audit_trail_is_found(tmp_path: Path) -> None:
     path.write_text("\n".join([lines[0], lines[2]]) + "\n")  # a line removed
     with pytest.raises(AuditError, match="line 2"):
         verify(path)
+
+
+def test_flattening_after_a_restart_never_reuses_an_order_id(
+    shared_data: Path, tmp_path: Path, records: list[MarketData]
+) -> None:
+    """Each session buys, then the kill switch flattens the position; the second session (the same
+    journal, the switch resumed in between) must flatten under an id of its own run: the first
+    flatten's id is in the journal, and the exchange would refuse a client id it has seen."""
+    config = node_config(shared_data, tmp_path)
+    half = len(records) // 2
+
+    async def session(tape: list[MarketData], resume_first: bool) -> list[tuple[str, OrderStatus]]:
+        async with running_node(config, tape, tmp_path) as run:
+            if resume_first:
+                resumed = await run.client.post("/api/v1/kill-switch/resume", json={"reason": "ok"}, headers=TRADE)
+                assert resumed.status_code == 200
+            probe = run.node.strategies[0]
+            assert probe.ctx.submit(BTC, OrderSide.BUY, Decimal("0.004")).status is not OrderStatus.DENIED
+            await run.settle()
+            engage = {"reason": "test", "flatten": True}
+            assert (await run.client.post("/api/v1/kill-switch/engage", json=engage, headers=TRADE)).status_code == 200
+            await run.settle()
+            assert run.node.engine.portfolio.position(BTC).quantity == 0
+            engine = run.node.engine
+            return [(str(c), o.status) for c, o in engine.orders.items() if o.strategy_id == "risk"]
+
+    first = asyncio.run(session(records[:half], resume_first=False))
+    second = asyncio.run(session([resync(records[:half]), *records[half:]], resume_first=True))
+    assert [status for _, status in first] == [OrderStatus.FILLED]
+    assert second[: len(first)] == first  # restored from the journal
+    ((new_id, new_status),) = second[len(first) :]
+    assert new_status is OrderStatus.FILLED
+    assert new_id != first[0][0]

@@ -92,7 +92,6 @@ class RiskEngine:
         self._dirty = True
         self._remark_due = False
         self._checked: tuple[ClientOrderId | None, Decimal] = (None, ZERO)
-        self._flatten_seq = 0
         self._engine: Engine | None = None
         self._mark_interval_ns = int(self.limits.mark_interval_s * NS_PER_S)
         self.var_limit = VarLimit(self.limits) if self.limits.max_var_fraction is not None else None
@@ -436,11 +435,11 @@ class RiskEngine:
             if position.is_flat or engine.price(iid) is None:
                 continue
             perp = engine.instruments[iid].kind is InstrumentKind.PERPETUAL
-            self._flatten_seq += 1
             side = OrderSide.SELL if position.quantity > 0 else OrderSide.BUY
             command = SubmitOrder(
                 now,
-                ClientOrderId(f"{RISK_STRATEGY_ID}-flatten-{self._flatten_seq}"),
+                # the run's id scheme: an id a restarted node (whose switch is still on) never reuses
+                engine.order_ids.next(RISK_STRATEGY_ID),
                 RISK_STRATEGY_ID,
                 iid,
                 side,
