@@ -235,3 +235,42 @@ def test_flattening_after_a_restart_never_reuses_an_order_id(
     ((new_id, new_status),) = second[len(first) :]
     assert new_status is OrderStatus.FILLED
     assert new_id != first[0][0]
+
+
+def test_concurrent_exits_give_one_exit_order(shared_data: Path, tmp_path: Path, records: list[MarketData]) -> None:
+    """RELIABILITY.md scenario 22: two operators close the same position at once -> one exit order,
+    the other told 409; with a strategy's own exit order in flight, the operator's is refused too."""
+
+    async def body() -> None:
+        async with running_node(node_config(shared_data, tmp_path), records, tmp_path) as run:
+            engine, probe = run.node.engine, run.node.strategies[0]
+            probe.ctx.submit(BTC, OrderSide.BUY, Decimal("0.004"))
+            await run.settle()
+            held = engine.portfolio.position(BTC).quantity
+            assert held > 0
+            exit_ = {"instrument": str(BTC), "reason": "close it"}
+            first, second = await asyncio.gather(
+                run.client.post("/api/v1/positions/exit", json=exit_, headers=TRADE),
+                run.client.post("/api/v1/positions/exit", json=exit_, headers=TRADE),
+            )
+            assert sorted([first.status_code, second.status_code]) == [200, 409]
+            await run.settle()
+            exits = [o for o in engine.orders.values() if o.strategy_id == "operator"]
+            assert [(o.side, o.quantity, o.status) for o in exits] == [(OrderSide.SELL, held, OrderStatus.FILLED)]
+            assert engine.portfolio.position(BTC).quantity == 0
+            none_left = await run.client.post("/api/v1/positions/exit", json=exit_, headers=TRADE)
+            assert none_left.status_code == 409
+            # a strategy's exit resting on the book: the operator's is refused, naming it
+            probe.ctx.submit(BTC, OrderSide.BUY, Decimal("0.004"))
+            await run.settle()
+            far = engine.books[BTC].best_ask()
+            assert far is not None
+            ask = engine.instruments[BTC].price(far[0]) * Decimal("1.01")  # above the market, inside the price band
+            resting = probe.ctx.submit(BTC, OrderSide.SELL, Decimal("0.004"), price=ask.quantize(Decimal("0.01")))
+            await run.settle()
+            refused = await run.client.post("/api/v1/positions/exit", json=exit_, headers=TRADE)
+            assert refused.status_code == 409
+            assert str(resting.client_order_id) in refused.json()["detail"]
+            assert [o for o in engine.orders.values() if o.strategy_id == "operator"] == exits
+
+    asyncio.run(body())

@@ -62,6 +62,11 @@ class ToggleRequest(_Command):
     reason: Reason
 
 
+class ExitRequest(_Command):
+    instrument: Annotated[str, Field(min_length=1, max_length=100)]
+    reason: Reason
+
+
 class DeployRequest(_Command):
     strategy: Annotated[str, Field(min_length=1, max_length=100)]
     reason: Reason = "deployed through the API"
@@ -316,6 +321,11 @@ def _control_routes(node: NodeOf, trade: Any) -> APIRouter:
     @router.post("/api/v1/kill-switch/resume", tags=["risk"])
     async def resume(body: ResumeRequest, caller: Caller = trade) -> dict[str, Any]:
         return node().resume(caller.who, body.reason)
+
+    @router.post("/api/v1/positions/exit", tags=["node"])
+    async def exit_position(body: ExitRequest, caller: Caller = trade) -> dict[str, Any]:
+        """Close a position at market now (refused while an order reducing it is in flight)."""
+        return node().exit_position(caller.who, body.instrument, body.reason)
 
     @router.post("/api/v1/strategies/toggle", tags=["strategies"])
     async def toggle(body: ToggleRequest, caller: Caller = trade) -> dict[str, Any]:

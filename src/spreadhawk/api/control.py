@@ -19,8 +19,9 @@ from typing import Any, Protocol
 
 from spreadhawk.analytics.regime_table import Regime
 from spreadhawk.api.audit import AuditLog, AuditRecord
-from spreadhawk.domain.events import Liquidity
-from spreadhawk.domain.identifiers import venue_of
+from spreadhawk.domain.events import Liquidity, OrderSide, OrderType, SubmitOrder
+from spreadhawk.domain.identifiers import InstrumentId, venue_of
+from spreadhawk.domain.instruments import InstrumentKind
 from spreadhawk.engine.attribution import StrategyAttribution
 from spreadhawk.engine.engine import Engine
 from spreadhawk.risk.allocation import CapitalAllocator
@@ -29,9 +30,17 @@ from spreadhawk.runtime.results import held_value
 from spreadhawk.runtime.scanner import Scanner
 from spreadhawk.strategy.base import Strategy
 
-__all__ = ["ADJUSTABLE_LIMITS", "CommandRefusedError", "ControlledNode", "NodeControl", "NotAvailableError"]
+__all__ = [
+    "ADJUSTABLE_LIMITS",
+    "OPERATOR_STRATEGY_ID",
+    "CommandRefusedError",
+    "ControlledNode",
+    "NodeControl",
+    "NotAvailableError",
+]
 
 ZERO = Decimal(0)
+OPERATOR_STRATEGY_ID = "operator"  # the operator's own orders (a position closed from the API)
 # Pre-trade limits read afresh on every order (risk.checks): changing them takes effect at the next
 # order. The others are built into the risk engine's parts when it starts (windows, rates, marks).
 ADJUSTABLE_LIMITS = (
@@ -325,6 +334,38 @@ class NodeControl:
         self._audit(who, "regime.override", {"regime": regime, "reason": reason})
         allocator.override_regime(chosen, self.now_ns(), who)
         return self.regime()
+
+    def exit_position(self, who: str, instrument: str, reason: str) -> dict[str, Any]:
+        """Close ``instrument``'s position at market (an operator's order, checked by the risk engine
+        like any other). Refused while any order that reduces the position is in flight -- another
+        exit, the operator's or a strategy's -- so two clicks and a strategy's own exit in the same
+        instant give one exit order, never a double sell (RELIABILITY.md scenario 22)."""
+        engine = self.engine
+        iid = InstrumentId(instrument)
+        inst = engine.instruments.get(iid)
+        if inst is None:
+            raise NotAvailableError(f"no instrument {instrument!r} in this node")
+        held = engine.portfolio.position(iid).quantity
+        if not held:
+            raise CommandRefusedError(f"no position in {instrument}")
+        for order in engine.orders.values():
+            if order.instrument_id == iid and not order.is_terminal and order.side.sign * held < 0:
+                raise CommandRefusedError(f"already exiting: order {order.client_order_id} reduces the position")
+        self._audit(who, "position.exit", {"instrument": instrument, "quantity": str(held), "reason": reason})
+        command = SubmitOrder(
+            self.now_ns(),
+            engine.order_ids.next(OPERATOR_STRATEGY_ID),
+            OPERATOR_STRATEGY_ID,
+            iid,
+            OrderSide.SELL if held > 0 else OrderSide.BUY,
+            OrderType.MARKET,
+            abs(held),
+            reduce_only=inst.kind is InstrumentKind.PERPETUAL,
+        )
+        order = engine.submit(command)
+        engine.settle()  # a simulated venue answers inside submit: its reports are handled now, not at the next message
+        current = engine.orders[order.client_order_id]
+        return {"client_order_id": str(current.client_order_id), "status": current.status.value, "quantity": str(held)}
 
     def set_limits(self, who: str, changes: Mapping[str, Decimal | None], reason: str) -> dict[str, Any]:
         risk = self._risk()

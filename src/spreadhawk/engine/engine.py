@@ -189,9 +189,13 @@ class Engine:
             if reports:
                 self._settle()
 
-    def _settle(self) -> None:
+    def settle(self) -> None:
         """Handle the reports venues made during the step that just ended, oldest first (handling one
-        may cause more: they queue behind)."""
+        may cause more: they queue behind). The driver does it after each step; a command issued
+        between steps (the operator's, through the API) does it itself, leaving the inbox to the driver."""
+        self._settle()
+
+    def _settle(self) -> None:
         reports = self._reports
         while reports:
             self.on_venue_event(reports.popleft())
