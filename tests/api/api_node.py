@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from spreadhawk.api.app import create_app
+from spreadhawk.api.app import ApiSettings, create_app
 from spreadhawk.api.auth import ApiTokens
 from spreadhawk.api.control import NodeControl
 from spreadhawk.api.node_api import NodeApiOptions, control_for, node_api
@@ -187,7 +187,8 @@ class NodeThread:
     async def _session(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        options = NodeApiOptions(TOKENS, Listen("127.0.0.1", self.port))
+        # the tests present wrong tokens on purpose, many times: no 429 for them
+        options = NodeApiOptions(TOKENS, Listen("127.0.0.1", self.port), ApiSettings(max_token_failures=10_000))
         async with node_api(self.control, self.store, options) as server:
             run = asyncio.create_task(self.node.run(self._stop))
             while not server.started:

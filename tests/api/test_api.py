@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from api_node import BASE, READ, TOKENS, TRADE, node_config, resync, running_node, tape
 
-from spreadhawk.api.app import create_app
+from spreadhawk.api.app import ApiSettings, create_app
 from spreadhawk.api.audit import AuditError, verify
 from spreadhawk.domain.events import Liquidity, OrderSide
 from spreadhawk.domain.identifiers import InstrumentId
@@ -154,7 +154,8 @@ def test_pausing_a_strategy_and_changing_a_limit_go_through_the_risk_engine(
 
 def test_every_route_needs_a_token_and_state_changes_need_the_trade_token(tmp_path: Path) -> None:
     """S3/S4 over the app's own route table, so a route added later is covered without editing this."""
-    app = create_app(TOKENS)  # no node, no store: the guard answers before the handler
+    # no node, no store: the guard answers before the handler (and this one client may fail often)
+    app = create_app(TOKENS, settings=ApiSettings(max_token_failures=1_000))
     from starlette.testclient import TestClient
 
     # every operation the OpenAPI document lists (what a client can find), but /health
@@ -274,3 +275,15 @@ def test_concurrent_exits_give_one_exit_order(shared_data: Path, tmp_path: Path,
             assert [o for o in engine.orders.values() if o.strategy_id == "operator"] == exits
 
     asyncio.run(body())
+
+
+def test_guessing_tokens_is_slowed_to_twenty_a_minute() -> None:
+    from starlette.testclient import TestClient
+
+    with TestClient(create_app(TOKENS), base_url=BASE) as client:
+        wrong = {"Authorization": "Bearer " + "g" * 40}
+        assert [client.get("/api/v1/runs", headers=wrong).status_code for _ in range(20)] == [401] * 20
+        blocked = client.get("/api/v1/runs", headers=READ)  # even the right token waits now
+        assert blocked.status_code == 429
+        assert 0 < int(blocked.headers["retry-after"]) <= 60
+        assert client.get("/health").status_code == 200

@@ -31,7 +31,7 @@ from spreadhawk.analytics.regime_table import Regime
 from spreadhawk.api.auth import ApiTokens, Scope
 from spreadhawk.api.control import ADJUSTABLE_LIMITS, CommandRefusedError, NodeControl, NotAvailableError
 from spreadhawk.api.metrics import CONTENT_TYPE, NodeMetrics
-from spreadhawk.api.security import BodyLimit, Caller, allowed_hosts, require
+from spreadhawk.api.security import MAX_FAILURES, BodyLimit, Caller, FailedTokens, allowed_hosts, require
 from spreadhawk.api.stream import StreamHub
 from spreadhawk.persistence.run_store import RunStore
 
@@ -117,6 +117,7 @@ def _answers(*codes: int) -> dict[int | str, dict[str, Any]]:
     """The error answers an operation may give, documented (a client must expect them)."""
     said = {
         401: "no token, or an unknown one",
+        429: "too many wrong tokens from this client: wait (Retry-After)",
         403: "the read token on a state change",
         404: "not in this node (an unknown strategy; no risk engine or allocation) or no such run",
         409: "the command changes nothing (already engaged, already paused, ...)",
@@ -128,8 +129,8 @@ def _answers(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"description": said[code], "content": json_body} for code in codes}
 
 
-READ_ANSWERS = _answers(401, 404, 503)
-TRADE_ANSWERS = _answers(401, 403, 404, 409, 413, 503)
+READ_ANSWERS = _answers(401, 404, 429, 503)
+TRADE_ANSWERS = _answers(401, 403, 404, 409, 413, 429, 503)
 
 
 class ApiSettings(BaseModel):
@@ -137,6 +138,7 @@ class ApiSettings(BaseModel):
     bind_host: str = "127.0.0.1"
     extra_hosts: list[str] = []
     cors_origins: list[str] = []  # none: no other site's page may call the API
+    max_token_failures: int = MAX_FAILURES  # wrong tokens per client per minute before 429
 
 
 def create_app(
@@ -147,7 +149,8 @@ def create_app(
     settings: ApiSettings | None = None,
 ) -> FastAPI:
     settings = settings or ApiSettings()
-    read, trade = Depends(require(tokens, Scope.READ)), Depends(require(tokens, Scope.TRADE))
+    failures = FailedTokens(settings.max_token_failures)
+    read, trade = Depends(require(tokens, Scope.READ, failures)), Depends(require(tokens, Scope.TRADE, failures))
     hub = StreamHub(control, tokens, _origin_check(settings))
     metrics = NodeMetrics(control) if control is not None else None
 

@@ -10,6 +10,9 @@ the dashboard's static files (which carry no data: the page asks for a token bef
 from __future__ import annotations
 
 import ipaddress
+import math
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -18,7 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from spreadhawk.api.auth import ApiTokens, Scope
 
-__all__ = ["MAX_BODY_BYTES", "BodyLimit", "Caller", "allowed_hosts", "is_loopback", "require"]
+__all__ = ["MAX_BODY_BYTES", "BodyLimit", "Caller", "FailedTokens", "allowed_hosts", "is_loopback", "require"]
 
 MAX_BODY_BYTES = 64 * 1024  # the largest command is a few hundred bytes
 Message = MutableMapping[str, Any]
@@ -40,22 +43,59 @@ class Caller:
 
 
 _BEARER = HTTPBearer(auto_error=False, description="the read token, or the trade token for state changes")
+MAX_FAILURES = 20  # wrong or missing tokens per client per window, then 429 until the window passes
+FAILURE_WINDOW_S = 60.0
 
 
-def require(tokens: ApiTokens, needed: Scope) -> Callable[..., Caller]:
+class FailedTokens:
+    """Guessing a token is made slow (S5): a client that presents more than ``MAX_FAILURES`` wrong
+    tokens in ``FAILURE_WINDOW_S`` is refused with 429, whatever it presents, until its oldest failure
+    leaves the window. Wall time (``time.monotonic``): this guards the API, no trading decision reads it."""
+
+    def __init__(self, limit: int = MAX_FAILURES, now: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self._now = now
+        self._failures: dict[str, deque[float]] = {}
+
+    def wait_s(self, client: str) -> float:
+        """How long ``client`` must wait before presenting a token again (0: it may now)."""
+        failures = self._failures.get(client)
+        if failures is None:
+            return 0.0
+        now = self._now()
+        while failures and failures[0] <= now - FAILURE_WINDOW_S:
+            failures.popleft()
+        if not failures:
+            del self._failures[client]
+            return 0.0
+        return failures[0] + FAILURE_WINDOW_S - now if len(failures) >= self.limit else 0.0
+
+    def failed(self, client: str) -> None:
+        self._failures.setdefault(client, deque()).append(self._now())
+        if len(self._failures) > 10_000:  # a flood of addresses must not grow this without bound
+            self._failures.pop(next(iter(self._failures)))
+
+
+def require(tokens: ApiTokens, needed: Scope, failures: FailedTokens) -> Callable[..., Caller]:
     """A FastAPI dependency: the caller, when their bearer token grants ``needed`` (declared as an
     HTTP bearer scheme, so the OpenAPI document says what each operation needs)."""
 
     def check(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_BEARER)) -> Caller:  # noqa: B008
+        client = request.client.host if request.client is not None else "?"
+        wait = failures.wait_s(client)
+        if wait > 0:
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS, "too many wrong tokens", {"Retry-After": str(math.ceil(wait))}
+            )
         presented = credentials.credentials if credentials is not None else ""
         granted = tokens.scope_of(presented) if presented else None
         if granted is None:
+            failures.failed(client)
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED, "a valid bearer token is needed", {"WWW-Authenticate": "Bearer"}
             )
         if needed is Scope.TRADE and granted is not Scope.TRADE:
             raise HTTPException(status.HTTP_403_FORBIDDEN, "this needs the trade token; the read token only reads")
-        client = request.client.host if request.client is not None else "?"
         return Caller(granted, client)
 
     return check
