@@ -105,7 +105,8 @@ def test_kill_switch_over_the_api_under_stress_and_across_a_restart(shared_data:
             async def none_open() -> bool:
                 return not _ours_open(await fetch_truth(url))
 
-            await _until(none_open, KILL_WITHIN_S, f"orders still open at the exchange {KILL_WITHIN_S} s after the kill")
+            late = f"orders still open at the exchange {KILL_WITHIN_S} s after the kill"
+            await _until(none_open, KILL_WITHIN_S, late)
             assert loop.time() - engaged_at < KILL_WITHIN_S
             probe = first.node.strategies[-1]
             assert probe.ctx.submit(BTC, OrderSide.BUY, Decimal("0.002")).status is OrderStatus.DENIED
