@@ -90,7 +90,9 @@ def test_kill_switch_over_the_api_under_stress_and_across_a_restart(shared_data:
             first = Session(config, journal)
             await _until(first.started, 30, "the node did not reconcile and start")
             await _until(
-                resting, 30, f"no bid rested: {first.node.risk.denials if first.node.risk else None} "
+                resting,
+                30,
+                f"no bid rested: {first.node.risk.denials if first.node.risk else None} "
                 f"{[(o.client_order_id, o.status.value) for o in first.node.engine.orders.values()][-5:]}",
             )
             async with http.post(f"{url}/emulator/stream_fault", json={"kind": "stall"}) as answer:
