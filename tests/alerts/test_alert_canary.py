@@ -73,7 +73,9 @@ def exercise(url: str) -> AlertDispatcher:
         read_timeout_s=0.5,
         poll_s=0.02,
     )
-    dispatcher = AlertDispatcher.from_destinations(load_destinations({"SPREADHAWK_ALERTS": url}), settings)
+    dispatcher = AlertDispatcher.from_destinations(
+        load_destinations({"SPREADHAWK_ALERTS_ALLOW_LOCAL": "1", "SPREADHAWK_ALERTS": url}), settings
+    )
     engine = Engine([SPOT])
     attach_alerts(engine, dispatcher)
     engine.bus.publish(KillSwitchChanged(T0, True, "operator:alice", "test"))
@@ -126,7 +128,7 @@ def test_an_exception_from_a_destination_shows_its_type_only(caplog: pytest.LogC
 def test_a_refused_destination_is_named_by_position_in_errors_and_on_the_command_line(tmp_path: Path) -> None:
     bad = f"telegramm://{TOKEN}/-100123"  # a misspelt scheme: apprise refuses it
     with pytest.raises(AlertConfigError) as raised:
-        load_destinations({"SPREADHAWK_ALERTS": f"json://127.0.0.1:9/x {bad}"})
+        load_destinations({"SPREADHAWK_ALERTS_ALLOW_LOCAL": "1", "SPREADHAWK_ALERTS": f"json://127.0.0.1:9/x {bad}"})
     assert str(raised.value).startswith("SPREADHAWK_ALERTS entry 2 ")
     assert_clean(str(raised.value))
 
@@ -141,7 +143,9 @@ def test_a_refused_destination_is_named_by_position_in_errors_and_on_the_command
     assert "has mode 0644; it must be readable by its owner only" in world_readable.output
     assert_clean(world_readable.output)
     invalid = runner.invoke(
-        app, ["live", str(config), "--confirm-live", "--db", str(tmp_path / "r.db")], env={"SPREADHAWK_ALERTS": bad}
+        app,
+        ["live", str(config), "--confirm-live", "--db", str(tmp_path / "r.db")],
+        env={"SPREADHAWK_ALERTS_ALLOW_LOCAL": "1", "SPREADHAWK_ALERTS": bad},
     )
     assert invalid.exit_code == 2
     assert "alerts: SPREADHAWK_ALERTS entry 1 is not a URL apprise can send to" in invalid.output

@@ -228,7 +228,10 @@ def test_a_destinations_file_readable_by_others_is_refused(tmp_path: Path) -> No
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes")
 def test_an_invalid_destination_is_named_by_its_position_never_by_its_content(tmp_path: Path) -> None:
     secret = "CANARYSLACKTOKEN0042"
-    env = {"SPREADHAWK_ALERTS": f"json://127.0.0.1:9/ok nosuchscheme://{secret}/x"}
+    env = {
+        "SPREADHAWK_ALERTS_ALLOW_LOCAL": "1",
+        "SPREADHAWK_ALERTS": f"json://127.0.0.1:9/ok nosuchscheme://{secret}/x",
+    }
     with pytest.raises(AlertConfigError) as raised:
         load_destinations(env)
     assert str(raised.value).startswith("SPREADHAWK_ALERTS entry 2 is not a URL apprise can send to")
@@ -237,11 +240,32 @@ def test_an_invalid_destination_is_named_by_its_position_never_by_its_content(tm
     path.write_text(f"# ours\njson://127.0.0.1:9/a\njson://127.0.0.1:9/b, tgram://{secret}\n")
     path.chmod(0o600)
     with pytest.raises(AlertConfigError, match=r"^alerts file entry 3 is not a URL") as raised:
-        load_destinations({}, path)
+        load_destinations({"SPREADHAWK_ALERTS_ALLOW_LOCAL": "1"}, path)
     assert secret not in str(raised.value)
     path.write_text("json://127.0.0.1:9/a\njson://127.0.0.1:9/a\n")
-    found = load_destinations({"SPREADHAWK_ALERTS": "json://127.0.0.1:9/a"}, path)
+    found = load_destinations({"SPREADHAWK_ALERTS_ALLOW_LOCAL": "1", "SPREADHAWK_ALERTS": "json://127.0.0.1:9/a"}, path)
     assert [d.origin for d in found] == ["SPREADHAWK_ALERTS entry 1"]  # each destination once
     assert "127.0.0.1" not in repr(found)
     assert str(found[0]) == "json://1*** (SPREADHAWK_ALERTS entry 1)"
     assert load_destinations({}) == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "json://127.0.0.1:9/x",
+        "form://localhost:8080/hook",
+        "json://169.254.169.254/latest/meta-data",  # the cloud metadata address
+        "json://10.1.2.3/x",
+        "xml://[::1]:9/x",
+        "json://192.168.0.7/x",
+    ],
+)
+def test_a_destination_inside_the_machine_or_its_network_is_refused(url: str) -> None:
+    """S12: alerts are server-side requests; none may be aimed at the machine or its network."""
+    with pytest.raises(AlertConfigError, match=r"^SPREADHAWK_ALERTS entry 1 points inside this machine"):
+        load_destinations({"SPREADHAWK_ALERTS": url})
+    allowed = load_destinations({"SPREADHAWK_ALERTS": url, "SPREADHAWK_ALERTS_ALLOW_LOCAL": "1"})
+    assert [d.url for d in allowed] == [url]
+    outside = "json://hooks.example.com/x tgram://123456:ABCDEF/987"
+    assert len(load_destinations({"SPREADHAWK_ALERTS": outside})) == 2

@@ -58,7 +58,9 @@ def dispatcher_to(server: StubServer, **limits: float) -> AlertDispatcher:
     settings = AlertSettings(
         window_s=limits.get("window_s", 0.5), channel=channel, connect_timeout_s=1.0, read_timeout_s=1.0, poll_s=0.02
     )
-    return AlertDispatcher.from_destinations(load_destinations({"SPREADHAWK_ALERTS": server.url()}), settings)
+    return AlertDispatcher.from_destinations(
+        load_destinations({"SPREADHAWK_ALERTS_ALLOW_LOCAL": "1", "SPREADHAWK_ALERTS": server.url()}), settings
+    )
 
 
 def fill(n: int) -> OrderFilled:

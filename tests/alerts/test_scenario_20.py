@@ -52,7 +52,7 @@ def dispatcher_to(server: StubServer, *, queue_size: int = 1000) -> AlertDispatc
         close_timeout_s=0.5,
         poll_s=0.02,
     )
-    destinations = load_destinations({"SPREADHAWK_ALERTS": server.url()})
+    destinations = load_destinations({"SPREADHAWK_ALERTS_ALLOW_LOCAL": "1", "SPREADHAWK_ALERTS": server.url()})
     return AlertDispatcher.from_destinations(destinations, settings)
 
 

@@ -2,17 +2,25 @@
 
 Every URL is checked through apprise at startup; a bad one is a one-line error naming where it was
 (``SPREADHAWK_ALERTS entry 2``), never what it says.
+
+No request may be aimed inside the machine or its network (RELIABILITY.md §5, S12: a webhook URL is
+a server-side request): a destination whose host is a loopback, private, link-local or reserved
+address -- ``json://127.0.0.1/...``, the cloud metadata address 169.254.169.254 -- is refused unless
+``SPREADHAWK_ALERTS_ALLOW_LOCAL=1`` says a local relay is meant (the tests' stub servers are).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from spreadhawk.alerts.secrets import AlertConfigError, describe, protect, read_private, split_urls
 
 ENV_VAR = "SPREADHAWK_ALERTS"
+ALLOW_LOCAL_VAR = "SPREADHAWK_ALERTS_ALLOW_LOCAL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +51,8 @@ def load_destinations(environ: Mapping[str, str], path: Path | None = None) -> l
             raise AlertConfigError(f"alerts file {path} names no destination")
     for destination in found:
         protect(destination.url)  # before anything could log it
+    if environ.get(ALLOW_LOCAL_VAR) != "1":
+        _refuse_inside(found)
     if found:
         from spreadhawk.alerts.notifier import is_valid  # noqa: PLC0415 (apprise loads slowly)
 
@@ -56,3 +66,30 @@ def load_destinations(environ: Mapping[str, str], path: Path | None = None) -> l
     for destination in found:
         unique.setdefault(destination.url, destination)
     return list(unique.values())
+
+
+def _refuse_inside(found: list[Destination]) -> None:
+    for destination in found:
+        if _inside(destination.url):
+            raise AlertConfigError(
+                f"{destination.origin} points inside this machine or its network (a loopback, private or "
+                f"link-local address): refused; set {ALLOW_LOCAL_VAR}=1 if a local relay is meant"
+            )
+
+
+def _inside(url: str) -> bool:
+    """Whether ``url``'s host is an address inside the machine or its network (names are not
+    resolved: a host name is an outside service's, as apprise's own services are)."""
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return False
+    if host is None:
+        return False
+    if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private or address.is_link_local or address.is_reserved
