@@ -161,6 +161,8 @@ def test_every_route_needs_a_token_and_state_changes_need_the_trade_token(tmp_pa
     # every operation the OpenAPI document lists (what a client can find), but /health
     operations = [(m.upper(), p) for p, ops in app.openapi()["paths"].items() for m in ops if p != "/health"]
     assert len(operations) >= 20
+    # S11: no way to move money out through the API
+    assert [p for _, p in operations if "withdraw" in p or "transfer" in p or "deposit" in p] == []
     with TestClient(app, base_url=BASE) as client:
         for method, template in operations:
             path = template.replace("{run_id}", "x")
