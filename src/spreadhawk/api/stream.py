@@ -1,5 +1,5 @@
-"""The WebSocket stream: fills as they happen; PnL, risk changes, the kill switch and opportunities
-once a second; alerts as they are raised.
+"""The WebSocket stream: fills and alerts as they happen; PnL, risk changes, the kill switch and
+opportunities once a second.
 
 A client authenticates in its first message (``{"token": "..."}``, RELIABILITY.md §5, S8: never in
 the URL, which logs keep) within ``AUTH_TIMEOUT_S``, from an allowed ``Origin`` (a page of another
@@ -19,6 +19,7 @@ from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
 
+from spreadhawk.alerts import DEFAULT_KINDS, Alert, AlertKind, AlertRouter
 from spreadhawk.api.auth import ApiTokens
 from spreadhawk.api.control import NodeControl
 from spreadhawk.domain.events import OrderFilled
@@ -40,6 +41,11 @@ class StreamHub:
         self._seen_records = 0
         if control is not None:
             control.engine.bus.subscribe(OrderFilled, self._on_fill)
+            # the alerts a person would be sent (breakers, kill switch, disconnects, ...) -- made by the
+            # alerts' own router, so the stream and the channels say the same; fills are streamed above
+            AlertRouter(control.engine, _StreamAlerts(self), DEFAULT_KINDS - {AlertKind.FILL}).subscribe(
+                control.engine.bus
+            )
 
     # ------------------------------------------------------------------ publishing (node's thread)
     def publish(self, message: dict[str, Any]) -> None:
@@ -120,3 +126,27 @@ async def _close(socket: WebSocket, code: int, reason: str) -> None:
 def _fields(record: object) -> dict[str, Any]:
     slots = getattr(record, "__dataclass_fields__", {})
     return {name: getattr(record, name) for name in slots}
+
+
+class _StreamAlerts:
+    """An alert sink that puts each alert on the stream (``AlertSink``: never blocks)."""
+
+    def __init__(self, hub: StreamHub) -> None:
+        self._hub = hub
+
+    def put_nowait(self, alert: Alert) -> bool:
+        if self._hub.clients:
+            self._hub.publish(
+                {
+                    "type": "alert",
+                    "ts_ns": alert.ts_ns,
+                    "kind": alert.kind.value,
+                    "severity": alert.severity.name.lower(),
+                    "title": alert.title,
+                    "body": alert.body,
+                }
+            )
+        return True
+
+    def close(self, timeout: float | None = None) -> None:
+        """Nothing to flush: the stream's queues belong to its clients."""
