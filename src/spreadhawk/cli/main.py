@@ -26,6 +26,7 @@ from rich.table import Column, Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from spreadhawk.analytics.metrics import Metrics
+from spreadhawk.cli.calibration import register as register_calibration
 from spreadhawk.cli.data import register as register_data
 from spreadhawk.cli.db import register as register_db
 from spreadhawk.cli.display import counters_tree, metric_text
@@ -398,6 +399,7 @@ register_kill(app)  # `spreadhawk kill on|off|status`: the persisted kill switch
 register_strategies(app)  # `spreadhawk strategies [NAME]`: the library and its config fields
 register_new_strategy(app)  # `spreadhawk new-strategy NAME`: a working template and its test
 register_db(app)  # `spreadhawk db upgrade|downgrade|current|history`: run store migrations (cli/db.py)
+register_calibration(app)  # `spreadhawk calibration`: the fair-value model on real up/down outcomes
 register_serve(app)  # `spreadhawk serve`: the API and dashboard over the stored runs (cli/serve.py)
 
 
