@@ -40,12 +40,8 @@ def test_the_scores_are_the_textbook_formulas() -> None:
     assert scored.clipped == 2
     assert scored.base_rate == 5 / 8
     # bins of 0.25: [0, .25) {0.1, 0.0}; [.25, .5) {0.3, 0.35}; [.5, .75) {0.6}; [.75, 1] {0.8, 0.95, 1.0}
-    assert [(r.count, r.mean_forecast, r.observed) for r in scored.rows] == [
-        (2, pytest.approx(0.05), 0.0),
-        (2, pytest.approx(0.325), 0.5),
-        (1, pytest.approx(0.6), 1.0),
-        (3, pytest.approx((0.8 + 0.95 + 1.0) / 3), 1.0),
-    ]
+    assert [(r.count, r.observed) for r in scored.rows] == [(2, 0.0), (2, 0.5), (1, 1.0), (3, 1.0)]
+    assert [r.mean_forecast for r in scored.rows] == pytest.approx([0.05, 0.325, 0.6, (0.8 + 0.95 + 1.0) / 3])
     assert scored.brier_skill_vs_base_rate == pytest.approx(1 - brier / (5 / 8 * 3 / 8))
     with pytest.raises(ValueError, match="probabilities"):
         calibration([1.2], [True])
