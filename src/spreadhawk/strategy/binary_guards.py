@@ -30,6 +30,7 @@ whose open instant (hence strike, the reference price at the open) is the same.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -98,6 +99,7 @@ class UpDownMarket:
         return (self.expiry_ns - self.open_ns) // (60 * S)
 
 
+@functools.lru_cache(maxsize=4096)  # asked on every book change of a token; the date parse is the cost
 def updown_market(inst: Instrument) -> UpDownMarket | None:
     """The up/down market a BINARY token belongs to, or ``None`` for any other instrument or naming."""
     match = _UPDOWN.match(inst.symbol)
