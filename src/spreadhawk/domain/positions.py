@@ -2,13 +2,72 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Set
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from itertools import islice
+from typing import Any
 
 from spreadhawk.domain.events import OrderFilled
 from spreadhawk.domain.identifiers import InstrumentId
 
 ZERO = Decimal(0)
+
+
+class TradeIds(Set[str]):
+    """The trade ids a position has applied: an immutable set whose ``add`` costs O(1).
+
+    A position's successive versions share one insertion-ordered index (trade id -> the order it
+    was added in); a version sees the first ``count`` of them. Adding to the newest version extends
+    the shared index; adding to an older one (a branch: rare) copies its part first. So a run of a
+    million fills no longer copies a growing set at every fill (it made a backtest's cost grow with
+    the square of its fills), and every version still reads as the set it was."""
+
+    __slots__ = ("_count", "_index")
+
+    def __init__(self, ids: Iterable[str] = ()) -> None:
+        index: dict[str, int] = {}
+        for trade_id in ids:
+            index.setdefault(trade_id, len(index))
+        self._index = index
+        self._count = len(index)
+
+    @classmethod
+    def _view(cls, index: dict[str, int], count: int) -> TradeIds:
+        view = cls.__new__(cls)
+        view._index, view._count = index, count
+        return view
+
+    def __contains__(self, trade_id: object) -> bool:
+        position = self._index.get(trade_id) if isinstance(trade_id, str) else None
+        return position is not None and position < self._count
+
+    def __iter__(self) -> Iterator[str]:
+        return islice(self._index, self._count)  # insertion order: the first ``count`` are this version's
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __repr__(self) -> str:
+        return f"TradeIds({sorted(self)!r})"
+
+    __hash__ = Set._hash
+
+    @classmethod
+    def _from_iterable(cls, it: Iterable[Any]) -> frozenset[Any]:
+        return frozenset(it)  # set algebra (|, &, -) gives plain frozensets
+
+    def add(self, trade_id: str) -> TradeIds:
+        """This set with ``trade_id`` (itself when it is already in)."""
+        if trade_id in self:
+            return self
+        index = self._index
+        if self._count == 0:
+            index = {}  # an empty set (the shared default among them) starts an index of its own
+        elif len(index) != self._count:  # an older version: branch off with a copy of its own part
+            index = dict(islice(index.items(), self._count))
+        index[trade_id] = self._count
+        return TradeIds._view(index, self._count + 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +78,11 @@ class Position:
     avg_price: Decimal = ZERO  # average entry price of the open quantity
     realized_pnl: Decimal = ZERO  # before fees, in the settlement currency
     fees: Decimal = ZERO
-    trade_ids: frozenset[str] = frozenset()
+    trade_ids: Set[str] = TradeIds()  # a TradeIds (any set given is turned into one)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.trade_ids, TradeIds):
+            object.__setattr__(self, "trade_ids", TradeIds(self.trade_ids))
 
     @property
     def is_flat(self) -> bool:
@@ -37,7 +100,9 @@ class Position:
         """Next position after ``fill``; a fill already applied (same trade id) changes nothing."""
         if fill.instrument_id != self.instrument_id:
             raise ValueError(f"fill for {fill.instrument_id} applied to position in {self.instrument_id}")
-        if fill.trade_id in self.trade_ids:
+        ids = self.trade_ids
+        assert isinstance(ids, TradeIds)  # __post_init__ makes it one
+        if fill.trade_id in ids:
             return self
         if fill.quantity <= 0:
             raise ValueError(f"fill {fill.trade_id}: quantity {fill.quantity} must be positive")
@@ -61,5 +126,5 @@ class Position:
             avg_price=avg,
             realized_pnl=realized,
             fees=self.fees + fill.fee,
-            trade_ids=self.trade_ids | {fill.trade_id},
+            trade_ids=ids.add(fill.trade_id),
         )
