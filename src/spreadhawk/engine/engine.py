@@ -311,9 +311,11 @@ class Engine:
         except OSError as exc:  # disk full, I/O error: an intent that is not on disk must not leave
             self._halt(f"the journal cannot be written ({exc}); nothing is sent until a restart")
             self.orders[order.client_order_id] = order
+            self.protective.track(order)
             self._apply_order_event(OrderDenied(self.clock.now_ns(), command.client_order_id, str(self.halt_reason)))
             return self.orders[order.client_order_id]
         self.orders[order.client_order_id] = order
+        self.protective.track(order)
         inst = self.instruments.get(command.instrument_id)
         venue = self.venues.get(venue_of(command.instrument_id))
         reason = self.halt_reason or pre_trade_check(command, inst, venue)

@@ -18,7 +18,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from spreadhawk.domain.events import CancelOrder, PositionChanged
-from spreadhawk.domain.identifiers import InstrumentId, venue_of
+from spreadhawk.domain.identifiers import ClientOrderId, InstrumentId, venue_of
 from spreadhawk.domain.orders import Order
 from spreadhawk.engine.crashpoints import crashpoint
 
@@ -33,14 +33,26 @@ log = logging.getLogger(__name__)
 class ProtectiveOrders:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        # The protective orders not yet seen terminal: every order enters the engine through ``track``
+        # (submitted, or restored from the journal), so a position change looks at these, not at every
+        # order of the run (that scan, on every fill, made a backtest's cost grow with the square of
+        # its orders).
+        self._tracked: dict[ClientOrderId, None] = {}
         engine.bus.subscribe(PositionChanged, self._on_position)
+
+    def track(self, order: Order) -> None:
+        """An order entering the engine (``Engine.submit``, ``restore``): kept if it is protective."""
+        if order.is_protective:
+            self._tracked[order.client_order_id] = None
 
     def orphans(self, instrument_id: InstrumentId | None = None) -> list[Order]:
         """Open protective orders that cannot reduce their instrument's position any more."""
         engine = self._engine
         found = []
-        for order in engine.orders.values():
-            if not order.is_protective or order.is_terminal:
+        for client_order_id in list(self._tracked):
+            order = engine.orders[client_order_id]
+            if order.is_terminal:
+                del self._tracked[client_order_id]
                 continue
             if instrument_id is not None and order.instrument_id != instrument_id:
                 continue

@@ -85,7 +85,8 @@ def restore(engine: Engine, records: Iterable[object]) -> RestoreSummary:
 
 def _apply(engine: Engine, record: object, summary: RestoreSummary) -> None:
     if isinstance(record, SubmitOrder):
-        engine.orders[record.client_order_id] = Order.from_command(record)
+        engine.orders[record.client_order_id] = order = Order.from_command(record)
+        engine.protective.track(order)
         engine.order_ids.observe(record.strategy_id, record.client_order_id)
         summary.commands += 1
     elif isinstance(record, RequestTransfer):
