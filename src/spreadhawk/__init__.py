@@ -4,6 +4,9 @@ The names below are the public API (guarded by tests/test_public_api.py); everyt
 change between versions.
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from spreadhawk.domain.events import (
     CancelOrder,
     Liquidity,
@@ -32,11 +35,38 @@ from spreadhawk.domain.market import (
 from spreadhawk.domain.orderbook import BookInvalidError, OrderBook
 from spreadhawk.domain.orders import Order, OrderStatus
 from spreadhawk.domain.positions import Position
-from spreadhawk.engine.clock import SimClock, WallClock
-from spreadhawk.engine.engine import Engine
-from spreadhawk.engine.replay import ReplayFeed, run_replay
-from spreadhawk.strategy.base import Strategy, StrategyConfig, attach_strategy
-from spreadhawk.venues.simulated.venue import SimulatedVenue
+
+if TYPE_CHECKING:
+    from spreadhawk.engine.clock import SimClock, WallClock
+    from spreadhawk.engine.engine import Engine
+    from spreadhawk.engine.replay import ReplayFeed, run_replay
+    from spreadhawk.strategy.base import Strategy, StrategyConfig, attach_strategy
+    from spreadhawk.venues.simulated.venue import SimulatedVenue
+
+# The engine, the strategy base (pydantic) and the simulated venue load on first use: importing any
+# spreadhawk module (the CLI's, for `spreadhawk --help`) imports this package first, and must not
+# pay for the whole engine.
+_LAZY = {
+    "SimClock": "spreadhawk.engine.clock",
+    "WallClock": "spreadhawk.engine.clock",
+    "Engine": "spreadhawk.engine.engine",
+    "ReplayFeed": "spreadhawk.engine.replay",
+    "run_replay": "spreadhawk.engine.replay",
+    "Strategy": "spreadhawk.strategy.base",
+    "StrategyConfig": "spreadhawk.strategy.base",
+    "attach_strategy": "spreadhawk.strategy.base",
+    "SimulatedVenue": "spreadhawk.venues.simulated.venue",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'spreadhawk' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # once: later lookups do not come here
+    return value
+
 
 __version__ = "0.1.0"
 

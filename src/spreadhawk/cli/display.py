@@ -17,8 +17,6 @@ from typing import Any
 
 from rich.tree import Tree
 
-from spreadhawk.analytics.metrics import MIN_CAGR_DAYS
-
 __all__ = ["counters_tree", "metric_text", "number_text", "undefined_reason"]
 
 _MONEY = frozenset({"initial_equity", "final_equity", "pnl", "pnl_vs_holding", "fees_paid", "expectancy"})
@@ -41,7 +39,7 @@ def _decimal(value: Any) -> Decimal | None:
 def undefined_reason(key: str, result: Mapping[str, Any]) -> str:  # noqa: PLR0911 -- one per metric
     """Why a run metric is undefined (``analytics.metrics`` decides; this says it in words)."""
     if key == "cagr":
-        return f"the run is shorter than {MIN_CAGR_DAYS} days"
+        return f"the run is shorter than {_min_days()} days"
     if key == "calmar":
         return "no CAGR" if result.get("cagr") is None else "no drawdown"
     if key in ("sharpe", "annualized_volatility"):
@@ -84,11 +82,11 @@ def metric_text(  # noqa: PLR0911 -- one return per kind
         return money_text(value, currency)
     if key in _PERCENT:
         short = key in _ANNUALISED and result is not None and result.get("cagr") is None
-        return f"{float(value) * 100:.2f} %" + (f" (from under {MIN_CAGR_DAYS} days)" if short else "")
+        return f"{float(value) * 100:.2f} %" + (f" (from under {_min_days()} days)" if short else "")
     if key in _RATIO:
         short = key in _ANNUALISED and result is not None and result.get("cagr") is None
         # a year extrapolated from hours or days: a number, but not one to compare runs by
-        return f"{float(value):.2f} (from under {MIN_CAGR_DAYS} days)" if short else f"{float(value):.2f}"
+        return f"{float(value):.2f} (from under {_min_days()} days)" if short else f"{float(value):.2f}"
     if key in _COUNT:
         return f"{int(value):,}"
     if key == "turnover":
@@ -142,3 +140,11 @@ def _add(tree: Tree, counters: Mapping[str, Any]) -> None:
             tree.add(f"{key}: {', '.join(str(item) for item in value) or 'none'}")
         else:
             tree.add(f"{key}: {number_text(key, value)}")
+
+
+def _min_days() -> int:
+    """The shortest run whose ratios are annualised without a warning (``analytics.metrics``: numpy,
+    so imported when a result is shown, not when the CLI starts)."""
+    from spreadhawk.analytics.metrics import MIN_CAGR_DAYS  # noqa: PLC0415
+
+    return MIN_CAGR_DAYS

@@ -12,18 +12,18 @@ from __future__ import annotations
 import getpass
 import time
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
 
 from spreadhawk.cli.output import fail
-from spreadhawk.persistence.kill_switch import SqlKillSwitchStore
-from spreadhawk.risk.kill_switch import KillSwitch
-from spreadhawk.runtime.services import database_url
+
+if TYPE_CHECKING:  # imported in _switch: `spreadhawk --help` must not wait for SQLAlchemy
+    from spreadhawk.persistence.kill_switch import SqlKillSwitchStore
+    from spreadhawk.risk.kill_switch import KillSwitch
 
 __all__ = ["register"]
 
@@ -91,6 +91,12 @@ def kill_status(
 
 
 def _switch(db: str, scope: str) -> tuple[KillSwitch, SqlKillSwitchStore]:
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415 (see the imports)
+
+    from spreadhawk.persistence.kill_switch import SqlKillSwitchStore  # noqa: PLC0415
+    from spreadhawk.risk.kill_switch import KillSwitch  # noqa: PLC0415
+    from spreadhawk.runtime.services import database_url  # noqa: PLC0415
+
     try:
         store = SqlKillSwitchStore(database_url(db), scope)
     except SQLAlchemyError as exc:

@@ -14,7 +14,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy.exc import SQLAlchemyError
 
 from spreadhawk.cli.api_options import (
     ApiFlag,
@@ -76,6 +75,8 @@ def live(
     api_tokens: ApiTokensFile = None,
 ) -> None:
     """Trade live on exchange accounts (keys from `spreadhawk keys`); --dry-run to look first."""
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415 (--help must not wait for SQLAlchemy)
+
     from spreadhawk.cli.main import _store  # noqa: PLC0415 (main imports this module)
     from spreadhawk.cli.paper import _stopper, alert_dispatcher  # noqa: PLC0415
     from spreadhawk.runtime.config import ConfigError, load_config  # noqa: PLC0415

@@ -16,16 +16,14 @@ from dataclasses import fields
 from importlib import resources
 from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Column, Table
-from sqlalchemy.exc import SQLAlchemyError
 
-from spreadhawk.analytics.metrics import Metrics
 from spreadhawk.cli.calibration import register as register_calibration
 from spreadhawk.cli.data import register as register_data
 from spreadhawk.cli.db import register as register_db
@@ -42,20 +40,11 @@ from spreadhawk.cli.risk import register as register_risk
 from spreadhawk.cli.scan import register as register_scan
 from spreadhawk.cli.serve import register as register_serve
 from spreadhawk.cli.strategies import register as register_strategies
-from spreadhawk.data.catalog import ParquetCatalog
-from spreadhawk.persistence import RunStore
-from spreadhawk.persistence.run_store import SchemaError
-from spreadhawk.runtime.config import ConfigError, load_config
-from spreadhawk.runtime.results import NoEquityError
-from spreadhawk.runtime.services import (
-    BacktestService,
-    DataService,
-    QueryService,
-    ReportService,
-    RunProgress,
-    database_url,
-)
-from spreadhawk.runtime.simulate import simulate_to_catalog
+
+if TYPE_CHECKING:  # the rest is imported where it is used: `spreadhawk --help` must not wait for
+    # SQLAlchemy, numpy, pandas and pydantic (over a second together)
+    from spreadhawk.persistence import RunStore
+    from spreadhawk.runtime.services import RunProgress
 
 app = typer.Typer(
     add_completion=False,
@@ -75,6 +64,12 @@ DbOption = Annotated[
 
 @contextmanager
 def _store(db: str) -> Iterator[RunStore]:
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415 (see the imports)
+
+    from spreadhawk.persistence import RunStore  # noqa: PLC0415
+    from spreadhawk.persistence.run_store import SchemaError  # noqa: PLC0415
+    from spreadhawk.runtime.services import database_url  # noqa: PLC0415
+
     folder = Path(db).parent
     if "://" not in db and not folder.is_dir():  # SQLite would only say "unable to open database file"
         fail(f"--db {db}: the folder {folder} does not exist")
@@ -103,6 +98,12 @@ def _progress() -> Iterator[RunProgress]:
 def _run_backtest(
     config_path: Path, overrides: list[str], as_json: bool, db: str, report_dir: Path | None, *, quiet: bool = False
 ) -> tuple[dict[str, Any], Path | None, str | None]:
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415 (see the imports)
+
+    from spreadhawk.runtime.config import ConfigError, load_config  # noqa: PLC0415
+    from spreadhawk.runtime.results import NoEquityError  # noqa: PLC0415
+    from spreadhawk.runtime.services import BacktestService  # noqa: PLC0415
+
     try:
         config = load_config(config_path, overrides)
         with _store(db) as store, _progress() as progress:
@@ -129,6 +130,8 @@ def _write_report(store: RunStore, run_id: str, report_dir: Path | None) -> tupl
     """(the report, or None; why it could not be written, or None). The run is stored either way."""
     if report_dir is None:
         return None, None
+    from spreadhawk.runtime.services import ReportService  # noqa: PLC0415 (see the imports)
+
     try:
         return ReportService(store).write(run_id, report_dir / f"{run_id}.html"), None
     except OSError as exc:
@@ -206,6 +209,9 @@ def simulate(
     """Write a simulated session (the demo's market) to the Parquet catalog, with a replay config."""
     if hours <= 0 or hours > 72:
         fail(f"--hours must be in (0, 72], got {hours}")
+    from spreadhawk.runtime.config import ConfigError  # noqa: PLC0415 (see the imports)
+    from spreadhawk.runtime.simulate import simulate_to_catalog  # noqa: PLC0415
+
     columns = (TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("records"))
     try:
         with Progress(*columns, console=errors, transient=True, disable=not sys.stderr.isatty()) as bar:
@@ -230,6 +236,10 @@ def import_data(
     name: Annotated[str, typer.Option(help="name of the stored files")] = "data",
 ) -> None:
     """Normalise a config's data into the Parquet catalog (read back with format = "catalog")."""
+    from spreadhawk.data.catalog import ParquetCatalog  # noqa: PLC0415 (see the imports)
+    from spreadhawk.runtime.config import ConfigError, load_config  # noqa: PLC0415
+    from spreadhawk.runtime.services import DataService  # noqa: PLC0415
+
     try:
         entries = DataService(ParquetCatalog(out)).import_config(load_config(config), name)
     except ConfigError as exc:
@@ -255,6 +265,8 @@ def report(
     db: DbOption = "spreadhawk.db",
 ) -> None:
     """Write a stored run's HTML report (it opens offline: plotly is beside it, or inside it)."""
+    from spreadhawk.runtime.services import ReportService  # noqa: PLC0415 (see the imports)
+
     path = out or Path("reports") / f"{run_id}.html"
     try:
         with _store(db) as store:
@@ -269,6 +281,8 @@ def report(
 @app.command()
 def runs(db: DbOption = "spreadhawk.db", limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
     """List stored runs, newest first."""
+    from spreadhawk.runtime.services import QueryService  # noqa: PLC0415 (see the imports)
+
     with _store(db) as store:
         summaries = QueryService(store).runs(limit)
     headers = ("strategy", "seed", "events", "total return", "sharpe", "max dd", "trades")
@@ -301,6 +315,8 @@ def show(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Show one stored run: its metrics, strategy counters and config."""
+    from spreadhawk.runtime.services import QueryService  # noqa: PLC0415 (see the imports)
+
     with _store(db) as store:
         record = QueryService(store).run(run_id)
     if record is None:
@@ -315,24 +331,19 @@ def show(
     )
 
 
-SUMMARY_KEYS = (
-    "initial_equity",
-    "final_equity",
-    "pnl",
-    "pnl_vs_holding",
-    *(f.name for f in fields(Metrics)),
-    "orders",
-    "fills",
-    "events_processed",
-    "wall_seconds",
-)
+def _summary_keys() -> tuple[str, ...]:
+    from spreadhawk.analytics.metrics import Metrics  # noqa: PLC0415 (see the imports)
+
+    metrics = tuple(f.name for f in fields(Metrics))
+    return ("initial_equity", "final_equity", "pnl", "pnl_vs_holding", *metrics, "orders", "fills",
+            "events_processed", "wall_seconds")  # fmt: skip
 
 
 def _print_result(result: dict[str, Any]) -> None:
     """The run for a person (rounded by kind, ``cli.display``); ``--json`` has the exact values."""
     currency = str(result.get("valuation_currency") or "")
     table = Table("metric", "value", title=f"run {result.get('run_id')}")
-    for key in SUMMARY_KEYS:
+    for key in _summary_keys():
         table.add_row(key, metric_text(key, result.get(key), currency, result))
     console.print(table)
     stats = result.get("strategy_stats") or {}

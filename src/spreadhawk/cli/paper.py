@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy.exc import SQLAlchemyError
 
 from spreadhawk.cli.api_options import (
     ApiFlag,
@@ -72,6 +71,8 @@ def paper(
     api_tokens: ApiTokensFile = None,
 ) -> None:
     """Paper-trade a config's strategies on live market data (simulated fills, real books)."""
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415 (--help must not wait for SQLAlchemy)
+
     from spreadhawk.cli.main import _store  # noqa: PLC0415 (main imports this module)
     from spreadhawk.runtime.config import ConfigError, load_config  # noqa: PLC0415
     from spreadhawk.runtime.paper_service import PaperService, live_feeds  # noqa: PLC0415

@@ -16,12 +16,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
 
 from spreadhawk.cli.output import fail
-from spreadhawk.persistence import RunStore
-from spreadhawk.persistence.run_store import SchemaError
-from spreadhawk.runtime.services import QueryService, database_url
 
 if TYPE_CHECKING:
     from spreadhawk.report.risk import RiskFigures
@@ -47,6 +43,12 @@ def risk(
     ] = None,
 ) -> None:
     """Risk of a stored run: denials, limits hit, VaR/ES and breaches, stress, regimes, correlation."""
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415 (--help must not wait for SQLAlchemy)
+
+    from spreadhawk.persistence import RunStore  # noqa: PLC0415
+    from spreadhawk.persistence.run_store import SchemaError  # noqa: PLC0415
+    from spreadhawk.runtime.services import QueryService, database_url  # noqa: PLC0415
+
     try:
         store = RunStore(database_url(db))
         try:

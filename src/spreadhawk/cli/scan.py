@@ -13,22 +13,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
 
 from spreadhawk.cli.output import errors, fail
-from spreadhawk.persistence.opportunities import OpportunityStore
-from spreadhawk.runtime.config import ConfigError
-from spreadhawk.runtime.scan_detectors import KINDS
-from spreadhawk.runtime.scan_run import build_scan, load_scan_config
-from spreadhawk.runtime.scanner import ClosedOpportunity, Opportunity, Scanner
-from spreadhawk.runtime.services import database_url
+
+if TYPE_CHECKING:  # the rest is imported where it is used: `spreadhawk --help` must not wait for it
+    from spreadhawk.runtime.scanner import ClosedOpportunity, Opportunity, Scanner
 
 NS_PER_S = 1_000_000_000
 console = Console()
@@ -62,6 +58,9 @@ def scan(
     """
     if hours is not None and not 0 < hours <= 72:
         fail(f"--hours must be in (0, 72], got {hours}")
+    from spreadhawk.runtime.config import ConfigError  # noqa: PLC0415 (see the imports)
+    from spreadhawk.runtime.scan_run import build_scan, load_scan_config  # noqa: PLC0415
+
     try:
         overrides = list(set_ or [])
         loaded = load_scan_config(config, overrides)
@@ -120,6 +119,8 @@ def live_table(opportunities: list[Opportunity], now_ns: int, records: int) -> T
 
 def summary_table(history: list[ClosedOpportunity]) -> Table:
     """Per kind (and profit asset): count, median and max duration, max edge, total expected profit."""
+    from spreadhawk.runtime.scan_detectors import KINDS  # noqa: PLC0415 (see the imports)
+
     groups: dict[tuple[str, str], list[ClosedOpportunity]] = {}
     for o in history:
         groups.setdefault((o.kind, o.profit_asset), []).append(o)
@@ -144,6 +145,11 @@ def summary_table(history: list[ClosedOpportunity]) -> Table:
 
 
 def _save(db: str, config_hash: str, seed: int, history: list[ClosedOpportunity]) -> None:
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415 (see the imports)
+
+    from spreadhawk.persistence.opportunities import OpportunityStore  # noqa: PLC0415
+    from spreadhawk.runtime.services import database_url  # noqa: PLC0415
+
     try:
         store = OpportunityStore(database_url(db))
         try:

@@ -8,16 +8,17 @@ import importlib
 import inspect
 import pkgutil
 import re
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic.fields import FieldInfo
-from pydantic_core import PydanticUndefined
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from spreadhawk.cli.output import fail
+
+if TYPE_CHECKING:
+    from pydantic.fields import FieldInfo
 
 __all__ = ["library_strategies", "register"]
 
@@ -80,6 +81,8 @@ def _type(info: FieldInfo) -> str:
 
 
 def _default(info: FieldInfo) -> str:
+    from pydantic_core import PydanticUndefined  # noqa: PLC0415 (--help must not wait for pydantic)
+
     if info.is_required():
         return "(required)"
     if info.default is PydanticUndefined and info.default_factory is not None:
