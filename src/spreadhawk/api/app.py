@@ -260,9 +260,9 @@ def _node_routes(node: NodeOf, read: Any) -> APIRouter:
     @router.get("/api/v1/strategies/performance", tags=["strategies"])
     async def performance() -> dict[str, Any]:
         control = node()
-        states = {s["id"]: s for s in control.status()["strategies"]}
         result = control.profits()
-        result["strategies"] = [row | {"enabled": states[row["id"]]["enabled"]} for row in result["strategies"]]
+        for row in result["strategies"]:
+            row["enabled"] = control.strategy_state(row["id"])["enabled"]
         return result
 
     @router.get("/api/v1/execution/costs", tags=["execution"])

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -26,7 +26,7 @@ from spreadhawk.engine.attribution import StrategyAttribution
 from spreadhawk.engine.engine import Engine
 from spreadhawk.risk.allocation import CapitalAllocator
 from spreadhawk.risk.limits import RiskEngine
-from spreadhawk.runtime.results import held_value
+from spreadhawk.runtime.results import held_value, jsonable
 from spreadhawk.runtime.scanner import Scanner
 from spreadhawk.strategy.base import Strategy
 
@@ -102,7 +102,7 @@ class NodeControl:
             "scanner": self.scanner is not None,
             "kill_switch": self.kill_switch(),
             "venues": [self._venue_state(name) for name in venues],
-            "strategies": [self._strategy_state(s.id) for s in self.node.strategies],
+            "strategies": [self.strategy_state(s.id) for s in self.node.strategies],
             "orders": len(engine.orders),
             "fills": len(engine.fills),
             "reconciliation": {"explained": list(self.node.explained), "differences": list(self.node.differences)},
@@ -115,16 +115,9 @@ class NodeControl:
         mode, reason = risk.mode(name)
         return {"name": name, "mode": mode.name, "reason": reason}
 
-    def _strategy_state(self, strategy_id: str) -> dict[str, Any]:
+    def strategy_state(self, strategy_id: str) -> dict[str, Any]:
         risk = self.node.risk
-        if risk is None:
-            return {"id": strategy_id, "enabled": True, "paused": None}
-        why = risk.operator_paused.get(strategy_id)
-        if why is None and strategy_id in risk.in_review:
-            why = "paused pending review (losing streak)"
-        until = risk.paused_until.get(strategy_id)
-        if why is None and until is not None and until > self.now_ns():
-            why = f"paused after a losing streak until {until}"
+        why = risk.pause_reason(strategy_id, self.now_ns()) if risk is not None else None
         return {"id": strategy_id, "enabled": why is None, "paused": why}
 
     def kill_switch(self) -> dict[str, Any]:
@@ -220,8 +213,8 @@ class NodeControl:
         if self.scanner is None:
             raise NotAvailableError("this node runs no opportunity scanner")
         now = self.now_ns()
-        live = [_jsonable(o) | {"age_ns": o.age_ns(now)} for o in self.scanner.top(limit)]
-        closed = [_jsonable(o) for o in self.scanner.history[-limit:][::-1]]
+        live = [record_json(o) | {"age_ns": o.age_ns(now)} for o in self.scanner.top(limit)]
+        closed = [record_json(o) for o in self.scanner.history[-limit:][::-1]]
         return {"live": live, "closed": closed}
 
     def regime(self) -> dict[str, Any]:
@@ -263,14 +256,14 @@ class NodeControl:
 
     def risk_limits(self) -> dict[str, Any]:
         risk = self._risk()
-        limits = {k: _plain(v) for k, v in dataclasses.asdict(risk.limits).items()}
+        limits = record_json(risk.limits)
         now = self.now_ns()
         return {
             "limits": limits,
             "adjustable": list(ADJUSTABLE_LIMITS),
             "denials": {str(code): count for code, count in sorted(risk.denials.items())},
-            "paused_strategies": sorted(set(risk.in_review) | {s for s, t in risk.paused_until.items() if t > now}),
-            "changes": [_jsonable(r) | {"type": type(r).__name__} for r in risk.records[-100:]],
+            "paused_strategies": [s.id for s in self.node.strategies if risk.pause_reason(s.id, now) is not None],
+            "changes": [record_json(r) | {"type": type(r).__name__} for r in risk.records[-100:]],
         }
 
     def execution_costs(self) -> dict[str, Any]:
@@ -320,13 +313,13 @@ class NodeControl:
         if strategy_id not in {s.id for s in self.node.strategies}:
             raise NotAvailableError(f"no strategy {strategy_id!r} in this node")
         self._audit(who, "strategy.toggle", {"strategy": strategy_id, "enabled": enabled, "reason": reason})
-        if self._strategy_state(strategy_id)["enabled"] == enabled:
+        if self.strategy_state(strategy_id)["enabled"] == enabled:
             raise CommandRefusedError(f"strategy {strategy_id} is already {'enabled' if enabled else 'paused'}")
         if enabled:
             risk.resume_strategy(strategy_id, who, reason)
         else:
             risk.pause_strategy(strategy_id, who, reason)
-        return self._strategy_state(strategy_id)
+        return self.strategy_state(strategy_id)
 
     def override_regime(self, who: str, regime: str | None, reason: str) -> dict[str, Any]:
         allocator = self._allocator()
@@ -374,7 +367,7 @@ class NodeControl:
         unknown = sorted(set(changes) - set(ADJUSTABLE_LIMITS))
         if unknown:
             raise NotAvailableError(f"not adjustable while running: {', '.join(unknown)}")
-        self._audit(who, "risk.limits", {**{k: _plain(v) for k, v in changes.items()}, "reason": reason})
+        self._audit(who, "risk.limits", {**jsonable(dict(changes)), "reason": reason})
         risk.adjust_limits(dict(changes), who, reason)
         return self.risk_limits()
 
@@ -401,11 +394,7 @@ class NodeControl:
         return self.node.allocator
 
 
-def _plain(value: object) -> object:
-    """A JSON value: exact decimals as strings, the rest as they are."""
-    return str(value) if isinstance(value, Decimal) else value
-
-
-def _jsonable(item: object) -> dict[str, Any]:
-    fields: Sequence[dataclasses.Field[Any]] = dataclasses.fields(item)  # type: ignore[arg-type]
-    return {f.name: _plain(getattr(item, f.name)) for f in fields}
+def record_json(record: object) -> dict[str, Any]:
+    """A dataclass record's fields as JSON values (decimals as exact strings)."""
+    fields: dict[str, Any] = jsonable(dataclasses.asdict(record))  # type: ignore[call-overload]
+    return fields

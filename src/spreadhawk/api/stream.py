@@ -21,7 +21,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 
 from spreadhawk.alerts import DEFAULT_KINDS, Alert, AlertKind, AlertRouter
 from spreadhawk.api.auth import ApiTokens
-from spreadhawk.api.control import NodeControl
+from spreadhawk.api.control import NodeControl, record_json
 from spreadhawk.domain.events import OrderFilled
 
 __all__ = ["AUTH_TIMEOUT_S", "QUEUE_SIZE", "StreamHub"]
@@ -72,7 +72,7 @@ class StreamHub:
         risk = control.node.risk
         if risk is not None:
             for record in risk.records[self._seen_records :]:
-                self.publish({"type": "risk", "record_type": type(record).__name__, **_fields(record)})
+                self.publish({"type": "risk", "record_type": type(record).__name__, **record_json(record)})
             self._seen_records = len(risk.records)
         if control.scanner is not None:
             self.publish({"type": "opportunities", **control.opportunities(10)})
@@ -121,11 +121,6 @@ class StreamHub:
 async def _close(socket: WebSocket, code: int, reason: str) -> None:
     with contextlib.suppress(RuntimeError):
         await socket.close(code=code, reason=reason)
-
-
-def _fields(record: object) -> dict[str, Any]:
-    slots = getattr(record, "__dataclass_fields__", {})
-    return {name: getattr(record, name) for name in slots}
 
 
 class _StreamAlerts:

@@ -187,15 +187,12 @@ class Engine:
                 expire_books(due)
             callback()
             if reports:
-                self._settle()
+                self.settle()
 
     def settle(self) -> None:
         """Handle the reports venues made during the step that just ended, oldest first (handling one
         may cause more: they queue behind). The driver does it after each step; a command issued
         between steps (the operator's, through the API) does it itself, leaving the inbox to the driver."""
-        self._settle()
-
-    def _settle(self) -> None:
         reports = self._reports
         while reports:
             self.on_venue_event(reports.popleft())
@@ -210,12 +207,12 @@ class Engine:
                 self._market.expire_books(now)  # a strategy reacting to this report must not read an old book
             self.on_venue_event(message)  # type: ignore[arg-type]
             if self._reports:
-                self._settle()
+                self.settle()
 
     def drain(self) -> None:
         """Handle everything waiting: reports of the last step, then the inbox, in order. A test that
         calls the engine directly (rather than through a driver) calls this to let reports arrive."""
-        self._settle()
+        self.settle()
         inbox = self.inbox
         while inbox:
             self.handle(inbox.take())
@@ -226,10 +223,10 @@ class Engine:
         whatever they caused (venue reports) before the next record."""
         self._market.apply(data)  # the book, the last price, then the venue's tap
         if self._reports:
-            self._settle()  # what the venue did on this record (a resting order filled) happened first
+            self.settle()  # what the venue did on this record (a resting order filled) happened first
         self._dispatch(data)
         if self._reports:
-            self._settle()
+            self.settle()
 
     def process_batch(self, records: list[MarketData]) -> None:
         """Records that share one timestamp happened at the same instant (two venues sampled
@@ -239,11 +236,11 @@ class Engine:
         for data in records:
             apply(data)
         if self._reports:
-            self._settle()
+            self.settle()
         for data in records:
             self._dispatch(data)
         if self._reports:
-            self._settle()
+            self.settle()
 
     def _dispatch(self, data: MarketData) -> None:
         # keyed by instrument: a strategy that named its instruments hears only of those

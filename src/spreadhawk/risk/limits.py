@@ -336,15 +336,21 @@ class RiskEngine:
         active = self.loss_limits.active(now)
         if active is not None:
             return Denial(DenialCode.LOSS_LIMIT, f"{active[0]} loss limit hit; new risk refused until {active[1]}")
-        paused = DenialCode.STRATEGY_PAUSED
+        why_paused = self.pause_reason(strategy_id, now)
+        if why_paused is not None:
+            return Denial(DenialCode.STRATEGY_PAUSED, f"{strategy_id} {why_paused}")
+        return None
+
+    def pause_reason(self, strategy_id: str, now: int) -> str | None:
+        """Why ``strategy_id`` may take no new risk at ``now`` (by the operator, pending review, after a
+        losing streak), or None when it may."""
         if strategy_id in self.operator_paused:
-            return Denial(paused, f"{strategy_id} {self.operator_paused[strategy_id]}")
+            return self.operator_paused[strategy_id]
         if strategy_id in self.in_review:
-            losses = self.streaks.streak.get(strategy_id, 0)
-            return Denial(paused, f"{strategy_id} paused pending review ({losses} losses in a row)")
+            return f"paused pending review ({self.streaks.streak.get(strategy_id, 0)} losses in a row)"
         until = self.paused_until.get(strategy_id)
         if until is not None and now < until:
-            return Denial(paused, f"{strategy_id} paused until {until} after a losing streak")
+            return f"paused until {until} after a losing streak"
         return None
 
     def _base_quantity(self, command: SubmitOrder, info: InstrumentFacts, price: Decimal | None) -> Decimal:
