@@ -91,6 +91,26 @@ def test_updown_names_give_the_open_and_the_horizon() -> None:
     assert (b.open_ns, b.period_min, b.outcome, b.key) == (T0, 60, "NO", "BTC-UPDOWN-60M-20240101T0000")
 
 
+def test_polymarket_slugs_give_the_open_and_the_horizon() -> None:
+    """btc-updown-15m-1765450800-UP: the open is the epoch second in the slug (2025-12-11 11:00 UTC,
+    worked out by hand: 20,433 days and 11 hours after 1970), Up is the YES of the pair."""
+    open_ns = (20_433 * 86_400 + 11 * 3_600) * S
+    up = _token("UP", symbol="btc-updown-15m-1765450800", expiry=open_ns + 900 * S)
+    down = _token("DOWN", symbol="btc-updown-1h-1765450800", expiry=open_ns + 3_600 * S)
+    a, b = updown_market(up), updown_market(down)
+    assert a is not None
+    assert b is not None
+    assert (a.asset, a.open_ns, a.period_min, a.outcome, a.key) == (
+        "BTC",
+        open_ns,
+        15,
+        "YES",
+        "btc-updown-15m-1765450800",
+    )
+    assert (b.open_ns, b.period_min, b.outcome) == (open_ns, 60, "NO")
+    assert updown_market(_token("UP", symbol="btc-updown-15m-1765450800", expiry=open_ns)) is None  # no window
+
+
 # =========================================================================== stale leg
 def test_a_stale_leg_is_not_an_arbitrage() -> None:
     yes, no = _token("YES"), _token("NO")

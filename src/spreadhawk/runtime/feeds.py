@@ -33,6 +33,7 @@ class LoadedFeed:
 def load_feed(config: RunConfig) -> LoadedFeed:
     """Any problem is a one-line ``ConfigError``."""
     instruments = build_instruments(config)
+    configured = set(instruments)
     latency_ms: dict[str, float] = {}
     simulated: dict[int, SimulatedMarket] = {}
     preloaded: dict[int, list[MarketData]] = {}  # sources that declare their own instruments
@@ -46,7 +47,7 @@ def load_feed(config: RunConfig) -> LoadedFeed:
             own = market.instruments()
         elif section.format in DECLARING:  # a capture that declares its own markets
             own, preloaded[index] = DECLARING[section.format](config, section)
-        _declare(instruments, own, section.format)
+        _declare(instruments, own, section.format, configured)
     if not instruments:
         raise ConfigError("no instruments: declare [[instruments]] or use a market_simulator or poloniex_books source")
     sources: list[Iterable[MarketData]] = []
@@ -82,9 +83,15 @@ def load_feed(config: RunConfig) -> LoadedFeed:
     return LoadedFeed(instruments, sources, count, start, max(ends, default=start), latency_ms, funding_interval_h)
 
 
-def _declare(instruments: dict[InstrumentId, Instrument], own: list[Instrument], source: str) -> None:
+def _declare(
+    instruments: dict[InstrumentId, Instrument], own: list[Instrument], source: str, configured: set[InstrumentId]
+) -> None:
     """Add the instruments a source declares itself (a simulator's, a capture's markets)."""
     for inst in own:
+        if inst.id in instruments and instruments[inst.id] == inst and inst.id not in configured:
+            # two recordings of one session quote the same reference (the BTC 15-minute and hourly
+            # up/down markets both carry Binance's BTC/USDT mid): one instrument, fed by both
+            continue
         if inst.id in instruments:
             raise ConfigError(f"instrument {inst.id} is declared and also read from {source}: declare it once")
         instruments[inst.id] = inst

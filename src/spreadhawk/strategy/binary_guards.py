@@ -24,7 +24,8 @@ checks, each a pure function returning the reason to refuse (a short string coun
   curve, ``rate x min(p, 1 - p)`` per share, for venues that charge that way.
 
 ``updown_market`` reads the rolling up/down market naming (``BTC-UPDOWN-20240101T0000-YES``, longer
-horizons ``BTC-UPDOWN-60M-...``: the stamp is the open, UTC) so that strategies only compare markets
+horizons ``BTC-UPDOWN-60M-...``: the stamp is the open, UTC; and Polymarket's slugs,
+``btc-updown-15m-1765450800-UP``, the open in epoch seconds, Up as YES) so that strategies only compare markets
 whose open instant (hence strike, the reference price at the open) is the same.
 """
 
@@ -53,6 +54,12 @@ __all__ = [
 
 S = 1_000_000_000
 _UPDOWN = re.compile(r"^(?P<asset>[A-Z0-9]+)-UPDOWN(?:-(?P<period>\d+)M)?-(?P<stamp>\d{8}T\d{4})-(?P<outcome>YES|NO)$")
+# Polymarket's slugs: btc-updown-15m-1765450800-UP (the window's open in epoch seconds; the hourly
+# market as the recorder names it, btc-updown-1h-...). Up is the market's YES.
+_POLYMARKET_UPDOWN = re.compile(
+    r"^(?P<asset>[a-z0-9]+)-updown-(?P<period>\d+[mh])-(?P<open>\d{9,10})-(?P<outcome>UP|DOWN)$"
+)
+_POLYMARKET_OUTCOMES = {"UP": "YES", "DOWN": "NO"}
 
 
 def stale_books(now_ns: int, book_ts_ns: Iterable[int], max_age_ns: int) -> Skip | None:
@@ -102,11 +109,17 @@ class UpDownMarket:
 @functools.lru_cache(maxsize=4096)  # asked on every book change of a token; the date parse is the cost
 def updown_market(inst: Instrument) -> UpDownMarket | None:
     """The up/down market a BINARY token belongs to, or ``None`` for any other instrument or naming."""
-    match = _UPDOWN.match(inst.symbol)
-    if inst.kind is not InstrumentKind.BINARY or match is None or inst.expiry_ns is None:
+    if inst.kind is not InstrumentKind.BINARY or inst.expiry_ns is None:
         return None
-    opened = datetime.strptime(match["stamp"] + "+0000", "%Y%m%dT%H%M%z").astimezone(UTC)
-    open_ns = int(opened.timestamp()) * S
+    key = inst.symbol.rpartition("-")[0]
+    if (match := _UPDOWN.match(inst.symbol)) is not None:
+        opened = datetime.strptime(match["stamp"] + "+0000", "%Y%m%dT%H%M%z").astimezone(UTC)
+        asset, open_ns, outcome = match["asset"], int(opened.timestamp()) * S, match["outcome"]
+    elif (match := _POLYMARKET_UPDOWN.match(inst.symbol)) is not None:
+        asset, open_ns = match["asset"].upper(), int(match["open"]) * S
+        outcome = _POLYMARKET_OUTCOMES[match["outcome"]]
+    else:
+        return None
     if open_ns >= inst.expiry_ns:
         return None
-    return UpDownMarket(match["asset"], open_ns, inst.expiry_ns, match["outcome"], inst.symbol.rpartition("-")[0])
+    return UpDownMarket(asset, open_ns, inst.expiry_ns, outcome, key)

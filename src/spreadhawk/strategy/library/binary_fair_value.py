@@ -31,7 +31,7 @@ from spreadhawk.analytics.binary_pricing import YEAR_S, fair_probability_up
 from spreadhawk.domain.events import OrderCanceled, OrderDenied, OrderFilled, OrderRejected
 from spreadhawk.domain.identifiers import InstrumentId, venue_of
 from spreadhawk.domain.instruments import InstrumentKind
-from spreadhawk.domain.market import BookDeltas, BookSnapshot, InstrumentSettled
+from spreadhawk.domain.market import BookDeltas, BookSnapshot, InstrumentSettled, QuoteTick
 from spreadhawk.strategy.base import Strategy, StrategyConfig
 from spreadhawk.strategy.binary_buyer import TokenBuyer
 from spreadhawk.strategy.binary_guards import updown_market
@@ -113,6 +113,10 @@ class BinaryFairValue(Strategy):
     def on_book_deltas(self, deltas: BookDeltas) -> None:
         self._book_changed(deltas.instrument_id)
 
+    def on_quote_tick(self, quote: QuoteTick) -> None:
+        if quote.instrument_id == self._ref:  # a reference recorded as top-of-book quotes (a bookTicker)
+            self._on_reference(self.ctx.now_ns())
+
     def on_instrument_settled(self, settled: InstrumentSettled) -> None:
         expiry = self.ctx.instrument(settled.instrument_id).expiry_ns
         if expiry is not None and venue_of(settled.instrument_id) == self.cfg.venue:
@@ -125,10 +129,11 @@ class BinaryFairValue(Strategy):
             self._on_reference(now)
             return
         inst = self.ctx.instrument(iid)
-        outcome = inst.symbol.rpartition("-")[2]
+        market = updown_market(inst)  # Polymarket's Up is YES, Down is NO
+        outcome = market.outcome if market is not None else inst.symbol.rpartition("-")[2]
         if inst.venue != self.cfg.venue or inst.kind is not InstrumentKind.BINARY or outcome not in ("YES", "NO"):
             return
-        if (market := updown_market(inst)) is not None and market.period_min != self.cfg.period_min:
+        if market is not None and market.period_min != self.cfg.period_min:
             return  # another horizon's market (e.g. the 1-hour ones): its open is not expiry - period
         expiry = inst.expiry_ns or 0
         strike, spot = self._strikes.get(expiry - self._period), self._mid()
