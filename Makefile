@@ -50,7 +50,7 @@ bench: install-dev
 	$(UV) run --frozen python bench/bench_live_order.py
 
 # The fault scenarios with more seeds than CI runs: each crash point reached the 1st..Nth time
-# (CI: 4), seeded fault plans (CI: 20), backtest/live parity schedules (CI: 3), orphaned-stop runs
+# (CI: 2), seeded fault plans (CI: 8), backtest/live parity schedules (CI: 3), orphaned-stop runs
 # (CI: 2), partial fills across a crash and SIGTERM moments (CI: 1 each), binary fair-value runs scored
 # against the simulator's drawn outcomes (CI: 8; SOAK_BINARY_SEEDS).
 # SOAK_OCCURRENCES=N / SOAK_SEEDS=N / SOAK_PARITY_SEEDS=N / SOAK_ORPHAN_SEEDS=N / SOAK_SCENARIO_SEEDS=N

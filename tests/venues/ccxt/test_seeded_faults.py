@@ -31,7 +31,7 @@ from spreadhawk.venues.emulator.stream_faults import StreamFault
 
 pytestmark = pytest.mark.real_data
 
-SEEDS = range(int(os.environ.get("SPREADHAWK_SOAK_SEEDS", "20")))
+SEEDS = range(int(os.environ.get("SPREADHAWK_SOAK_SEEDS", "8")))
 STEPS = 5
 TRADE_POLL_S = 0.5  # the periodic REST catch-up books a report the stream lost (production: 10 s)
 UNSETTLED = (OrderStatus.INITIALIZED, OrderStatus.SUBMITTED, OrderStatus.UNKNOWN, OrderStatus.PENDING_CANCEL)
