@@ -51,14 +51,32 @@ def _manual_orders(client: Any, tag: str) -> None:
 
 
 async def _session(config: Any, journal: Path, seconds: float, *, acknowledge: bool, during: Any = None) -> LiveNode:
+    """``seconds`` of trading, counted from when the node has reconciled and started (on a loaded
+    machine start-up takes seconds, and a manual order placed before it had reconciled would be one
+    of the differences it refuses to start with); ``during`` runs halfway through."""
     node = build_live(config, journal, live_feeds, venues, acknowledge_external=acknowledge)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    loop.call_later(seconds, stop.set)
-    if during is not None:
-        loop.call_later(seconds / 2, lambda: loop.run_in_executor(None, during))
+
+    async def clock_the_session() -> None:
+        waited = 0.0
+        while not node.started and waited < 60.0:  # a refused node ends its run by itself
+            await asyncio.sleep(0.05)  # noqa: TID251 (the session runs in wall time against the emulator)
+            waited += 0.05
+        if during is not None and node.started:
+            await asyncio.sleep(seconds / 2)  # noqa: TID251
+            await loop.run_in_executor(None, during)
+            await asyncio.sleep(seconds / 2)  # noqa: TID251
+        else:
+            await asyncio.sleep(seconds)  # noqa: TID251
+        stop.set()
+
+    timer = loop.create_task(clock_the_session())
     with contextlib.suppress(Exception):
         await node.run(stop)
+    timer.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await timer
     return node
 
 
