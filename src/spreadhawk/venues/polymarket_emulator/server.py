@@ -1,0 +1,436 @@
+"""A local Polymarket CLOB (market data): an aiohttp server on 127.0.0.1 replaying a recorded session.
+
+Served in Polymarket's own formats (checked against the CLOB docs and the recorded payloads of
+``shared/data/nautilus_trader/polymarket``):
+
+* websocket ``/ws/market``: the client sends ``{"assets_ids": [...], "type": "market"}`` (later
+  ``{"assets_ids": [...], "operation": "subscribe"|"unsubscribe"}``); it gets the current ``book`` of
+  each of those tokens the replay has a book of (one JSON array, as Polymarket's initial dump), then
+  every replayed ``book``, ``price_change`` (its entries for the client's tokens), ``last_trade_price``,
+  ``tick_size_change`` and ``market_resolved`` concerning them. A text ``PING`` is answered ``PONG``;
+  anything else that is not a subscription gets ``{"error": ...}`` naming the problem;
+* REST: ``GET /markets`` (pages of ``page_size`` with ``next_cursor``, base64 offsets ending at
+  ``LTE=``), ``/markets/{condition_id}``, ``/book``, ``/price`` (``side=BUY``: the best bid, ``SELL``:
+  the best ask, as the live CLOB answers), ``/midpoint``, ``/last-trade-price``, ``/tick-size``,
+  ``/neg-risk``, ``/fee-rate`` (each ``?token_id=``), ``/time`` (the replay's clock, in seconds) and
+  ``/`` (``"OK"``); control: ``POST /emulator/start``, ``GET /emulator/status``.
+
+Hooks for the order side (built elsewhere on the same wire format): ``add_market_listener(fn)``
+calls ``fn(message)`` with every message as it is published, after the emulator's own books have
+it and before any client gets it (a resting order matches at the book that crossed it);
+``emulator.app`` takes more routes until ``start``; ``extra_routes=[fn, ...]`` adds them at
+construction.
+
+The replay starts when the first client subscribes (``autostart``) or on ``start_replay``; pacing
+follows the session's schedule divided by ``speed`` (0: as fast as the event loop goes). The server
+is an adapter: it paces on the event loop's wall clock, as the Binance emulator does. In tests:
+``async with PolymarketEmulator(session) as emu:`` binds port 0; ``emu.port`` is the port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from spreadhawk.venues.polymarket_emulator.books import BUY, SELL, WireBook
+from spreadhawk.venues.polymarket_emulator.session import (
+    Event,
+    PolymarketSession,
+    collector_session,
+    recorded_session,
+)
+
+__all__ = ["MarketListener", "PolymarketEmulator"]
+
+log = logging.getLogger(__name__)
+
+MarketListener = Callable[[dict[str, Any]], None]
+END_CURSOR = "LTE="  # base64("-1"): the CLOB's "no more pages"
+_YIELD_EVERY = 256  # messages between yields to the loop when replaying as fast as possible
+_NO_BOOK = "No orderbook exists for the requested token id"
+
+
+def _cursor(offset: int) -> str:
+    return base64.b64encode(str(offset).encode()).decode()
+
+
+def message_assets(message: dict[str, Any]) -> set[str]:
+    """The tokens a market-channel message concerns."""
+    if "price_changes" in message:
+        return {str(change.get("asset_id")) for change in message["price_changes"]}
+    if "assets_ids" in message:
+        return {str(asset) for asset in message["assets_ids"]}
+    return {str(message.get("asset_id"))}
+
+
+class _Client:
+    """One websocket client: its tokens and a queue its writer drains, so that the initial dump and
+    the replay's messages reach it in the order they were queued (and a slow client holds no one)."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+        self.assets: set[str] = set()
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self.writer = asyncio.get_running_loop().create_task(self._write(), name="polymarket-emulator-writer")
+
+    async def _write(self) -> None:
+        while (text := await self.queue.get()) is not None:
+            if self.ws.closed:
+                return
+            try:
+                await self.ws.send_str(text)
+            except (ConnectionError, RuntimeError, aiohttp.ClientError):
+                log.debug("polymarket emulator: client gone while sending")
+                return
+
+    def offer(self, message: dict[str, Any], text: str) -> None:
+        wanted = message_assets(message) & self.assets
+        if not wanted:
+            return
+        if "price_changes" in message and len(wanted) < len(message_assets(message)):
+            changes = [c for c in message["price_changes"] if str(c.get("asset_id")) in wanted]
+            text = _dumps({**message, "price_changes": changes})
+        self.queue.put_nowait(text)
+
+    async def close(self) -> None:
+        self.queue.put_nowait(None)
+        await self.ws.close(code=WSCloseCode.GOING_AWAY, message=b"emulator: disconnect")
+        self.writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.writer
+
+
+class PolymarketEmulator:
+    """Serves ``session`` as Polymarket's CLOB does (see the module docstring)."""
+
+    def __init__(
+        self,
+        session: PolymarketSession,
+        *,
+        speed: float = 1.0,
+        autostart: bool = True,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        page_size: int = 100,
+        extra_routes: Sequence[Callable[[web.Application], None]] = (),
+    ) -> None:
+        if not speed >= 0:
+            raise ValueError(f"speed must be >= 0 (0: as fast as possible), got {speed}")
+        if page_size < 1:
+            raise ValueError(f"page_size must be >= 1, got {page_size}")
+        self.session = session
+        self.speed = speed
+        self.autostart = autostart
+        self.page_size = page_size
+        self._host = host
+        self._requested_port = port
+        self.port = 0
+        self.markets = {str(m["condition_id"]): m for m in session.markets}
+        self.market_of = {str(t["token_id"]): m for m in session.markets for t in m["tokens"]}
+        self.books = {token: WireBook(str(m["condition_id"]), token) for token, m in self.market_of.items()}
+        self.tick_sizes = {token: str(m["minimum_tick_size"]) for token, m in self.market_of.items()}
+        self.listeners: list[MarketListener] = []
+        self.position = 0  # messages published so far
+        self.clock_ms = session.events[0].at_ms if session.events else 0  # the replay's time
+        self.finished = asyncio.Event()
+        self._clients: set[_Client] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._runner: web.AppRunner | None = None
+        self.app = web.Application()
+        self._add_routes(self.app)
+        for add_routes in extra_routes:
+            add_routes(self.app)
+
+    @classmethod
+    def from_collector(
+        cls, folder: Path, *, winner: str = "", updates: str = "price_change", **options: Any
+    ) -> PolymarketEmulator:
+        """Replay a Caiooooo collector folder (``.../15m/sol``); see ``session.collector_session``."""
+        return cls(collector_session(folder, winner=winner, updates=updates), **options)
+
+    @classmethod
+    def from_session_file(cls, path: Path, markets_file: Path, **options: Any) -> PolymarketEmulator:
+        """Replay a ``polymarket`` [[data]] session file and its markets file."""
+        return cls(recorded_session(path, markets_file), **options)
+
+    def _add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/ws/market", self._websocket)
+        app.router.add_get("/", self._ok)
+        app.router.add_get("/time", self._time)
+        app.router.add_get("/markets", self._markets)
+        app.router.add_get("/markets/{condition_id}", self._market)
+        for path, handler in (
+            ("/book", self._book),
+            ("/price", self._price),
+            ("/midpoint", self._midpoint),
+            ("/last-trade-price", self._last_trade),
+            ("/tick-size", self._tick_size),
+            ("/neg-risk", self._neg_risk),
+            ("/fee-rate", self._fee_rate),
+        ):
+            app.router.add_get(path, self._with_token(handler))
+        app.router.add_post("/emulator/start", self._post_start)
+        app.router.add_get("/emulator/status", self._status)
+
+    # --- lifecycle --------------------------------------------------------------------
+    async def start(self) -> int:
+        """Bind and serve; returns the port (the one asked for, or a free one for port 0)."""
+        self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self._host, self._requested_port).start()
+        self.port = int(self._runner.addresses[0][1])
+        log.info("Polymarket emulator on %s (%d markets)", self.http_url, len(self.markets))
+        return self.port
+
+    async def stop(self) -> None:
+        """Stop the replay, close every connection and the server."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for client in list(self._clients):
+            await client.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> PolymarketEmulator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    def add_market_listener(self, listener: MarketListener) -> None:
+        """Call ``listener(message)`` with every market message as it is published (synchronously)."""
+        self.listeners.append(listener)
+
+    def start_replay(self) -> None:
+        """Start replaying (idempotent)."""
+        if self._task is None and not self.finished.is_set():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="polymarket-emulator-replay")
+
+    @property
+    def started(self) -> bool:
+        return self._task is not None or self.finished.is_set()
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        """The market channel (the live one is ``wss://ws-subscriptions-clob.polymarket.com/ws/market``)."""
+        return f"ws://{self._host}:{self.port}/ws/market"
+
+    # --- the replay -------------------------------------------------------------------
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        events = self.session.events
+        start, first = loop.time(), (events[0].at_ms if events else 0)
+        try:
+            for i, event in enumerate(events):
+                if self.speed > 0:
+                    wait = start + (event.at_ms - first) / 1000 / self.speed - loop.time()
+                    if wait > 0:  # an adapter paces on the wall clock, as the Binance emulator does
+                        await asyncio.sleep(wait)  # noqa: TID251
+                elif i % _YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # noqa: TID251 -- let the clients' writers run
+                self.publish(event)
+        except Exception:  # a bug must not die silently in a background task
+            log.exception("polymarket emulator replay failed")
+            raise
+        finally:
+            self.finished.set()
+
+    def publish(self, event: Event) -> None:
+        """Apply one message to the books, tell the listeners, queue it to the clients that want it."""
+        message = event.message
+        self.position += 1
+        self.clock_ms = max(self.clock_ms, event.at_ms)
+        self._apply(message)
+        for listener in self.listeners:
+            listener(message)
+        text = _dumps(message)
+        for client in list(self._clients):
+            client.offer(message, text)
+
+    def _apply(self, message: dict[str, Any]) -> None:
+        kind, ts = message.get("event_type"), str(message.get("timestamp", ""))
+        if kind == "price_change":
+            for change in message.get("price_changes", [message]):
+                book = self.books.get(str(change.get("asset_id")))
+                if book is not None:
+                    book.change(str(change["side"]), str(change["price"]), str(change["size"]), ts)
+            return
+        if kind == "market_resolved":
+            market = self.markets.get(str(message.get("market")))
+            if market is not None:  # what /markets says of a resolved market
+                market.update(closed=True, accepting_orders=False)
+                for token in market["tokens"]:
+                    token["winner"] = str(token["token_id"]) == str(message.get("winning_asset_id"))
+            return
+        book = self.books.get(str(message.get("asset_id")))
+        if book is None:
+            return
+        if kind == "book":
+            book.replace(message.get("bids", []), message.get("asks", []), ts)
+        elif kind == "last_trade_price":
+            book.trade(str(message["price"]), str(message["side"]), ts)
+        elif kind == "tick_size_change":
+            self.tick_sizes[book.asset_id] = str(message["new_tick_size"])
+
+    # --- websocket --------------------------------------------------------------------
+    async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        client = _Client(ws)
+        self._clients.add(client)
+        try:
+            async for frame in ws:
+                if frame.type is WSMsgType.TEXT:
+                    self._request(client, frame.data)
+        finally:
+            self._clients.discard(client)
+            client.queue.put_nowait(None)
+        return ws
+
+    def _request(self, client: _Client, text: str) -> None:
+        if text.strip() == "PING":
+            client.queue.put_nowait("PONG")
+            return
+        try:
+            request = json.loads(text)
+            if not isinstance(request, dict):
+                raise ValueError("expected a JSON object")
+            assets = request.get("assets_ids")
+            if not isinstance(assets, list) or not all(isinstance(a, str) for a in assets):
+                raise ValueError("'assets_ids' must be a list of token ids (strings)")
+            operation = request.get("operation", "subscribe")
+            if request.get("type", "market").lower() != "market" or operation not in ("subscribe", "unsubscribe"):
+                raise ValueError("expected type 'market' and operation 'subscribe' or 'unsubscribe'")
+        except ValueError as exc:  # JSONDecodeError is one
+            client.queue.put_nowait(_dumps({"error": f"invalid subscription: {exc}"}))
+            return
+        if operation == "unsubscribe":
+            client.assets.difference_update(assets)
+            return
+        new = [a for a in assets if a not in client.assets]
+        client.assets.update(assets)
+        dump = [self.books[a].message() for a in new if a in self.books and self.books[a].has_book]
+        if dump:
+            client.queue.put_nowait(_dumps(dump))
+        if self.autostart:
+            self.start_replay()
+
+    # --- REST -------------------------------------------------------------------------
+    def _with_token(self, handler: Callable[[str, web.Request], web.Response]) -> Callable[[web.Request], Any]:
+        async def handle(request: web.Request) -> web.Response:
+            token = request.query.get("token_id", "")
+            if not token:
+                return _error(400, "missing query parameter 'token_id'")
+            if token not in self.books:
+                return _error(404, _NO_BOOK)
+            return handler(token, request)
+
+        return handle
+
+    async def _ok(self, request: web.Request) -> web.Response:
+        return web.json_response("OK")
+
+    async def _time(self, request: web.Request) -> web.Response:
+        return web.json_response(self.clock_ms // 1000)
+
+    async def _markets(self, request: web.Request) -> web.Response:
+        cursor = request.query.get("next_cursor", "") or "MA=="
+        try:
+            offset = int(base64.b64decode(cursor, validate=True).decode())
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            return _error(400, f"invalid next_cursor {cursor!r}")
+        markets = list(self.markets.values())
+        page = markets[offset : offset + self.page_size] if offset >= 0 else []
+        after = offset + len(page)
+        cursor_out = _cursor(after) if offset >= 0 and after < len(markets) else END_CURSOR
+        return web.json_response(
+            {"data": page, "next_cursor": cursor_out, "limit": self.page_size, "count": len(page)}, dumps=_dumps
+        )
+
+    async def _market(self, request: web.Request) -> web.Response:
+        market = self.markets.get(request.match_info["condition_id"])
+        return web.json_response(market, dumps=_dumps) if market is not None else _error(404, "market not found")
+
+    def _book(self, token: str, request: web.Request) -> web.Response:
+        book, market = self.books[token], self.market_of[token]
+        if not book.has_book:
+            return _error(404, _NO_BOOK)
+        summary = book.summary(
+            min_order_size=str(market["minimum_order_size"]),
+            tick_size=self.tick_sizes[token],
+            neg_risk=bool(market.get("neg_risk", False)),
+        )
+        return web.json_response(summary, dumps=_dumps)
+
+    def _price(self, token: str, request: web.Request) -> web.Response:
+        side = request.query.get("side", "").upper()
+        if side not in (BUY, SELL):
+            return _error(400, f"side must be BUY or SELL, got {request.query.get('side', '')!r}")
+        book = self.books[token]
+        price = book.best_bid() if side == BUY else book.best_ask()
+        return web.json_response({"price": price}) if price else _error(404, _NO_BOOK)
+
+    def _midpoint(self, token: str, request: web.Request) -> web.Response:
+        mid = self.books[token].midpoint()
+        return web.json_response({"mid": str(mid.normalize())}) if mid is not None else _error(404, _NO_BOOK)
+
+    def _last_trade(self, token: str, request: web.Request) -> web.Response:
+        book = self.books[token]
+        return web.json_response({"price": book.last_trade_price or "0.5", "side": book.last_trade_side})
+
+    def _tick_size(self, token: str, request: web.Request) -> web.Response:
+        tick = self.tick_sizes[token]
+        return web.json_response({"minimum_tick_size": float(tick) if "." in tick else int(tick)})
+
+    def _neg_risk(self, token: str, request: web.Request) -> web.Response:
+        return web.json_response({"neg_risk": bool(self.market_of[token].get("neg_risk", False))})
+
+    def _fee_rate(self, token: str, request: web.Request) -> web.Response:
+        return web.json_response({"base_fee": int(self.market_of[token].get("taker_base_fee", 0) or 0)})
+
+    # --- control ----------------------------------------------------------------------
+    async def _post_start(self, request: web.Request) -> web.Response:
+        self.start_replay()
+        return web.json_response({"started": True})
+
+    async def _status(self, request: web.Request) -> web.Response:
+        status = {
+            "started": self.started,
+            "finished": self.finished.is_set(),
+            "position": self.position,
+            "events": len(self.session.events),
+            "clock_ms": self.clock_ms,
+            "connections": len(self._clients),
+            "markets": len(self.markets),
+        }
+        return web.json_response(status)
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"))
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
