@@ -9,11 +9,10 @@ Served in Polymarket's own formats (checked against the CLOB docs and the record
   every replayed ``book``, ``price_change`` (its entries for the client's tokens), ``last_trade_price``,
   ``tick_size_change`` and ``market_resolved`` concerning them. A text ``PING`` is answered ``PONG``;
   anything else that is not a subscription gets ``{"error": ...}`` naming the problem;
-* REST: ``GET /markets`` (pages of ``page_size`` with ``next_cursor``, base64 offsets ending at
-  ``LTE=``), ``/markets/{condition_id}``, ``/book``, ``/price`` (``side=BUY``: the best bid, ``SELL``:
-  the best ask, as the live CLOB answers), ``/midpoint``, ``/last-trade-price``, ``/tick-size``,
-  ``/neg-risk``, ``/fee-rate`` (each ``?token_id=``), ``/time`` (the replay's clock, in seconds) and
-  ``/`` (``"OK"``); control: ``POST /emulator/start``, ``GET /emulator/status``.
+* REST (``rest``): ``GET /markets`` (pages of ``page_size``, ``next_cursor``), ``/markets/{condition_id}``,
+  ``/book``, ``/price``, ``/midpoint``, ``/last-trade-price``, ``/tick-size``, ``/neg-risk``,
+  ``/fee-rate`` (each ``?token_id=``), ``/time`` (the replay's clock, in seconds) and ``/``;
+  control: ``POST /emulator/start``, ``GET /emulator/status``; in process ``disconnect_clients()``.
 
 Hooks for the order side (built elsewhere on the same wire format): ``add_market_listener(fn)``
 calls ``fn(message)`` with every message as it is published, after the emulator's own books have
@@ -30,8 +29,6 @@ is an adapter: it paces on the event loop's wall clock, as the Binance emulator 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import json
 import logging
@@ -43,7 +40,8 @@ from typing import Any
 import aiohttp
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from spreadhawk.venues.polymarket_emulator.books import BUY, SELL, WireBook
+from spreadhawk.venues.polymarket_emulator.books import WireBook
+from spreadhawk.venues.polymarket_emulator.rest import ClobRest
 from spreadhawk.venues.polymarket_emulator.session import (
     Event,
     PolymarketSession,
@@ -56,13 +54,7 @@ __all__ = ["MarketListener", "PolymarketEmulator"]
 log = logging.getLogger(__name__)
 
 MarketListener = Callable[[dict[str, Any]], None]
-END_CURSOR = "LTE="  # base64("-1"): the CLOB's "no more pages"
 _YIELD_EVERY = 256  # messages between yields to the loop when replaying as fast as possible
-_NO_BOOK = "No orderbook exists for the requested token id"
-
-
-def _cursor(offset: int) -> str:
-    return base64.b64encode(str(offset).encode()).decode()
 
 
 def message_assets(message: dict[str, Any]) -> set[str]:
@@ -140,6 +132,9 @@ class PolymarketEmulator:
         self.market_of = {str(t["token_id"]): m for m in session.markets for t in m["tokens"]}
         self.books = {token: WireBook(str(m["condition_id"]), token) for token, m in self.market_of.items()}
         self.tick_sizes = {token: str(m["minimum_tick_size"]) for token, m in self.market_of.items()}
+        self.rest = ClobRest(
+            self.markets, self.market_of, self.books, self.tick_sizes, page_size, lambda: self.clock_ms
+        )
         self.listeners: list[MarketListener] = []
         self.position = 0  # messages published so far
         self.clock_ms = session.events[0].at_ms if session.events else 0  # the replay's time
@@ -166,20 +161,7 @@ class PolymarketEmulator:
 
     def _add_routes(self, app: web.Application) -> None:
         app.router.add_get("/ws/market", self._websocket)
-        app.router.add_get("/", self._ok)
-        app.router.add_get("/time", self._time)
-        app.router.add_get("/markets", self._markets)
-        app.router.add_get("/markets/{condition_id}", self._market)
-        for path, handler in (
-            ("/book", self._book),
-            ("/price", self._price),
-            ("/midpoint", self._midpoint),
-            ("/last-trade-price", self._last_trade),
-            ("/tick-size", self._tick_size),
-            ("/neg-risk", self._neg_risk),
-            ("/fee-rate", self._fee_rate),
-        ):
-            app.router.add_get(path, self._with_token(handler))
+        self.rest.add_routes(app)
         app.router.add_post("/emulator/start", self._post_start)
         app.router.add_get("/emulator/status", self._status)
 
@@ -218,6 +200,15 @@ class PolymarketEmulator:
     def add_market_listener(self, listener: MarketListener) -> None:
         """Call ``listener(message)`` with every market message as it is published (synchronously)."""
         self.listeners.append(listener)
+
+    async def disconnect_clients(self) -> int:
+        """Close every market-channel connection (a fault for tests: clients must reconnect and
+        resubscribe); the replay goes on. Returns how many were closed."""
+        clients = list(self._clients)
+        for client in clients:
+            self._clients.discard(client)
+            await client.close()
+        return len(clients)
 
     def start_replay(self) -> None:
         """Start replaying (idempotent)."""
@@ -337,79 +328,6 @@ class PolymarketEmulator:
         if self.autostart:
             self.start_replay()
 
-    # --- REST -------------------------------------------------------------------------
-    def _with_token(self, handler: Callable[[str, web.Request], web.Response]) -> Callable[[web.Request], Any]:
-        async def handle(request: web.Request) -> web.Response:
-            token = request.query.get("token_id", "")
-            if not token:
-                return _error(400, "missing query parameter 'token_id'")
-            if token not in self.books:
-                return _error(404, _NO_BOOK)
-            return handler(token, request)
-
-        return handle
-
-    async def _ok(self, request: web.Request) -> web.Response:
-        return web.json_response("OK")
-
-    async def _time(self, request: web.Request) -> web.Response:
-        return web.json_response(self.clock_ms // 1000)
-
-    async def _markets(self, request: web.Request) -> web.Response:
-        cursor = request.query.get("next_cursor", "") or "MA=="
-        try:
-            offset = int(base64.b64decode(cursor, validate=True).decode())
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            return _error(400, f"invalid next_cursor {cursor!r}")
-        markets = list(self.markets.values())
-        page = markets[offset : offset + self.page_size] if offset >= 0 else []
-        after = offset + len(page)
-        cursor_out = _cursor(after) if offset >= 0 and after < len(markets) else END_CURSOR
-        return web.json_response(
-            {"data": page, "next_cursor": cursor_out, "limit": self.page_size, "count": len(page)}, dumps=_dumps
-        )
-
-    async def _market(self, request: web.Request) -> web.Response:
-        market = self.markets.get(request.match_info["condition_id"])
-        return web.json_response(market, dumps=_dumps) if market is not None else _error(404, "market not found")
-
-    def _book(self, token: str, request: web.Request) -> web.Response:
-        book, market = self.books[token], self.market_of[token]
-        if not book.has_book:
-            return _error(404, _NO_BOOK)
-        summary = book.summary(
-            min_order_size=str(market["minimum_order_size"]),
-            tick_size=self.tick_sizes[token],
-            neg_risk=bool(market.get("neg_risk", False)),
-        )
-        return web.json_response(summary, dumps=_dumps)
-
-    def _price(self, token: str, request: web.Request) -> web.Response:
-        side = request.query.get("side", "").upper()
-        if side not in (BUY, SELL):
-            return _error(400, f"side must be BUY or SELL, got {request.query.get('side', '')!r}")
-        book = self.books[token]
-        price = book.best_bid() if side == BUY else book.best_ask()
-        return web.json_response({"price": price}) if price else _error(404, _NO_BOOK)
-
-    def _midpoint(self, token: str, request: web.Request) -> web.Response:
-        mid = self.books[token].midpoint()
-        return web.json_response({"mid": str(mid.normalize())}) if mid is not None else _error(404, _NO_BOOK)
-
-    def _last_trade(self, token: str, request: web.Request) -> web.Response:
-        book = self.books[token]
-        return web.json_response({"price": book.last_trade_price or "0.5", "side": book.last_trade_side})
-
-    def _tick_size(self, token: str, request: web.Request) -> web.Response:
-        tick = self.tick_sizes[token]
-        return web.json_response({"minimum_tick_size": float(tick) if "." in tick else int(tick)})
-
-    def _neg_risk(self, token: str, request: web.Request) -> web.Response:
-        return web.json_response({"neg_risk": bool(self.market_of[token].get("neg_risk", False))})
-
-    def _fee_rate(self, token: str, request: web.Request) -> web.Response:
-        return web.json_response({"base_fee": int(self.market_of[token].get("taker_base_fee", 0) or 0)})
-
     # --- control ----------------------------------------------------------------------
     async def _post_start(self, request: web.Request) -> web.Response:
         self.start_replay()
@@ -430,7 +348,3 @@ class PolymarketEmulator:
 
 def _dumps(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"))
-
-
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
