@@ -37,6 +37,7 @@ from spreadhawk.cli.new_strategy import register as register_new_strategy
 from spreadhawk.cli.output import errors, fail
 from spreadhawk.cli.paper import register as register_paper
 from spreadhawk.cli.progress import PlainProgress, TerminalProgress
+from spreadhawk.cli.record import register as register_record
 from spreadhawk.cli.risk import register as register_risk
 from spreadhawk.cli.scan import register as register_scan
 from spreadhawk.cli.serve import register as register_serve
@@ -414,6 +415,7 @@ register_db(app)  # `spreadhawk db upgrade|downgrade|current|history`: run store
 register_calibration(app)  # `spreadhawk calibration`: the fair-value model on real up/down outcomes
 register_serve(app)  # `spreadhawk serve`: the API and dashboard over the stored runs (cli/serve.py)
 register_emulate_polymarket(app)  # `spreadhawk emulate-polymarket`: a local Polymarket CLOB (cli/emulate_polymarket.py)
+register_record(app)  # `spreadhawk record`: Polymarket market channel + Binance reference to files (cli/record.py)
 
 
 def run() -> None:
