@@ -74,6 +74,10 @@ def record(
             highlight=False,
             markup=False,
         )
+    for result in results[1:] if markets else results:  # the Binance captures: one [[data]] per symbol
+        for path in result.paths:
+            snippet = f'[[data]]\nformat = "hftbacktest"\ninstrument = "BINANCE:<BASE>/<QUOTE>"\npath = "{path}"'
+            console.print(snippet, highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

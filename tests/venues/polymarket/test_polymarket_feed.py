@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from spreadhawk.data.readers.polymarket import read_polymarket_market
 from spreadhawk.domain.identifiers import InstrumentId
@@ -169,3 +170,72 @@ def test_a_feed_without_instruments_or_with_bad_delays_is_refused() -> None:
     inst = Instrument("POLYMARKET", "X-YES", InstrumentKind.BINARY, "1", "USDC", Decimal("0.01"), Decimal("0.01"))
     with pytest.raises(FeedConfigError, match="must be positive"):
         PolymarketLiveFeed([inst], staleness_s=0)
+
+
+def test_a_malformed_message_and_a_silent_server_restart_the_books_on_a_new_connection() -> None:
+    """A server written here: each connection sends one book; the first then a frame that is not JSON,
+    the others nothing at all (PINGs unanswered), until the feed holds its third book."""
+    inst = Instrument("POLYMARKET", "X-YES", InstrumentKind.BINARY, "7", "USDC", Decimal("0.01"), Decimal("0.01"))
+    book = {"event_type": "book", "asset_id": "7", "market": "0x1", "timestamp": "1000",
+            "bids": [{"price": "0.40", "size": "10"}], "asks": [{"price": "0.60", "size": "5"}]}  # fmt: skip
+    subscriptions: list[Any] = []
+    pings: list[str] = []
+    records: list[MarketData] = []
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        subscriptions.append(json.loads(await ws.receive_str()))
+        await ws.send_str(json.dumps([book]))
+        if len(subscriptions) == 1:
+            await ws.send_str("garbage{")
+        async for frame in ws:
+            pings.append(frame.data)
+        return ws
+
+    async def scenario() -> None:
+        app = web.Application()
+        app.router.add_get("/ws/market", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        port = runner.addresses[0][1]
+        feed = PolymarketLiveFeed(
+            [inst], ws_url=f"ws://127.0.0.1:{port}/ws/market", staleness_s=0.5, ping_interval_s=0.1,
+            backoff_initial_s=0.05, backoff_max_s=0.1,
+        )  # fmt: skip
+        three_books = asyncio.Event()
+
+        def post(record: MarketData) -> None:
+            records.append(record)
+            if sum(isinstance(r, BookSnapshot) for r in records) == 3:
+                three_books.set()
+
+        task = asyncio.get_running_loop().create_task(feed.run(post))
+        try:
+            await asyncio.wait_for(three_books.wait(), TIMEOUT_S)
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await runner.cleanup()
+        counts = feed.counts(inst.id)
+        assert (counts.malformed, counts.stale, counts.disconnects, counts.resyncs) == (1, 1, 2, 3)
+
+    asyncio.run(scenario())
+    assert subscriptions == 3 * [{"assets_ids": ["7"], "type": "market", "custom_feature_enabled": True}]
+    assert pings
+    assert set(pings) == {"PING"}
+    states = [(r.state, r.reason.split(":")[0].split(" for ")[0]) for r in records if isinstance(r, FeedStatus)]
+    assert states == [
+        (FeedState.LIVE, "book snapshot"),
+        (FeedState.GAP, "malformed message"),
+        (FeedState.DISCONNECTED, "malformed message"),
+        (FeedState.LIVE, "book snapshot"),
+        (FeedState.STALE, "nothing received"),
+        (FeedState.DISCONNECTED, "nothing received"),
+        (FeedState.LIVE, "book snapshot"),
+    ]
+    snapshots = [r for r in records if isinstance(r, BookSnapshot)]
+    assert [(s.bids, s.asks) for s in snapshots] == 3 * [(((40, 1000),), ((60, 500),))]
+    assert [s.sequence for s in snapshots] == [1, 2, 3]  # numbered on: each restarts the book

@@ -15,9 +15,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 from py_clob_client.client import ClobClient  # type: ignore[import-untyped]
+from py_clob_client.clob_types import BookParams  # type: ignore[import-untyped]
 from typer.testing import CliRunner
 
 from spreadhawk.cli.main import app
+from spreadhawk.data.readers.polymarket_rest import TokenPrices, read_polymarket_prices
 from spreadhawk.venues.polymarket_emulator import (
     PolymarketEmulator,
     PolymarketSession,
@@ -161,6 +163,7 @@ def test_rest_answers_as_the_clob_does_and_py_clob_client_reads_it(shared_data: 
                 answers["time"] = client.get_server_time()
                 answers["markets"] = client.get_markets()
                 answers["market"] = client.get_market(session.markets[0]["condition_id"])
+                answers["prices"] = client.get_prices([BookParams(up, "BUY"), BookParams(down, "SELL")])
 
             await asyncio.to_thread(read)
 
@@ -185,6 +188,10 @@ def test_rest_answers_as_the_clob_does_and_py_clob_client_reads_it(shared_data: 
     assert answers["bid"] == {"price": last_up["bids"][-1]["price"]}  # best bid: the last listed
     assert (answers["tick"], answers["neg_risk"], answers["fee"]) == ("0.01", False, 0)
     assert answers["time"] == 1765451700
+    assert read_polymarket_prices(answers["prices"]) == {  # POST /prices, read by the REST reader
+        up: TokenPrices(up, Decimal(last_up["bids"][-1]["price"]), None),
+        down: TokenPrices(down, None, best_ask),
+    }
     assert answers["markets"]["next_cursor"] == "LTE="
     assert answers["markets"]["count"] == 1
     assert answers["market"]["closed"] is True  # resolved
@@ -268,3 +275,47 @@ def test_bad_sessions_are_one_line_errors_naming_file_and_place(tmp_path: Path) 
     result = CliRunner().invoke(app, ["emulate-polymarket", "--session", str(bad)])
     assert result.exit_code == 2
     assert "give --session and --markets together" in result.output
+
+
+@pytest.mark.real_data
+def test_subscriptions_change_on_the_open_socket_and_bad_requests_are_answered(shared_data: Path) -> None:
+    session = collector_session(shared_data / SOL)
+    up, down = (t["token_id"] for t in session.markets[0]["tokens"])
+    got: dict[str, Any] = {}
+
+    async def scenario() -> None:
+        emulator = PolymarketEmulator(session, speed=0, autostart=False)
+        async with emulator as emu, aiohttp.ClientSession() as http, http.ws_connect(emu.ws_url) as ws:
+            await ws.send_str("not json")
+            got["bad"] = json.loads(await ws.receive_str())
+            await ws.send_str(json.dumps({"assets_ids": "x", "type": "market"}))
+            got["bad_ids"] = json.loads(await ws.receive_str())
+            await ws.send_str(json.dumps({"assets_ids": [up], "type": "market"}))
+            await ws.send_str("PING")  # answered in order: once PONG is back, the subscription holds
+            assert await ws.receive_str() == "PONG"
+            emu.start_replay()
+            await emu.finished.wait()
+            await ws.send_str(json.dumps({"assets_ids": [down], "operation": "subscribe"}))
+            await ws.send_str(json.dumps({"assets_ids": [up], "operation": "unsubscribe"}))
+            await ws.send_str("PING")
+            frames = []
+            while (text := await ws.receive_str()) != "PONG":
+                frames.append(json.loads(text))
+            got["frames"] = frames
+
+    run(scenario)
+    assert got["bad"]["error"].startswith("invalid subscription: Expecting value")
+    assert got["bad_ids"] == {"error": "invalid subscription: 'assets_ids' must be a list of token ids (strings)"}
+    frames = got["frames"]
+    # Up only, from the replay's first book; then, subscribed to Down after the end, Down's book at once.
+    assert frames[0]["event_type"] == "book"
+    assert frames[0]["asset_id"] == up
+    changes = [
+        c for f in frames if isinstance(f, dict) and f["event_type"] == "price_change" for c in f["price_changes"]
+    ]
+    assert changes
+    assert {c["asset_id"] for c in changes} == {up}  # Down's entries of the batched messages left out
+    (dump,) = [f for f in frames if isinstance(f, list)]
+    assert [(m["event_type"], m["asset_id"]) for m in dump] == [("book", down)]
+    last_down = json.loads((shared_data / SOL / "orderbooks" / "1765450800down.json").read_text())[-1]
+    assert (_side(dump[0]["bids"]), _side(dump[0]["asks"])) == (_side(last_down["bids"]), _side(last_down["asks"]))

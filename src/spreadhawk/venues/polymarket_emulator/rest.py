@@ -6,6 +6,7 @@ Shapes as Polymarket's CLOB answers them and py-clob-client reads them: ``GET /m
 ``last_trade_price`` and the book's hash), ``/price`` (``side=BUY``: the best bid; ``SELL``: the best
 ask, as the live CLOB answers), ``/midpoint`` (``{"mid"}``), ``/last-trade-price``, ``/tick-size``
 (``{"minimum_tick_size"}`` a number), ``/neg-risk``, ``/fee-rate`` (``{"base_fee"}`` in bps),
+``/prices`` (``GET ?token_ids=&sides=`` or ``POST [{"token_id", "side"}]``: ``{token: {side: price}}``),
 ``/time`` (seconds) and ``/`` (``"OK"``). Errors: ``{"error": ...}`` with 400 or 404.
 """
 
@@ -65,6 +66,8 @@ class ClobRest:
             ("/fee-rate", self._fee_rate),
         ):
             app.router.add_get(path, self._with_token(handler))
+        app.router.add_get("/prices", self._prices_query)
+        app.router.add_post("/prices", self._prices_body)
 
     def _with_token(self, handler: Callable[[str, web.Request], web.Response]) -> Callable[[web.Request], Any]:
         async def handle(request: web.Request) -> web.Response:
@@ -119,6 +122,37 @@ class ClobRest:
         book = self._books[token]
         price = book.best_bid() if side == BUY else book.best_ask()
         return web.json_response({"price": price}) if price else _error(404, _NO_BOOK)
+
+    async def _prices_query(self, request: web.Request) -> web.Response:
+        """``GET /prices?token_ids=a,b&sides=BUY,SELL`` (one side per token id)."""
+        tokens = [t for t in request.query.get("token_ids", "").split(",") if t]
+        sides = [s for s in request.query.get("sides", "").split(",") if s]
+        if not tokens or len(sides) != len(tokens):
+            return _error(400, "token_ids and sides: comma-separated lists of the same length")
+        return self._prices(list(zip(tokens, sides, strict=True)))
+
+    async def _prices_body(self, request: web.Request) -> web.Response:
+        """``POST /prices`` with ``[{"token_id": ..., "side": "BUY"|"SELL"}, ...]`` (py-clob-client's get_prices)."""
+        try:
+            body = await request.json()
+            pairs = [(str(item["token_id"]), str(item["side"])) for item in body]
+        except (ValueError, KeyError, TypeError):
+            return _error(400, 'expected a JSON list of {"token_id": ..., "side": "BUY"|"SELL"}')
+        return self._prices(pairs)
+
+    def _prices(self, pairs: list[tuple[str, str]]) -> web.Response:
+        """``{token: {side: best price}}``: BUY the best bid, SELL the best ask; sides without orders left out."""
+        answer: dict[str, dict[str, str]] = {}
+        for token, side in pairs:
+            book = self._books.get(token)
+            if book is None:
+                return _error(404, f"{_NO_BOOK}: {token}")
+            if side.upper() not in (BUY, SELL):
+                return _error(400, f"side must be BUY or SELL, got {side!r}")
+            price = book.best_bid() if side.upper() == BUY else book.best_ask()
+            if price:
+                answer.setdefault(token, {})[side.upper()] = price
+        return web.json_response(answer, dumps=_dumps)
 
     def _midpoint(self, token: str, request: web.Request) -> web.Response:
         mid = self._books[token].midpoint()

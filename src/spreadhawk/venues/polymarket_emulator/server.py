@@ -11,7 +11,8 @@ Served in Polymarket's own formats (checked against the CLOB docs and the record
   anything else that is not a subscription gets ``{"error": ...}`` naming the problem;
 * REST (``rest``): ``GET /markets`` (pages of ``page_size``, ``next_cursor``), ``/markets/{condition_id}``,
   ``/book``, ``/price``, ``/midpoint``, ``/last-trade-price``, ``/tick-size``, ``/neg-risk``,
-  ``/fee-rate`` (each ``?token_id=``), ``/time`` (the replay's clock, in seconds) and ``/``;
+  ``/fee-rate`` (each ``?token_id=``), ``GET``/``POST /prices``, ``/time`` (the replay's clock, in
+  seconds) and ``/``;
   control: ``POST /emulator/start``, ``GET /emulator/status``; in process ``disconnect_clients()``.
 
 Hooks for the order side (built elsewhere on the same wire format): ``add_market_listener(fn)``
