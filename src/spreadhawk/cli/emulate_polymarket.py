@@ -48,7 +48,7 @@ def emulate_polymarket(
         Updates, typer.Option("--updates", help="collector: later books as price_change diffs, or as book")
     ] = Updates.PRICE_CHANGE,
     speed: Annotated[float, typer.Option("--speed", min=0.0, help="replay speed; 0 = as fast as possible")] = 1.0,
-    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="port on 127.0.0.1 (0: any free one)")] = 8766,
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="port on 127.0.0.1 (0: any free one)")] = 8767,
     wait: Annotated[bool, typer.Option("--wait", help="start the replay on POST /emulator/start only")] = False,
 ) -> None:
     """Replay a recorded Polymarket session as a local CLOB (REST + market websocket) until Ctrl-C."""
