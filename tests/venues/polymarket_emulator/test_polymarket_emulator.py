@@ -266,6 +266,11 @@ def test_bad_sessions_are_one_line_errors_naming_file_and_place(tmp_path: Path) 
     bad.write_text('{"event_type": "book"}\n')
     with pytest.raises(SessionError, match=r"line 1: a book without an integer 'timestamp'"):
         recorded_session(bad, markets)
+    markets.write_text(json.dumps({"data": [{"condition_id": "0x1", "tokens": [{"token_id": "7", "outcome": "Yes"}]}]}))
+    change = {"event_type": "price_change", "timestamp": "1", "price_changes": [{"asset_id": "7", "price": "0.5"}]}
+    bad.write_text('{"event_type": "book", "asset_id": "8", "timestamp": "1"}\n' + json.dumps(change) + "\n")
+    with pytest.raises(SessionError, match=r"s\.jsonl: line 2: price_change: missing field 'side'"):
+        recorded_session(bad, markets)
     folder = tmp_path / "15m" / "sol"
     (folder / "trades").mkdir(parents=True)
     (folder / "trades" / "1765450800up.json").write_text('[{"price": "0.5", "size": "5", "side": "hold",'

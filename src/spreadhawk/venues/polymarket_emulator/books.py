@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-__all__ = ["BUY", "SELL", "WireBook", "book_hash", "wire_levels"]
+__all__ = ["BUY", "SELL", "WireBook", "apply_message", "book_hash", "wire_levels"]
 
 BUY, SELL = "BUY", "SELL"
 
@@ -135,3 +135,22 @@ def _live(size: Any) -> bool:
         return Decimal(str(size)) != 0
     except InvalidOperation:
         raise ValueError(f"size {size!r} is not a number") from None
+
+
+def apply_message(books: Mapping[str, WireBook], message: Mapping[str, Any]) -> None:
+    """Apply a market-channel message to the books of its tokens (others are ignored). Raises
+    ``KeyError``/``ValueError``/``TypeError``/``AttributeError`` on a malformed message."""
+    kind, ts = message.get("event_type"), str(message.get("timestamp", ""))
+    if kind == "price_change":
+        for change in message.get("price_changes", [message]):
+            book = books.get(str(change.get("asset_id")))
+            if book is not None:
+                book.change(str(change["side"]), str(change["price"]), str(change["size"]), ts)
+        return
+    book = books.get(str(message.get("asset_id")))
+    if book is None:
+        return
+    if kind == "book":
+        book.replace(message["bids"], message["asks"], ts)
+    elif kind == "last_trade_price":
+        book.trade(str(message["price"]), str(message["side"]), ts)

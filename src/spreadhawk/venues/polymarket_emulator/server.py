@@ -41,7 +41,7 @@ from typing import Any
 import aiohttp
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from spreadhawk.venues.polymarket_emulator.books import WireBook
+from spreadhawk.venues.polymarket_emulator.books import WireBook, apply_message
 from spreadhawk.venues.polymarket_emulator.rest import ClobRest
 from spreadhawk.venues.polymarket_emulator.session import (
     Event,
@@ -262,29 +262,18 @@ class PolymarketEmulator:
             client.offer(message, text)
 
     def _apply(self, message: dict[str, Any]) -> None:
-        kind, ts = message.get("event_type"), str(message.get("timestamp", ""))
-        if kind == "price_change":
-            for change in message.get("price_changes", [message]):
-                book = self.books.get(str(change.get("asset_id")))
-                if book is not None:
-                    book.change(str(change["side"]), str(change["price"]), str(change["size"]), ts)
-            return
+        # The sessions were checked when loaded (session.py applies every message to scratch books).
+        kind = message.get("event_type")
         if kind == "market_resolved":
             market = self.markets.get(str(message.get("market")))
             if market is not None:  # what /markets says of a resolved market
                 market.update(closed=True, accepting_orders=False)
                 for token in market["tokens"]:
                     token["winner"] = str(token["token_id"]) == str(message.get("winning_asset_id"))
-            return
-        book = self.books.get(str(message.get("asset_id")))
-        if book is None:
-            return
-        if kind == "book":
-            book.replace(message.get("bids", []), message.get("asks", []), ts)
-        elif kind == "last_trade_price":
-            book.trade(str(message["price"]), str(message["side"]), ts)
-        elif kind == "tick_size_change":
-            self.tick_sizes[book.asset_id] = str(message["new_tick_size"])
+        elif kind == "tick_size_change" and str(message.get("asset_id")) in self.tick_sizes:
+            self.tick_sizes[str(message["asset_id"])] = str(message["new_tick_size"])
+        else:
+            apply_message(self.books, message)
 
     # --- websocket --------------------------------------------------------------------
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:

@@ -44,7 +44,7 @@ from typing import Any
 from spreadhawk.data.readers._common import DataFormatError
 from spreadhawk.data.readers.polymarket import PolymarketMarket, PolymarketToken
 from spreadhawk.data.readers.polymarket_gamma import read_gamma_markets
-from spreadhawk.venues.polymarket_emulator.books import BUY, SELL, WireBook, book_hash
+from spreadhawk.venues.polymarket_emulator.books import BUY, SELL, WireBook, apply_message, book_hash
 
 __all__ = ["Event", "PolymarketSession", "SessionError", "collector_session", "market_json", "recorded_session"]
 
@@ -310,12 +310,21 @@ def recorded_session(path: Path, markets_file: Path) -> PolymarketSession:
     markets, winners = _markets(markets_file)
     events: list[Event] = []
     resolved: set[str] = set()
+    # Scratch books: a message the emulator could not apply is an error here, naming its line.
+    books = {
+        str(t["token_id"]): WireBook(str(m["condition_id"]), str(t["token_id"])) for m in markets for t in m["tokens"]
+    }
     for number, received, message in _lines(path):
         kind = message.get("event_type")
         try:
             at = received if received is not None else int(message["timestamp"])
         except (KeyError, TypeError, ValueError):
             raise SessionError(f"{path}: line {number}: a {kind or 'message'} without an integer 'timestamp'") from None
+        try:
+            apply_message(books, message)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise SessionError(f"{path}: line {number}: {kind}: {detail}") from None
         if kind == "market_resolved":
             resolved.add(str(message.get("market")))
         events.append(Event(at, dict(message)))
