@@ -63,7 +63,7 @@ async def _collect(url: str, assets: list[str]) -> list[dict[str, Any]]:
     """Every message of the market channel for ``assets`` until the market resolves (PING answered)."""
     out: list[dict[str, Any]] = []
     async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
-        await ws.send_str(json.dumps({"assets_ids": assets, "type": "market"}))
+        await ws.send_str(json.dumps({"assets_ids": assets, "type": "market", "custom_feature_enabled": True}))
         await ws.send_str("PING")
         pong = False
         while True:
@@ -320,6 +320,7 @@ def test_subscriptions_change_on_the_open_socket_and_bad_requests_are_answered(s
     ]
     assert changes
     assert {c["asset_id"] for c in changes} == {up}  # Down's entries of the batched messages left out
+    assert all(f["event_type"] != "market_resolved" for f in frames if isinstance(f, dict))  # no custom features
     (dump,) = [f for f in frames if isinstance(f, list)]
     assert [(m["event_type"], m["asset_id"]) for m in dump] == [("book", down)]
     last_down = json.loads((shared_data / SOL / "orderbooks" / "1765450800down.json").read_text())[-1]

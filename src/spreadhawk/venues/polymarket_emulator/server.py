@@ -7,8 +7,9 @@ Served in Polymarket's own formats (checked against the CLOB docs and the record
   ``{"assets_ids": [...], "operation": "subscribe"|"unsubscribe"}``); it gets the current ``book`` of
   each of those tokens the replay has a book of (one JSON array, as Polymarket's initial dump), then
   every replayed ``book``, ``price_change`` (its entries for the client's tokens), ``last_trade_price``,
-  ``tick_size_change`` and ``market_resolved`` concerning them. A text ``PING`` is answered ``PONG``;
-  anything else that is not a subscription gets ``{"error": ...}`` naming the problem;
+  ``tick_size_change`` and, with ``"custom_feature_enabled": true`` as Polymarket requires,
+  ``market_resolved`` concerning them (``"initial_dump": false`` skips the first books). A text
+  ``PING`` is answered ``PONG``; anything else not a subscription gets ``{"error": ...}`` naming it;
 * REST (``rest``): ``GET /markets`` (pages of ``page_size``, ``next_cursor``), ``/markets/{condition_id}``,
   ``/book``, ``/price``, ``/midpoint``, ``/last-trade-price``, ``/tick-size``, ``/neg-risk``,
   ``/fee-rate`` (each ``?token_id=``), ``GET``/``POST /prices``, ``/time`` (the replay's clock, in
@@ -55,6 +56,7 @@ __all__ = ["MarketListener", "PolymarketEmulator"]
 log = logging.getLogger(__name__)
 
 MarketListener = Callable[[dict[str, Any]], None]
+_CUSTOM = frozenset({"market_resolved", "best_bid_ask", "new_market"})  # behind custom_feature_enabled
 _YIELD_EVERY = 256  # messages between yields to the loop when replaying as fast as possible
 
 
@@ -74,6 +76,7 @@ class _Client:
     def __init__(self, ws: web.WebSocketResponse) -> None:
         self.ws = ws
         self.assets: set[str] = set()
+        self.custom = False  # subscribed with custom_feature_enabled
         self.queue: asyncio.Queue[str | None] = asyncio.Queue()
         self.writer = asyncio.get_running_loop().create_task(self._write(), name="polymarket-emulator-writer")
 
@@ -88,6 +91,8 @@ class _Client:
                 return
 
     def offer(self, message: dict[str, Any], text: str) -> None:
+        if message.get("event_type") in _CUSTOM and not self.custom:
+            return  # Polymarket sends these only to subscriptions with custom_feature_enabled
         wanted = message_assets(message) & self.assets
         if not wanted:
             return
@@ -312,8 +317,9 @@ class PolymarketEmulator:
             return
         new = [a for a in assets if a not in client.assets]
         client.assets.update(assets)
+        client.custom = client.custom or request.get("custom_feature_enabled") is True
         dump = [self.books[a].message() for a in new if a in self.books and self.books[a].has_book]
-        if dump:
+        if dump and request.get("initial_dump", True) is not False:
             client.queue.put_nowait(_dumps(dump))
         if self.autostart:
             self.start_replay()
