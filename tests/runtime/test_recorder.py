@@ -24,7 +24,12 @@ from spreadhawk.domain.market import BookDeltas, BookSide, BookSnapshot, QuoteTi
 from spreadhawk.domain.orderbook import OrderBook
 from spreadhawk.runtime.recorder import RecordError, record_binance, record_polymarket
 from spreadhawk.venues.emulator import BinanceEmulator, Market
-from spreadhawk.venues.polymarket_emulator import PolymarketEmulator, PolymarketSession, collector_session
+from spreadhawk.venues.polymarket_emulator import (
+    PolymarketEmulator,
+    PolymarketSession,
+    collector_session,
+    recorded_session,
+)
 
 SOL = Path("polymarket_series/caiooooo_l2_collector/15m/sol")
 CAPTURE = Path("hftbacktest/binance_spot/btcusdt_20240808.gz")
@@ -59,6 +64,8 @@ def test_record_writes_what_the_emulators_served_and_the_readers_take_it_back(
     lines = [json.loads(line) for line in session_path.read_text().splitlines()]
     assert [line["message"] for line in lines] == served == [e.message for e in session.events]  # all, in order
     assert all(isinstance(line["received_ms"], int) for line in lines)
+    # ...and the emulator replays the recording as it was served (spreadhawk emulate-polymarket --session).
+    assert [e.message for e in recorded_session(session_path, markets_path).events] == served
     # The existing reader takes the files back; its books are the collector's recorded books.
     markets = read_polymarket_markets(markets_path)
     up, down = markets[0].instruments()

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -134,8 +135,9 @@ class PolymarketEmulator:
         self._host = host
         self._requested_port = port
         self.port = 0
-        self.markets = {str(m["condition_id"]): m for m in session.markets}
-        self.market_of = {str(t["token_id"]): m for m in session.markets for t in m["tokens"]}
+        # A copy: the replay marks a resolved market closed and its winner, the session stays as loaded.
+        self.markets = {str(m["condition_id"]): m for m in copy.deepcopy(session.markets)}
+        self.market_of = {str(t["token_id"]): m for m in self.markets.values() for t in m["tokens"]}
         self.books = {token: WireBook(str(m["condition_id"]), token) for token, m in self.market_of.items()}
         self.tick_sizes = {token: str(m["minimum_tick_size"]) for token, m in self.market_of.items()}
         self.rest = ClobRest(

@@ -189,7 +189,8 @@ def collector_session(folder: Path, *, winner: str = "", updates: str = "price_c
         if message is not None:
             _append(events, Event(ts, message))
     chosen = winner or _inferred(mids, rows[-1][0] if rows else 0, end_ms)
-    raw_market = market_json(market, winner=chosen, question_id="0x" + _digest(f"{slug}-question"))
+    # No winner flag yet: /markets says who won once the replay has published the resolution.
+    raw_market = market_json(market, question_id="0x" + _digest(f"{slug}-question"))
     if chosen:
         events.append(Event(end_ms, resolution_message(raw_market, tokens[chosen.lower()], end_ms)))
     return PolymarketSession([raw_market], events)
