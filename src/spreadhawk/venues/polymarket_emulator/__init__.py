@@ -1,13 +1,13 @@
 """A local Polymarket CLOB (market data side): replays a recorded session over Polymarket's market
 websocket channel and public REST API, with a listener hook for an order side (see ``server``)."""
 
+from spreadhawk.venues.polymarket_emulator.markets import market_json, resolution_message
 from spreadhawk.venues.polymarket_emulator.server import MarketListener, PolymarketEmulator, message_assets
 from spreadhawk.venues.polymarket_emulator.session import (
     Event,
     PolymarketSession,
     SessionError,
     collector_session,
-    market_json,
     recorded_session,
 )
 
@@ -21,4 +21,5 @@ __all__ = [
     "market_json",
     "message_assets",
     "recorded_session",
+    "resolution_message",
 ]

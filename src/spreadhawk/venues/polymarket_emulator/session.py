@@ -31,7 +31,6 @@ Errors are ``SessionError``: one line naming the file and the line or record.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -45,8 +44,9 @@ from spreadhawk.data.readers._common import DataFormatError
 from spreadhawk.data.readers.polymarket import PolymarketMarket, PolymarketToken
 from spreadhawk.data.readers.polymarket_gamma import read_gamma_markets
 from spreadhawk.venues.polymarket_emulator.books import BUY, SELL, WireBook, apply_message, book_hash
+from spreadhawk.venues.polymarket_emulator.markets import digest, market_json, resolution_message
 
-__all__ = ["Event", "PolymarketSession", "SessionError", "collector_session", "market_json", "recorded_session"]
+__all__ = ["Event", "PolymarketSession", "SessionError", "collector_session", "recorded_session"]
 
 _LENGTH = re.compile(r"^(\d+)([mh])$")
 _FILE = re.compile(r"^(\d+)(up|down)\.json$")
@@ -69,71 +69,6 @@ class PolymarketSession:
     events: list[Event]  # in replay order
 
 
-def market_json(market: PolymarketMarket, *, winner: str = "", question_id: str = "") -> dict[str, Any]:
-    """A CLOB market object (``GET /markets/<condition_id>``) for a market known from elsewhere."""
-    end = datetime.fromtimestamp(market.end_ns / 1e9, UTC) if market.end_ns is not None else None
-    return {
-        "enable_order_book": True,
-        "active": market.active,
-        "closed": market.closed,
-        "archived": False,
-        "accepting_orders": market.active and not market.closed,
-        "accepting_order_timestamp": None,
-        "minimum_order_size": _number(market.min_order_size),
-        "minimum_tick_size": _number(market.tick_size),
-        "condition_id": market.condition_id,
-        "question_id": question_id or market.condition_id,
-        "question": market.question,
-        "description": "",
-        "market_slug": market.slug,
-        "end_date_iso": end.strftime("%Y-%m-%dT%H:%M:%SZ") if end else None,
-        "game_start_time": None,
-        "seconds_delay": 0,
-        "fpmm": "",
-        "maker_base_fee": int(market.maker_fee * 10_000),
-        "taker_base_fee": int(market.taker_fee * 10_000),
-        "notifications_enabled": False,
-        "neg_risk": market.neg_risk,
-        "neg_risk_market_id": market.neg_risk_market_id,
-        "neg_risk_request_id": "",
-        "icon": "",
-        "image": "",
-        "rewards": {"rates": None, "min_size": 0, "max_spread": 0},
-        "is_50_50_outcome": False,
-        "tokens": [
-            {"token_id": t.token_id, "outcome": t.outcome, "price": 0, "winner": bool(winner) and t.outcome == winner}
-            for t in market.tokens
-        ],
-        "tags": [],
-    }
-
-
-def _number(value: Decimal) -> int | float:
-    # The CLOB writes tick and minimum size as JSON numbers (0.01, 5).
-    return int(value) if value == value.to_integral_value() else float(value)
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def resolution_message(market: Mapping[str, Any], winner_token: str, timestamp_ms: int) -> dict[str, Any]:
-    tokens = market["tokens"]
-    outcome = next((str(t["outcome"]) for t in tokens if str(t["token_id"]) == winner_token), "")
-    return {
-        "event_type": "market_resolved",
-        "id": str(market.get("question_id", "")),
-        "market": str(market["condition_id"]),
-        "slug": str(market.get("market_slug", "")),
-        "question": str(market.get("question", "")),
-        "assets_ids": [str(t["token_id"]) for t in tokens],
-        "outcomes": [str(t["outcome"]) for t in tokens],
-        "winning_asset_id": winner_token,
-        "winning_outcome": outcome,
-        "timestamp": str(timestamp_ms),
-    }
-
-
 # --------------------------------------------------------------------------- the collector's folders
 def collector_session(folder: Path, *, winner: str = "", updates: str = "price_change") -> PolymarketSession:
     """The collector folder's market (see the module docstring)."""
@@ -154,8 +89,8 @@ def collector_session(folder: Path, *, winner: str = "", updates: str = "price_c
     minutes = int(length[1]) * (60 if length[2] == "h" else 1)
     slug = f"{folder.name.lower()}-updown-{folder.parent.name}-{slot}"
     end_ms = (slot + minutes * 60) * 1000
-    condition = "0x" + _digest(slug)
-    tokens = {side: str(int(_digest(f"{slug}-{side}")[:60], 16)) for side in ("up", "down")}
+    condition = "0x" + digest(slug)
+    tokens = {side: str(int(digest(f"{slug}-{side}")[:60], 16)) for side in ("up", "down")}
     market = PolymarketMarket(
         condition_id=condition,
         question=f"{folder.name.upper()} Up or Down ({folder.parent.name} window from {slot})",
@@ -190,7 +125,7 @@ def collector_session(folder: Path, *, winner: str = "", updates: str = "price_c
             _append(events, Event(ts, message))
     chosen = winner or _inferred(mids, rows[-1][0] if rows else 0, end_ms)
     # No winner flag yet: /markets says who won once the replay has published the resolution.
-    raw_market = market_json(market, question_id="0x" + _digest(f"{slug}-question"))
+    raw_market = market_json(market, question_id="0x" + digest(f"{slug}-question"))
     if chosen:
         events.append(Event(end_ms, resolution_message(raw_market, tokens[chosen.lower()], end_ms)))
     return PolymarketSession([raw_market], events)
@@ -278,13 +213,13 @@ def _book_update(raw: Mapping[str, Any], book: WireBook, ts: str, *, as_book: bo
 
 
 def _change(book: WireBook, side: str, price: str, size: str) -> dict[str, Any]:
-    digest = _digest(f"{book.asset_id}:{book.timestamp}:{side}:{price}:{size}")[:40]
+    order_hash = digest(f"{book.asset_id}:{book.timestamp}:{side}:{price}:{size}")[:40]
     return {
         "asset_id": book.asset_id,
         "price": price,
         "size": size,
         "side": side,
-        "hash": digest,
+        "hash": order_hash,
         "best_bid": book.best_bid() or "0",
         "best_ask": book.best_ask() or "1",
     }
