@@ -5,6 +5,7 @@ py-clob-client (the real library) reads it, the listener hook, extra routes, and
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -251,6 +252,24 @@ def test_a_recorded_session_file_is_replayed_as_recorded(shared_data: Path, tmp_
 
     run(scenario)
     assert [m["event_type"] for m in got] == ["book", "price_change", "last_trade_price"]
+
+
+@pytest.mark.real_data
+def test_resolutions_of_a_gamma_markets_file_are_replayed_at_each_market_end(shared_data: Path, tmp_path: Path) -> None:
+    markets_file = shared_data / "polymarket_series/ligengxin_samples/BTC-5m-markets-2026-06-08.jsonl.gz"
+    empty = tmp_path / "session.jsonl"
+    empty.write_text("")
+    session = recorded_session(empty, markets_file)
+    with gzip.open(markets_file, "rt") as lines:
+        rows = [json.loads(line) for line in lines]
+    assert len(session.markets) == len(rows) == 292
+    # By hand from the file: the token of the outcome priced "1" wins, at the market's end.
+    expected = {
+        row["condition_id"]: (row["token_ids"][row["outcome_prices"].index("1")], str(row["end_sec"] * 1000))
+        for row in rows
+    }
+    resolutions = {e.message["market"]: (e.message["winning_asset_id"], e.message["timestamp"]) for e in session.events}
+    assert resolutions == expected
 
 
 def test_bad_sessions_are_one_line_errors_naming_file_and_place(tmp_path: Path) -> None:

@@ -307,8 +307,8 @@ def _markets(path: Path) -> tuple[list[dict[str, Any]], dict[str, str]]:
         payload = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise SessionError(f"{path}: cannot read the markets file: {exc.strerror}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SessionError(f"{path}: invalid JSON: {exc}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        payload = None  # JSON lines or gzip: a Gamma recorder's file, read below
     if isinstance(payload, Mapping) and isinstance(payload.get("data"), list):
         raw = [m for m in payload["data"] if isinstance(m, Mapping)]
     elif isinstance(payload, Mapping) and "condition_id" in payload:
