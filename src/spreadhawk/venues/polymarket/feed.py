@@ -127,6 +127,7 @@ class PolymarketLiveFeed:
         self._last_rx = 0.0  # loop time of the last frame received
         self._exchange_ns = 0  # latest exchange time seen
         self._connected = False
+        self._books_this_connection = 0
         self.messages = 0  # market messages handled
 
     # --- public -----------------------------------------------------------------------
@@ -155,7 +156,7 @@ class PolymarketLiveFeed:
                     except Exception as exc:  # a bug here must not end market data; it is logged in full
                         log.exception("polymarket feed: unexpected error")
                         reason = f"unexpected {type(exc).__name__}: {exc}"
-                    if any(t.synced for t in self._tokens.values()):
+                    if self._books_this_connection:
                         attempt = 0  # the connection worked: start the backoff over
                     self._disconnected(reason)
                     delay = self._delay(attempt)
@@ -183,6 +184,7 @@ class PolymarketLiveFeed:
         async with http.ws_connect(self.ws_url, autoping=True, heartbeat=None) as ws:
             self._ws = ws
             self._connected = True
+            self._books_this_connection = 0
             for token in self._tokens.values():
                 token.synced = False
             subscription = {"assets_ids": list(self._tokens), "type": "market", "custom_feature_enabled": True}
@@ -224,7 +226,10 @@ class PolymarketLiveFeed:
                 return
             if now >= next_ping:
                 next_ping = now + self.ping_interval_s
-                await ws.send_str("PING")
+                try:
+                    await ws.send_str("PING")
+                except (ConnectionError, RuntimeError):
+                    return  # the connection is going: the receive loop ends and says why
 
     def _disconnected(self, reason: str) -> None:
         for token in self._tokens.values():
@@ -267,6 +272,7 @@ class PolymarketLiveFeed:
             if kind == "book":
                 self._emit(read_polymarket_book(message, token.instrument, self._sequencer))
                 token.counts.resyncs += 1
+                self._books_this_connection += 1
                 if not token.synced or token.state is not FeedState.LIVE:
                     token.synced = True
                     self._status(token, FeedState.LIVE, "book snapshot")
