@@ -29,6 +29,7 @@ from spreadhawk.cli.data import register as register_data
 from spreadhawk.cli.db import register as register_db
 from spreadhawk.cli.display import counters_tree, metric_text
 from spreadhawk.cli.emulate import emulate
+from spreadhawk.cli.emulate_polymarket import register as register_emulate_polymarket
 from spreadhawk.cli.keys import register as register_keys
 from spreadhawk.cli.kill import register as register_kill
 from spreadhawk.cli.live import register as register_live
@@ -36,6 +37,7 @@ from spreadhawk.cli.new_strategy import register as register_new_strategy
 from spreadhawk.cli.output import errors, fail
 from spreadhawk.cli.paper import register as register_paper
 from spreadhawk.cli.progress import PlainProgress, TerminalProgress
+from spreadhawk.cli.record import register as register_record
 from spreadhawk.cli.risk import register as register_risk
 from spreadhawk.cli.scan import register as register_scan
 from spreadhawk.cli.serve import register as register_serve
@@ -412,6 +414,8 @@ register_new_strategy(app)  # `spreadhawk new-strategy NAME`: a working template
 register_db(app)  # `spreadhawk db upgrade|downgrade|current|history`: run store migrations (cli/db.py)
 register_calibration(app)  # `spreadhawk calibration`: the fair-value model on real up/down outcomes
 register_serve(app)  # `spreadhawk serve`: the API and dashboard over the stored runs (cli/serve.py)
+register_emulate_polymarket(app)  # `spreadhawk emulate-polymarket`: a local Polymarket CLOB (cli/emulate_polymarket.py)
+register_record(app)  # `spreadhawk record`: Polymarket market channel + Binance reference to files (cli/record.py)
 
 
 def run() -> None:

@@ -3,7 +3,9 @@
 Each line is ``<local receive time> <json>``. The receive time is in ns (µs in the older ``.dat.gz``
 files; told apart by magnitude). The JSON is a REST depth snapshot (``lastUpdateId``), or a
 combined-stream wrapper ``{"stream":..,"data":{..}}`` around a ``depthUpdate``, ``bookTicker``,
-``trade`` or ``markPriceUpdate`` event. Spot ``bookTicker`` has no ``e`` and no event time.
+``trade`` or ``markPriceUpdate`` event. Spot ``bookTicker`` has no ``e`` and no event time. A capture
+cut short (a recorder killed: a gzip stream without its end, a last line without its newline) is
+read up to the cut.
 
 Timestamps (``clock="exchange"``, the default, because ``ts_ns`` is the exchange event time):
 
@@ -125,16 +127,24 @@ class _Parser:
         self._due: tuple[int, Decimal] | None = None  # (funding time, last estimate for it) not yet settled
 
     def parse_file(self, path: Path) -> Iterator[MarketData]:
+        number = 0
         try:
             with gzip.open(path, "rt", encoding="utf-8") as lines:
                 for number, line in enumerate(lines, start=1):
                     try:
                         records = self._parse_line(line)
                     except (ValueError, KeyError, TypeError, IndexError) as exc:
+                        if not line.endswith("\n"):
+                            return  # a last line cut short: a recorder killed mid-write
                         detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
                         raise DataFormatError(f"{path}: line {number}: {detail} (instrument {self._iid})") from None
                     yield from records
-        except (OSError, EOFError, zlib.error) as exc:  # not gzip, truncated, unreadable
+        except EOFError:
+            # The gzip stream has no end: a recorder (``spreadhawk record``, which sync-flushes every
+            # line) was killed. Every line before the cut was read; the capture ends there.
+            if number == 0:
+                raise DataFormatError(f"{path}: cannot read gzip capture: it ends before its first line") from None
+        except (OSError, zlib.error) as exc:  # not gzip, unreadable
             raise DataFormatError(f"{path}: cannot read gzip capture: {exc}") from None
 
     def flush(self) -> list[MarketData]:

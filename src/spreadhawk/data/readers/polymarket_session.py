@@ -18,7 +18,8 @@ an instrument (``PolymarketMarket.instruments``; ``base`` = the token id, which 
 * ``best_bid_ask``, ``new_market`` and unknown event types carry nothing a book does not, or
   nothing to replay: skipped, as are messages of tokens not in the markets file.
 
-Every error names the file and the line.
+Every error names the file and the line; a last line cut short (no newline, not JSON: a recorder
+killed mid-write) ends the session instead.
 """
 
 from __future__ import annotations
@@ -72,13 +73,17 @@ def read_polymarket_session(path: Path, markets: Sequence[PolymarketMarket | Gam
 
 
 def _messages(path: Path) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    for number, line in enumerate(read_text(path).splitlines(), start=1):
+    text = read_text(path)
+    lines = text.splitlines()
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         where = f"{path}: line {number}"
         try:
             payload = json.loads(line)
         except json.JSONDecodeError as exc:
+            if number == len(lines) and not text.endswith("\n"):
+                return  # a recorder killed mid-line (``spreadhawk record``): the lines before it stand
             raise DataFormatError(f"{where}: invalid JSON: {exc}") from None
         if isinstance(payload, Mapping) and "message" in payload and "event_type" not in payload:
             payload = payload["message"]  # a recorder's wrapper

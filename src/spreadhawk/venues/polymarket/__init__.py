@@ -1,0 +1,1 @@
+"""Polymarket: the live market-data feed (``feed``) and the CLOB adapter."""
