@@ -171,9 +171,9 @@ def test_price_change_v1_applies_to_the_book_with_a_running_sequence(poly: Path,
     (deltas,) = read_polymarket_price_changes(changes, trump.instruments(), sequencer)
     assert (deltas.first_sequence, deltas.sequence, deltas.prev_sequence) == (2, 2, 1)
     assert deltas.bids == ()
-    assert deltas.asks == ((514, 2_157_408),)  # SELL is the ask side; the size is absolute
+    assert deltas.asks == ((514, 21_574_080_000),)  # SELL is the ask side; the size is absolute (millionths of a share)
     assert book.apply(deltas)
-    assert book.best_ask() == (514, 2_157_408)
+    assert book.best_ask() == (514, 21_574_080_000)
     assert book.is_valid
 
 
@@ -190,9 +190,10 @@ def test_price_change_v2_groups_the_levels_of_each_asset(poly: Path) -> None:
 def test_trades_and_tick_size_change(poly: Path, trump: PolymarketMarket) -> None:
     yes = _by_outcome(trump)["YES"]
     last = read_polymarket_trade(poly / "ws_messages" / "last_trade_price.json", yes)
-    assert (last.size, last.aggressor, last.ts_ns) == (8536, Aggressor.SELLER, 1_724_564_136_087 * MS)
+    assert (last.size, last.aggressor, last.ts_ns) == (85_360_000, Aggressor.SELLER, 1_724_564_136_087 * MS)
     mine = read_polymarket_trade(poly / "ws_messages" / "trades.json", yes)
-    assert (mine.size, mine.aggressor, mine.trade_id) == (500, Aggressor.BUYER, "0c357886-b9d3-44bb-9aa9-72d8abc90e6e")
+    assert (mine.size, mine.aggressor) == (5_000_000, Aggressor.BUYER)  # 5 shares in millionths
+    assert mine.trade_id == "0c357886-b9d3-44bb-9aa9-72d8abc90e6e"
     assert mine.ts_ns == 1_726_043_102 * S
     change = read_polymarket_tick_size_change(poly / "ws_messages" / "tick_size_change.json")
     assert (change.old_tick_size, change.new_tick_size) == (D("0.01"), D("0.001"))

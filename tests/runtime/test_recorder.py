@@ -33,7 +33,7 @@ from spreadhawk.venues.polymarket_emulator import (
 
 SOL = Path("polymarket_series/caiooooo_l2_collector/15m/sol")
 CAPTURE = Path("hftbacktest/binance_spot/btcusdt_20240808.gz")
-RECORD_S = 1.5
+RECORD_S = 3.0  # at speed 20: 60 s of the session, which is cut at 45 s (past the 8.181817-share print at 37.9 s)
 
 
 @pytest.mark.real_data
@@ -41,10 +41,9 @@ def test_record_writes_what_the_emulators_served_and_the_readers_take_it_back(
     shared_data: Path, tmp_path: Path
 ) -> None:
     full = collector_session(shared_data / SOL)
-    # Its first 37 s: at 37.891 s comes a print of 8.181817 shares, which the ``polymarket`` reader's
-    # instruments (sizes in 0.01 share, PolymarketMarket.instruments()) cannot hold.
+    # Its first 45 s: past the print of 8.181817 shares at 37.891 s (sizes to the share's 6 decimals)
     start = full.events[0].at_ms
-    session = PolymarketSession(full.markets, [e for e in full.events if e.at_ms < start + 37_000])
+    session = PolymarketSession(full.markets, [e for e in full.events if e.at_ms < start + 45_000])
     served: list[dict[str, Any]] = []
     session_path, markets_path = tmp_path / "session.jsonl", tmp_path / "markets.json"
     condition = session.markets[0]["condition_id"]
@@ -81,7 +80,7 @@ def test_record_writes_what_the_emulators_served_and_the_readers_take_it_back(
             if raw is not None:
                 assert (book.levels(BookSide.BID), book.levels(BookSide.ASK)) == raw
                 compared += 1
-    assert compared == 2 * 4  # every recorded book of the window (0, 28.1, 29.0 and 29.5 s), both tokens
+    assert compared == 2 * 6  # every recorded book of the window (0, 28.1, 29.0, 29.5, 37.9 and 41.6 s), both tokens
     # Binance: the stream objects served, in order; read_hftbacktest reads them as quotes and trades.
     capture = tmp_path / "btcusdt.gz"
     with gzip.open(capture, "rt") as handle:
@@ -99,11 +98,12 @@ def test_record_writes_what_the_emulators_served_and_the_readers_take_it_back(
 
 
 def _raw_book(folder: Path, outcome: str, ts_ms: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]] | None:
-    """The collector's recorded book of ``outcome`` at ``ts_ms`` in 0.01 ticks and shares (None if none)."""
+    """The collector's recorded book of ``outcome`` at ``ts_ms``: prices in 0.01 ticks, sizes in
+    millionths of a share (None if none)."""
     for record in _raw_books(folder, outcome):
         if int(record["timestamp"]) == ts_ms:
-            bids = sorted(((_count(lv["price"]), _count(lv["size"])) for lv in record["bids"]), reverse=True)
-            asks = sorted((_count(lv["price"]), _count(lv["size"])) for lv in record["asks"])
+            bids = sorted(((_count(lv["price"]), _millionths(lv["size"])) for lv in record["bids"]), reverse=True)
+            asks = sorted((_count(lv["price"]), _millionths(lv["size"])) for lv in record["asks"])
             return bids, asks
     return None
 
@@ -120,6 +120,10 @@ def _raw_books(folder: Path, outcome: str) -> list[dict[str, Any]]:
 
 def _count(text: str) -> int:
     return int(Decimal(text) / Decimal("0.01"))
+
+
+def _millionths(text: str) -> int:
+    return int(Decimal(text) / Decimal("0.000001"))
 
 
 def _served_binance(path: Path, count: int) -> list[dict[str, Any]]:

@@ -150,7 +150,7 @@ def test_a_neg_risk_market_from_the_real_payload_is_refused(shared_data: Path) -
     assert all(verdicts[m.slug] == "not_a_pair" for m in standalone if m.slug not in listed)
 
     yes, no = market.instruments()
-    books = [_snap(yes, T0, "0.480"), _snap(no, T0, "0.500")]  # 0.98: a 2-cent "arbitrage"
+    books = [_snap(yes, T0, "0.480", yes.units(1)), _snap(no, T0, "0.500", no.units(1))]  # 0.98: a 2-cent "arbitrage"
     flagged = {market.slug} if market.neg_risk else set()
     refused = _run(books, [yes, no], neg_risk_markets=flagged)
     assert refused["opportunities_taken"] == 0
