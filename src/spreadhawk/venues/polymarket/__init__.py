@@ -1,0 +1,1 @@
+"""Polymarket CLOB adapter: the live market feed and the trading venue (``PolymarketVenue``)."""

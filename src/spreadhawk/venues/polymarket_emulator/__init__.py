@@ -1,0 +1,1 @@
+"""A local Polymarket CLOB exchange for tests: market data replay and the trading endpoints."""
