@@ -59,13 +59,19 @@ SOL_MARKET = PolymarketMarket(
 )
 
 
-def sol_books(shared_data: Path) -> list[dict[str, Any]]:
-    records = json.loads((shared_data / SOL_DIR / "orderbooks/1765450800up.json").read_text())
+def sol_books(shared_data: Path, side: str = "up") -> list[dict[str, Any]]:
+    """The recorded ``book`` messages of the Up (``side="up"``) or Down token."""
+    records = json.loads((shared_data / SOL_DIR / f"orderbooks/1765450800{side}.json").read_text())
+    token = SOL_UP if side == "up" else SOL_DOWN
     return [
-        {"event_type": "book", "asset_id": SOL_UP, "market": SOL_CONDITION, **{k: r[k] for k in ("bids", "asks")},
+        {"event_type": "book", "asset_id": token, "market": SOL_CONDITION, **{k: r[k] for k in ("bids", "asks")},
          "timestamp": r["timestamp"]}
         for r in records
     ]  # fmt: skip
+
+
+def sol_book(shared_data: Path, side: str) -> dict[str, Any]:
+    return sol_books(shared_data, side)[0]
 
 
 def sol_prints(shared_data: Path) -> list[dict[str, Any]]:

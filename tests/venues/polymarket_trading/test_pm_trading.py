@@ -27,6 +27,7 @@ from pm_trading_harness import (
     exchange_for,
     live,
     serve,
+    sol_book,
     sol_prints,
 )
 
@@ -97,20 +98,20 @@ def test_a_marketable_gtc_takes_two_levels_rests_the_rest_and_is_canceled(shared
 def test_a_resting_buy_fills_only_when_the_market_trades_through_it(shared_data: Path) -> None:
     async def scenario() -> None:
         async with live(shared_data) as h:
-            h.submit("rest-1", SOL_UP, OrderSide.BUY, "5", "0.44")
+            h.submit("rest-1", SOL_UP, OrderSide.BUY, "5", "0.46")  # below the best ask 0.48: it rests
             await h.until(lambda: bool(h.events("rest-1", OrderAccepted)), "the acceptance")
             prints = sol_prints(shared_data)
-            for message in prints[:5]:  # 0.46, 0.50, 0.50, 0.51, 0.52: none below 0.44
+            for message in prints[:5]:  # 0.46 (at our price: not through), then 0.50, 0.50, 0.51, 0.52
                 h.exchange.on_market_message(message)
             assert h.exchange.orders[h.venue.ids.order_of[ClientOrderId("rest-1")]].size_matched == 0
-            h.exchange.on_market_message(prints[5])  # 2.380951 traded at 0.42: through our 0.44
+            h.exchange.on_market_message(prints[5])  # 2.380951 traded at 0.42: through our 0.46
             await h.until(lambda: bool(h.events("rest-1", OrderFilled)), "the maker fill")
             (fill,) = h.events("rest-1", OrderFilled)
-            expected = (D("2.380951"), D("0.44"), 0, Liquidity.MAKER)
+            expected = (D("2.380951"), D("0.46"), 0, Liquidity.MAKER)
             assert (fill.quantity, fill.price, fill.fee, fill.liquidity) == expected
-            # 2.380951 * 0.44 = 1.04761844, no fee for the maker
-            assert h.exchange.balance(h.address) == D("998.95238156")
-            await h.until(lambda: h.ledger("USDC") == D("998.95238156"), "the ledger")
+            # 2.380951 * 0.46 = 1.09523746, no fee for the maker
+            assert h.exchange.balance(h.address) == D("998.90476254")
+            await h.until(lambda: h.ledger("USDC") == D("998.90476254"), "the ledger")
             assert h.status("rest-1") is OrderStatus.PARTIALLY_FILLED
             assert len(h.events("rest-1", OrderFilled)) == 1  # MATCHED, MINED, CONFIRMED: booked once
 
@@ -158,17 +159,27 @@ def test_winning_tokens_are_redeemed_for_one_usdc_each_after_resolution(shared_d
             await h.until(lambda: h.status("buy-up") is OrderStatus.FILLED, "the fill")
             # 100 * 0.48 = 48, fee 100 * 0.07 * 0.48 * 0.52 = 1.74720
             assert h.exchange.balance(h.address) == D("950.25280")
+            h.exchange.on_market_message(sol_book(shared_data, "down"))  # Down asks 0.56 x 40, 0.57 x 755
+            h.submit("buy-down", SOL_DOWN, OrderSide.BUY, "30", "0.56", TimeInForce.FOK)
+            await h.until(lambda: h.status("buy-down") is OrderStatus.FILLED, "the Down fill")
+            # 30 * 0.56 = 16.8, fee 30 * 0.07 * 0.56 * 0.44 = 0.51744
+            assert h.exchange.balance(h.address) == D("932.93536")
             h.exchange.on_market_message(
                 {"event_type": "market_resolved", "market": SOL_CONDITION, "assets_ids": [SOL_UP, SOL_DOWN],
                  "winning_asset_id": SOL_UP, "winning_outcome": "Up", "timestamp": "1765451700000"}
             )  # fmt: skip
             paid = await h.venue.redeem(SOL_CONDITION)
-            assert [(p.quantity, p.price, p.amount, p.currency) for p in paid] == [(D(100), D(1), D(100), "USDC")]
-            assert h.exchange.balance(h.address) == D("1050.25280")
+            # the 100 Up shares pay 1 USDC each, the 30 Down shares nothing
+            settled = [(p.instrument_id, p.quantity, p.price, p.amount, p.currency) for p in paid]
+            up, down = h.instrument(SOL_UP).id, h.instrument(SOL_DOWN).id
+            assert settled == [(up, D(100), D(1), D(100), "USDC"), (down, D(30), D(0), D(0), "USDC")]
+            assert h.exchange.balance(h.address) == D("1032.93536")
             assert h.exchange.balance(h.address, SOL_UP) == 0
-            await h.until(lambda: any(isinstance(m, SettlementPaid) for m in h.seen), "the settlement")
-            await h.until(lambda: h.ledger("USDC") == D("1050.25280"), "the ledger")
+            assert h.exchange.balance(h.address, SOL_DOWN) == 0
+            await h.until(lambda: sum(isinstance(m, SettlementPaid) for m in h.seen) == 2, "the settlements")
+            await h.until(lambda: h.ledger("USDC") == D("1032.93536"), "the ledger")
             assert h.ledger(SOL_UP) == 0
+            assert h.ledger(SOL_DOWN) == 0
 
     run(scenario)
 

@@ -273,7 +273,7 @@ class PolymarketTradingExchange:
     ) -> Fill:
         """Book one match of ``order``: balances, the order's progress, the trade record."""
         address = order.maker_address.lower()
-        fee = taker_fee(size, price, rate) if role == "TAKER" else Decimal(0)
+        fee = taker_fee(size, price, rate)  # makers match at rate 0: Polymarket charges takers only
         tokens = self.tokens.setdefault(address, {})
         sign = 1 if order.side == "BUY" else -1
         self.usdc[address] = self.balance(address) - sign * price * size - fee
@@ -282,7 +282,7 @@ class PolymarketTradingExchange:
         self._sequence += 1
         trade_id = str(uuid.uuid5(uuid.NAMESPACE_OID, f"spreadhawk-polymarket-trade-{self._sequence}"))
         order.associate_trades.append(trade_id)
-        fill = Fill(trade_id, order, size, price, rate if role == "TAKER" else 0, role, other, now)
+        fill = Fill(trade_id, order, size, price, rate, role, other, now)
         self.trades.append(fill)
         return fill
 
