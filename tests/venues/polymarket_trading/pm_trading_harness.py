@@ -156,10 +156,11 @@ async def live(shared_data: Path, **venue_options: Any) -> AsyncIterator[Live]:
     exchange.on_market_message(sol_books(shared_data)[0])
     runner, where = await serve(exchange)
     markets = [SOL_MARKET, election_market(shared_data)[0]]
-    venue = PolymarketVenue(VENUE, markets, private_key=WALLET_KEY, host=f"http://{where}",
+    instruments = [i for m in markets for i in m.instruments(VENUE)]
+    venue = PolymarketVenue(VENUE, instruments, markets=markets, private_key=WALLET_KEY, host=f"http://{where}",
                             ws_url=f"ws://{where}/ws/user", **venue_options)  # fmt: skip
     exchange.fund(venue.address, START_USDC)
-    engine = Engine([i for m in markets for i in m.instruments(VENUE)], clock=WallClock())
+    engine = Engine(instruments, clock=WallClock())
     engine.add_venue(venue)
     harness = Live(exchange, engine, venue)
     stop = asyncio.Event()

@@ -204,7 +204,7 @@ def test_wrong_api_credentials_get_401_and_a_clear_error(shared_data: Path) -> N
         runner, where = await serve(exchange)
         try:
             wrong = ("not-a-key", "c2VjcmV0", "pass")  # a well-formed secret (base64), not the emulator's
-            venue = PolymarketVenue(VENUE, [SOL_MARKET], private_key=WALLET_KEY, host=f"http://{where}",
+            venue = PolymarketVenue(VENUE, SOL_MARKET.instruments(VENUE), private_key=WALLET_KEY, host=f"http://{where}",
                                     ws_url=f"ws://{where}/ws/user", api_creds=wrong)  # fmt: skip
             Engine(SOL_MARKET.instruments(VENUE), clock=WallClock()).add_venue(venue)
             with pytest.raises(PolymarketAuthError, match=r"HTTP 401: Unauthorized/Invalid api key: the CLOB refused"):

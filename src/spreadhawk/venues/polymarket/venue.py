@@ -1,7 +1,9 @@
 """The trading ``Venue`` port on Polymarket's CLOB, through py-clob-client.
 
-``PolymarketVenue(name, markets, private_key=..., host=..., ws_url=...)`` trades the outcome tokens of
-``markets`` (``data.readers.polymarket.PolymarketMarket``; instrument ``base`` = the token id). The
+``PolymarketVenue(name, instruments, markets=..., private_key=..., host=..., ws_url=...)`` trades the
+outcome tokens ``instruments`` name (BINARY, ``base`` = the token id, as ``data.readers.polymarket``
+makes them); ``markets`` (``PolymarketMarket``) add the condition ids the user channel subscribes to
+(none: every market of the account) and the neg-risk flag (also asked of the CLOB at start). The
 wallet key comes from the key store (``runtime.live_venues``); the API credentials are created or
 derived from it at ``start`` (L1) unless given. py-clob-client is synchronous: its calls run in a
 thread pool (``clob``), never on the engine's loop. Orders are signed here (``orders``), with a salt
@@ -31,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,29 +41,28 @@ from typing import TYPE_CHECKING, Any
 from eth_account import Account
 from py_clob_client.clob_types import (  # type: ignore[import-untyped]
     ApiCreds,
-    AssetType,
-    BalanceAllowanceParams,
     OpenOrderParams,
     TradeParams,
 )
 
-from spreadhawk.domain.accounts import AccountSnapshot, AssetBalance, OrderReport
+from spreadhawk.domain.accounts import AccountSnapshot, OrderReport
 from spreadhawk.domain.events import (
     CancelOrder,
     OrderPendingCancel,
     OrderRejected,
+    OrderSide,
     OrderStatusUnknown,
     RejectCode,
     SettlementPaid,
     SubmitOrder,
 )
 from spreadhawk.domain.identifiers import ClientOrderId
-from spreadhawk.domain.instruments import Instrument
+from spreadhawk.domain.instruments import Instrument, InstrumentKind
 from spreadhawk.engine.ports import VenueEvent, VenueHub
+from spreadhawk.venues.polymarket.account import account_snapshot
 from spreadhawk.venues.polymarket.clob import REDEEM_PATH, AsyncClob, PolymarketApiError, PolymarketAuthError
 from spreadhawk.venues.polymarket.ids import IdJournal
 from spreadhawk.venues.polymarket.orders import (
-    MICRO,
     MarketRules,
     OrderMappingError,
     order_report,
@@ -82,14 +83,22 @@ POLYGON = 137
 Redeemer = Callable[[str], Awaitable[Any]]  # condition id -> the redeem answer (see ``redeem``)
 
 
+class _Quirks:
+    """The live node checks a key's permissions through ``quirks.key_permissions``: a wallet key has
+    none to read (it can always move its funds), so the operator must accept an unverified key."""
+
+    key_permissions: str | None = None
+
+
 class PolymarketVenue:
-    """Trading the tokens of ``markets`` on the Polymarket CLOB at ``host`` (see the module docstring)."""
+    """Trading ``instruments`` on the Polymarket CLOB at ``host`` (see the module docstring)."""
 
     def __init__(
         self,
         name: str,
-        markets: Sequence[PolymarketMarket],
+        instruments: Sequence[Instrument],
         *,
+        markets: Sequence[PolymarketMarket] = (),
         private_key: str,
         host: str,
         ws_url: str,
@@ -109,10 +118,15 @@ class PolymarketVenue:
         self.signature_type = signature_type
         creds = ApiCreds(*api_creds) if api_creds else None
         self.clob = AsyncClob(host.rstrip("/"), chain_id, private_key, creds, signature_type, self.funder)
+        strangers = [i.id for i in instruments if i.venue != name or i.kind is not InstrumentKind.BINARY]
+        if strangers:
+            raise ValueError(f"not BINARY instruments of venue {name!r}: {', '.join(strangers)}")
         self.markets = {m.condition_id: m for m in markets}
-        self._instruments = {i.id: i for m in markets for i in m.instruments(name)}
-        self._by_token = {i.base: i for i in self._instruments.values()}
+        self._instruments = {i.id: i for i in instruments}
+        self._by_token = {i.base: i for i in instruments}
         self._market_of = {t.token_id: m for m in markets for t in m.tokens}
+        self.quirks = _Quirks()  # what the live node asks of every venue (see ``resume``)
+        self._in_flight_at_resume: dict[ClientOrderId, Instrument] = {}
         self.rules: dict[str, MarketRules] = {}  # by token id, read at start
         self.ids = IdJournal(id_journal)
         self._redeemer = redeemer
@@ -153,6 +167,31 @@ class PolymarketVenue:
         self.hub.post(await self.account_snapshot())  # also proves the L2 credentials
         loop = asyncio.get_running_loop()
         self._stream_task = loop.create_task(self.stream.run(), name=f"{self.name}-user")
+        for cid in self._in_flight_at_resume:
+            order_id = self.ids.order_of.get(cid)
+            if order_id is None:  # the id is journaled before the send: without it, nothing was sent
+                self.reports.reject(cid, "never sent (no orderID in the id journal)")
+            else:
+                self._spawn(self._look_up(cid, order_id), f"look-up-{cid}")
+
+    def resume(
+        self,
+        last_trade_ids: Mapping[str, int],
+        in_flight: Mapping[ClientOrderId, Instrument],
+        conditional: Mapping[ClientOrderId, Instrument] | None = None,
+    ) -> None:
+        """Before ``start`` (the live node's resume point): each order in ``in_flight`` (sent, its
+        outcome never journaled) is looked up by the ``orderID`` the id journal holds for it. Trade
+        ids need no resume point: the catch-up asks for every trade of our tokens and applies each
+        once. Polymarket has no conditional orders."""
+        del last_trade_ids, conditional
+        for cid, instrument in in_flight.items():
+            self.reports.orders[cid] = Tracked(instrument, OrderSide.BUY, Decimal(0), "GTC")  # read at look-up
+            self._in_flight_at_resume[cid] = instrument
+
+    def report_modes(self, on_mode: Callable[..., None]) -> None:
+        """The live node's hook for the client's breaker; this adapter has none yet."""
+        del on_mode
 
     async def close(self) -> None:
         tasks = [*self._tasks, *([self._stream_task] if self._stream_task else [])]
@@ -184,11 +223,12 @@ class PolymarketVenue:
     def _refusal(self, instrument: Instrument | None) -> tuple[str, RejectCode] | None:
         if instrument is None:
             return "instrument not traded here", RejectCode.OTHER
-        market = self._market_of[instrument.base]
+        market = self._market_of.get(instrument.base)
         rules = self.rules.get(instrument.base)
-        if market.neg_risk or (rules is not None and rules.neg_risk):
+        if (market is not None and market.neg_risk) or (rules is not None and rules.neg_risk):
+            where = market.condition_id if market is not None else f"of token {instrument.base}"
             why = (
-                f"neg-risk market {market.condition_id}: refused for pair arbitrage (its tokens belong to a "
+                f"neg-risk market {where}: refused for pair arbitrage (its tokens belong to a "
                 "multi-outcome negative-risk event, whose baskets are not a locked payout)"
             )
             return why, RejectCode.OTHER
@@ -239,6 +279,10 @@ class PolymarketVenue:
         if not record:
             self.reports.reject(cid, "not found at the venue after a lost answer: it never arrived")
             return
+        tracked = self.reports.orders[cid]  # a resumed order is known by its record only
+        tracked.side = OrderSide.BUY if record.get("side") == "BUY" else OrderSide.SELL
+        tracked.quantity = Decimal(str(record["original_size"]))
+        tracked.order_type = str(record.get("order_type", tracked.order_type))
         await self._report(cid, order_id, matched=Decimal(str(record.get("size_matched", 0))) > 0)
         if record.get("status") == "CANCELED":
             self.reports.end_canceled(cid, "canceled at the venue")
@@ -314,41 +358,21 @@ class PolymarketVenue:
         return sorted(reports, key=lambda r: r.client_order_id)
 
     async def account_snapshot(self) -> AccountSnapshot:
-        """USDC and each token held; free = held less what our open orders lock (the CLOB's balance is
-        the wallet's on-chain balance, locked included)."""
-        client = self.clob.client
-        locked: dict[str, Decimal] = {}
-        for row in await self.clob.call(client.get_orders, OpenOrderParams()):
-            left = Decimal(str(row["original_size"])) - Decimal(str(row["size_matched"]))
-            asset = "USDC" if row["side"] == "BUY" else str(row["asset_id"])
-            locked[asset] = locked.get(asset, Decimal(0)) + (
-                left * Decimal(str(row["price"])) if asset == "USDC" else left
-            )
-        held = {"USDC": await self._balance(AssetType.COLLATERAL, None)}
-        for token in self._by_token:
-            held[token] = await self._balance(AssetType.CONDITIONAL, token)
-        balances = tuple(
-            AssetBalance(asset, total, total - locked.get(asset, Decimal(0))) for asset, total in sorted(held.items())
-        )
-        return AccountSnapshot(self.hub.now_ns(), self.name, balances)
-
-    async def _balance(self, asset_type: str, token: str | None) -> Decimal:
-        params = BalanceAllowanceParams(asset_type=asset_type, token_id=token)
-        answer = await self.clob.call(self.clob.client.get_balance_allowance, params)
-        return Decimal(str(answer["balance"])) / MICRO
+        return await account_snapshot(self.clob, self.name, list(self._by_token), self.hub.now_ns())
 
     # --------------------------------------------------------------------------- resolution
     async def redeem(self, condition_id: str) -> list[SettlementPaid]:
         """Redeem our tokens of a resolved market; each token redeemed is reported as ``SettlementPaid``."""
-        if condition_id not in self.markets:
-            raise ValueError(f"market {condition_id} is not traded by venue {self.name}")
         if self._redeemer is not None:
             answer = await self._redeemer(condition_id)
         else:
             answer = await self.clob.post_l2(REDEEM_PATH, {"condition_id": condition_id})
         paid = []
         for row in answer.get("redeemed", []):
-            instrument = self._by_token[str(row["asset_id"])]
+            instrument = self._by_token.get(str(row["asset_id"]))
+            if instrument is None:
+                log.warning("venue %s: redeemed token %s is not an instrument here", self.name, row["asset_id"])
+                continue
             size, payout = Decimal(str(row["size"])), Decimal(str(row["payout"]))
             price = Decimal(1) if row["asset_id"] == answer.get("winning_asset_id") else Decimal(0)
             paid.append(SettlementPaid(self.hub.now_ns(), instrument.id, size, price, payout, instrument.settlement))
