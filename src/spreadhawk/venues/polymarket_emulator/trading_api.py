@@ -5,7 +5,8 @@ emulator's server, or a test's own): L1 ``POST /auth/api-key`` and ``GET /auth/d
 L2 ``POST /order``, ``DELETE /order``, ``DELETE /orders``, ``DELETE /cancel-all``,
 ``GET /data/order/{id}``, ``GET /data/orders``, ``GET /data/trades``, ``GET /balance-allowance``,
 ``GET /balance-allowance/update``; the user channel ``/ws/user`` (``user_channel``); and
-``POST /emulator/redeem`` (L2), the stand-in for redeeming on chain (see ``redeem``). With
+``POST /emulator/redeem`` (L2), the stand-in for redeeming on chain (see ``redeem``), and
+``POST /emulator/user-channel/drop`` (a network fault on the user channel). With
 ``market_info`` (default) also the public look-ups order signing needs: ``GET /tick-size``,
 ``GET /neg-risk``, ``GET /fee-rate`` -- pass ``market_info=False`` when the server has them.
 
@@ -26,7 +27,7 @@ from spreadhawk.venues.polymarket.eip712 import exchange_address
 from spreadhawk.venues.polymarket_emulator.trading_auth import UNAUTHORIZED, ApiCredentials, AuthError
 from spreadhawk.venues.polymarket_emulator.trading_exchange import MICRO, OrderRefusedError, PolymarketTradingExchange
 from spreadhawk.venues.polymarket_emulator.trading_formats import order_wire, trade_wire
-from spreadhawk.venues.polymarket_emulator.user_channel import user_channel_handler
+from spreadhawk.venues.polymarket_emulator.user_channel import UserSockets, user_channel_handler
 
 __all__ = ["add_trading_routes"]
 
@@ -51,7 +52,9 @@ def add_trading_routes(app: web.Application, exchange: PolymarketTradingExchange
     app.router.add_get("/balance-allowance", api.balance_allowance)
     app.router.add_get("/balance-allowance/update", api.balance_allowance)
     app.router.add_post("/emulator/redeem", api.redeem)
-    app.router.add_get("/ws/user", user_channel_handler(exchange))
+    sockets = UserSockets()
+    app.router.add_get("/ws/user", user_channel_handler(exchange, sockets))
+    app.router.add_post("/emulator/user-channel/drop", sockets.drop)
     if market_info:
         app.router.add_get("/tick-size", api.tick_size)
         app.router.add_get("/neg-risk", api.neg_risk)

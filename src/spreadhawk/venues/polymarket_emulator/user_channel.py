@@ -4,7 +4,9 @@ The client subscribes with ``{"auth": {"apiKey", "secret", "passphrase"}, "type"
 "markets": [condition ids]}`` (no markets = all); wrong credentials close the socket with code 4001
 and reason ``Unauthorized``. Then ``order`` events (PLACEMENT / UPDATE / CANCELLATION) and ``trade``
 events (MATCHED, MINED, CONFIRMED) of that API key's orders in those markets. A text ``PING`` is
-answered ``PONG`` (Polymarket's keep-alive).
+answered ``PONG`` (Polymarket's keep-alive). ``drop_handler`` serves ``POST /emulator/user-channel/drop``:
+every user-channel socket is closed (code 1012, "service restart"), as a network fault would, for
+tests of the client's reconnect and catch-up.
 """
 
 from __future__ import annotations
@@ -21,7 +23,23 @@ from spreadhawk.venues.polymarket_emulator.trading_auth import AuthError
 if TYPE_CHECKING:
     from spreadhawk.venues.polymarket_emulator.trading_exchange import PolymarketTradingExchange
 
-__all__ = ["user_channel_handler"]
+__all__ = ["UserSockets", "user_channel_handler"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class UserSockets:
+    """The open user-channel sockets, so a fault can drop them."""
+
+    def __init__(self) -> None:
+        self.open: set[web.WebSocketResponse] = set()
+
+    async def drop(self, request: web.Request) -> web.Response:
+        del request
+        dropped = len(self.open)
+        for socket in list(self.open):
+            await socket.close(code=1012, message=b"dropped by the emulator")
+        return web.json_response({"dropped": dropped})
 
 
 def _subscription(text: str) -> tuple[dict[str, str], list[str]] | None:
@@ -37,7 +55,7 @@ def _subscription(text: str) -> tuple[dict[str, str], list[str]] | None:
     return {k: str(auth.get(k, "")) for k in ("apiKey", "secret", "passphrase")}, [str(m) for m in markets]
 
 
-def user_channel_handler(exchange: PolymarketTradingExchange) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def user_channel_handler(exchange: PolymarketTradingExchange, sockets: UserSockets) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         socket = web.WebSocketResponse()
         await socket.prepare(request)
@@ -59,12 +77,14 @@ def user_channel_handler(exchange: PolymarketTradingExchange) -> Callable[[web.R
                 queue.put_nowait(event)
 
         exchange.user_listeners.append(listener)
+        sockets.open.add(socket)
         sender = asyncio.create_task(_send(socket, queue))
         try:
             async for message in socket:
                 if message.type is WSMsgType.TEXT and message.data == "PING":
                     await socket.send_str("PONG")
         finally:
+            sockets.open.discard(socket)
             exchange.user_listeners.remove(listener)
             sender.cancel()
         return socket

@@ -1,0 +1,150 @@
+"""The Polymarket trading emulator and ``PolymarketVenue`` under faults and bad input.
+
+Over real sockets: a dropped user channel (fills made while it is down arrive by the REST catch-up,
+submits are refused meanwhile), refusals with Polymarket's messages (minimum size, balance), bad L1
+signatures and bad user-channel credentials. On the emulator's state: the recorded market-channel
+messages of ``nautilus_trader/polymarket`` (``book``, ``price_change`` v1 and v2, ``tick_size_change``)
+and malformed ones, which are logged and change nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from pathlib import Path
+
+import aiohttp
+import pytest
+from pm_trading_harness import SOL_UP, election_market, exchange_for, live, serve, sol_prints
+from py_clob_client.signer import Signer  # type: ignore[import-untyped]
+from py_clob_client.signing.eip712 import sign_clob_auth_message  # type: ignore[import-untyped]
+
+from spreadhawk.domain.events import OrderAccepted, OrderFilled, OrderRejected, OrderSide, RejectCode
+from spreadhawk.domain.orders import OrderStatus
+from spreadhawk.venues.polymarket_emulator.trading_book import TradingMarket
+
+pytestmark = pytest.mark.real_data
+
+TIMEOUT_S = 20.0
+D = Decimal
+WS_MESSAGES = "nautilus_trader/polymarket/ws_messages"
+
+
+def run(coro_fn: Callable[[], Awaitable[None]]) -> None:
+    async def bounded() -> None:
+        await asyncio.wait_for(coro_fn(), TIMEOUT_S)
+
+    asyncio.run(bounded())
+
+
+def test_a_fill_made_while_the_user_channel_is_down_arrives_by_the_catch_up(shared_data: Path) -> None:
+    async def scenario() -> None:
+        async with live(shared_data, backoff=(0.5, 0.5)) as h, aiohttp.ClientSession() as http:
+            h.submit("rest-1", SOL_UP, OrderSide.BUY, "5", "0.46")
+            await h.until(lambda: bool(h.events("rest-1", OrderAccepted)), "the acceptance")
+            url = h.venue.clob.client.host + "/emulator/user-channel/drop"
+            async with http.post(url) as answer:
+                assert (await answer.json())["dropped"] == 1
+            await h.until(lambda: not h.venue.stream_live, "the client to see the drop")
+            h.exchange.on_market_message(sol_prints(shared_data)[5])  # fills 2.380951 while nobody listens
+            h.submit("while-down", SOL_UP, OrderSide.BUY, "5", "0.45")
+            await h.until(lambda: bool(h.events("while-down", OrderRejected)), "the local refusal")
+            assert h.events("while-down", OrderRejected)[0].code is RejectCode.STREAM_RECONCILING
+            await h.until(lambda: bool(h.events("rest-1", OrderFilled)), "the fill from the catch-up")
+            assert h.venue.stream.reconnects == 1
+            (fill,) = h.events("rest-1", OrderFilled)
+            assert (fill.quantity, fill.price) == (D("2.380951"), D("0.46"))
+
+    run(scenario)
+
+
+def test_orders_below_the_minimum_size_or_beyond_the_balance_are_refused_with_polymarkets_words(
+    shared_data: Path,
+) -> None:
+    async def scenario() -> None:
+        async with live(shared_data) as h:
+            h.submit("small", SOL_UP, OrderSide.BUY, "4", "0.46")
+            h.submit("big", SOL_UP, OrderSide.BUY, "3000", "0.46")  # 1380 USDC, 1000 held
+            await h.until(lambda: bool(h.events("small") and h.events("big", OrderRejected)), "both refusals")
+            (small,) = h.events("small", OrderRejected)
+            assert "is invalid. Size (4) lower than the minimum: 5" in small.reason
+            (big,) = h.events("big", OrderRejected)
+            assert "not enough balance / allowance" in big.reason
+            assert big.code is RejectCode.INSUFFICIENT_BALANCE
+            assert h.status("big") is OrderStatus.REJECTED
+            assert h.exchange.orders == {}
+
+    run(scenario)
+
+
+def test_bad_l1_signatures_and_bad_user_channel_credentials_are_refused(shared_data: Path) -> None:
+    async def scenario() -> None:
+        exchange = exchange_for(shared_data)
+        runner, where = await serve(exchange)
+        try:
+            signer, other = Signer("0x" + "4c" * 32, 137), Signer("0x" + "4d" * 32, 137)
+            headers = {"POLY_ADDRESS": signer.address(), "POLY_TIMESTAMP": "1765450800", "POLY_NONCE": "0"}
+            async with aiohttp.ClientSession() as http:
+                forged = {**headers, "POLY_SIGNATURE": sign_clob_auth_message(other, 1765450800, 0)}
+                async with http.post(f"http://{where}/auth/api-key", headers=forged) as answer:
+                    assert answer.status == 401
+                    assert await answer.json() == {"error": "Unauthorized/Invalid api key"}
+                signed = {**headers, "POLY_SIGNATURE": sign_clob_auth_message(signer, 1765450800, 0)}
+                async with http.get(f"http://{where}/auth/derive-api-key", headers=signed) as answer:
+                    creds = await answer.json()
+                assert set(creds) == {"apiKey", "secret", "passphrase"}
+                async with http.ws_connect(f"ws://{where}/ws/user") as socket:
+                    wrong = {**creds, "secret": "d3Jvbmc="}
+                    await socket.send_str(json.dumps({"auth": wrong, "type": "user", "markets": []}))
+                    assert (await socket.receive()).type is aiohttp.WSMsgType.CLOSE
+                    assert socket.close_code == 4001
+        finally:
+            await runner.cleanup()
+
+    run(scenario)
+
+
+def test_recorded_market_messages_move_the_books_and_malformed_ones_change_nothing(
+    shared_data: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    exchange = exchange_for(shared_data)
+    _, election = election_market(shared_data)
+    no_token = election["tokens"][1]["token_id"]
+    raw = {name: json.loads((shared_data / WS_MESSAGES / f"{name}.json").read_text()) for name in
+           ("book", "price_change", "price_change_v2", "tick_size_change")}  # fmt: skip
+    exchange.on_market_message(raw["book"])
+    book = exchange.markets.books[no_token]
+    assert (min(book.asks), max(book.bids)) == (D("0.514"), D("0.511"))  # the recorded best ask and bid
+    exchange.on_market_message(raw["price_change"])  # v1: the 0.514 ask is now 21574.08
+    assert book.asks[D("0.514")] == D("21574.08")
+    v2 = raw["price_change_v2"]
+    v2_token = v2["price_changes"][0]["asset_id"]
+    exchange.add_market(TradingMarket(v2["market"], {v2_token: "Yes"}, D("0.1"), D(5)))
+    exchange.on_market_message(v2)  # v2: three bid levels of one token
+    assert exchange.markets.books[v2_token].bids == {D("0.6"): D(3300), D("0.5"): D(3400), D("0.7"): D(3400)}
+    tick = raw["tick_size_change"]
+    exchange.add_market(TradingMarket(tick["market"], {tick["asset_id"]: "Yes"}, D("0.01"), D(5)))
+    exchange.on_market_message(tick)
+    assert exchange.markets.by_token[tick["asset_id"]].tick_size == D("0.001")
+
+    before = copy.deepcopy(exchange.markets.books)
+    bad_size = {**raw["price_change"], "size": "abc"}
+    half_bad = copy.deepcopy(v2)
+    half_bad["price_changes"][2]["side"] = "UP"  # the first two are fine: none may be applied
+    unknown = {**raw["book"], "asset_id": "42"}
+    with caplog.at_level(logging.WARNING):
+        for message in (bad_size, half_bad, unknown, {"event_type": "nonsense"}, ["not", "an", "object"]):
+            exchange.on_market_message(message)  # type: ignore[arg-type]
+    assert exchange.markets.books == before
+    skipped = [r.getMessage() for r in caplog.records if "market message skipped" in r.getMessage()]
+    assert skipped == [
+        "polymarket emulator: market message skipped: price_change: size 'abc' is not a number",
+        "polymarket emulator: market message skipped: price_change: side 'UP' is neither BUY nor SELL",
+        "polymarket emulator: market message skipped: unknown asset_id '42'",
+        "polymarket emulator: market message skipped: unknown market event_type 'nonsense'",
+        "polymarket emulator: market message skipped: market message is a list, not an object",
+    ]
