@@ -23,8 +23,10 @@ from pm_trading_harness import SOL_UP, election_market, exchange_for, live, serv
 from py_clob_client.signer import Signer  # type: ignore[import-untyped]
 from py_clob_client.signing.eip712 import sign_clob_auth_message  # type: ignore[import-untyped]
 
-from spreadhawk.domain.events import OrderAccepted, OrderFilled, OrderRejected, OrderSide, RejectCode
+from spreadhawk.domain.events import OrderAccepted, OrderFilled, OrderRejected, OrderSide, RejectCode, TimeInForce
+from spreadhawk.domain.identifiers import ClientOrderId
 from spreadhawk.domain.orders import OrderStatus
+from spreadhawk.venues.polymarket.ids import IdJournal, salt_for
 from spreadhawk.venues.polymarket_emulator.trading_book import TradingMarket
 
 pytestmark = pytest.mark.real_data
@@ -148,3 +150,37 @@ def test_recorded_market_messages_move_the_books_and_malformed_ones_change_nothi
         "polymarket emulator: market message skipped: unknown market event_type 'nonsense'",
         "polymarket emulator: market message skipped: market message is a list, not an object",
     ]
+
+
+def test_a_lost_answer_is_looked_up_by_the_orderid_known_before_the_send_and_never_resent(shared_data: Path) -> None:
+    async def scenario() -> None:
+        async with live(shared_data) as h, aiohttp.ClientSession() as http:
+            url = h.venue.clob.client.host + "/emulator/order-fault"
+            async with http.post(url, json={"lose_answers": 1}) as answer:
+                assert answer.status == 200
+            h.submit("lost-1", SOL_UP, OrderSide.BUY, "100", "0.48", TimeInForce.FOK)
+            await h.until(lambda: h.status("lost-1") is OrderStatus.FILLED, "the look-up's report")
+            kinds = [type(e).__name__ for e in h.events("lost-1")]
+            assert kinds[-3:] == ["OrderStatusUnknown", "OrderAccepted", "OrderFilled"]
+            (order_id,) = h.exchange.orders  # placed once: the lost answer was not re-sent
+            assert h.venue.ids.order_of[ClientOrderId("lost-1")] == order_id
+            # 100 * 0.48 + 100 * 0.07 * 0.48 * 0.52 = 48 + 1.74720
+            assert h.exchange.balance(h.address) == D("950.25280")
+
+    run(scenario)
+
+
+def test_the_id_journal_survives_a_restart_and_the_orderid_follows_from_the_command(tmp_path: Path) -> None:
+    path = tmp_path / "polymarket.ids"
+    journal = IdJournal(path)
+    journal.record(ClientOrderId("a.1"), "0xabc")
+    journal.record(ClientOrderId("a.2"), "0xdef")
+    reopened = IdJournal(path)
+    assert reopened.order_of == {"a.1": "0xabc", "a.2": "0xdef"}
+    assert reopened.client_of["0xdef"] == "a.2"
+    (tmp_path / "broken.ids").write_text("a.1 0xabc\nonly-one-field\n")
+    with pytest.raises(ValueError, match=r"broken.ids:2: not 'client-id order-id'"):
+        IdJournal(tmp_path / "broken.ids")
+    # the salt, hence the signed order and its id, follow from the client id: recomputable after a crash
+    assert salt_for(ClientOrderId("a.1")) == salt_for(ClientOrderId("a.1")) != salt_for(ClientOrderId("a.2"))
+    assert salt_for(ClientOrderId("a.1")) < 2**53

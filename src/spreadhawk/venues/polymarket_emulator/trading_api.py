@@ -6,7 +6,9 @@ L2 ``POST /order``, ``DELETE /order``, ``DELETE /orders``, ``DELETE /cancel-all`
 ``GET /data/order/{id}``, ``GET /data/orders``, ``GET /data/trades``, ``GET /balance-allowance``,
 ``GET /balance-allowance/update``; the user channel ``/ws/user`` (``user_channel``); and
 ``POST /emulator/redeem`` (L2), the stand-in for redeeming on chain (see ``redeem``), and
-``POST /emulator/user-channel/drop`` (a network fault on the user channel). With
+``POST /emulator/user-channel/drop`` (a network fault on the user channel) and
+``POST /emulator/order-fault`` ``{"lose_answers": n}``: the next n orders are placed but answered 503,
+as when the answer is lost on the way back. With
 ``market_info`` (default) also the public look-ups order signing needs: ``GET /tick-size``,
 ``GET /neg-risk``, ``GET /fee-rate`` -- pass ``market_info=False`` when the server has them.
 
@@ -52,6 +54,7 @@ def add_trading_routes(app: web.Application, exchange: PolymarketTradingExchange
     app.router.add_get("/balance-allowance", api.balance_allowance)
     app.router.add_get("/balance-allowance/update", api.balance_allowance)
     app.router.add_post("/emulator/redeem", api.redeem)
+    app.router.add_post("/emulator/order-fault", api.order_fault)
     sockets = UserSockets()
     app.router.add_get("/ws/user", user_channel_handler(exchange, sockets))
     app.router.add_post("/emulator/user-channel/drop", sockets.drop)
@@ -68,6 +71,7 @@ def _error(status: int, message: str) -> web.Response:
 class _TradingApi:
     def __init__(self, exchange: PolymarketTradingExchange) -> None:
         self.exchange = exchange
+        self.lose_answers = 0  # orders placed whose answer is replaced by a 503 (see order_fault)
 
     async def _level2(self, request: web.Request) -> tuple[ApiCredentials, str]:
         body = await request.text()
@@ -100,9 +104,20 @@ class _TradingApi:
     async def post_order(self, request: web.Request) -> web.Response:
         creds, body = await self._level2(request)
         try:
-            return web.json_response(self.exchange.place(creds, self._json(body)))
+            answer = self.exchange.place(creds, self._json(body))
         except OrderRefusedError as exc:
             return _error(400, str(exc))
+        if self.lose_answers > 0:
+            self.lose_answers -= 1
+            return _error(503, "answer lost (emulator fault)")
+        return web.json_response(answer)
+
+    async def order_fault(self, request: web.Request) -> web.Response:
+        fault = await request.json()
+        if not isinstance(fault, dict) or not isinstance(fault.get("lose_answers"), int):
+            return _error(400, 'expected {"lose_answers": n}')
+        self.lose_answers = fault["lose_answers"]
+        return web.json_response({"lose_answers": self.lose_answers})
 
     async def cancel(self, request: web.Request) -> web.Response:
         creds, body = await self._level2(request)
