@@ -241,3 +241,18 @@ def test_a_malformed_user_channel_trade_is_logged_and_changes_nothing(
             await h.until(lambda: bool(h.events("rest-2", OrderFilled)), "the next fill")
 
     run(scenario)
+
+
+def test_a_print_reaches_the_better_priced_resting_order_first(shared_data: Path) -> None:
+    async def scenario() -> None:
+        async with live(shared_data) as h:
+            h.submit("worse", SOL_UP, OrderSide.BUY, "5", "0.45")  # older, but a lower bid
+            await h.until(lambda: bool(h.events("worse", OrderAccepted)), "the first acceptance")
+            h.submit("better", SOL_UP, OrderSide.BUY, "5", "0.46")
+            await h.until(lambda: bool(h.events("better", OrderAccepted)), "the second acceptance")
+            h.exchange.on_market_message(sol_prints(shared_data)[5])  # 2.380951 at 0.42: through both
+            await h.until(lambda: bool(h.events("better", OrderFilled)), "the fill")
+            assert [f.quantity for f in h.events("better", OrderFilled)] == [D("2.380951")]
+            assert h.events("worse", OrderFilled) == []
+
+    run(scenario)

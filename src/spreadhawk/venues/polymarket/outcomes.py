@@ -69,6 +69,7 @@ class Reports:
         self._now_ns = now_ns
         self.orders: dict[ClientOrderId, Tracked] = {}
         self.seen: set[str] = set()  # fill ids applied (or held)
+        self.last_match_s: dict[str, int] = {}  # by token: the newest match time seen (catch-ups start there)
         self.cancel_after: set[ClientOrderId] = set()
 
     def _mine(self, order_id: str) -> bool:
@@ -93,8 +94,12 @@ class Reports:
     def on_trade(self, trade: Any) -> None:
         try:
             fills = trade_fills(trade, self._mine)  # every fill read before any is applied
-        except OrderMappingError as exc:
+            match_s = int(str(trade.get("match_time") or trade.get("matchtime") or 0))
+        except (OrderMappingError, ValueError) as exc:
             raise ValueError(f"unreadable trade: {exc}") from None
+        token = str(trade.get("asset_id"))
+        if fills and match_s > self.last_match_s.get(token, 0):
+            self.last_match_s[token] = match_s
         for fill in fills:
             if fill.status == "FAILED":
                 log.error("venue %s: trade %s of order %s FAILED on chain", self.name, fill.fill_id, fill.order_id)

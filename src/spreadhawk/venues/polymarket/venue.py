@@ -330,7 +330,10 @@ class PolymarketVenue:
                     self.reports.end_canceled(cid, "canceled at the venue")
 
     async def _catch_up_trades(self, token: str) -> None:
-        for trade in await self.clob.call(self.clob.client.get_trades, TradeParams(asset_id=token)):
+        # from a second before the newest match seen (trades of that second again: applied once, by id)
+        last = self.reports.last_match_s.get(token)
+        params = TradeParams(asset_id=token, after=last - 1 if last else None)
+        for trade in await self.clob.call(self.clob.client.get_trades, params):
             try:
                 self.reports.on_trade(trade)
             except ValueError as exc:

@@ -292,7 +292,10 @@ class PolymarketTradingExchange:
 
     def _trade_through(self, trade: TradePrint) -> None:
         left = trade.size
-        for order in self._live(lambda o: o.asset_id == trade.asset_id):
+        # price priority (the best bid or offer first), then time: the print reaches those first
+        resting = self._live(lambda o: o.asset_id == trade.asset_id)
+        resting.sort(key=lambda o: (-o.price if o.side == "BUY" else o.price, o.created_ns))
+        for order in resting:
             through = trade.price < order.price if order.side == "BUY" else trade.price > order.price
             if not through or left <= 0:
                 continue
