@@ -28,7 +28,9 @@ from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.orders import OrderStatus
 from spreadhawk.engine.clock import WallClock
 from spreadhawk.engine.engine import Engine
+from spreadhawk.engine.journal import Durability, Journal
 from spreadhawk.engine.live import run_live
+from spreadhawk.runtime.paper import restore_journal
 from spreadhawk.venues.polymarket.venue import PolymarketVenue
 from spreadhawk.venues.polymarket_emulator.trading_api import add_trading_routes
 from spreadhawk.venues.polymarket_emulator.trading_book import TradingMarket
@@ -150,17 +152,31 @@ def exchange_for(shared_data: Path) -> PolymarketTradingExchange:
 
 
 @asynccontextmanager
-async def live(shared_data: Path, **venue_options: Any) -> AsyncIterator[Live]:
-    """An engine trading through a ``PolymarketVenue`` on the emulator, the first SOL book replayed."""
-    exchange = exchange_for(shared_data)
-    exchange.on_market_message(sol_books(shared_data)[0])
-    runner, where = await serve(exchange)
+async def live(
+    shared_data: Path, *, served: tuple[PolymarketTradingExchange, str] | None = None, journal: Path | None = None,
+    **venue_options: Any,
+) -> AsyncIterator[Live]:  # fmt: skip
+    """An engine trading through a ``PolymarketVenue`` on the emulator, the first SOL book replayed.
+
+    ``served``: an emulator already running (exchange, host:port), kept after the session (a restart);
+    ``journal``: the engine's journal, resumed from when it exists (as the live node does)."""
+    runner = None
+    if served is None:
+        exchange = exchange_for(shared_data)
+        exchange.on_market_message(sol_books(shared_data)[0])
+        runner, where = await serve(exchange)
+    else:
+        exchange, where = served
     markets = [SOL_MARKET, election_market(shared_data)[0]]
     instruments = [i for m in markets for i in m.instruments(VENUE)]
     venue = PolymarketVenue(VENUE, instruments, markets=markets, private_key=WALLET_KEY, host=f"http://{where}",
                             ws_url=f"ws://{where}/ws/user", **venue_options)  # fmt: skip
-    exchange.fund(venue.address, START_USDC)
+    if served is None:
+        exchange.fund(venue.address, START_USDC)
     engine = Engine(instruments, clock=WallClock())
+    if journal is not None:
+        restore_journal(engine, journal)
+        engine.journal = Journal(journal, durability=Durability.SYNC_INTENTS)
     engine.add_venue(venue)
     harness = Live(exchange, engine, venue)
     stop = asyncio.Event()
@@ -178,4 +194,7 @@ async def live(shared_data: Path, **venue_options: Any) -> AsyncIterator[Live]:
                 await driver
         finally:
             await venue.close()
-            await runner.cleanup()
+            if engine.journal.path is not None:
+                engine.journal.close()
+            if runner is not None:
+                await runner.cleanup()

@@ -19,11 +19,31 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from pm_trading_harness import SOL_UP, election_market, exchange_for, live, serve, sol_prints
+from eth_account import Account
+from pm_trading_harness import (
+    SOL_UP,
+    START_USDC,
+    WALLET_KEY,
+    election_market,
+    exchange_for,
+    live,
+    serve,
+    sol_books,
+    sol_prints,
+)
 from py_clob_client.signer import Signer  # type: ignore[import-untyped]
 from py_clob_client.signing.eip712 import sign_clob_auth_message  # type: ignore[import-untyped]
 
-from spreadhawk.domain.events import OrderAccepted, OrderFilled, OrderRejected, OrderSide, RejectCode, TimeInForce
+from spreadhawk.domain.events import (
+    CancelOrder,
+    Liquidity,
+    OrderAccepted,
+    OrderFilled,
+    OrderRejected,
+    OrderSide,
+    RejectCode,
+    TimeInForce,
+)
 from spreadhawk.domain.identifiers import ClientOrderId
 from spreadhawk.domain.orders import OrderStatus
 from spreadhawk.venues.polymarket.ids import IdJournal, salt_for
@@ -184,3 +204,35 @@ def test_the_id_journal_survives_a_restart_and_the_orderid_follows_from_the_comm
     # the salt, hence the signed order and its id, follow from the client id: recomputable after a crash
     assert salt_for(ClientOrderId("a.1")) == salt_for(ClientOrderId("a.1")) != salt_for(ClientOrderId("a.2"))
     assert salt_for(ClientOrderId("a.1")) < 2**53
+
+
+def test_after_a_restart_a_fill_made_while_down_is_booked_to_the_journaled_order(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        exchange = exchange_for(shared_data)
+        exchange.on_market_message(sol_books(shared_data)[0])
+        runner, where = await serve(exchange)
+        exchange.fund(Account.from_key(WALLET_KEY).address, START_USDC)
+        journal, ids = tmp_path / "live.journal", tmp_path / "polymarket.ids"
+        try:
+            async with live(shared_data, served=(exchange, where), journal=journal, id_journal=ids) as h:
+                h.submit("rest-1", SOL_UP, OrderSide.BUY, "5", "0.46")
+                await h.until(lambda: bool(h.events("rest-1", OrderAccepted)), "the acceptance")
+            exchange.on_market_message(sol_prints(shared_data)[5])  # fills 2.380951 while the node is down
+            async with live(shared_data, served=(exchange, where), journal=journal, id_journal=ids) as h:
+                # the restored engine knows the order from its journal, the venue its orderID from the id journal
+                await h.until(lambda: h.status("rest-1") is OrderStatus.PARTIALLY_FILLED, "the catch-up's fill")
+                (fill,) = h.events("rest-1", OrderFilled)
+                assert (fill.quantity, fill.price, fill.liquidity) == (D("2.380951"), D("0.46"), Liquidity.MAKER)
+                (report,) = await h.venue.open_orders()
+                assert report.client_order_id == "rest-1"  # the id journal names the exchange's order
+                instrument = h.instrument(SOL_UP)
+                h.engine.cancel(CancelOrder(h.engine.clock.now_ns(), ClientOrderId("rest-1"), instrument.id, "t"))
+                await h.until(
+                    lambda: h.status("rest-1") is OrderStatus.CANCELED, "the cancel of the earlier run's order"
+                )
+        finally:
+            await runner.cleanup()
+
+    run(scenario)

@@ -144,6 +144,14 @@ class TradeFill:
     fee: Decimal  # USDC
     liquidity: Liquidity
     status: str  # MATCHED, MINED, CONFIRMED, RETRYING, FAILED
+    side: str  # our order's side, BUY or SELL
+    asset_id: str
+
+
+def _side(value: Any) -> str:
+    if value not in ("BUY", "SELL"):
+        raise OrderMappingError(f"side {value!r} is neither BUY nor SELL")
+    return str(value)
 
 
 def trade_fills(trade: Any, ours: Callable[[str], bool]) -> list[TradeFill]:
@@ -159,7 +167,10 @@ def trade_fills(trade: Any, ours: Callable[[str], bool]) -> list[TradeFill]:
         size, price = _decimal(trade, "size"), _decimal(trade, "price")
         rate = int(_decimal(trade, "fee_rate_bps"))
         fee = taker_fee(size, price, rate)
-        fills.append(TradeFill(trade["id"], str(trade["taker_order_id"]), size, price, fee, Liquidity.TAKER, status))
+        side, asset = _side(trade.get("side")), str(trade.get("asset_id"))
+        fills.append(
+            TradeFill(trade["id"], str(trade["taker_order_id"]), size, price, fee, Liquidity.TAKER, status, side, asset)
+        )
     makers = trade.get("maker_orders", [])
     if not isinstance(makers, list):
         raise OrderMappingError(f"trade {trade['id']}: maker_orders is not a list")
@@ -169,6 +180,9 @@ def trade_fills(trade: Any, ours: Callable[[str], bool]) -> list[TradeFill]:
         order_id = str(maker.get("order_id"))
         if ours(order_id):
             size, price = _decimal(maker, "matched_amount"), _decimal(maker, "price")
-            zero = Decimal(0)
-            fills.append(TradeFill(f"{trade['id']}/{order_id}", order_id, size, price, zero, Liquidity.MAKER, status))
+            # a maker order's own side; older records lack it: the opposite of the taker's
+            side = _side(maker.get("side") or ("SELL" if trade.get("side") == "BUY" else "BUY"))
+            asset, zero = str(maker.get("asset_id") or trade.get("asset_id")), Decimal(0)
+            fill_id = f"{trade['id']}/{order_id}"
+            fills.append(TradeFill(fill_id, order_id, size, price, zero, Liquidity.MAKER, status, side, asset))
     return fills

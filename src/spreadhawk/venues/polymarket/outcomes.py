@@ -62,9 +62,17 @@ def reject_code(message: str) -> RejectCode:
 class Reports:
     """The reports of our orders (see the module docstring)."""
 
-    def __init__(self, name: str, ids: IdJournal, post: Callable[[VenueEvent], None], now_ns: Callable[[], int]):
+    def __init__(
+        self,
+        name: str,
+        ids: IdJournal,
+        instrument_of: Callable[[str], Instrument | None],  # by token id
+        post: Callable[[VenueEvent], None],
+        now_ns: Callable[[], int],
+    ) -> None:
         self.name = name
         self.ids = ids
+        self._instrument_of = instrument_of
         self._post = post
         self._now_ns = now_ns
         self.orders: dict[ClientOrderId, Tracked] = {}
@@ -73,8 +81,16 @@ class Reports:
         self.cancel_after: set[ClientOrderId] = set()
 
     def _mine(self, order_id: str) -> bool:
-        cid = self.ids.client_of.get(order_id)
-        return cid is not None and cid in self.orders
+        """Ours: its id is in the id journal (sent by this run or an earlier one)."""
+        return order_id in self.ids.client_of
+
+    def adopt(self, cid: ClientOrderId, instrument: Instrument, side: OrderSide, quantity: Decimal) -> Tracked:
+        """An order of an earlier run (the id journal knows it, this run did not send it): working at
+        the venue, so accepted; its fills and its end are reported like any other's."""
+        tracked = self.orders.get(cid)
+        if tracked is None:
+            tracked = self.orders[cid] = Tracked(instrument, side, quantity, "GTC", accepted=True)
+        return tracked
 
     # --------------------------------------------------------------------------- user channel
     def on_event(self, event: dict[str, Any]) -> None:
@@ -86,7 +102,7 @@ class Reports:
             order_id = event.get("id")
             if not isinstance(order_id, str) or event.get("type") not in ("PLACEMENT", "UPDATE", "CANCELLATION"):
                 raise ValueError("order event without a string id or a known type")
-            if event["type"] == "CANCELLATION" and self._mine(order_id):
+            if event["type"] == "CANCELLATION" and self._mine(order_id) and self.ids.client_of[order_id] in self.orders:
                 self.end_canceled(self.ids.client_of[order_id], "canceled at the venue")
         else:
             raise ValueError(f"unknown user-channel event_type {kind!r}")
@@ -108,7 +124,14 @@ class Reports:
                 continue
             self.seen.add(fill.fill_id)
             cid = self.ids.client_of[fill.order_id]
-            tracked = self.orders[cid]
+            tracked = self.orders.get(cid)
+            if tracked is None:  # sent by an earlier run: its fills were made while we were down
+                instrument = self._instrument_of(fill.asset_id)
+                if instrument is None:
+                    log.error("venue %s: fill %s of token %s, not traded here", self.name, fill.fill_id, fill.asset_id)
+                    continue
+                side = OrderSide.BUY if fill.side == "BUY" else OrderSide.SELL
+                tracked = self.adopt(cid, instrument, side, Decimal("Infinity"))  # its size: the engine's
             if tracked.accepted:
                 self._post_fill(cid, tracked, fill)
             else:

@@ -131,7 +131,7 @@ class PolymarketVenue:
         self.ids = IdJournal(id_journal)
         self._redeemer = redeemer
         self._hub: VenueHub | None = None
-        self.reports = Reports(name, self.ids, self._post, lambda: self.hub.now_ns())  # noqa: PLW0108 (bound later)
+        self.reports = Reports(name, self.ids, self._by_token.get, self._post, lambda: self.hub.now_ns())  # noqa: PLW0108 (bound later)
         self.stream = UserChannel(
             name, ws_url, self._subscription, self.reports.on_event, self._catch_up, backoff=backoff
         )
@@ -290,6 +290,9 @@ class PolymarketVenue:
     def cancel(self, command: CancelOrder) -> None:
         cid = command.client_order_id
         tracked = self.reports.orders.get(cid)
+        instrument = self._instruments.get(command.instrument_id)
+        if tracked is None and cid in self.ids.order_of and instrument is not None:  # sent by an earlier run
+            tracked = self.reports.adopt(cid, instrument, OrderSide.BUY, Decimal("Infinity"))
         if tracked is None:
             self.reports.cancel_refused(cid, "not an order of this venue")
             return
@@ -357,7 +360,10 @@ class PolymarketVenue:
             if instrument is None:
                 continue  # another market's order: not this venue's business
             cid = self.ids.client_of.get(str(record["id"]), ClientOrderId(f"polymarket-{record['id']}"))
-            reports.append(order_report(record, cid, instrument.id, self.hub.now_ns()))
+            report = order_report(record, cid, instrument.id, self.hub.now_ns())
+            if cid in self.ids.order_of:  # ours, maybe of an earlier run: its fills and end are reported
+                self.reports.adopt(cid, instrument, report.side, report.quantity)
+            reports.append(report)
         return sorted(reports, key=lambda r: r.client_order_id)
 
     async def account_snapshot(self) -> AccountSnapshot:
