@@ -59,7 +59,7 @@ from spreadhawk.domain.events import (
 from spreadhawk.domain.identifiers import ClientOrderId
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
 from spreadhawk.engine.ports import VenueEvent, VenueHub
-from spreadhawk.venues.polymarket.account import account_snapshot
+from spreadhawk.venues.polymarket.account import account_snapshot, settlements
 from spreadhawk.venues.polymarket.clob import REDEEM_PATH, AsyncClob, PolymarketApiError, PolymarketAuthError
 from spreadhawk.venues.polymarket.ids import IdJournal
 from spreadhawk.venues.polymarket.orders import (
@@ -376,15 +376,7 @@ class PolymarketVenue:
             answer = await self._redeemer(condition_id)
         else:
             answer = await self.clob.post_l2(REDEEM_PATH, {"condition_id": condition_id})
-        paid = []
-        for row in answer.get("redeemed", []):
-            instrument = self._by_token.get(str(row["asset_id"]))
-            if instrument is None:
-                log.warning("venue %s: redeemed token %s is not an instrument here", self.name, row["asset_id"])
-                continue
-            size, payout = Decimal(str(row["size"])), Decimal(str(row["payout"]))
-            price = Decimal(1) if row["asset_id"] == answer.get("winning_asset_id") else Decimal(0)
-            paid.append(SettlementPaid(self.hub.now_ns(), instrument.id, size, price, payout, instrument.settlement))
+        paid = settlements(answer, self._by_token, self.hub.now_ns())
         for event in paid:
             self._post(event)
         return paid
