@@ -30,6 +30,7 @@ __all__ = [
     "MarketRules",
     "OrderMappingError",
     "TradeFill",
+    "answer_shares",
     "order_report",
     "order_type_of",
     "signed_order",
@@ -146,6 +147,16 @@ class TradeFill:
     status: str  # MATCHED, MINED, CONFIRMED, RETRYING, FAILED
     side: str  # our order's side, BUY or SELL
     asset_id: str
+
+
+def answer_shares(answer: dict[str, Any], side: OrderSide) -> Decimal:
+    """The shares a ``POST /order`` answer says matched: a buy's ``takingAmount``, a sell's
+    ``makingAmount`` (empty when nothing matched; unreadable counts as none: the fills still come)."""
+    value = answer.get("takingAmount" if side is OrderSide.BUY else "makingAmount")
+    try:
+        return Decimal(str(value)) if value not in (None, "") else Decimal(0)
+    except InvalidOperation:
+        return Decimal(0)
 
 
 def _side(value: Any) -> str:

@@ -53,6 +53,7 @@ class Tracked:
     ended: bool = False
     filled: Decimal = Decimal(0)
     held: list[TradeFill] = field(default_factory=list)  # fills seen before the acceptance
+    expire_at: Decimal | None = None  # a FOK/FAK answered: it ends once this much has been reported filled
 
 
 def reject_code(message: str) -> RejectCode:
@@ -157,6 +158,8 @@ class Reports:
         )
         if tracked.filled >= tracked.quantity:
             tracked.ended = True
+        elif tracked.expire_at is not None and tracked.filled >= tracked.expire_at:
+            self.end_unfilled_rest(cid)
 
     # --------------------------------------------------------------------------- outcomes
     def accept(self, cid: ClientOrderId, order_id: str) -> None:
@@ -176,8 +179,17 @@ class Reports:
         self.cancel_after.discard(cid)
         self._post(OrderRejected(self._now_ns(), cid, reason, code))
 
+    def expire_when_filled(self, cid: ClientOrderId, filled: Decimal) -> None:
+        """A FOK/FAK's answer is final: once its ``filled`` shares are reported (the trades may reach us
+        after the answer), what did not fill is gone."""
+        tracked = self.orders[cid]
+        if tracked.filled >= filled:
+            self.end_unfilled_rest(cid)
+        else:
+            tracked.expire_at = filled
+
     def end_unfilled_rest(self, cid: ClientOrderId) -> None:
-        """A FOK/FAK's answer is final: what did not fill is gone (expired, as an IOC's rest)."""
+        """What did not fill is gone (expired, as an IOC's rest)."""
         tracked = self.orders[cid]
         if not tracked.ended:
             tracked.ended = True

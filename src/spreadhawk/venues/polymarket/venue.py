@@ -65,6 +65,7 @@ from spreadhawk.venues.polymarket.ids import IdJournal
 from spreadhawk.venues.polymarket.orders import (
     MarketRules,
     OrderMappingError,
+    answer_shares,
     order_report,
     order_type_of,
     signed_order,
@@ -180,10 +181,8 @@ class PolymarketVenue:
         in_flight: Mapping[ClientOrderId, Instrument],
         conditional: Mapping[ClientOrderId, Instrument] | None = None,
     ) -> None:
-        """Before ``start`` (the live node's resume point): each order in ``in_flight`` (sent, its
-        outcome never journaled) is looked up by the ``orderID`` the id journal holds for it. Trade
-        ids need no resume point: the catch-up asks for every trade of our tokens and applies each
-        once. Polymarket has no conditional orders."""
+        """Before ``start``: each order in ``in_flight`` (sent, its outcome never journaled) is looked up
+        by the ``orderID`` the id journal holds (trade ids need no resume point: fills apply once)."""
         del last_trade_ids, conditional
         for cid, instrument in in_flight.items():
             self.reports.orders[cid] = Tracked(instrument, OrderSide.BUY, Decimal(0), "GTC")  # read at look-up
@@ -257,19 +256,25 @@ class PolymarketVenue:
             self._post(OrderStatusUnknown(self.hub.now_ns(), cid, str(exc)))
             await self._look_up(cid, order_id)
             return
-        if isinstance(answer, dict) and answer.get("success") is False:
-            self.reports.reject(cid, str(answer.get("errorMsg") or "refused"), reject_code(str(answer.get("errorMsg"))))
-            return
-        await self._report(cid, order_id, matched=isinstance(answer, dict) and answer.get("status") == "matched")
+        if not isinstance(answer, dict):  # sent, and something came back that says nothing: look it up
+            self._post(OrderStatusUnknown(self.hub.now_ns(), cid, f"unreadable answer {str(answer)[:100]!r}"))
+            await self._look_up(cid, order_id)
+        elif answer.get("success") is False:
+            why = str(answer.get("errorMsg") or "refused")
+            self.reports.reject(cid, why, reject_code(why))
+        else:
+            filled = answer_shares(answer, command.side)
+            await self._report(cid, order_id, matched=answer.get("status") == "matched", shares=filled)
 
-    async def _report(self, cid: ClientOrderId, order_id: str, *, matched: bool) -> None:
-        """Accepted, the fills so far, and (FOK/FAK) the end of what did not fill."""
+    async def _report(self, cid: ClientOrderId, order_id: str, *, matched: bool, shares: Decimal) -> None:
+        """Accepted, the fills so far, and (FOK/FAK) the end of what did not fill once the ``shares``
+        the answer says it filled are reported."""
         tracked = self.reports.orders[cid]
         self.reports.accept(cid, order_id)
         if matched:
             await self._catch_up_trades(tracked.instrument.base)
         if tracked.order_type in ("FOK", "FAK"):
-            self.reports.end_unfilled_rest(cid)
+            self.reports.expire_when_filled(cid, shares)
         elif cid in self.reports.cancel_after:
             self.reports.cancel_after.discard(cid)
             await self._cancel(cid)
@@ -283,7 +288,8 @@ class PolymarketVenue:
         tracked.side = OrderSide.BUY if record.get("side") == "BUY" else OrderSide.SELL
         tracked.quantity = Decimal(str(record["original_size"]))
         tracked.order_type = str(record.get("order_type", tracked.order_type))
-        await self._report(cid, order_id, matched=Decimal(str(record.get("size_matched", 0))) > 0)
+        matched = Decimal(str(record.get("size_matched", 0)))
+        await self._report(cid, order_id, matched=matched > 0, shares=matched)
         if record.get("status") == "CANCELED":
             self.reports.end_canceled(cid, "canceled at the venue")
 
@@ -394,7 +400,3 @@ class PolymarketVenue:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("venue %s: task %s failed: %s", self.name, task.get_name(), task.exception())
-
-    @property
-    def busy(self) -> bool:
-        return bool(self._tasks)
