@@ -236,3 +236,23 @@ def test_after_a_restart_a_fill_made_while_down_is_booked_to_the_journaled_order
             await runner.cleanup()
 
     run(scenario)
+
+
+def test_a_fak_ends_only_after_the_fills_its_answer_announced_have_arrived(shared_data: Path) -> None:
+    async def scenario() -> None:
+        async with live(shared_data) as h, aiohttp.ClientSession() as http:
+            url = h.venue.clob.client.host + "/emulator/order-fault"
+            async with http.post(url, json={"hold_trades": True}) as answer:
+                assert answer.status == 200
+            h.submit("fak-late", SOL_UP, OrderSide.BUY, "2000", "0.49", TimeInForce.IOC)
+            await h.until(lambda: bool(h.events("fak-late", OrderAccepted)), "the acceptance")
+            await h.until(lambda: not h.venue.busy, "the submit's work (its catch-up found no trade yet)")
+            assert h.status("fak-late") is OrderStatus.ACCEPTED  # 340 matched, none reported: not ended
+            async with http.post(url, json={"hold_trades": False}) as answer:
+                assert answer.status == 200
+            await h.until(lambda: h.status("fak-late") is OrderStatus.EXPIRED, "the end after the fills")
+            kinds = [type(e).__name__ for e in h.events("fak-late")]
+            assert kinds[-3:] == ["OrderFilled", "OrderFilled", "OrderExpired"]
+            assert sum(f.quantity for f in h.events("fak-late", OrderFilled)) == D(340)
+
+    run(scenario)

@@ -396,6 +396,11 @@ class PolymarketVenue:
         self._tasks.add(task)
         task.add_done_callback(self._finished)
 
+    @property
+    def busy(self) -> bool:
+        """Requests (submits, cancels, look-ups) are in flight."""
+        return bool(self._tasks)
+
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:

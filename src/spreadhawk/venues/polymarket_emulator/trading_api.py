@@ -8,7 +8,8 @@ L2 ``POST /order``, ``DELETE /order``, ``DELETE /orders``, ``DELETE /cancel-all`
 ``POST /emulator/redeem`` (L2), the stand-in for redeeming on chain (see ``redeem``), and
 ``POST /emulator/user-channel/drop`` (a network fault on the user channel) and
 ``POST /emulator/order-fault`` ``{"lose_answers": n}``: the next n orders are placed but answered 503,
-as when the answer is lost on the way back. With
+as when the answer is lost on the way back; ``{"hold_trades": true}``: trades are matched but neither
+listed nor pushed until ``{"hold_trades": false}`` (the trade feeds lagging the order answer). With
 ``market_info`` (default) also the public look-ups order signing needs: ``GET /tick-size``,
 ``GET /neg-risk``, ``GET /fee-rate`` -- pass ``market_info=False`` when the server has them.
 
@@ -114,10 +115,16 @@ class _TradingApi:
 
     async def order_fault(self, request: web.Request) -> web.Response:
         fault = await request.json()
-        if not isinstance(fault, dict) or not isinstance(fault.get("lose_answers"), int):
-            return _error(400, 'expected {"lose_answers": n}')
-        self.lose_answers = fault["lose_answers"]
-        return web.json_response({"lose_answers": self.lose_answers})
+        if not isinstance(fault, dict) or not fault or set(fault) - {"lose_answers", "hold_trades"}:
+            return _error(400, 'expected {"lose_answers": n} and/or {"hold_trades": true|false}')
+        if not isinstance(fault.get("lose_answers", 0), int) or not isinstance(fault.get("hold_trades", False), bool):
+            return _error(400, "lose_answers is a count, hold_trades true or false")
+        self.lose_answers = fault.get("lose_answers", self.lose_answers)
+        if fault.get("hold_trades") is True:
+            self.exchange.hold_trades = True
+        elif fault.get("hold_trades") is False:
+            self.exchange.release_trades()
+        return web.json_response({"lose_answers": self.lose_answers, "hold_trades": self.exchange.hold_trades})
 
     async def cancel(self, request: web.Request) -> web.Response:
         creds, body = await self._level2(request)

@@ -75,6 +75,10 @@ class PolymarketTradingExchange:
         self.trades: list[Fill] = []
         self.user_listeners: list[UserListener] = []
         self._sequence = 0
+        # A fault: trades are known to the matching engine before the trade feeds report them (the
+        # answer says "matched", /data/trades and the user channel do not yet). ``release_trades`` ends it.
+        self.hold_trades = False
+        self._held: list[Fill] = []
 
     # --------------------------------------------------------------------------- set-up
     def add_market(self, market: TradingMarket) -> None:
@@ -307,7 +311,17 @@ class PolymarketTradingExchange:
             self._publish_trade(fill)
             self.notify(order.owner, order_event(order, "UPDATE", fill.ts_ns))
 
+    def release_trades(self) -> int:
+        """End the ``hold_trades`` fault: the held trades are listed and pushed; how many."""
+        held, self._held, self.hold_trades = self._held, [], False
+        for fill in held:
+            self._publish_trade(fill)
+        return len(held)
+
     def _publish_trade(self, fill: Fill) -> None:
+        if self.hold_trades:
+            self._held.append(fill)
+            return
         for status in ("MATCHED", "MINED", "CONFIRMED"):
             self.notify(fill.order.owner, trade_wire(fill, status, True))
 
@@ -345,6 +359,7 @@ class PolymarketTradingExchange:
             f
             for f in self.trades
             if f.order.owner == creds.api_key
+            and f not in self._held
             and _matches(f.order, {k: v for k, v in filters.items() if k != "id"})
             and filters.get("id", f.trade_id) == f.trade_id
             and after <= f.ts_ns // 1_000_000_000 <= before
