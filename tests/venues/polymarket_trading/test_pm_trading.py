@@ -164,10 +164,13 @@ def test_winning_tokens_are_redeemed_for_one_usdc_each_after_resolution(shared_d
             await h.until(lambda: h.status("buy-down") is OrderStatus.FILLED, "the Down fill")
             # 30 * 0.56 = 16.8, fee 30 * 0.07 * 0.56 * 0.44 = 0.51744
             assert h.exchange.balance(h.address) == D("932.93536")
+            h.submit("resting", SOL_UP, OrderSide.BUY, "5", "0.40")  # still working when the market resolves
+            await h.until(lambda: bool(h.events("resting", OrderAccepted)), "the resting order")
             h.exchange.on_market_message(
                 {"event_type": "market_resolved", "market": SOL_CONDITION, "assets_ids": [SOL_UP, SOL_DOWN],
                  "winning_asset_id": SOL_UP, "winning_outcome": "Up", "timestamp": "1765451700000"}
             )  # fmt: skip
+            await h.until(lambda: h.status("resting") is OrderStatus.CANCELED, "the venue's cancel at resolution")
             paid = await h.venue.redeem(SOL_CONDITION)
             # the 100 Up shares pay 1 USDC each, the 30 Down shares nothing
             settled = [(p.instrument_id, p.quantity, p.price, p.amount, p.currency) for p in paid]
