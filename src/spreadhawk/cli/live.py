@@ -81,7 +81,7 @@ def live(
     from spreadhawk.cli.paper import _stopper, alert_dispatcher  # noqa: PLC0415
     from spreadhawk.runtime.config import ConfigError, load_config  # noqa: PLC0415
     from spreadhawk.runtime.live_service import LiveService  # noqa: PLC0415
-    from spreadhawk.runtime.live_venues import ccxt_venues, keystore_credentials  # noqa: PLC0415
+    from spreadhawk.runtime.live_venues import keystore_credentials, live_venues  # noqa: PLC0415
     from spreadhawk.runtime.paper_service import live_feeds  # noqa: PLC0415
 
     if not confirm_live and not dry_run:
@@ -93,7 +93,7 @@ def live(
         credentials = keystore_credentials(run_config)
 
         def venues(cfg: Any, instruments: Any) -> Any:
-            return ccxt_venues(cfg, instruments, credentials)
+            return live_venues(cfg, instruments, credentials)
 
         path = journal or Path("journals") / f"{config.stem}.live.journal"
         if dry_run:

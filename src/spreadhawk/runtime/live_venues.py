@@ -1,4 +1,6 @@
-"""The live row's venues: one ``CcxtVenue`` per venue name, holding its key store account's API key.
+"""The live row's venues: one ``CcxtVenue`` per venue name, holding its key store account's API key
+(``ccxt_venues``); ``live_venues`` adds a ``PolymarketVenue`` for each venue whose ``[[live]]``
+sections say ``exchange = "polymarket"`` (``polymarket_venues``).
 
 A venue name is one exchange account: the ``[[live]]`` sections naming it must agree on the exchange
 and name the key store ``account`` whose key trades there. The keys are read from the encrypted key
@@ -20,6 +22,7 @@ from spreadhawk.runtime.config import ConfigError, RunConfig
 
 if TYPE_CHECKING:
     from spreadhawk.venues.ccxt.venue import CcxtVenue
+    from spreadhawk.venues.polymarket.venue import PolymarketVenue
 
 PASSPHRASE_ENV = "SPREADHAWK_KEYSTORE_PASSPHRASE"
 Credentials = Callable[[str, str], ApiCredentials]  # (exchange, account) -> the account's credentials
@@ -94,4 +97,77 @@ def ccxt_venues(
             )
         except ValueError as exc:
             raise ConfigError(f"live.{indexes[0]}: {exc}") from None
+    return venues
+
+
+POLYMARKET = "polymarket"
+POLYMARKET_CLOB = "https://clob.polymarket.com"
+POLYMARKET_USER_CHANNEL = "wss://ws-subscriptions-clob.polymarket.com/ws/user"
+
+
+def live_venues(
+    config: RunConfig, instruments: dict[InstrumentId, Instrument], credentials: Credentials
+) -> dict[str, CcxtVenue | PolymarketVenue]:
+    """Every ``[[live]]`` venue: Polymarket's through ``PolymarketVenue``, the others through ccxt."""
+    polymarket = {s.venue for s in config.live if s.exchange == POLYMARKET}
+    if not polymarket:
+        return dict(ccxt_venues(config, instruments, credentials))
+    others = config.model_copy(update={"live": [s for s in config.live if s.venue not in polymarket]})
+    venues: dict[str, CcxtVenue | PolymarketVenue] = {}
+    if others.live:
+        rest = {iid: inst for iid, inst in instruments.items() if inst.venue not in polymarket}
+        venues.update(ccxt_venues(others, rest, credentials))
+    traded = {iid: inst for iid, inst in instruments.items() if inst.venue in polymarket}
+    venues.update(polymarket_venues(config, traded, credentials))
+    return venues
+
+
+def polymarket_venues(
+    config: RunConfig, instruments: dict[InstrumentId, Instrument], credentials: Credentials
+) -> dict[str, PolymarketVenue]:
+    """One ``PolymarketVenue`` per venue name of the ``exchange = "polymarket"`` sections.
+
+    The key store account (``spreadhawk keys add polymarket --account NAME``) holds the wallet: its
+    address as the API key, its private key as the secret (the CLOB's API credentials are derived
+    from the wallet at start). ``host``: a local emulator (``http://127.0.0.1:PORT``, its user channel
+    at ``ws://.../ws/user``); empty: Polymarket's CLOB. The venue's id journal (client id -> orderID,
+    see ``venues.polymarket.ids``) lives beside the key store: ``polymarket-<venue>.ids``."""
+    from eth_account import Account  # noqa: PLC0415 (only when Polymarket is traded)
+
+    from spreadhawk.venues.polymarket.venue import PolymarketVenue  # noqa: PLC0415
+
+    venues: dict[str, PolymarketVenue] = {}
+    for index, section in enumerate(config.live):
+        if section.exchange != POLYMARKET or section.venue in venues:
+            continue
+        if not section.account:
+            raise ConfigError(f"live.{index}.account: venue {section.venue} names no key store account")
+        keys = credentials(POLYMARKET, section.account)
+        try:
+            wallet = str(Account.from_key(keys.api_secret.reveal()).address)
+        except (ValueError, TypeError):
+            raise ConfigError(
+                f"key store {POLYMARKET}/{section.account}: the secret is not a wallet private key"
+            ) from None
+        if keys.api_key.reveal().lower() != wallet.lower():
+            raise ConfigError(
+                f"key store {POLYMARKET}/{section.account}: the API key must be the address of the secret's wallet"
+            )
+        host = section.host.rstrip("/") if section.host else POLYMARKET_CLOB
+        ws_url = host.replace("http", "ws", 1) + "/ws/user" if section.host else POLYMARKET_USER_CHANNEL
+        journal_dir = Path(
+            config.resolve(config.live_trading.keystore) if config.live_trading.keystore else default_store_path()
+        ).parent
+        traded_here = [inst for inst in instruments.values() if inst.venue == section.venue]
+        try:
+            venues[section.venue] = PolymarketVenue(
+                section.venue,
+                traded_here,
+                private_key=keys.api_secret.reveal(),
+                host=host,
+                ws_url=ws_url,
+                id_journal=journal_dir / f"polymarket-{section.venue}.ids",
+            )
+        except ValueError as exc:
+            raise ConfigError(f"live.{index}: {exc}") from None
     return venues

@@ -1,1 +1,1 @@
-"""Polymarket: the live market-data feed (``feed``) and the CLOB adapter."""
+"""Polymarket: the live market-data feed (``feed``) and the CLOB trading venue (``venue.PolymarketVenue``)."""

@@ -1,5 +1,5 @@
-"""A local Polymarket CLOB (market data side): replays a recorded session over Polymarket's market
-websocket channel and public REST API, with a listener hook for an order side (see ``server``)."""
+"""A local Polymarket CLOB: replays a recorded session over Polymarket's market websocket channel and
+public REST API (``server``), and takes orders through the trading endpoints (``trading_api``)."""
 
 from spreadhawk.venues.polymarket_emulator.markets import market_json, resolution_message
 from spreadhawk.venues.polymarket_emulator.server import MarketListener, PolymarketEmulator, message_assets
