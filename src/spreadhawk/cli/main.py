@@ -40,6 +40,7 @@ from spreadhawk.cli.risk import register as register_risk
 from spreadhawk.cli.scan import register as register_scan
 from spreadhawk.cli.serve import register as register_serve
 from spreadhawk.cli.strategies import register as register_strategies
+from spreadhawk.cli.sweep import register as register_sweep
 
 if TYPE_CHECKING:  # the rest is imported where it is used: `spreadhawk --help` must not wait for
     # SQLAlchemy, numpy, pandas and pydantic (over a second together)
@@ -412,6 +413,7 @@ register_new_strategy(app)  # `spreadhawk new-strategy NAME`: a working template
 register_db(app)  # `spreadhawk db upgrade|downgrade|current|history`: run store migrations (cli/db.py)
 register_calibration(app)  # `spreadhawk calibration`: the fair-value model on real up/down outcomes
 register_serve(app)  # `spreadhawk serve`: the API and dashboard over the stored runs (cli/serve.py)
+register_sweep(app)  # `spreadhawk sweep CONFIG`: parameter sweeps on Ray, one stored run per point (cli/sweep.py)
 
 
 def run() -> None:

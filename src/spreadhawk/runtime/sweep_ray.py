@@ -1,0 +1,71 @@
+"""The sweep's Ray executor: each point's backtest a Ray task (one CPU each).
+
+``ray.init`` starts a local Ray with ``num_cpus`` workers, or joins the cluster at ``address``
+(whose nodes must have spreadhawk installed: a task imports it there). A Ray already started in
+this process (a test's, a notebook's) is used as it is and left running.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from types import TracebackType
+from typing import Any
+
+from spreadhawk.persistence import RunRecord
+from spreadhawk.runtime.config import RunConfig
+from spreadhawk.runtime.sweep import evaluate
+from spreadhawk.runtime.sweep_spec import SweepError
+
+
+class RayExecutor:
+    def __init__(self, *, num_cpus: int | None = None, address: str | None = None) -> None:
+        self._num_cpus = num_cpus
+        self._address = address
+        self._started = False
+        self._workers = 1
+        self._task: Any = None
+
+    def __enter__(self) -> RayExecutor:
+        import ray  # noqa: PLC0415 (seconds to import: only a Ray sweep needs it)
+
+        if not ray.is_initialized():
+            try:
+                if self._address:
+                    ray.init(address=self._address, logging_level=logging.WARNING)
+                else:
+                    ray.init(num_cpus=self._num_cpus, include_dashboard=False, logging_level=logging.WARNING)
+            except (ConnectionError, ValueError, RuntimeError) as exc:
+                where = f"the Ray cluster at {self._address}" if self._address else "a local Ray"
+                raise SweepError(f"cannot start {where}: {str(exc).splitlines()[0]}") from None
+            self._started = True
+        # The workers the cluster has: an optuna search asks for this many points at a time.
+        self._workers = max(1, int(ray.cluster_resources().get("CPU", 1)))  # type: ignore[no-untyped-call]
+        self._task = ray.remote(num_cpus=1, max_retries=0)(evaluate)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._started:
+            import ray  # noqa: PLC0415
+
+            ray.shutdown()
+
+    @property
+    def workers(self) -> int:
+        return self._workers
+
+    def map(self, configs: Sequence[RunConfig]) -> Iterator[tuple[int, RunRecord | str]]:
+        import ray  # noqa: PLC0415
+
+        pending = {self._task.remote(config): index for index, config in enumerate(configs)}
+        try:
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                for ref in done:
+                    outcome: RunRecord | str = ray.get(ref)
+                    yield pending.pop(ref), outcome
+        finally:  # an error (or Ctrl-C) stops the points not yet run, rather than leave them to the cluster
+            for ref in pending:
+                ray.cancel(ref)
