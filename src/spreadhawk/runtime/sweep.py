@@ -128,7 +128,10 @@ class SweepService:
     def _search(
         self, path: Path, overrides: list[str], spec: SweepSpec, sweep_id: str, seed: int, progress: Progress
     ) -> list[PointResult]:
-        import optuna  # noqa: PLC0415 (seconds to import: only a search needs it)
+        try:
+            import optuna  # noqa: PLC0415 (seconds to import: only a search needs it)
+        except ImportError:
+            raise SweepError("optuna is not installed: pip install 'spreadhawk[sweep]'") from None
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         study = optuna.create_study(direction=spec.direction, sampler=optuna.samplers.TPESampler(seed=seed))

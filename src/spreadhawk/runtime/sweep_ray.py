@@ -27,8 +27,10 @@ class RayExecutor:
         self._task: Any = None
 
     def __enter__(self) -> RayExecutor:
-        import ray  # noqa: PLC0415 (seconds to import: only a Ray sweep needs it)
-
+        try:
+            import ray  # noqa: PLC0415 (seconds to import: only a Ray sweep needs it)
+        except ImportError:
+            raise SweepError("Ray is not installed: pip install 'spreadhawk[sweep]', or run with --serial") from None
         if not ray.is_initialized():
             try:
                 if self._address:
