@@ -3,9 +3,9 @@
 Run: ``uv run python bench/bench_sweep.py [points] [hours] [num_cpus]`` (default 40 points of the
 demo's two-venue synthetic market, 0.25 h each, Ray on every CPU). Each point is one seed of
 ``demo_cross_exchange.toml``; both sweeps store their runs (in temporary SQLite files) and must give
-the same results, which is checked. Ray's start-up and the workers' first task (each imports spreadhawk)
-are timed apart: a long sweep pays them once. On a
-machine shared with other work the figures move with its load: run it twice and read both.
+the same results, which is checked. Ray's start-up and the workers' first task (each imports
+spreadhawk) are timed apart: a long sweep pays them once. On a machine shared with other work the
+figures move with its load: run it twice and read both.
 """
 
 from __future__ import annotations

@@ -80,3 +80,20 @@ def test_a_serial_sweep_from_the_config_table(tmp_path: Path, monkeypatch: pytes
     assert "serially" in err
     result = CliRunner().invoke(app, ["runs", "--db", str(tmp_path / "runs.db")])
     assert result.stdout.count("CrossExchangeArb") == 3
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        ("127.0.0.1:1", "--address 127.0.0.1:1: no Ray cluster answers there"),
+        ("nowhere", "--address 'nowhere': expected HOST:PORT, ray://HOST:PORT or auto"),
+    ],
+)
+def test_a_cluster_address_nothing_answers_at_fails_in_seconds(tmp_path: Path, address: str, expected: str) -> None:
+    ray = pytest.importorskip("ray")
+    if ray.is_initialized():  # a Ray already running in this process is used, whatever the address
+        pytest.skip("a Ray is running in this test process")
+    code, _, err = _invoke(tmp_path, "--grid", "run.seed=1,2", "--address", address)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"error: {expected}")

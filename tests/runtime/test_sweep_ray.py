@@ -5,6 +5,7 @@ command line runs end to end. One local Ray (2 CPUs) for the module: it takes se
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,8 @@ CONFIG = REPO / "src/spreadhawk/runtime/presets/demo_cross_exchange.toml"
 # Two minutes of the synthetic two-venue market (about 0.1 s a backtest); SIMB's taker fee lowered
 # so that many points trade (at the preset's fees most of these short sessions take nothing).
 TINY = ["data.0.hours=0.03", "instruments.1.taker_fee=0.0004"]
-SEEDS = ",".join(str(seed) for seed in range(1, 26))
+# 25 seeds x 4 thresholds = 100 points; make soak runs 250 seeds (1,000 points)
+SEEDS = ",".join(str(seed) for seed in range(1, 1 + int(os.environ.get("SPREADHAWK_SOAK_SWEEP_SEEDS", "25"))))
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +61,7 @@ def test_a_ray_grid_of_100_backtests_equals_the_serial_one(ray_local: RayExecuto
     options = SweepOptions(grid=[f"run.seed={SEEDS}", "strategy.params.min_profit_bps=0,1,2,4"], objective="pnl")
     serial = _sweep(SerialExecutor(), tmp_path / "serial.db", options)
     parallel = _sweep(ray_local, tmp_path / "ray.db", options)
-    assert len(parallel.points) == 100
+    assert len(parallel.points) == 4 * len(SEEDS.split(","))
     _same_points(serial, parallel, tmp_path / "serial.db", tmp_path / "ray.db")
     # a comparison of something: the points differ, and many of them trade
     assert len({p.result["final_equity"] for p in serial.points}) > 20

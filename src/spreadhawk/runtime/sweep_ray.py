@@ -8,6 +8,7 @@ this process (a test's, a notebook's) is used as it is and left running.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import Any
@@ -16,6 +17,8 @@ from spreadhawk.persistence import RunRecord
 from spreadhawk.runtime.config import RunConfig
 from spreadhawk.runtime.sweep import evaluate
 from spreadhawk.runtime.sweep_spec import SweepError
+
+_CONNECT_TIMEOUT_S = 5.0
 
 
 class RayExecutor:
@@ -32,6 +35,8 @@ class RayExecutor:
         except ImportError:
             raise SweepError("Ray is not installed: pip install 'spreadhawk[sweep]', or run with --serial") from None
         if not ray.is_initialized():
+            if self._address:
+                _reachable(self._address)
             try:
                 if self._address:
                     ray.init(address=self._address, logging_level=logging.WARNING)
@@ -66,8 +71,26 @@ class RayExecutor:
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1)
                 for ref in done:
-                    outcome: RunRecord | str = ray.get(ref)
-                    yield pending.pop(ref), outcome
+                    index = pending.pop(ref)
+                    try:
+                        outcome: RunRecord | str = ray.get(ref)
+                    except ray.exceptions.RayError as exc:  # a worker died (out of memory, a node lost)
+                        outcome = f"Ray: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}"
+                    yield index, outcome
         finally:  # an error (or Ctrl-C) stops the points not yet run, rather than leave them to the cluster
             for ref in pending:
                 ray.cancel(ref)
+
+
+def _reachable(address: str) -> None:
+    """Fail in seconds, in one line, on a cluster address nothing answers at (``ray.init`` retries
+    it for minutes, logging a warning every few seconds). ``auto`` is left to Ray."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        if address != "auto":
+            raise SweepError(f"--address {address!r}: expected HOST:PORT, ray://HOST:PORT or auto")
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=_CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise SweepError(f"--address {address}: no Ray cluster answers there ({exc})") from None
