@@ -19,7 +19,7 @@ from time import perf_counter
 
 from spreadhawk.persistence import RunStore
 from spreadhawk.runtime.services import database_url
-from spreadhawk.runtime.sweep import Executor, SerialExecutor, SweepOutcome, SweepService
+from spreadhawk.runtime.sweep import Executor, SerialExecutor, SweepOutcome, SweepService, plan_sweep
 from spreadhawk.runtime.sweep_ray import RayExecutor
 from spreadhawk.runtime.sweep_spec import SweepOptions, build_spec
 
@@ -30,7 +30,7 @@ def sweep(executor: Executor, folder: Path, name: str, points: int, hours: float
     spec = build_spec({}, SweepOptions(grid=[f"run.seed={','.join(str(s) for s in range(1, points + 1))}"]))
     with RunStore(database_url(folder / f"{name}.db")) as store:
         started = perf_counter()
-        outcome = SweepService(store, executor).run(CONFIG, [f"data.0.hours={hours}"], spec)
+        outcome = SweepService(store, executor).run(plan_sweep(CONFIG, [f"data.0.hours={hours}"], spec))
         return perf_counter() - started, outcome
 
 

@@ -6,6 +6,7 @@ run with --serial or never reach the executor; the Ray sweeps are in tests/runti
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,12 @@ def test_a_cluster_address_nothing_answers_at_fails_in_seconds(tmp_path: Path, a
     assert code == 2
     assert len(err.strip().splitlines()) == 1, err
     assert err.startswith(f"error: {expected}")
+
+
+def test_a_bad_point_fails_before_ray_starts(tmp_path: Path) -> None:
+    imported = "ray" in sys.modules
+    code, _, err = _invoke(tmp_path, "--grid", "run.seed=1,2,x")
+    assert code == 2
+    assert err.startswith("error: point seed='x': ")
+    if not imported:  # (another test of this process may have imported it first)
+        assert "ray" not in sys.modules

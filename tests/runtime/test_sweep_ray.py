@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from spreadhawk.persistence import RunStore
 from spreadhawk.runtime.services import database_url
-from spreadhawk.runtime.sweep import Executor, SerialExecutor, SweepOutcome, SweepService
+from spreadhawk.runtime.sweep import Executor, SerialExecutor, SweepOutcome, SweepService, plan_sweep
 from spreadhawk.runtime.sweep_ray import RayExecutor
 from spreadhawk.runtime.sweep_spec import SweepOptions, build_spec
 
@@ -38,7 +38,7 @@ def ray_local() -> Iterator[RayExecutor]:
 
 def _sweep(executor: Executor, db: Path, options: SweepOptions, seed: int | None = None) -> SweepOutcome:
     with RunStore(database_url(db)) as store:
-        return SweepService(store, executor).run(CONFIG, TINY, build_spec({}, options), seed=seed)
+        return SweepService(store, executor).run(plan_sweep(CONFIG, TINY, build_spec({}, options), seed))
 
 
 def _stored(db: Path, run_id: str) -> tuple[Any, ...]:

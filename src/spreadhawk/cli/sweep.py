@@ -58,8 +58,8 @@ def sweep(
 
     from spreadhawk.cli.main import _store  # noqa: PLC0415 (main imports this module)
     from spreadhawk.runtime.config import ConfigError  # noqa: PLC0415
-    from spreadhawk.runtime.sweep import SweepService  # noqa: PLC0415
-    from spreadhawk.runtime.sweep_spec import SweepOptions, point_config, read_spec  # noqa: PLC0415
+    from spreadhawk.runtime.sweep import SweepService, plan_sweep  # noqa: PLC0415
+    from spreadhawk.runtime.sweep_spec import SweepOptions, read_spec  # noqa: PLC0415
 
     if serial and address:
         fail("--serial runs without Ray: give --serial or --address, not both")
@@ -67,14 +67,10 @@ def sweep(
     options = SweepOptions(grid or [], range_ or [], search, trials, objective, direction)
     started = time.perf_counter()
     try:
-        spec = read_spec(config, options)
-        point_config(config, overrides, {})  # a bad base config fails before Ray starts
-        with _store(db) as store, _executor(serial, num_cpus, address) as executor, _bar(spec.size()) as bar:
-            task = bar.add_task("sweep", total=spec.size())
-            service = SweepService(store, executor)
-            outcome = service.run(
-                config, overrides, spec, seed=seed, progress=lambda done, _: bar.update(task, completed=done)
-            )
+        plan = plan_sweep(config, overrides, read_spec(config, options), seed)  # every point checked: Ray not started
+        with _store(db) as store, _executor(serial, num_cpus, address) as executor, _bar(plan.spec.size()) as bar:
+            task = bar.add_task("sweep", total=plan.spec.size())
+            outcome = SweepService(store, executor).run(plan, lambda done, _: bar.update(task, completed=done))
             workers = executor.workers
     except ConfigError as exc:  # SweepError included
         fail(str(exc))

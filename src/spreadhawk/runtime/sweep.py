@@ -104,49 +104,67 @@ class SweepOutcome:
         return sorted(self.points, key=key)
 
 
+@dataclass(frozen=True)
+class SweepPlan:
+    """A checked sweep, ready to run: every point's config of a grid, built and validated."""
+
+    path: Path
+    overrides: list[str]
+    spec: SweepSpec
+    sweep_id: str
+    seed: int  # an optuna search's sampler seed
+    points: list[dict[str, Any]]  # a grid's points (a search chooses its own)
+    configs: list[RunConfig]
+
+
+def plan_sweep(path: Path, overrides: list[str], spec: SweepSpec, seed: int | None = None) -> SweepPlan:
+    """Validate every point of a grid, or each value a search may pick (``_corners``), before any
+    runs: the caller starts Ray only for a sweep that can run."""
+    base = point_config(path, overrides, {})
+    points = spec.grid_points() if spec.search == "grid" else []
+    configs = [_checked(path, overrides, p) for p in points]
+    for probe in _corners(spec) if spec.search == "optuna" else []:
+        _checked(path, overrides, probe)
+    seed = base.run.seed if seed is None else seed
+    return SweepPlan(path, overrides, spec, _sweep_id(base, spec), seed, points, configs)
+
+
 class SweepService:
     def __init__(self, store: RunStore, executor: Executor) -> None:
         self._store = store
         self._executor = executor
 
-    def run(
-        self, path: Path, overrides: list[str], spec: SweepSpec, *, seed: int | None = None, progress: Progress = _quiet
-    ) -> SweepOutcome:
-        """Validate every point (grid) or the corners of the space (optuna), then run and store them."""
-        base = point_config(path, overrides, {})
-        sweep_id = _sweep_id(base, spec)
-        if spec.search == "grid":
-            points = spec.grid_points()
-            configs = [_checked(path, overrides, p) for p in points]
-            results = list(self._evaluate(sweep_id, points, configs, 0, lambda done: progress(done, len(points))))
+    def run(self, plan: SweepPlan, progress: Progress = _quiet) -> SweepOutcome:
+        """Run and store the plan's points (a grid's), or its search's."""
+        if plan.spec.search == "grid":
+            total = len(plan.points)
+            stored = self._evaluate(plan.sweep_id, plan.points, plan.configs, 0, lambda done: progress(done, total))
+            results = list(stored)
         else:
-            for probe in _corners(spec):
-                _checked(path, overrides, probe)
-            results = self._search(path, overrides, spec, sweep_id, base.run.seed if seed is None else seed, progress)
-        return SweepOutcome(sweep_id, spec, results)
+            results = self._search(plan, progress)
+        return SweepOutcome(plan.sweep_id, plan.spec, results)
 
-    def _search(
-        self, path: Path, overrides: list[str], spec: SweepSpec, sweep_id: str, seed: int, progress: Progress
-    ) -> list[PointResult]:
+    def _search(self, plan: SweepPlan, progress: Progress) -> list[PointResult]:
         try:
             import optuna  # noqa: PLC0415 (seconds to import: only a search needs it)
         except ImportError:
             raise SweepError("optuna is not installed: pip install 'spreadhawk[sweep]'") from None
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        study = optuna.create_study(direction=spec.direction, sampler=optuna.samplers.TPESampler(seed=seed))
+        spec = plan.spec
+        study = optuna.create_study(direction=spec.direction, sampler=optuna.samplers.TPESampler(seed=plan.seed))
         space = _distributions(spec)
         results: list[PointResult] = []
         while len(results) < spec.trials:
             batch = [study.ask(space) for _ in range(min(self._executor.workers, spec.trials - len(results)))]
             points = [_point(spec, trial.params) for trial in batch]
-            configs = [_checked(path, overrides, p) for p in points]
+            configs = [_checked(plan.path, plan.overrides, p) for p in points]
             first = len(results)
 
             def advance(n: int, first: int = first) -> None:
                 progress(first + n, spec.trials)
 
-            done = list(self._evaluate(sweep_id, points, configs, first, advance))
+            done = list(self._evaluate(plan.sweep_id, points, configs, first, advance))
             for trial, point in zip(batch, done, strict=True):  # told in ask order: a reproducible search
                 value = point.objective(spec.objective)
                 if value is None:
