@@ -6,8 +6,10 @@ run with --serial or never reach the executor; the Ray sweeps are in tests/runti
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -107,3 +109,18 @@ def test_a_bad_point_fails_before_ray_starts(tmp_path: Path) -> None:
     assert err.startswith("error: point seed='x': ")
     if not imported:  # (another test of this process may have imported it first)
         assert "ray" not in sys.modules
+
+
+def test_a_serial_optuna_search_is_reproducible_from_its_seed(tmp_path: Path) -> None:
+    def search(seed: str) -> list[tuple[int, Any]]:
+        args = ["--serial", "--search", "optuna", "--trials", "4", "--num-cpus", "2", "--seed", seed, "--json"]
+        args += ["--grid", "run.seed=3,4", "--range", "strategy.params.min_profit_bps=0.0:5.0", "--objective", "pnl"]
+        code, out, err = _invoke(tmp_path, *args)
+        assert code == 0, err
+        points = json.loads(out)["points"]
+        assert len(points) == 4
+        return sorted((p["index"], p["params"]) for p in points)
+
+    first = search("5")
+    assert search("5") == first
+    assert search("6") != first
