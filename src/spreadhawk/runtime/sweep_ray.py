@@ -7,6 +7,7 @@ this process (a test's, a notebook's) is used as it is and left running.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import socket
 from collections.abc import Iterator, Sequence
@@ -19,6 +20,7 @@ from spreadhawk.runtime.sweep import evaluate
 from spreadhawk.runtime.sweep_spec import SweepError
 
 _CONNECT_TIMEOUT_S = 5.0
+_IN_FLIGHT_PER_WORKER = 4
 
 
 class RayExecutor:
@@ -64,9 +66,18 @@ class RayExecutor:
         return self._workers
 
     def map(self, configs: Sequence[RunConfig]) -> Iterator[tuple[int, RunRecord | str]]:
+        """A few tasks per worker in flight, more submitted as they finish: the cluster never waits,
+        and neither the object store nor ``ray.wait`` (linear in what it is given) holds the whole sweep."""
         import ray  # noqa: PLC0415
 
-        pending = {self._task.remote(config): index for index, config in enumerate(configs)}
+        queued = iter(enumerate(configs))
+        pending: dict[Any, int] = {}
+
+        def submit() -> None:
+            for index, config in itertools.islice(queued, _IN_FLIGHT_PER_WORKER * self._workers - len(pending)):
+                pending[self._task.remote(config)] = index
+
+        submit()
         try:
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1)
@@ -77,6 +88,7 @@ class RayExecutor:
                     except ray.exceptions.RayError as exc:  # a worker died (out of memory, a node lost)
                         outcome = f"Ray: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}"
                     yield index, outcome
+                submit()
         finally:  # an error (or Ctrl-C) stops the points not yet run, rather than leave them to the cluster
             for ref in pending:
                 ray.cancel(ref)
