@@ -48,11 +48,13 @@ bench: install-dev
 	$(UV) run --frozen python bench/bench_tick_to_order.py
 	$(UV) run --frozen python bench/bench_w1.py
 	$(UV) run --frozen python bench/bench_live_order.py
+	$(UV) run --frozen python bench/bench_sweep.py
 
 # The fault scenarios with more seeds than CI runs: each crash point reached the 1st..Nth time
 # (CI: 2), seeded fault plans (CI: 8), backtest/live parity schedules (CI: 3), orphaned-stop runs
 # (CI: 2), partial fills across a crash and SIGTERM moments (CI: 1 each), binary fair-value runs scored
-# against the simulator's drawn outcomes (CI: 8; SOAK_BINARY_SEEDS).
+# against the simulator's drawn outcomes (CI: 8; SOAK_BINARY_SEEDS), a Ray sweep against the serial one
+# (CI: 25 seeds x 4 = 100 backtests; SOAK_SWEEP_SEEDS).
 # SOAK_OCCURRENCES=N / SOAK_SEEDS=N / SOAK_PARITY_SEEDS=N / SOAK_ORPHAN_SEEDS=N / SOAK_SCENARIO_SEEDS=N
 # to change; ../shared/data must be present.
 SOAK_OCCURRENCES ?= 12
@@ -61,6 +63,7 @@ SOAK_SCENARIO_SEEDS ?= 20
 SOAK_SEEDS ?= 200
 SOAK_PARITY_SEEDS ?= 20
 SOAK_BINARY_SEEDS ?= 200
+SOAK_SWEEP_SEEDS ?= 250
 soak: install-dev
 	SPREADHAWK_SOAK_OCCURRENCES=$(SOAK_OCCURRENCES) $(UV) run --frozen pytest -q -p no:cacheprovider \
 		tests/runtime/test_crash_points.py
@@ -68,6 +71,8 @@ soak: install-dev
 		tests/venues/ccxt/test_seeded_faults.py
 	SPREADHAWK_SOAK_SEEDS=$(SOAK_PARITY_SEEDS) $(UV) run --frozen pytest -q -p no:cacheprovider \
 		tests/runtime/test_live_parity.py
+	SPREADHAWK_SOAK_SWEEP_SEEDS=$(SOAK_SWEEP_SEEDS) $(UV) run --frozen pytest -q -p no:cacheprovider \
+		tests/runtime/test_sweep_ray.py
 	SPREADHAWK_SOAK_ORPHAN_SEEDS=$(SOAK_ORPHAN_SEEDS) $(UV) run --frozen pytest -q -p no:cacheprovider \
 		tests/runtime/test_orphaned_stops.py
 	SPREADHAWK_SOAK_PARTIAL_SEEDS=$(SOAK_SCENARIO_SEEDS) SPREADHAWK_SOAK_SIGTERM_SEEDS=$(SOAK_SCENARIO_SEEDS) \

@@ -42,6 +42,7 @@ from spreadhawk.cli.risk import register as register_risk
 from spreadhawk.cli.scan import register as register_scan
 from spreadhawk.cli.serve import register as register_serve
 from spreadhawk.cli.strategies import register as register_strategies
+from spreadhawk.cli.sweep import register as register_sweep
 
 if TYPE_CHECKING:  # the rest is imported where it is used: `spreadhawk --help` must not wait for
     # SQLAlchemy, numpy, pandas and pydantic (over a second together)
@@ -416,6 +417,7 @@ register_calibration(app)  # `spreadhawk calibration`: the fair-value model on r
 register_serve(app)  # `spreadhawk serve`: the API and dashboard over the stored runs (cli/serve.py)
 register_emulate_polymarket(app)  # `spreadhawk emulate-polymarket`: a local Polymarket CLOB (cli/emulate_polymarket.py)
 register_record(app)  # `spreadhawk record`: Polymarket market channel + Binance reference to files (cli/record.py)
+register_sweep(app)  # `spreadhawk sweep CONFIG`: parameter sweeps on Ray, one stored run per point (cli/sweep.py)
 
 
 def run() -> None:

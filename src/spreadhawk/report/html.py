@@ -18,7 +18,7 @@ import json
 import os
 import tempfile
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from spreadhawk.report.risk import risk_figures
 from spreadhawk.report.risk_html import risk_section
 from spreadhawk.report.windows import active_window
 
-__all__ = ["MAX_POINTS", "plotly_file_name", "render_report", "write_report"]
+__all__ = ["MAX_POINTS", "page", "plotly_file_name", "render_report", "write_page", "write_report"]
 
 MAX_MARKERS = 5_000  # fills marked per instrument; beyond it every k-th fill, said in a note
 MAX_PRICE_CHARTS = 12  # instruments charted (most fills first); the rest are listed in a table
@@ -88,6 +88,33 @@ def render_report(record: RunRecord, *, plotly_src: str | None = None) -> str:
     nav = " ".join(f'<a href="#{anchor}">{escape(title)}</a>' for anchor, title, _ in sections)
     body = "\n".join(f'<section id="{a}">\n<h2>{escape(t)}</h2>\n{b}\n</section>' for a, t, b in sections)
     title = f"spreadhawk run {record.run_id}"
+    return page(title, f"<p>{escape(record.strategy)}</p>\n<nav>{nav}</nav>\n{body}", plotly_src)
+
+
+def write_report(record: RunRecord, path: Path, *, self_contained: bool = False) -> Path:
+    """Write the report of ``record`` to ``path`` (parent folders created) and return ``path``.
+    Unless ``self_contained``, plotly goes beside it as ``plotly_file_name()``, shared by every
+    report of that folder; a copy that differs from this plotly's (damaged, cut short) is replaced."""
+    return write_page(path, lambda plotly_src: render_report(record, plotly_src=plotly_src), self_contained)
+
+
+def write_page(path: Path, render: Callable[[str | None], str], self_contained: bool = False) -> Path:
+    """Write the page ``render(plotly_src)`` gives (see ``render_report`` for ``plotly_src``) to
+    ``path``, with plotly beside it, or inside it when ``self_contained``; returns ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if self_contained:
+        _write_atomically(path, render(None))
+        return path
+    bundle = path.parent / plotly_file_name()
+    library = get_plotlyjs()
+    if not bundle.is_file() or bundle.read_text(encoding="utf-8", errors="replace") != library:
+        _write_atomically(bundle, library)
+    _write_atomically(path, render(bundle.name))
+    return path
+
+
+def page(title: str, body: str, plotly_src: str | None) -> str:
+    """An HTML document: ``body`` under ``title``, the report's style and CSP, plotly in <head>."""
     if plotly_src is None:
         library = f'<script type="text/javascript">{get_plotlyjs()}</script>'
     else:
@@ -97,24 +124,8 @@ def render_report(record: RunRecord, *, plotly_src: str | None = None) -> str:
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">\n'
         f"<title>{escape(title)}</title>\n<style>{_CSS}</style>\n{library}\n</head>\n<body>\n"
-        f"<h1>{escape(title)}</h1>\n<p>{escape(record.strategy)}</p>\n<nav>{nav}</nav>\n{body}\n</body>\n</html>\n"
+        f"<h1>{escape(title)}</h1>\n{body}\n</body>\n</html>\n"
     )
-
-
-def write_report(record: RunRecord, path: Path, *, self_contained: bool = False) -> Path:
-    """Write the report of ``record`` to ``path`` (parent folders created) and return ``path``.
-    Unless ``self_contained``, plotly goes beside it as ``plotly_file_name()``, shared by every
-    report of that folder; a copy that differs from this plotly's (damaged, cut short) is replaced."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if self_contained:
-        _write_atomically(path, render_report(record))
-        return path
-    bundle = path.parent / plotly_file_name()
-    library = get_plotlyjs()
-    if not bundle.is_file() or bundle.read_text(encoding="utf-8", errors="replace") != library:
-        _write_atomically(bundle, library)
-    _write_atomically(path, render_report(record, plotly_src=bundle.name))
-    return path
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -9,9 +9,11 @@ line naming the problem. Paths in the file are relative to the file's directory.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import tomllib
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -261,18 +263,28 @@ def _list_item(node: list[Any], part: str, where: list[str]) -> Any:
     return node[int(part)]
 
 
-def load_config(path: Path, overrides: list[str] | None = None) -> RunConfig:
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The config file as TOML gives it, unvalidated (``load_config`` validates it)."""
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
-        body = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a UTF-8 text file") from None
+
+
+def load_config(path: Path, overrides: list[str] | None = None, values: Mapping[str, Any] | None = None) -> RunConfig:
+    """``overrides``: ``--set`` texts; ``values``: key path -> value already parsed (a sweep's point)."""
+    body = read_config_file(path)
+    # [sweep] is read by `spreadhawk sweep` (runtime.sweep_spec); every other command runs the base config
+    body.pop("sweep", None)
     for text in overrides or []:
         parts, value = parse_override(text)
         apply_override(body, parts, value)
+    for key, value in (values or {}).items():
+        apply_override(body, key.split("."), copy.deepcopy(value))  # a point's lists are not the body's
     if "base_dir" in body:
         raise ConfigError(f"{path}: unknown key 'base_dir'")
     body["base_dir"] = str(path.resolve().parent)

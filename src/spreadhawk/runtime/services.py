@@ -5,6 +5,7 @@ Front-ends never touch the engine: they ask a service to run a backtest or to re
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,24 +48,33 @@ class BacktestService:
         self._store = store
 
     def run(self, config: RunConfig, progress: RunProgress | None = None) -> BacktestOutcome:
-        if progress is not None:
-            simulated = any(section.format == "market_simulator" for section in config.data)
-            progress.phase("building the simulated market" if simulated else "reading the data")
-        node = build_backtest(config)
-        started = time.perf_counter()
-        if progress is not None:
-            progress.start(*node.span_ns, node.event_count)
-        node.run(progress.advance if progress is not None else None)
-        wall = time.perf_counter() - started
-        figures = summarise(node.engine)
-        stored: dict[str, Any] = {}
+        unnamed = backtest_record(config, progress)
+        run_id = self._store.save_next_run(lambda rid: named(unnamed, rid), config.config_hash(), config.run.seed)
+        return BacktestOutcome(run_id, named(unnamed, run_id).config["result"])
 
-        def record(run_id: str) -> RunRecord:
-            stored["result"] = result_json(run_id, figures, node, wall)
-            return run_record(config, node.engine, run_id, stored["result"], figures.metrics.as_dict(), wall)
 
-        run_id = self._store.save_next_run(record, config.config_hash(), config.run.seed)
-        return BacktestOutcome(run_id, stored["result"])
+def backtest_record(config: RunConfig, progress: RunProgress | None = None) -> RunRecord:
+    """Run the backtest; its record, under no run id yet (``named`` gives it the store's).
+
+    Apart from the store: a sweep runs this in Ray workers and stores the records in the driver."""
+    if progress is not None:
+        simulated = any(section.format == "market_simulator" for section in config.data)
+        progress.phase("building the simulated market" if simulated else "reading the data")
+    node = build_backtest(config)
+    started = time.perf_counter()
+    if progress is not None:
+        progress.start(*node.span_ns, node.event_count)
+    node.run(progress.advance if progress is not None else None)
+    wall = time.perf_counter() - started
+    figures = summarise(node.engine)
+    result = result_json("", figures, node, wall)
+    return run_record(config, node.engine, "", result, figures.metrics.as_dict(), wall)
+
+
+def named(record: RunRecord, run_id: str) -> RunRecord:
+    """``record`` under ``run_id``, in the record and in its stored result."""
+    result = {**record.config["result"], "run_id": run_id}
+    return dataclasses.replace(record, run_id=run_id, config={**record.config, "result": result})
 
 
 def run_record(
