@@ -63,6 +63,14 @@ def emulate(
         int | None,
         typer.Option("--proxy-port", min=0, max=65535, help="also serve through a fault proxy on this port"),
     ] = None,
+    start_at: Annotated[
+        str | None,
+        typer.Option(
+            "--start-at",
+            help="stamp the replay's first message at this UTC time (ISO, e.g. 2025-12-11T11:00:42.371Z), "
+            "to run beside a recording of that day",
+        ),
+    ] = None,
 ) -> None:
     """Replay Binance captures as a local exchange (REST + websocket) until Ctrl-C."""
     from spreadhawk.data.readers._common import DataFormatError  # noqa: PLC0415 (loaded when used)
@@ -71,6 +79,7 @@ def emulate(
     try:
         armed = [parse_fault(spec) for spec in faults or []]
         trading = _trading(api_keys or [], balances or [], fee)
+        start_at_ms = _utc_ms(start_at) if start_at is not None else None
         emulator = BinanceEmulator.from_data_dir(
             data_dir,
             Market(market.value),
@@ -80,12 +89,25 @@ def emulate(
             autostart=not wait,
             port=port,
             trading=trading,
+            start_at_ms=start_at_ms,
         )
     except (FaultError, DataFormatError, ValueError) as exc:
         errors.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(emulator, armed, proxy_port))
+
+
+def _utc_ms(text: str) -> int:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"--start-at {text!r}: expected an ISO time, e.g. 2025-12-11T11:00:42.371Z") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)  # the option says UTC
+    return round(when.timestamp() * 1000)
 
 
 def _trading(api_keys: list[str], balances: list[str], fee: float) -> TradingConfig | None:

@@ -229,3 +229,49 @@ def test_emulate_command_rejects_malformed_trading_options() -> None:
         result = runner.invoke(app, ["emulate", *args])
         assert result.exit_code == 2
         assert message in result.output
+
+
+@pytest.mark.real_data
+def test_start_at_moves_every_exchange_time_and_nothing_else(shared_data: Path) -> None:
+    """The USD-M capture (E and T on diffs, trades and depth answers) stamped on another day: the
+    first message at the asked instant, every time moved by the same amount, the rest as recorded."""
+    start_at_ms = 1_765_450_842_371  # 2025-12-11 11:00:42.371 UTC, the Polymarket session's first book
+    capture = load_capture(shared_data / "hftbacktest/binance_usdm_futures/btcusdt_20240808.gz")
+    first = min(capture.messages, key=lambda m: m.received_ns)
+    shift = start_at_ms - int(first.data["E"])
+    emulator = BinanceEmulator.from_data_dir(shared_data, Market.USDM, ["btcusdt"], speed=0, start_at_ms=start_at_ms)
+    sent: list[dict[str, Any]] = []
+    depth: dict[str, Any] = {}
+
+    async def scenario() -> None:
+        async with emulator, aiohttp.ClientSession() as http, http.ws_connect(f"{emulator.ws_url}/1") as ws:
+            streams = ["btcusdt@depth@0ms", "btcusdt@trade"]
+            await ws.send_str(json.dumps({"method": "SUBSCRIBE", "params": streams, "id": 1}))
+            assert json.loads(await ws.receive_str()) == {"result": None, "id": 1}
+            while len(sent) < 300:
+                sent.append(json.loads(await ws.receive_str()))
+            await emulator.replay.stop()
+            async with http.get(f"{emulator.http_url}/fapi/v1/depth", params={"symbol": "BTCUSDT"}) as r:
+                depth.update(await r.json())
+            async with http.get(f"{emulator.http_url}/fapi/v1/time") as r:
+                assert (await r.json())["serverTime"] == emulator.replay.last_event_ms
+
+    run(scenario)
+    recorded = [m.data for m in sorted(capture.messages, key=lambda m: m.received_ns)]
+    by_kind = {"depthUpdate": [d for d in recorded if d.get("e") == "depthUpdate"],
+               "trade": [d for d in recorded if d.get("e") == "trade"]}  # fmt: skip
+    seen = {"depthUpdate": 0, "trade": 0}
+    for message in sent:
+        original = by_kind[message["e"]][seen[message["e"]]]
+        seen[message["e"]] += 1
+        assert message["E"] == original["E"] + shift
+        assert message["T"] == original["T"] + shift
+        assert {k: v for k, v in message.items() if k not in ("E", "T")} == {
+            k: v for k, v in original.items() if k not in ("E", "T")
+        }
+    assert first.data["e"] in seen  # so the first message sent is the replay's first, stamped as asked
+    assert sent[0]["E"] == start_at_ms
+    assert seen["depthUpdate"] > 0
+    assert seen["trade"] > 0
+    assert depth["E"] - shift in {d["E"] for d in by_kind["depthUpdate"]}  # the depth answer's times too
+    assert depth["T"] - shift in {d["T"] for d in by_kind["depthUpdate"]}

@@ -15,12 +15,12 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from spreadhawk.venues.emulator.captures import Capture, Message, RawBook, StreamKind
 from spreadhawk.venues.emulator.faults import Fault, FaultKind, FiredFault
 
-__all__ = ["Replay", "Subscriber"]
+__all__ = ["Replay", "Subscriber", "shifted"]
 
 log = logging.getLogger(__name__)
 _YIELD_EVERY = 256  # messages between yields to the loop when replaying as fast as possible
@@ -47,7 +47,14 @@ class _Armed:
 class Replay:
     """Replays ``captures`` (one per symbol) to ``subscribers`` once ``start`` is called."""
 
-    def __init__(self, captures: Sequence[Capture], *, speed: float = 1.0, faults: Iterable[Fault] = ()) -> None:
+    def __init__(
+        self,
+        captures: Sequence[Capture],
+        *,
+        speed: float = 1.0,
+        faults: Iterable[Fault] = (),
+        time_shift_ms: int = 0,
+    ) -> None:
         if not captures:
             raise ValueError("a replay needs at least one capture")
         if not speed >= 0:
@@ -56,6 +63,9 @@ class Replay:
         if len(set(symbols)) != len(symbols):
             raise ValueError(f"one capture per symbol, got {symbols}")
         self.speed = speed
+        # Added to every exchange time sent (E, T): the capture replayed on another day's timeline, so
+        # that it runs beside a recording of that day (seed 004: a Polymarket session's reference).
+        self.time_shift_ms = time_shift_ms
         self.books = {c.symbol: RawBook(c.snapshot) for c in captures}
         self.recorded_snapshots = {c.symbol: c.snapshot for c in captures}
         self._messages = list(heapq.merge(*(c.messages for c in captures), key=lambda m: m.received_ns))
@@ -122,10 +132,7 @@ class Replay:
                         await asyncio.sleep(wait)
                 elif i % _YIELD_EVERY == 0:
                     await asyncio.sleep(0)
-                self.position = i + 1
-                if message.kind is StreamKind.DEPTH:
-                    self.books[message.symbol].apply(message.data)
-                self.last_event_ms = message.data.get("E", self.last_event_ms)
+                self._advance(i, message)
                 for listener in self.listeners:
                     listener(message)
                 if self.gate is not None:
@@ -139,6 +146,14 @@ class Replay:
             raise
         finally:
             self.finished.set()
+
+    def _advance(self, index: int, message: Message) -> None:
+        """The exchange's state moves to ``message`` (its book, its clock) before anyone hears of it."""
+        self.position = index + 1
+        if message.kind is StreamKind.DEPTH:
+            self.books[message.symbol].apply(message.data)
+        if "E" in message.data:
+            self.last_event_ms = int(message.data["E"]) + self.time_shift_ms
 
     def _due(self, symbol: str) -> Fault | None:
         due: _Armed | None = None
@@ -208,6 +223,16 @@ class Replay:
         for subscriber in list(self.subscribers):
             if subscriber.wants(message.symbol, message.kind):
                 if text is None:
-                    text = json.dumps(message.data, separators=(",", ":"))
+                    text = json.dumps(shifted(message.data, self.time_shift_ms), separators=(",", ":"))
                 await subscriber.send(text)
                 self.sent += 1
+
+
+_TIME_FIELDS = ("E", "T")  # event time; trade / transaction time (and markPrice's next funding time)
+
+
+def shifted(data: dict[str, Any], shift_ms: int) -> dict[str, Any]:
+    """``data`` with its exchange times moved by ``shift_ms`` (a copy: captures are shared)."""
+    if not shift_ms:
+        return data
+    return {**data, **{key: int(data[key]) + shift_ms for key in _TIME_FIELDS if key in data}}

@@ -24,6 +24,10 @@ Endpoints, in Binance's formats (spot under ``/api/v3``, USD-M under ``/fapi/v1`
 * control: ``POST /emulator/fault`` (a fault as JSON, see ``faults.Fault``), ``POST /emulator/start``,
   ``GET /emulator/status``.
 
+``start_at_ms`` moves every exchange time it sends (``E``, ``T``, in streams and depth answers) so
+that the replay's first message is stamped then: a capture of one day replayed beside a recording of
+another (seed 004's Binance reference beside a Polymarket session, on one timeline).
+
 The replay starts when the first client subscribes (``autostart``) or on ``start_replay``. In tests use
 it in-process: ``async with BinanceEmulator(...) as emu:`` binds port 0; ``emu.port`` is the port.
 """
@@ -51,7 +55,7 @@ from spreadhawk.venues.emulator.futures_exchange import FuturesExchange
 from spreadhawk.venues.emulator.history_api import HistoryApi
 from spreadhawk.venues.emulator.orders_api import OrdersApi, TradingConfig
 from spreadhawk.venues.emulator.rate_limits import RateLimitConfig, RateLimiter, rewrite_limits
-from spreadhawk.venues.emulator.replay import Replay
+from spreadhawk.venues.emulator.replay import Replay, shifted
 from spreadhawk.venues.emulator.user_stream import UserStreams
 
 __all__ = ["BinanceEmulator", "exchange_info_text"]
@@ -132,9 +136,11 @@ class BinanceEmulator:
         port: int = 0,
         trading: TradingConfig | None = None,
         rate_limits: RateLimitConfig | None = None,
+        start_at_ms: int | None = None,
     ) -> None:
         self.market = Market(market)
-        self.replay = Replay(captures, speed=speed, faults=faults)
+        shift = 0 if start_at_ms is None else start_at_ms - _first_event_ms(captures)
+        self.replay = Replay(captures, speed=speed, faults=faults, time_shift_ms=shift)
         self.autostart = autostart
         self._info_dir = exchange_info
         self._host = host
@@ -317,7 +323,7 @@ class BinanceEmulator:
             answer = {**recorded, "bids": recorded["bids"][:limit], "asks": recorded["asks"][:limit]}
         else:
             answer = book.depth(limit)
-        return web.json_response(answer, dumps=_dumps)
+        return web.json_response(shifted(answer, self.replay.time_shift_ms), dumps=_dumps)
 
     # --- control ----------------------------------------------------------------------
     async def _post_fault(self, request: web.Request) -> web.Response:
@@ -395,6 +401,12 @@ class BinanceEmulator:
             for name in streams:
                 connection.streams.pop(name, None)
         return _dumps({"result": None, "id": request_id})
+
+
+def _first_event_ms(captures: Sequence[Capture]) -> int:
+    """The exchange time of the replay's first message (its receive time when it has no ``E``)."""
+    first = min((c.messages[0] for c in captures if c.messages), key=lambda m: m.received_ns)
+    return int(first.data.get("E", first.received_ns // 1_000_000))
 
 
 def _dumps(obj: Any) -> str:
