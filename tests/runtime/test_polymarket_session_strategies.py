@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from spreadhawk.domain.events import OrderSide
-from spreadhawk.runtime.config import load_config
+from spreadhawk.runtime.config import ConfigError, load_config
 from spreadhawk.runtime.modes import build_backtest
 from spreadhawk.runtime.results import summarise
 
@@ -102,3 +102,42 @@ def test_what_each_strategy_could_do_on_this_recording(run: Any) -> None:
     assert stats["cross_btc"]["opportunities_seen"] == 0
     assert stats["flow_btc"]["fit_pairs"] == 0
     assert stats["fair_sol"]["fills"] > 0
+
+
+REFERENCE_TWICE = """
+[run]
+valuation_currency = "USDC"
+
+[[instruments]]
+venue = "BINANCE"
+symbol = "BTC/USDT"
+kind = "spot"
+base = "BTC"
+quote = "USDT"
+tick_size = "{tick}"
+lot_size = "0.00001"
+size_increment = "0.00000001"
+
+[[data]]
+format = "polymarket_collector"
+path = "{folder}"
+
+[venues.POLYMARKET]
+balances = {{ USDC = "100" }}
+
+[[strategies]]
+path = "spreadhawk.strategy.library.binary_pair_arb:BinaryPairArb"
+params = {{ venue = "POLYMARKET" }}
+"""
+
+
+def test_a_reference_declared_twice_must_be_the_same_instrument(shared_data: Path, tmp_path: Path) -> None:
+    """[[instruments]] may declare what a recording declares (a paper config that backtests too) only
+    with the very same definition; another tick size is an error naming the instrument."""
+    folder = shared_data / COLLECTOR / "1h" / "btc"
+    same, other = tmp_path / "same.toml", tmp_path / "other.toml"
+    same.write_text(REFERENCE_TWICE.format(tick="0.01", folder=folder), encoding="utf-8")
+    other.write_text(REFERENCE_TWICE.format(tick="0.1", folder=folder), encoding="utf-8")
+    assert "BINANCE:BTC/USDT" in build_backtest(load_config(same)).engine.instruments
+    with pytest.raises(ConfigError, match=r"BINANCE:BTC/USDT is declared and also read from polymarket_collector"):
+        build_backtest(load_config(other))

@@ -34,8 +34,9 @@ class Updates(StrEnum):
 
 
 def emulate_polymarket(
-    collector: Annotated[
-        Path | None, typer.Option("--collector", help="a collector folder (length/asset), e.g. .../15m/sol")
+    collectors: Annotated[
+        list[Path] | None,
+        typer.Option("--collector", help="a collector folder (length/asset), e.g. .../15m/sol (repeatable)"),
     ] = None,
     session: Annotated[
         Path | None, typer.Option("--session", help="a recorded session file (polymarket [[data]] format)")
@@ -57,11 +58,15 @@ def emulate_polymarket(
     options = {"speed": speed, "port": port, "autostart": not wait}
     try:
         if session is not None or markets is not None:
-            if session is None or markets is None or collector is not None:
+            if session is None or markets is None or collectors:
                 raise SessionError("give --session and --markets together (and no --collector)")
             emulator = PolymarketEmulator.from_session_file(session, markets, **options)
+        elif collectors and len(collectors) > 1:
+            if winner:
+                raise SessionError("--winner is for one --collector; several are resolved from their recordings")
+            emulator = PolymarketEmulator.from_collectors(collectors, updates=updates.value, **options)
         else:
-            folder = collector or DEFAULT_COLLECTOR
+            folder = collectors[0] if collectors else DEFAULT_COLLECTOR
             emulator = PolymarketEmulator.from_collector(folder, winner=winner, updates=updates.value, **options)
     except SessionError as exc:
         errors.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)

@@ -155,11 +155,27 @@ class LiveFeedSection(_Section):
     """A live market-data feed for paper (and live) trading; backtests read ``[[data]]`` instead."""
 
     venue: str  # the venue name of the instruments it feeds (e.g. BINANCE)
-    exchange: str  # ccxt exchange id: binance (spot) | binanceusdm (USD-M perpetuals)
-    instruments: list[str] = Field(min_length=1)  # instrument ids fed, e.g. "BINANCE:BTC/USDT"
+    exchange: str  # ccxt exchange id: binance (spot) | binanceusdm (USD-M perpetuals) | polymarket
+    instruments: list[str] = []  # instrument ids fed, e.g. "BINANCE:BTC/USDT"
+    # polymarket: the markets fed, by slug or condition id; their tokens are the instruments, asked of
+    # the CLOB when the node is built (runtime.polymarket_live)
+    markets: list[str] = []
     host: str = ""  # "http://127.0.0.1:9001": a local emulator (spreadhawk emulate); empty: the exchange
     staleness_s: float = Field(default=5.0, gt=0)  # no message for this long marks the book stale
     account: str = ""  # live trading: the key store account whose API key trades this venue
+
+    @model_validator(mode="after")
+    def _what_it_feeds(self) -> LiveFeedSection:
+        if self.exchange == "polymarket":
+            if not self.markets:
+                raise ValueError("a polymarket feed names its markets: markets = [slug or condition id, ...]")
+            if self.instruments:
+                raise ValueError("a polymarket feed names markets, not instruments (the CLOB says their tokens)")
+        elif not self.instruments:
+            raise ValueError("instruments: name at least one instrument id fed, e.g. BINANCE:BTC/USDT")
+        elif self.markets:
+            raise ValueError(f"markets: only a polymarket feed names markets, not {self.exchange}")
+        return self
 
 
 class LiveTradingSection(_Section):

@@ -88,9 +88,10 @@ def _declare(
 ) -> None:
     """Add the instruments a source declares itself (a simulator's, a capture's markets)."""
     for inst in own:
-        if inst.id in instruments and instruments[inst.id] == inst and inst.id not in configured:
+        if inst.id in instruments and instruments[inst.id] == inst:
             # two recordings of one session quote the same reference (the BTC 15-minute and hourly
-            # up/down markets both carry Binance's BTC/USDT mid): one instrument, fed by both
+            # up/down markets both carry Binance's BTC/USDT mid), or [[instruments]] declares what a
+            # recording does (a paper config that backtests too): one definition, nothing to choose
             continue
         if inst.id in instruments:
             raise ConfigError(f"instrument {inst.id} is declared and also read from {source}: declare it once")

@@ -48,8 +48,8 @@ from spreadhawk.risk.limits import RiskEngine
 from spreadhawk.runtime.config import ConfigError, LiveTradingSection, RunConfig
 from spreadhawk.runtime.modes import MODES, _allocator, _risk, _strategies, build_engine, watch_kill_switch
 from spreadhawk.runtime.paper import NotReconciledError, restore_journal
+from spreadhawk.runtime.polymarket_live import live_instruments
 from spreadhawk.runtime.recorders import PriceRecorder
-from spreadhawk.runtime.sources import build_instruments
 from spreadhawk.strategy.base import Strategy, attach_strategy
 
 if TYPE_CHECKING:
@@ -348,7 +348,7 @@ def build_live(
 ) -> LiveNode:
     """Wire a live node; resume from ``journal_path`` when it holds a previous run's journal.
     ``alerts`` (an ``AlertDispatcher``): as ``build_paper``'s; the node closes it when it stops."""
-    instruments = build_instruments(config)
+    instruments = live_instruments(config)  # [[instruments]] and the Polymarket markets' tokens
     if not instruments:
         raise ConfigError("live trading needs [[instruments]] (the live feeds name them)")
     mode = MODES["live"]

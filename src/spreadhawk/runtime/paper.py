@@ -42,8 +42,8 @@ from spreadhawk.runtime.modes import (
     build_engine,
     watch_kill_switch,
 )
+from spreadhawk.runtime.polymarket_live import live_instruments
 from spreadhawk.runtime.recorders import PriceRecorder
-from spreadhawk.runtime.sources import build_instruments
 from spreadhawk.strategy.base import Strategy, attach_strategy
 from spreadhawk.venues.simulated.venue import SimulatedVenue, VenueResume, connect_simulated
 
@@ -138,7 +138,7 @@ def build_paper(
     replay at accelerated speed (the emulator). ``started_ns`` (default: the clock's now) names the
     run in its client order ids. ``alerts`` (an ``AlertDispatcher``) hears of fills, breakers, the
     kill switch, disconnects and reconciliation differences; the node closes it when it stops."""
-    instruments = build_instruments(config)
+    instruments = live_instruments(config)  # [[instruments]] and the Polymarket markets' tokens
     if not instruments:
         raise ConfigError("paper trading needs [[instruments]] (the live feeds name them)")
     mode = MODES["paper"]

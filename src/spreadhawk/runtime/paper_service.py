@@ -23,6 +23,8 @@ from spreadhawk.persistence import RunRecord, RunStore
 from spreadhawk.persistence.run_store import RunStatus
 from spreadhawk.runtime.config import ConfigError, RunConfig
 from spreadhawk.runtime.paper import NotReconciledError, PaperNode, build_paper
+from spreadhawk.runtime.polymarket_live import EXCHANGE as POLYMARKET
+from spreadhawk.runtime.polymarket_live import polymarket_feed
 from spreadhawk.runtime.results import NoEquityError, RunNode, result_json, summarise
 from spreadhawk.runtime.services import run_record
 
@@ -145,7 +147,8 @@ def store_session(
 
 
 def live_feeds(config: RunConfig, instruments: dict[InstrumentId, Instrument]) -> list[LiveFeed]:
-    """One ccxt feed per ``[[live]]`` section (pointed at ``host`` when it names a local emulator)."""
+    """One feed per ``[[live]]`` section, pointed at ``host`` when it names a local emulator: ccxt's, or
+    Polymarket's market channel (``runtime.polymarket_live``)."""
     from spreadhawk.venues.ccxt.feed import CcxtLiveFeed, FeedConfigError  # noqa: PLC0415 (ccxt loads slowly)
     from spreadhawk.venues.ccxt.urls import local_urls  # noqa: PLC0415
 
@@ -153,6 +156,9 @@ def live_feeds(config: RunConfig, instruments: dict[InstrumentId, Instrument]) -
         raise ConfigError("paper trading needs at least one [[live]] feed (venue, exchange, instruments)")
     feeds: list[LiveFeed] = []
     for index, section in enumerate(config.live):
+        if section.exchange == POLYMARKET:  # its instruments are the tokens of the markets it names
+            feeds.append(polymarket_feed(section, index, instruments, config.run.seed))
+            continue
         missing = [iid for iid in section.instruments if iid not in instruments]
         if missing:
             raise ConfigError(f"live.{index}.instruments: {missing[0]} is not declared in [[instruments]]")

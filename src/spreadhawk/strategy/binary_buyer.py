@@ -46,6 +46,20 @@ class TokenBuyer:
         self.held: dict[int, Decimal] = {}  # expiry -> tokens bought or in flight on the market
         self.skipped: dict[Skip, int] = {}
 
+    def resume(self, ctx: StrategyContext) -> None:
+        """Take back what the strategy holds and has in flight (its own positions and open orders,
+        as a restarted node restored them from its journal): the position limit counts them, or a
+        restart would let it buy the limit again."""
+        for inst in ctx.instruments(self.venue):
+            held = ctx.position(inst.id).quantity
+            if held > 0 and inst.expiry_ns is not None:
+                self.held[inst.expiry_ns] = self.held.get(inst.expiry_ns, ZERO) + held
+        for order in ctx.open_orders():
+            expiry = ctx.instrument(order.instrument_id).expiry_ns
+            if order.side is OrderSide.BUY and expiry is not None:
+                self.held[expiry] = self.held.get(expiry, ZERO) + order.quantity - order.filled_quantity
+                self.inflight.add(order.instrument_id)
+
     def markets(self, ctx: StrategyContext) -> list[InstrumentId]:
         """What a buyer's strategy listens to: the reference and every instrument on the venue."""
         return [self.reference, *(inst.id for inst in ctx.instruments(self.venue))]

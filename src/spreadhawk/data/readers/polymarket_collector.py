@@ -78,6 +78,7 @@ def read_polymarket_collector(folder: Path, *, winner: str = "", taker_fee: Deci
     reference = Instrument(
         REFERENCE_VENUE, f"{asset.upper()}/USDT", InstrumentKind.SPOT, asset.upper(), "USDT",
         tick_size=STEP, lot_size=Decimal("0.00001"),
+        size_increment=Decimal("0.00000001"),  # Binance's book sizes, to 8 decimals (a live feed of it)
     )  # fmt: skip
     records: list[MarketData] = []
     mids: list[tuple[int, Decimal]] = []

@@ -106,6 +106,9 @@ class BinaryFairValue(Strategy):
     def subscriptions(self) -> Iterable[InstrumentId]:
         return self.buyer.markets(self.ctx)
 
+    def on_start(self) -> None:
+        self.buyer.resume(self.ctx)  # a restarted node: what it holds counts against the limit
+
     # --------------------------------------------------------------------------- market data
     def on_book_snapshot(self, snapshot: BookSnapshot) -> None:
         self._book_changed(snapshot.instrument_id)

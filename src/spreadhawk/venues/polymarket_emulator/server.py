@@ -49,6 +49,7 @@ from spreadhawk.venues.polymarket_emulator.session import (
     Event,
     PolymarketSession,
     collector_session,
+    merge_sessions,
     recorded_session,
 )
 
@@ -161,6 +162,15 @@ class PolymarketEmulator:
     ) -> PolymarketEmulator:
         """Replay a Caiooooo collector folder (``.../15m/sol``); see ``session.collector_session``."""
         return cls(collector_session(folder, winner=winner, updates=updates), **options)
+
+    @classmethod
+    def from_collectors(
+        cls, folders: Sequence[Path], *, updates: str = "price_change", **options: Any
+    ) -> PolymarketEmulator:
+        """Several collector folders replayed together, as one exchange lists several markets; each
+        resolved as ``collector_session`` infers it (none when its recording stops before its end)."""
+        sessions = [collector_session(folder, updates=updates) for folder in folders]
+        return cls(merge_sessions(sessions), **options)
 
     @classmethod
     def from_session_file(cls, path: Path, markets_file: Path, **options: Any) -> PolymarketEmulator:

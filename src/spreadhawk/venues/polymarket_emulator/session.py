@@ -31,9 +31,10 @@ Errors are ``SessionError``: one line naming the file and the line or record.
 
 from __future__ import annotations
 
+import heapq
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -46,7 +47,7 @@ from spreadhawk.data.readers.polymarket_gamma import read_gamma_markets
 from spreadhawk.venues.polymarket_emulator.books import BUY, SELL, WireBook, apply_message, book_hash
 from spreadhawk.venues.polymarket_emulator.markets import digest, market_json, resolution_message
 
-__all__ = ["Event", "PolymarketSession", "SessionError", "collector_session", "recorded_session"]
+__all__ = ["Event", "PolymarketSession", "SessionError", "collector_session", "merge_sessions", "recorded_session"]
 
 _LENGTH = re.compile(r"^(\d+)([mh])$")
 _FILE = re.compile(r"^(\d+)(up|down)\.json$")
@@ -67,6 +68,16 @@ class Event:
 class PolymarketSession:
     markets: list[dict[str, Any]]  # CLOB market objects (``GET /markets``)
     events: list[Event]  # in replay order
+
+
+def merge_sessions(sessions: Sequence[PolymarketSession]) -> PolymarketSession:
+    """Several recordings as one exchange's: every market listed, the messages in time order (a
+    stable merge: messages of one instant keep each recording's order)."""
+    conditions = [str(m["condition_id"]) for s in sessions for m in s.markets]
+    if len(set(conditions)) != len(conditions):
+        raise SessionError(f"a market is in two of the sessions merged: {sorted(conditions)}")
+    events = list(heapq.merge(*(s.events for s in sessions), key=lambda e: e.at_ms))
+    return PolymarketSession([m for s in sessions for m in s.markets], events)
 
 
 # --------------------------------------------------------------------------- the collector's folders
