@@ -54,7 +54,8 @@ bench: install-dev
 # (CI: 2), seeded fault plans (CI: 8), backtest/live parity schedules (CI: 3), orphaned-stop runs
 # (CI: 2), partial fills across a crash and SIGTERM moments (CI: 1 each), binary fair-value runs scored
 # against the simulator's drawn outcomes (CI: 8; SOAK_BINARY_SEEDS), a Ray sweep against the serial one
-# (CI: 25 seeds x 4 = 100 backtests; SOAK_SWEEP_SEEDS).
+# (CI: 25 seeds x 4 = 100 backtests; SOAK_SWEEP_SEEDS), seed 004's paper system restarted after a
+# SIGKILL and run on past the SOL market's resolution (CI: a minute of market after the restart).
 # SOAK_OCCURRENCES=N / SOAK_SEEDS=N / SOAK_PARITY_SEEDS=N / SOAK_ORPHAN_SEEDS=N / SOAK_SCENARIO_SEEDS=N
 # to change; ../shared/data must be present.
 SOAK_OCCURRENCES ?= 12
@@ -80,6 +81,8 @@ soak: install-dev
 		tests/runtime/test_sigterm.py
 	SPREADHAWK_SOAK_BINARY_SEEDS=$(SOAK_BINARY_SEEDS) $(UV) run --frozen pytest -q -s -p no:cacheprovider \
 		tests/strategy/test_binary_fair_value.py -k outcomes_the_simulator_drew
+	SPREADHAWK_SOAK_POLYMARKET_FULL=1 $(UV) run --frozen pytest -q -p no:cacheprovider \
+		tests/runtime/test_polymarket_paper.py -k survives
 
 # Mutation testing of the money paths (docs/mutation_testing.md): mutmut mutates the files listed in
 # pyproject.toml [tool.mutmut] (ledger, positions, shares, instruments, portfolio, and the simulated
