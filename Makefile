@@ -48,6 +48,7 @@ bench: install-dev
 	$(UV) run --frozen python bench/bench_tick_to_order.py
 	$(UV) run --frozen python bench/bench_w1.py
 	$(UV) run --frozen python bench/bench_live_order.py
+	$(UV) run --frozen python bench/bench_binary_decision.py
 	$(UV) run --frozen python bench/bench_sweep.py
 
 # The fault scenarios with more seeds than CI runs: each crash point reached the 1st..Nth time
