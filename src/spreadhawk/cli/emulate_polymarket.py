@@ -3,13 +3,16 @@
 Source: a collector folder (``--collector .../caiooooo_l2_collector/15m/sol``, the default) or a
 session file of the ``polymarket`` [[data]] format with its markets file (``--session`` and
 ``--markets``, what ``spreadhawk record`` writes). It prints the REST base (a py-clob-client
-``ClobClient(host)``), the market websocket and the token ids to subscribe to.
+``ClobClient(host)``), the market websocket and the token ids to subscribe to. With ``--wallet
+ADDRESS=USDC`` it also takes orders from that wallet (``trading_plug``: L1/L2 auth, matching against
+the replayed books, the user channel).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -51,6 +54,10 @@ def emulate_polymarket(
     speed: Annotated[float, typer.Option("--speed", min=0.0, help="replay speed; 0 = as fast as possible")] = 1.0,
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="port on 127.0.0.1 (0: any free one)")] = 8767,
     wait: Annotated[bool, typer.Option("--wait", help="start the replay on POST /emulator/start only")] = False,
+    wallets: Annotated[
+        list[str] | None,
+        typer.Option("--wallet", help="ADDRESS=USDC: take orders (L1/L2 auth) and fund this wallet (repeatable)"),
+    ] = None,
 ) -> None:
     """Replay a recorded Polymarket session as a local CLOB (REST + market websocket) until Ctrl-C."""
     from spreadhawk.venues.polymarket_emulator import PolymarketEmulator, SessionError  # noqa: PLC0415
@@ -68,11 +75,29 @@ def emulate_polymarket(
         else:
             folder = collectors[0] if collectors else DEFAULT_COLLECTOR
             emulator = PolymarketEmulator.from_collector(folder, winner=winner, updates=updates.value, **options)
-    except SessionError as exc:
+        if wallets:
+            from spreadhawk.venues.polymarket_emulator.trading_plug import plug_trading  # noqa: PLC0415
+
+            plug_trading(emulator, _wallets(wallets))
+    except (SessionError, ValueError) as exc:
         errors.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(emulator))
+
+
+def _wallets(specs: list[str]) -> dict[str, Decimal]:
+    funded: dict[str, Decimal] = {}
+    for spec in specs:
+        address, sep, amount = spec.partition("=")
+        try:
+            usdc = Decimal(amount)
+        except InvalidOperation:
+            sep = ""
+        if not (sep and address.startswith("0x") and len(address) == 42 and usdc >= 0):
+            raise ValueError(f"--wallet {spec!r}: expected ADDRESS=USDC, e.g. 0xAbC...(40 hex digits)=1000")
+        funded[address] = usdc
+    return funded
 
 
 async def _serve(emulator: PolymarketEmulator) -> None:
