@@ -21,6 +21,7 @@ import random
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import cast
 
 import pytest
 from live_harness import emulator, live_config, make_keystore, venues
@@ -32,6 +33,7 @@ from spreadhawk.runtime.live_node import LiveNode, build_live
 from spreadhawk.runtime.modes import build_backtest
 from spreadhawk.runtime.paper_service import live_feeds
 from spreadhawk.venues.ccxt.feed import CcxtLiveFeed
+from spreadhawk.venues.ccxt.venue import CcxtVenue
 from spreadhawk.venues.emulator import BinanceEmulator
 
 pytestmark = pytest.mark.real_data
@@ -95,7 +97,8 @@ def _lockstep(node: LiveNode, running: BinanceEmulator, stop: asyncio.Event) -> 
     and never returns (the replay stands still until the emulator closes)."""
     (feed,) = node.feeds
     assert isinstance(feed, CcxtLiveFeed)
-    (venue,) = node.venues.values()
+    (any_venue,) = node.venues.values()
+    venue = cast(CcxtVenue, any_venue)  # the Binance adapter: its busy / trades_booked counters
     exchange, replay = running.exchange, running.replay
     assert exchange is not None
 

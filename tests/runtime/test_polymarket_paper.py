@@ -171,7 +171,6 @@ def test_the_004_system_survives_a_kill_and_its_tables_match_the_journal(shared_
     ("live", "message"),
     [
         ('exchange = "polymarket"', "a polymarket feed names its markets"),
-        ('exchange = "polymarket"\nmarkets = ["m"]\ninstruments = ["POLYMARKET:x"]', "names markets, not instruments"),
         ('exchange = "binance"', "instruments: name at least one instrument id"),
         ('exchange = "binance"\ninstruments = ["BINANCE:BTC/USDT"]\nmarkets = ["m"]', "only a polymarket feed"),
     ],

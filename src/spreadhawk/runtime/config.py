@@ -167,10 +167,11 @@ class LiveFeedSection(_Section):
     @model_validator(mode="after")
     def _what_it_feeds(self) -> LiveFeedSection:
         if self.exchange == "polymarket":
-            if not self.markets:
-                raise ValueError("a polymarket feed names its markets: markets = [slug or condition id, ...]")
-            if self.instruments:
-                raise ValueError("a polymarket feed names markets, not instruments (the CLOB says their tokens)")
+            if not (self.markets or self.instruments):
+                raise ValueError(
+                    "a polymarket feed names its markets (markets = [slug or condition id, ...]) or its "
+                    "tokens declared in [[instruments]] (instruments = [...], base = the token id)"
+                )
         elif not self.instruments:
             raise ValueError("instruments: name at least one instrument id fed, e.g. BINANCE:BTC/USDT")
         elif self.markets:

@@ -23,10 +23,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from spreadhawk.alerts import AlertRouter, AlertSink, attach_alerts
 from spreadhawk.domain.accounts import OrderReport
@@ -39,6 +39,7 @@ from spreadhawk.engine.clock import Clock
 from spreadhawk.engine.engine import MARKET_DATA, Engine
 from spreadhawk.engine.journal import Journal
 from spreadhawk.engine.live import LiveFeed, OnMessage, run_live
+from spreadhawk.engine.ports import Venue
 from spreadhawk.engine.reconcile import account_differences, order_differences
 from spreadhawk.engine.records import ExternalOrderReported
 from spreadhawk.engine.restore import RestoreSummary
@@ -52,13 +53,39 @@ from spreadhawk.runtime.polymarket_live import live_instruments
 from spreadhawk.runtime.recorders import PriceRecorder
 from spreadhawk.strategy.base import Strategy, attach_strategy
 
-if TYPE_CHECKING:
-    from spreadhawk.venues.ccxt.venue import CcxtVenue
-
 log = logging.getLogger(__name__)
 
+
+class LiveVenue(Venue, Protocol):
+    """What the live node asks of an exchange adapter beyond the ``Venue`` port (``CcxtVenue``,
+    ``PolymarketVenue``): a session's start and close, the journal's resume point, who hears the
+    client's breaker, and how to read its key's permissions (``quirks.key_permissions``: the name of
+    a method of its ``exchange`` client, or None where keys have none to read)."""
+
+    quirks: Any
+    exchange_id: str
+
+    @property
+    def stream_live(self) -> bool:
+        """Its private stream is live and has caught up with the trades made while it was not."""
+        ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def resume(
+        self,
+        last_trade_ids: Mapping[str, int],
+        in_flight: Mapping[ClientOrderId, Instrument],
+        conditional: Mapping[ClientOrderId, Instrument] | None = None,
+    ) -> None: ...
+
+    def report_modes(self, on_mode: Callable[..., None]) -> None: ...
+
+
 FeedFactory = Callable[[RunConfig, dict[InstrumentId, Instrument]], Sequence[LiveFeed]]
-VenueFactory = Callable[[RunConfig, dict[InstrumentId, Instrument]], dict[str, "CcxtVenue"]]
+VenueFactory = Callable[[RunConfig, dict[InstrumentId, Instrument]], Mapping[str, LiveVenue]]
 _WORKING = (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED, OrderStatus.PENDING_CANCEL)
 _IN_FLIGHT = (OrderStatus.SUBMITTED, OrderStatus.UNKNOWN)
 _POLL_S = 0.02
@@ -73,7 +100,7 @@ class KeyPermissionError(Exception):
 class LiveNode:
     engine: Engine
     strategies: list[Strategy]
-    venues: dict[str, CcxtVenue]
+    venues: dict[str, LiveVenue]
     feeds: Sequence[LiveFeed]
     journal_path: Path
     restored: RestoreSummary | None
@@ -231,7 +258,7 @@ class LiveNode:
             self.engine.halt_reason = self.halted_by
         log.error("%s", self.halted_by)
 
-    async def _closed_while_down(self, venue: CcxtVenue, cid: ClientOrderId) -> None:
+    async def _closed_while_down(self, venue: LiveVenue, cid: ClientOrderId) -> None:
         """An order the journal holds working is not open at the exchange: its fills came with the
         catch-up; what is left of it was cancelled (or expired) there."""
         report = await venue.query_order(cid)
@@ -311,13 +338,13 @@ class LiveNode:
             log.error("orders still open at the exchange after the exit (prefix %s): %s", ours, self.left_open)
 
 
-async def _permissions(venue: CcxtVenue) -> dict[str, object] | None:
+async def _permissions(venue: LiveVenue) -> dict[str, object] | None:
     """The key's permissions as the exchange reports them (Binance: GET /sapi/v1/account/apiRestrictions);
     None when this exchange's quirks name no way to ask."""
     method = venue.quirks.key_permissions
     if method is None:
         return None
-    answer = await getattr(venue.exchange, method)()
+    answer = await getattr(getattr(venue, "exchange", None), method)()
     return dict(answer) if isinstance(answer, dict) else {}
 
 
@@ -359,7 +386,7 @@ def build_live(
         engine.attribution.register(strategy.id)
     restored = restore_journal(engine, journal_path)
     engine.journal = Journal(journal_path, durability=mode.durability)
-    venues = venue_factory(config, instruments)
+    venues = dict(venue_factory(config, instruments))
     for name, venue in venues.items():
         venue.resume(*_resume_point(engine, name))
         engine.add_venue(venue)

@@ -1,8 +1,9 @@
 """Polymarket in paper and live trading: the markets a ``[[live]]`` section names, as instruments,
 and the market-channel feed of their tokens.
 
-A Polymarket ``[[live]]`` section names markets, not instruments (``markets = ["sol-updown-15m-
-1765450800"]``, slugs or condition ids): their token ids are the CLOB's, known only by asking it. So
+A Polymarket ``[[live]]`` section names markets (``markets = ["sol-updown-15m-1765450800"]``, slugs
+or condition ids), or tokens declared in ``[[instruments]]`` (base = the token id). A market's token
+ids are the CLOB's, known only by asking it. So
 the node asks the CLOB's ``/markets`` (the local emulator's at ``host``, else
 https://clob.polymarket.com) once as it is built, and each market's tokens become BINARY instruments
 (``PolymarketMarket.instruments``: ``POLYMARKET:<slug>-UP`` ...). The answer of a restart is the
@@ -56,6 +57,8 @@ def live_instruments(config: RunConfig) -> dict[InstrumentId, Instrument]:
 
 def section_instruments(section: LiveFeedSection, index: int) -> list[Instrument]:
     """The tokens of the section's markets, as the CLOB lists them (errors name the section)."""
+    if not section.markets:
+        return []  # its tokens are declared in [[instruments]]
     rest = _rest_url(section)
     key = (rest, section.venue, tuple(section.markets))
     if key not in _DISCOVERED:
@@ -73,7 +76,13 @@ def polymarket_feed(
     """The market-channel feed of the section's tokens (the local emulator's when ``host`` is set)."""
     from spreadhawk.venues.polymarket.feed import FeedConfigError, PolymarketLiveFeed  # noqa: PLC0415
 
-    tokens = [instruments[inst.id] for inst in section_instruments(section, index)]
+    declared = []
+    for iid in section.instruments:
+        inst = instruments.get(InstrumentId(iid))
+        if inst is None or inst.venue != section.venue:
+            raise ConfigError(f"live.{index}.instruments: {iid} is not declared in [[instruments]] on {section.venue}")
+        declared.append(inst)
+    tokens = [instruments[inst.id] for inst in section_instruments(section, index)] + declared
     try:
         return PolymarketLiveFeed(tokens, ws_url=_ws_url(section), staleness_s=section.staleness_s, seed=seed)
     except FeedConfigError as exc:

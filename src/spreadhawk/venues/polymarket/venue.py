@@ -112,6 +112,7 @@ class PolymarketVenue:
         backoff: tuple[float, float] = (0.05, 2.0),
     ) -> None:
         self.name = name
+        self.exchange_id = "polymarket"
         self.chain_id = chain_id
         self._key = private_key
         self.address = str(Account.from_key(private_key).address)
