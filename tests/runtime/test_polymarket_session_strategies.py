@@ -17,10 +17,14 @@ from typing import Any
 
 import pytest
 
+from spreadhawk.data.catalog import ParquetCatalog
 from spreadhawk.domain.events import OrderSide
+from spreadhawk.domain.market import QuoteTick
 from spreadhawk.runtime.config import ConfigError, load_config
+from spreadhawk.runtime.feeds import load_feed
 from spreadhawk.runtime.modes import build_backtest
 from spreadhawk.runtime.results import summarise
+from spreadhawk.runtime.services import DataService
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "polymarket_updown_session.toml"
 COLLECTOR = "polymarket_series/caiooooo_l2_collector"
@@ -141,3 +145,18 @@ def test_a_reference_declared_twice_must_be_the_same_instrument(shared_data: Pat
     assert "BINANCE:BTC/USDT" in build_backtest(load_config(same)).engine.instruments
     with pytest.raises(ConfigError, match=r"BINANCE:BTC/USDT is declared and also read from polymarket_collector"):
         build_backtest(load_config(other))
+
+
+def test_the_session_imports_into_the_catalog_with_the_shared_reference_merged(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """``spreadhawk import``: the two BTC recordings' Binance quotes go into one file, in time order
+    (appended source after source, the catalog refused them: time went back)."""
+    config = load_config(EXAMPLE)
+    entries = DataService(ParquetCatalog(tmp_path / "catalog")).import_config(config, "pm")
+    rows = {(e.kind, str(e.instrument_id)): e.rows for e in entries}
+    feed = load_feed(config)
+    quotes = [r for source in feed.sources for r in source if isinstance(r, QuoteTick)]
+    btc = [q for q in quotes if q.instrument_id == "BINANCE:BTC/USDT"]
+    assert rows[("quote_tick", "BINANCE:BTC/USDT")] == len(btc) > 0
+    assert rows[("instrument_settled", "POLYMARKET:sol-updown-15m-1765450800-UP")] == 1

@@ -6,6 +6,7 @@ Front-ends never touch the engine: they ask a service to run a backtest or to re
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,7 +113,10 @@ class DataService:
 
     def import_config(self, config: RunConfig, name: str) -> list[CatalogEntry]:
         instruments = build_instruments(config)
-        records = [record for section in config.data for record in load_source(config, section, instruments)]
+        # merged in time: two sources may feed one instrument (the BTC 15-minute and hourly up/down
+        # recordings both carry the Binance mid), and a catalog file's records go forward in time
+        sources = [load_source(config, section, instruments) for section in config.data]
+        records = list(heapq.merge(*sources, key=lambda record: record.ts_ns))
         try:  # one write: every record is checked before any file is (nothing half-imported)
             written = set(self._catalog.write(records, name))
         except (ValueError, TypeError) as exc:
