@@ -83,12 +83,13 @@ def write_bars(folder: Path, n: int, seed: int = 7) -> Path:
     schema = pa.schema(
         [("ts_ns", pa.int64()), ("interval_ns", pa.int64())] + [(c, pa.string()) for c in _PRICES]
     ).with_metadata({b"spreadhawk": json.dumps({"kind": "bar", "instrument_id": INSTRUMENT, "version": 1}).encode()})
-    level = 30_000.0
+    log_level = 0.0  # a multiplicative walk: prices stay positive however long it runs
     with pq.ParquetWriter(path, schema) as writer:
         for first in range(0, n, ROW_GROUP):
             rows = min(ROW_GROUP, n - first)
-            steps = rng.normal(0.0, 15.0, size=(rows, 4)).cumsum(axis=0) + level
-            level = float(steps[-1, 3])
+            walk = rng.normal(0.0, 0.0003, size=rows * 4).cumsum() + log_level
+            log_level = float(walk[-1])
+            steps = 30_000.0 * np.exp(walk.reshape(rows, 4))
             opens, closes = steps[:, 0].round(2), steps[:, 3].round(2)
             highs = np.maximum(steps.max(axis=1), np.maximum(opens, closes)).round(2)
             lows = np.minimum(steps.min(axis=1), np.minimum(opens, closes)).round(2)

@@ -40,6 +40,7 @@ from spreadhawk.cli.risk import register as register_risk
 from spreadhawk.cli.scan import register as register_scan
 from spreadhawk.cli.serve import register as register_serve
 from spreadhawk.cli.strategies import register as register_strategies
+from spreadhawk.cli.window import EndOption, StartOption, window_overrides
 
 if TYPE_CHECKING:  # the rest is imported where it is used: `spreadhawk --help` must not wait for
     # SQLAlchemy, numpy, pandas and pydantic (over a second together)
@@ -161,9 +162,12 @@ def backtest(
     db: DbOption = "spreadhawk.db",
     report_dir: ReportOption = Path("reports"),
     no_report: NoReportOption = False,
+    start: StartOption = None,
+    end: EndOption = None,
 ) -> None:
     """Backtest a strategy on recorded or simulated data."""
-    _run_backtest(config, set_ or [], as_json, db, None if no_report else report_dir)
+    overrides = [*(set_ or []), *window_overrides(start, end)]
+    _run_backtest(config, overrides, as_json, db, None if no_report else report_dir)
 
 
 @app.command()

@@ -19,7 +19,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from functools import partial
 from pathlib import Path
 from urllib.parse import unquote
@@ -211,16 +211,3 @@ def merge_by_time(parts: Sequence[tuple[int, Callable[[], Iterator[MarketData]]]
             heapq.heappop(heap)
         else:
             heapq.heapreplace(heap, (following.ts_ns, rank, following, records))
-
-
-def to_ns(text: str) -> int:
-    """``2024-08-08`` (midnight UTC), ``2024-08-08T23:55``, ``2024-08-08 23:55:00+02:00`` -> ns since
-    the epoch; a time without an offset is UTC. ``ValueError`` names what was expected."""
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ValueError(f"{text!r} is not an ISO date or time (e.g. 2024-08-08 or 2024-08-08T23:55:00)") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000

@@ -18,7 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from spreadhawk.data.catalog_files import Window, to_ns
+from spreadhawk.data.catalog_files import Window
+from spreadhawk.data.times import to_ns
 from spreadhawk.domain.instruments import InstrumentKind
 from spreadhawk.runtime.risk_config import RiskSection
 
