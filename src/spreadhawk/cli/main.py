@@ -250,7 +250,8 @@ def import_data(
         fail(str(exc))
     table = Table("kind", "instrument", "name", "rows", "file")
     for e in entries:
-        table.add_row(e.kind, e.instrument_id, e.name, f"{e.rows:,}", str(e.path))
+        days = f"{e.path.parent.parent}/*/{e.name}.parquet ({len(e.files)} days)"  # one file per UTC day
+        table.add_row(e.kind, e.instrument_id, e.name, f"{e.rows:,}", str(e.path) if len(e.files) < 2 else days)
     console.print(table)
 
 
