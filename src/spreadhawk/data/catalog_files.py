@@ -179,11 +179,12 @@ class CatalogStream:
         decode = self._decoders[part.file.kind]
         iid = part.file.instrument_id
         parquet = self._opener(part.file.path)
-        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, row_groups=list(part.row_groups)):
-            table = pa.Table.from_batches([batch])
-            if not self._window.is_open:
-                table = table.filter(self._mask(table["ts_ns"]))
-            yield from decode(table, iid)
+        for group in part.row_groups:  # one reader per row group: one over several holds them all decoded
+            for batch in parquet.iter_batches(batch_size=BATCH_ROWS, row_groups=[group]):
+                table = pa.Table.from_batches([batch])
+                if not self._window.is_open:
+                    table = table.filter(self._mask(table["ts_ns"]))
+                yield from decode(table, iid)
 
 
 def merge_by_time(parts: Sequence[tuple[int, Callable[[], Iterator[MarketData]]]]) -> Iterator[MarketData]:
