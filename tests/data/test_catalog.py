@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spreadhawk.data.catalog import KINDS, CatalogEntry, ParquetCatalog
+from spreadhawk.data.catalog_files import day_of
 from spreadhawk.data.readers import instruments as inst
 from spreadhawk.data.readers import (
     iter_hftbacktest,
@@ -73,19 +74,22 @@ def test_real_recordings_round_trip_exactly(tmp_path: Path, recordings: list[Mar
     catalog = ParquetCatalog(tmp_path)
     written = catalog.write(recordings, "sample")
     expected = by_kind_and_instrument(recordings)
-    assert len(written) == len(expected) == 11
+    days = {(KINDS[type(r)], r.instrument_id, day_of(r.ts_ns)) for r in recordings}
+    assert len(expected) == 11
+    assert len(written) == len(days)  # one file per kind, instrument and UTC day
     entries = catalog.list()
     assert [(e.kind, e.instrument_id, e.name, e.rows) for e in entries] == sorted(
         (kind, iid, "sample", len(group)) for (kind, iid), group in expected.items()
     )
+    assert sorted(f for e in entries for f in e.files) == sorted(written)
     for (kind, iid), group in expected.items():
         assert catalog.read(kind, iid) == group
     # the Huobi book's 1e-18 size units do not fit int64 and fall back to decimal128
-    huobi = pq.read_schema(tmp_path / "book_snapshot" / "HUOBI%3ALINK%2FUSDT" / "sample.parquet")
+    huobi = pq.read_schema(tmp_path / "book_snapshot" / "HUOBI%3ALINK%2FUSDT" / "2021-08-20" / "sample.parquet")
     assert huobi.field("bids").type == pa.list_(pa.struct([("price", pa.int64()), ("size", pa.decimal128(38, 0))]))
-    binance = tmp_path / "book_deltas" / "BINANCE%3ABTC%2FUSDT%3AUSDT" / "sample.parquet"
+    binance = tmp_path / "book_deltas" / "BINANCE%3ABTC%2FUSDT%3AUSDT" / "2023-04-04" / "sample.parquet"
     assert pq.read_schema(binance).field("asks").type == LEVELS
-    bars = pq.read_schema(tmp_path / "bar" / "BINANCE%3AXRP%2FETH" / "sample.parquet")
+    bars = pq.read_schema(tmp_path / "bar" / "BINANCE%3AXRP%2FETH" / "2019-10-11" / "sample.parquet")
     assert bars.field("close").type == pa.string()
 
 

@@ -204,7 +204,7 @@ def test_an_interrupted_and_resumed_download_equals_one_run(emulators: Emulators
     assert again == whole
     ids = [int(t.trade_id) for t in again if isinstance(t, TradeTick)]
     assert ids == list(range(ids[0], ids[0] + len(again)))  # no aggregate twice, none skipped
-    assert len(list((resumed / "trade_tick").glob("*/*.parquet"))) > 5
+    assert len(list((resumed / "trade_tick").glob("*/*/*.parquet"))) > 5  # instrument/day/page
 
 
 def test_trades_paged_by_time_and_resumed_equal_trades_paged_by_id(emulators: Emulators, tmp_path: Path) -> None:
@@ -310,7 +310,7 @@ def test_bad_arguments_give_one_line_errors(
     assert len(lines) == 1
     assert lines[0].startswith("error: ")
     assert message in lines[0], lines[0]
-    assert not list(tmp_path.glob("*/*/*.parquet"))
+    assert not list(tmp_path.rglob("*.parquet"))
 
 
 def test_an_unreachable_host_is_said_at_once(tmp_path: Path) -> None:

@@ -43,6 +43,7 @@ from spreadhawk.cli.scan import register as register_scan
 from spreadhawk.cli.serve import register as register_serve
 from spreadhawk.cli.strategies import register as register_strategies
 from spreadhawk.cli.sweep import register as register_sweep
+from spreadhawk.cli.window import EndOption, StartOption, window_overrides
 
 if TYPE_CHECKING:  # the rest is imported where it is used: `spreadhawk --help` must not wait for
     # SQLAlchemy, numpy, pandas and pydantic (over a second together)
@@ -164,9 +165,12 @@ def backtest(
     db: DbOption = "spreadhawk.db",
     report_dir: ReportOption = Path("reports"),
     no_report: NoReportOption = False,
+    start: StartOption = None,
+    end: EndOption = None,
 ) -> None:
     """Backtest a strategy on recorded or simulated data."""
-    _run_backtest(config, set_ or [], as_json, db, None if no_report else report_dir)
+    overrides = [*(set_ or []), *window_overrides(start, end)]
+    _run_backtest(config, overrides, as_json, db, None if no_report else report_dir)
 
 
 @app.command()
@@ -249,7 +253,8 @@ def import_data(
         fail(str(exc))
     table = Table("kind", "instrument", "name", "rows", "file")
     for e in entries:
-        table.add_row(e.kind, e.instrument_id, e.name, f"{e.rows:,}", str(e.path))
+        days = f"{e.path.parent.parent}/*/{e.name}.parquet ({len(e.files)} days)"  # one file per UTC day
+        table.add_row(e.kind, e.instrument_id, e.name, f"{e.rows:,}", str(e.path) if len(e.files) < 2 else days)
     console.print(table)
 
 

@@ -22,6 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from spreadhawk.cli.output import errors, fail
+from spreadhawk.cli.window import EndOption, StartOption, window_overrides
 
 if TYPE_CHECKING:  # the rest is imported where it is used: `spreadhawk --help` must not wait for it
     from spreadhawk.runtime.scanner import ClosedOpportunity, Opportunity, Scanner
@@ -50,6 +51,8 @@ def scan(
     ] = None,
     refresh_every: Annotated[int, typer.Option("--refresh-every", min=1, help="records between redraws")] = 2_000,
     horizon: Annotated[float, typer.Option("--funding-horizon", help="hours of funding expected")] = 24.0,
+    start: StartOption = None,
+    end: EndOption = None,
 ) -> None:
     """Scan a feed for opportunities of every kind (cross-exchange, triangular, YES/NO pairs, funding).
 
@@ -62,7 +65,7 @@ def scan(
     from spreadhawk.runtime.scan_run import build_scan, load_scan_config  # noqa: PLC0415
 
     try:
-        overrides = list(set_ or [])
+        overrides = [*(set_ or []), *window_overrides(start, end)]
         loaded = load_scan_config(config, overrides)
         if hours is not None:
             simulated = [i for i, s in enumerate(loaded.data) if s.format == "market_simulator"]

@@ -1,8 +1,10 @@
-"""A Parquet catalog of normalised market data: one file per (record kind, instrument, name).
+"""A Parquet catalog of normalised market data: one file per (record kind, instrument, UTC day, name).
 
-Layout: ``<root>/<kind>/<instrument id, percent-encoded>/<name>.parquet``, e.g.
-``root/book_deltas/BINANCE%3ABTC%2FUSDT/20240808.parquet``. Reading gives back records equal to the
-ones written:
+Layout: ``<root>/<kind>/<instrument id, percent-encoded>/<YYYY-MM-DD>/<name>.parquet``, e.g.
+``root/book_deltas/BINANCE%3ABTC%2FUSDT/2024-08-08/capture.parquet``, so a time window reads only
+its days (``catalog_files``; catalogs of the earlier one-file-per-name layout,
+``<instrument>/<name>.parquet``, are read as they are). Reading gives back records equal to the ones
+written, lazily (``stream``: record batches, never a whole file of objects):
 
 * integers (timestamps, sequence ids, tick and size-unit counts) are ``int64`` columns; a column with
   a value outside int64 (Huobi sizes in 1e-18 units) is written as ``decimal128(38, 0)`` instead, which
@@ -25,11 +27,22 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from spreadhawk.data.catalog_files import (
+    EVERYTHING,
+    ROW_GROUP_ROWS,
+    CatalogStream,
+    Decoder,
+    Opener,
+    StoredFile,
+    Window,
+    day_of,
+    stored_files,
+)
 from spreadhawk.data.checks import check_records
 from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.market import (
@@ -70,16 +83,19 @@ class CatalogEntry:
     kind: str
     instrument_id: InstrumentId
     name: str
-    path: Path
+    path: Path  # its first file (by day)
     rows: int
+    files: tuple[Path, ...] = ()  # every file, one per day (one for the earlier layout)
 
 
 class ParquetCatalog:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, open_file: Opener = pq.ParquetFile) -> None:
         self.root = root
+        self._open = open_file
 
     def write(self, records: Sequence[MarketData], name: str) -> builtins.list[Path]:
-        """Store ``records`` as ``name`` (replacing a file of that name), one file per kind and instrument.
+        """Store ``records`` as ``name`` (replacing what was stored under that name), one file per
+        kind, instrument and UTC day.
 
         Records keep their order within each file. Returns the paths written.
         """
@@ -95,15 +111,13 @@ class ParquetCatalog:
             check_records(group, f"catalog {name!r}, {kind} of {iid}")
         written = []
         for (kind, iid), group in groups.items():
-            table = _ENCODERS[kind](group)
-            meta = {"kind": kind, "instrument_id": iid, "version": FORMAT_VERSION}
-            table = table.replace_schema_metadata({_META_KEY: json.dumps(meta).encode()})
-            path = self._path(kind, iid, name)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(f".{path.name}.partial")
-            pq.write_table(table, partial)
-            os.replace(partial, path)  # readers never see a half-written file
-            written.append(path)
+            previous = {f.path for f in stored_files(self.root, [kind], _escape(iid), name)}
+            for day, records_of_day in itertools.groupby(group, key=lambda record: day_of(record.ts_ns)):
+                path = self._path(kind, iid, day, name)
+                self._write_file(_ENCODERS[kind](builtins.list(records_of_day)), kind, iid, path)
+                written.append(path)
+            for stale in sorted(previous - set(written)):  # days the name no longer has
+                stale.unlink()
         return written
 
     def read(
@@ -111,37 +125,62 @@ class ParquetCatalog:
     ) -> builtins.list[MarketData]:
         """Records of one kind and instrument: one stored name, or all of them (empty if none).
 
-        Several files are merged by ``ts_ns``, stably, in name order for equal times.
+        Several names are merged by ``ts_ns``, stably, in name order for equal times.
         """
-        kind_name = kind if isinstance(kind, str) else KINDS.get(kind, "")
-        if kind_name not in _RECORD_TYPES:
-            raise ValueError(f"unknown record kind {kind!r}; known: {sorted(_RECORD_TYPES)}")
-        folder = self.root / kind_name / _escape(instrument_id)
-        paths = [folder / f"{name}.parquet"] if name is not None else sorted(folder.glob("*.parquet"))
-        iid = InstrumentId(instrument_id)
-        records: builtins.list[MarketData] = []
-        for path in paths:
-            if not path.is_file():
-                raise FileNotFoundError(f"{path}: no {kind_name} data named {name!r} for {instrument_id}")
-            records.extend(_DECODERS[kind_name](pq.read_table(path), iid))
-        if len(paths) > 1:
-            records.sort(key=lambda record: record.ts_ns)
-        return records
+        kind_name = _kind_name(kind)
+        files = self._files(kind_name, instrument_id, name)
+        if name is not None and not files:
+            raise FileNotFoundError(f"{self.root / kind_name}: no {kind_name} data named {name!r} for {instrument_id}")
+        return builtins.list(CatalogStream(files, EVERYTHING, self._open, _DECODERS))
+
+    def stream(
+        self, kind: str | type[MarketData], instrument_id: str, name: str | None = None, window: Window = EVERYTHING
+    ) -> CatalogStream:
+        """As ``read``, lazily, and only the records inside ``window`` (only the files it overlaps are opened)."""
+        kind_name = _kind_name(kind)
+        return CatalogStream(self._files(kind_name, instrument_id, name), window, self._open, _DECODERS)
+
+    def stream_all(self, window: Window = EVERYTHING) -> CatalogStream:
+        """Every record stored, merged by time; records at the same time in kind, instrument, name order."""
+        return CatalogStream(stored_files(self.root, sorted(_RECORD_TYPES)), window, self._open, _DECODERS)
+
+    def contents(self) -> builtins.list[tuple[str, InstrumentId]]:
+        """The (kind, instrument) pairs stored, sorted, from the folders alone (no file is opened)."""
+        return sorted({(f.kind, f.instrument_id) for f in stored_files(self.root, sorted(_RECORD_TYPES))})
 
     def list(self) -> builtins.list[CatalogEntry]:
         """Everything stored, sorted by kind, instrument and name."""
+        by_name: dict[tuple[str, InstrumentId, str], builtins.list[StoredFile]] = {}
+        for stored in stored_files(self.root, sorted(_RECORD_TYPES)):
+            by_name.setdefault((stored.kind, stored.instrument_id, stored.name), []).append(stored)
         entries = []
-        for path in sorted(self.root.glob("*/*/*.parquet")):
-            kind = path.parent.parent.name
-            if kind not in _RECORD_TYPES:
-                continue
-            iid = InstrumentId(unquote(path.parent.name))
-            rows = pq.read_metadata(path).num_rows
-            entries.append(CatalogEntry(kind, iid, path.stem, path, rows))
+        for (kind, iid, name), files in sorted(by_name.items()):
+            rows = sum(pq.read_metadata(f.path).num_rows for f in files)
+            paths = tuple(f.path for f in files)
+            entries.append(CatalogEntry(kind, iid, name, paths[0], rows, paths))
         return entries
 
-    def _path(self, kind: str, iid: str, name: str) -> Path:
-        return self.root / kind / _escape(iid) / f"{name}.parquet"
+    def _files(self, kind: str, instrument_id: str, name: str | None) -> builtins.list[StoredFile]:
+        return stored_files(self.root, [kind], _escape(instrument_id), "*" if name is None else name)
+
+    def _path(self, kind: str, iid: str, day: str, name: str) -> Path:
+        return self.root / kind / _escape(iid) / day / f"{name}.parquet"
+
+    @staticmethod
+    def _write_file(table: pa.Table, kind: str, iid: str, path: Path) -> None:
+        meta = {"kind": kind, "instrument_id": iid, "version": FORMAT_VERSION}
+        table = table.replace_schema_metadata({_META_KEY: json.dumps(meta).encode()})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial")
+        pq.write_table(table, partial, row_group_size=ROW_GROUP_ROWS)  # row groups: what a reader holds at once
+        os.replace(partial, path)  # readers never see a half-written file
+
+
+def _kind_name(kind: str | type[MarketData]) -> str:
+    kind_name = kind if isinstance(kind, str) else KINDS.get(kind, "")
+    if kind_name not in _RECORD_TYPES:
+        raise ValueError(f"unknown record kind {kind!r}; known: {sorted(_RECORD_TYPES)}")
+    return kind_name
 
 
 def _escape(iid: str) -> str:
@@ -330,7 +369,7 @@ _ENCODERS: dict[str, Callable[[Sequence[Any]], pa.Table]] = {
     "mark_price": _encode_marks,
     "instrument_settled": _encode_settlements,
 }
-_DECODERS: dict[str, Callable[[pa.Table, InstrumentId], builtins.list[MarketData]]] = {
+_DECODERS: dict[str, Decoder] = {
     "book_snapshot": _decode_snapshots,
     "book_deltas": _decode_deltas,
     "quote_tick": _decode_quotes,

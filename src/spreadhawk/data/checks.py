@@ -9,7 +9,7 @@ this decides whether what they parsed is market data at all.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 
 from spreadhawk.domain.market import (
@@ -24,7 +24,7 @@ from spreadhawk.domain.market import (
     TradeTick,
 )
 
-__all__ = ["BadMarketDataError", "check_records", "sort_records"]
+__all__ = ["BadMarketDataError", "check_records", "checked", "sort_records"]
 
 
 class BadMarketDataError(ValueError):
@@ -34,6 +34,12 @@ class BadMarketDataError(ValueError):
 def check_records(records: Sequence[MarketData], source: str, *, disorder_hint: str = "") -> None:
     """Raise ``BadMarketDataError`` at the first record of ``source`` that breaks a rule;
     ``disorder_hint`` is added to the message when timestamps go back (how to have them sorted)."""
+    for _ in checked(records, source, disorder_hint=disorder_hint):
+        pass
+
+
+def checked(records: Iterable[MarketData], source: str, *, disorder_hint: str = "") -> Iterator[MarketData]:
+    """``records`` as they stream, each checked as ``check_records`` does before it is passed on."""
     last_ts = None
     for index, record in enumerate(records):
         problem = _problem(record)
@@ -46,6 +52,7 @@ def check_records(records: Sequence[MarketData], source: str, *, disorder_hint: 
             kind = type(record).__name__
             raise BadMarketDataError(f"{source}: record {index + 1} ({kind} {record.instrument_id}): {problem}")
         last_ts = record.ts_ns
+        yield record
 
 
 def sort_records(records: list[MarketData]) -> tuple[list[MarketData], int]:

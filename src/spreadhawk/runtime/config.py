@@ -20,6 +20,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from spreadhawk.data.catalog_files import Window
+from spreadhawk.data.times import to_ns
 from spreadhawk.domain.instruments import InstrumentKind
 from spreadhawk.runtime.risk_config import RiskSection
 
@@ -38,6 +40,32 @@ class RunSection(_Section):
     valuation_currency: str = "USDT"
     equity_interval_s: float = Field(default=60.0, gt=0)
     journal: str = ""  # write the event journal to this path when set
+    # replay only the recorded data at or after start and before end (ISO dates or times, UTC unless
+    # an offset is given; `--start`/`--end` on the command line); empty: all of it
+    start: str = ""
+    end: str = ""
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _iso_text(cls, value: Any) -> Any:
+        # an unquoted TOML date or time (start = 2024-08-08) arrives as a date/datetime
+        return value.isoformat() if hasattr(value, "isoformat") else value
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> RunSection:
+        for key in ("start", "end"):
+            try:
+                to_ns(getattr(self, key) or "1970-01-01")
+            except ValueError as exc:
+                raise ValueError(f"{key}: {exc}") from None
+        window = self.window()
+        if window.start_ns is not None and window.end_ns is not None and window.end_ns <= window.start_ns:
+            raise ValueError(f"end {self.end!r} must be after start {self.start!r}")
+        return self
+
+    def window(self) -> Window:
+        """The time window of the data to replay (``start <= ts_ns < end``)."""
+        return Window(to_ns(self.start) if self.start else None, to_ns(self.end) if self.end else None)
 
 
 class InstrumentSection(_Section):
@@ -232,6 +260,9 @@ class RunConfig(_Section):
     def canonical_json(self) -> str:
         """The config as canonical JSON, without where it was loaded from (for hashing and storage)."""
         body = self.model_dump(mode="json", exclude={"base_dir"})
+        for key in ("start", "end"):  # left out unless set: a config without a window keeps its hash and run ids
+            if not body["run"][key]:
+                del body["run"][key]
         return json.dumps(body, sort_keys=True, separators=(",", ":"))
 
     def config_hash(self) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import heapq
 import inspect
 from collections.abc import Callable
 from dataclasses import replace
@@ -12,6 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from spreadhawk.data.catalog import KINDS, ParquetCatalog
+from spreadhawk.data.catalog_files import EVERYTHING, CatalogStream, Window
 from spreadhawk.data.readers import (
     DataFormatError,
     iter_poloniex_books,
@@ -121,24 +121,21 @@ def load_source(
     declaring = DECLARING.get(section.format)
     if declaring is not None:  # a source that declares its own instruments
         return declaring(config, section)[1]
-    if section.format == "catalog" and not section.instrument:
-        return _whole_catalog(config, section, instruments)
+    if section.format == "catalog":
+        stream = catalog_stream(config, section, instruments)
+        try:
+            return list(stream)
+        except pa.ArrowException as exc:
+            raise ConfigError(f"data catalog: unreadable Parquet file: {exc}") from None
     inst = _instrument(section, instruments)
     try:
         if section.format == "hftbacktest":
             paths = [_existing(config, p) for p in (section.paths or [section.path])]
             return read_hftbacktest(paths, inst)
-        if section.format == "catalog":
-            if not section.kind:
-                raise ConfigError(f"catalog data needs 'kind', one of: {', '.join(sorted(KINDS.values()))}")
-            records = ParquetCatalog(_existing(config, section.path)).read(section.kind, inst.id)
-            if not records:
-                raise ConfigError(f"catalog {section.path}: no {section.kind} data for {inst.id}")
-            return records
         return _loaders(section)[section.format](_existing(config, section.path), inst)
     except (DataFormatError, FileNotFoundError) as exc:
         raise ConfigError(f"data error: {exc}") from None
-    except ValueError as exc:  # catalog: unknown kind
+    except ValueError as exc:
         raise ConfigError(f"data {section.format}: {exc}") from None
     except pa.ArrowException as exc:
         raise ConfigError(f"data {section.format}: unreadable Parquet file: {exc}") from None
@@ -214,24 +211,39 @@ DECLARING: dict[str, Callable[[RunConfig, DataSection], tuple[list[Instrument], 
 }
 
 
-def _whole_catalog(
-    config: RunConfig, section: DataSection, instruments: dict[InstrumentId, Instrument]
-) -> list[MarketData]:
-    """Every record stored in a catalog, merged by time (a simulated session written by ``simulate``).
+def catalog_stream(
+    config: RunConfig, section: DataSection, instruments: dict[InstrumentId, Instrument], window: Window = EVERYTHING
+) -> CatalogStream:
+    """A ``catalog`` source, read lazily: one kind of one instrument, or (no ``instrument``) every
+    record stored, merged by time (a simulated session written by ``simulate``), inside ``window``.
 
     Records of one kind and instrument keep their stored order; records of different kinds or
     instruments at the same instant come in catalog order (kind, then instrument), which the engine
-    processes as one instant anyway.
+    processes as one instant anyway. How many there are and their first and last times come from
+    the files' footers, not from reading them.
     """
     catalog = ParquetCatalog(_existing(config, section.path))
-    streams = []
-    for kind, iid in sorted({(e.kind, e.instrument_id) for e in catalog.list()}):
-        if iid not in instruments:
-            raise ConfigError(f"catalog {section.path}: {iid} has data but is not a declared instrument")
-        streams.append(catalog.read(kind, iid))
-    if not streams:
-        raise ConfigError(f"catalog {section.path}: no data stored")
-    return list(heapq.merge(*streams, key=lambda record: record.ts_ns))
+    within = "" if window.is_open else " inside --start/--end"
+    try:
+        if not section.instrument:
+            for _kind, iid in catalog.contents():
+                if iid not in instruments:
+                    raise ConfigError(f"catalog {section.path}: {iid} has data but is not a declared instrument")
+            stream = catalog.stream_all(window)
+            if not stream.rows:
+                raise ConfigError(f"catalog {section.path}: no data stored{within}")
+            return stream
+        inst = _instrument(section, instruments)
+        if not section.kind:
+            raise ConfigError(f"catalog data needs 'kind', one of: {', '.join(sorted(KINDS.values()))}")
+        stream = catalog.stream(section.kind, inst.id, window=window)
+    except ValueError as exc:  # an unknown kind
+        raise ConfigError(f"data {section.format}: {exc}") from None
+    except (pa.ArrowException, OSError) as exc:
+        raise ConfigError(f"data {section.format}: unreadable Parquet file: {exc}") from None
+    if not stream.rows:
+        raise ConfigError(f"catalog {section.path}: no {section.kind} data for {inst.id}{within}")
+    return stream
 
 
 def _instrument(section: DataSection, instruments: dict[InstrumentId, Instrument]) -> Instrument:
