@@ -21,10 +21,13 @@ from py_clob_client.exceptions import PolyApiException  # type: ignore[import-un
 from py_clob_client.headers.headers import create_level_2_headers  # type: ignore[import-untyped]
 from py_clob_client.http_helpers.helpers import post  # type: ignore[import-untyped]
 
-__all__ = ["REDEEM_PATH", "AsyncClob", "PolymarketApiError", "PolymarketAuthError"]
+from spreadhawk.venues.circuit import CircuitBreaker, CircuitOpen
+
+__all__ = ["REDEEM_PATH", "AsyncClob", "PolymarketApiError", "PolymarketAuthError", "PolymarketCircuitOpenError"]
 
 T = TypeVar("T")
 UNAUTHORIZED = 401
+SERVER_ERROR = 500
 REDEEM_PATH = "/emulator/redeem"  # the emulator's stand-in for redeeming on chain (see venue.redeem)
 
 
@@ -41,6 +44,17 @@ class PolymarketAuthError(PolymarketApiError):
     """401: the CLOB refused our credentials."""
 
 
+class PolymarketCircuitOpenError(PolymarketApiError, CircuitOpen):
+    """Refused here, not sent: the client's breaker is open after requests that got no answer (a
+    definite rejection for an order, unlike a lost answer)."""
+
+    def __init__(self, message: str) -> None:
+        PolymarketApiError.__init__(self, None, message)
+
+    def __str__(self) -> str:
+        return f"polymarket: not sent: {self.message}"
+
+
 def _error(exc: PolyApiException) -> PolymarketApiError:
     detail = exc.error_msg.get("error", exc.error_msg) if isinstance(exc.error_msg, dict) else exc.error_msg
     if exc.status_code == UNAUTHORIZED:
@@ -52,18 +66,38 @@ def _error(exc: PolyApiException) -> PolymarketApiError:
 class AsyncClob:
     """A ``ClobClient`` whose calls are awaited from the event loop."""
 
-    def __init__(self, host: str, chain_id: int, key: str, creds: ApiCreds | None, signature_type: int, funder: str):
+    def __init__(
+        self,
+        host: str,
+        chain_id: int,
+        key: str,
+        creds: ApiCreds | None,
+        signature_type: int,
+        funder: str,
+        breaker: CircuitBreaker | None = None,
+    ):
         self.client = ClobClient(
             host, chain_id=chain_id, key=key, creds=creds, signature_type=signature_type, funder=funder
         )
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="polymarket-clob")
+        # seed 004's breaker: 5 requests in a row with no answer (network, timeout, 5xx) open it for
+        # 30 s (nothing is sent, the venue HALTED), then 3 answered trials close it
+        self.breaker = breaker or CircuitBreaker(host, open_error=PolymarketCircuitOpenError)
 
     async def call(self, method: Callable[..., T], *args: Any) -> T:
+        self.breaker.before_request()
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._pool, functools.partial(method, *args))
+            answer = await loop.run_in_executor(self._pool, functools.partial(method, *args))
         except PolyApiException as exc:
-            raise _error(exc) from None
+            error = _error(exc)
+            if error.status is None or error.status >= SERVER_ERROR:
+                self.breaker.on_failure(str(error)[:200])
+            else:
+                self.breaker.on_success()  # an answer, even a refusal: the connection works
+            raise error from None
+        self.breaker.on_success()
+        return answer
 
     async def authenticate(self) -> None:
         """L1: create (or derive) the API credentials when none were given."""

@@ -59,8 +59,15 @@ from spreadhawk.domain.events import (
 from spreadhawk.domain.identifiers import ClientOrderId
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
 from spreadhawk.engine.ports import VenueEvent, VenueHub
+from spreadhawk.venues.circuit import CircuitState, mode_for
 from spreadhawk.venues.polymarket.account import account_snapshot, settlements
-from spreadhawk.venues.polymarket.clob import REDEEM_PATH, AsyncClob, PolymarketApiError, PolymarketAuthError
+from spreadhawk.venues.polymarket.clob import (
+    REDEEM_PATH,
+    AsyncClob,
+    PolymarketApiError,
+    PolymarketAuthError,
+    PolymarketCircuitOpenError,
+)
 from spreadhawk.venues.polymarket.ids import IdJournal
 from spreadhawk.venues.polymarket.orders import (
     MarketRules,
@@ -190,8 +197,13 @@ class PolymarketVenue:
             self._in_flight_at_resume[cid] = instrument
 
     def report_modes(self, on_mode: Callable[..., None]) -> None:
-        """The live node's hook for the client's breaker; this adapter has none yet."""
-        del on_mode
+        """Before ``start``: who hears the mode the client's breaker puts the venue in (the risk
+        engine's ``impose_venue_mode``: OPEN halts it, HALF_OPEN lets only hedges out)."""
+
+        def on_change(state: CircuitState, reason: str) -> None:
+            on_mode(self.name, mode_for(state), f"circuit {state}: {reason}")
+
+        self.clob.breaker.on_change = on_change
 
     async def close(self) -> None:
         tasks = [*self._tasks, *([self._stream_task] if self._stream_task else [])]
@@ -250,6 +262,9 @@ class PolymarketVenue:
         self.ids.record(cid, order_id)  # before the send: a crash after it still finds the order
         try:
             answer = await self.clob.call(self.clob.client.post_order, signed, tracked.order_type)
+        except PolymarketCircuitOpenError as exc:  # refused here: nothing was sent
+            self.reports.reject(cid, str(exc))
+            return
         except PolymarketApiError as exc:
             if isinstance(exc, PolymarketAuthError) or (exc.status is not None and exc.status < 500):
                 self.reports.reject(cid, str(exc), reject_code(exc.message))
