@@ -37,11 +37,13 @@ __all__ = [
     "Forecast",
     "LadderSample",
     "LadderWindow",
+    "PairSums",
     "SettledWindow",
     "chainlink_forecasts",
     "edge_trades",
     "fee_per_share",
     "ladder_forecasts",
+    "pair_sums",
 ]
 
 HORIZONS_S = (120, 60, 30, 10)
@@ -198,3 +200,40 @@ def edge_trades(
         pnl.append((1.0 if wins else 0.0) - cost)
         won += wins
     return EdgeTrades(len(pnl), won, tuple(pnl))
+
+
+@dataclass(frozen=True, slots=True)
+class PairSums:
+    """Up ask + Down ask over every sample that has both: a pair below 1 locks the difference."""
+
+    samples: int
+    sums: tuple[float, ...]  # ask_up + ask_down, per sample
+    net: tuple[float, ...]  # per pair after both taker fees: 1 - sum - fee(up) - fee(down)
+
+    @property
+    def below_one(self) -> int:
+        return sum(1 for total in self.sums if total < 1 - 1e-12)
+
+    @property
+    def profitable(self) -> int:
+        return sum(1 for value in self.net if value > 1e-12)
+
+    @property
+    def median(self) -> float:
+        return float(np.median(self.sums)) if self.sums else float("nan")
+
+
+def pair_sums(windows: Sequence[LadderWindow], rate: float = FEE_RATE, exponent: float = FEE_EXPONENT) -> PairSums:
+    """YES/NO pair arbitrage on the sampled books, after Polymarket's taker fee on each side. The
+    two asks of a sample come from two REST calls, not one instant: a sum below 1 may be a book
+    that moved between them, which is an upper bound on what was there to take."""
+    sums, net = [], []
+    for window in windows:
+        for sample in window.samples:
+            if sample.up_ask is None or sample.down_ask is None:
+                continue
+            total = sample.up_ask + sample.down_ask
+            fees = fee_per_share(sample.up_ask, rate, exponent) + fee_per_share(sample.down_ask, rate, exponent)
+            sums.append(total)
+            net.append(1 - total - fees)
+    return PairSums(len(sums), tuple(sums), tuple(net))

@@ -34,6 +34,7 @@ def calibration(
         chainlink_forecasts,
         edge_trades,
         ladder_forecasts,
+        pair_sums,
     )
     from spreadhawk.data.readers._common import DataFormatError  # noqa: PLC0415
     from spreadhawk.data.readers.updown_series import (  # noqa: PLC0415
@@ -63,6 +64,14 @@ def calibration(
         "model": _scored(score([f.probability for f in priced], happened)),
         "market_mid": _scored(score([f.market_mid or 0.0 for f in priced], happened)),
         "edge_trades": {str(edge): _trades(edge_trades(forecasts, edge)) for edge in (0.0, 0.02, 0.05)},
+    }
+    pairs = pair_sums(ladder)
+    report["ladder"]["pair_sums"] = {
+        "samples": pairs.samples,
+        "median_sum": pairs.median,
+        "below_one": pairs.below_one,
+        "profitable_after_fees": pairs.profitable,
+        "best_net_per_pair": max(pairs.net, default=0.0),
     }
     if as_json:
         typer.echo(json.dumps(report, sort_keys=True))
@@ -141,3 +150,9 @@ def _print(report: dict[str, Any]) -> None:
     for edge, t in ladder["edge_trades"].items():
         table.add_row(edge, str(t["trades"]), str(t["won"]), f"{t['pnl']:+.3f}", f"{t['mean']:+.4f}", f"{t['t']:.2f}")
     console.print(table)
+    p = ladder["pair_sums"]
+    console.print(
+        f"YES/NO pairs (ladder): {p['samples']} samples with both asks, median Up + Down ask {p['median_sum']:.3f}; "
+        f"{p['below_one']} below 1, {p['profitable_after_fees']} still positive after the taker fee on both "
+        f"sides (best {p['best_net_per_pair']:+.4f} a pair)"
+    )
