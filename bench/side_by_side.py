@@ -68,6 +68,8 @@ JOBS = (
     Job("spreadhawk", "W5", ("side_spreadhawk.py", "w5"), peer=False),
 )
 
+# shown beside the figures when a run gives them: the same work was done (W2's sum of mids), tail latencies
+CHECKS = ("checksum", "median_us", "p99_us")
 # per workload: the figure compared, its unit, and whether more is better
 METRICS = {
     "W1": ("rate", "bars/s", True),
@@ -88,7 +90,7 @@ class Row:
     rss_mb: list[float] = field(default_factory=list)
     fills: list[Any] = field(default_factory=list)
     equity: list[float] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    checks: dict[str, list[float]] = field(default_factory=dict)  # p99, checksum, ...: shown as medians
     status: str = ""  # "not installed", "failed: ...": no figures
 
 
@@ -147,13 +149,21 @@ def collect(records: Iterable[dict[str, Any]]) -> dict[str, list[Row]]:
         row.fills.append(r.get("fills", r.get("orders", "")))
         if isinstance(r.get("final_equity"), int | float):
             row.equity.append(float(r["final_equity"]))
-        for key in ("p99_us", "median_us", "checksum"):
-            if key in r:
-                row.notes.append(f"{key} {r[key]:,.6g}")
+        for key in CHECKS:
+            if isinstance(r.get(key), int | float):
+                row.checks.setdefault(key, []).append(float(r[key]))
     by_workload: dict[str, list[Row]] = {}
     for (workload, _), row in rows.items():
         by_workload.setdefault(workload, []).append(row)
     return by_workload
+
+
+def _checks(row: Row) -> str:
+    return "; ".join(f"{key} {statistics.median(v):,.1f}" for key, v in row.checks.items()) or "-"
+
+
+def _ratio(ratio: float) -> str:
+    return f"x{ratio:,.0f}" if ratio >= 100 else f"x{ratio:.3g}"
 
 
 def _figure(value: float) -> str:
@@ -161,7 +171,7 @@ def _figure(value: float) -> str:
 
 
 def _one(values: list[Any]) -> str:
-    distinct = list(dict.fromkeys(values))
+    distinct = list(dict.fromkeys(v for v in values if v not in ("", None)))
     return "/".join(f"{v:,}" if isinstance(v, int) else str(v) for v in distinct) if distinct else "-"
 
 
@@ -171,19 +181,19 @@ def table(workload: str, rows: list[Row]) -> str:
     ours = next((r for r in rows if r.engine.startswith("spreadhawk") and r.values), None)
     ref = statistics.median(ours.values) if ours else None
     head = ["engine", "runs", f"min {unit}", f"median {unit}", f"max {unit}", "peak RSS MB", "fills", "final equity"]
-    head.append("vs spreadhawk")
+    head += ["vs spreadhawk", "checks (median)"]
     lines = [f"### {workload}", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     measured = sorted((r for r in rows if r.values), key=lambda r: statistics.median(r.values), reverse=more_is_better)
     for r in measured:
         median = statistics.median(r.values)
         ratio = "-"
         if ref:
-            ratio = f"x{median / ref:,.3g}" if more_is_better else f"x{ref / median:,.3g}"
+            ratio = _ratio(median / ref if more_is_better else ref / median)
         equity = f"{r.equity[-1]:,.2f}" if r.equity else "-"
         if len({round(e, 2) for e in r.equity}) > 1:
             equity += " (varies)"
         cells = [r.engine, str(len(r.values)), _figure(min(r.values)), _figure(median), _figure(max(r.values))]
-        cells += [f"{max(r.rss_mb):,.0f}", _one(r.fills), equity, ratio]
+        cells += [f"{max(r.rss_mb):,.0f}", _one(r.fills), equity, ratio, _checks(r)]
         lines.append("| " + " | ".join(cells) + " |")
     lines += [f"| {r.engine} | {r.status or 'no figures'} |" + " |" * (len(head) - 2) for r in rows if not r.values]
     return "\n".join(lines)
@@ -191,7 +201,10 @@ def table(workload: str, rows: list[Row]) -> str:
 
 def tables(records: Iterable[dict[str, Any]]) -> str:
     by_workload = collect(records)
-    return "\n\n".join(table(w, by_workload[w]) for w in sorted(by_workload))
+    order = sorted(
+        by_workload, key=lambda w: list(METRICS).index(base_workload(w)) if base_workload(w) in METRICS else 99
+    )
+    return "\n\n".join(table(w, by_workload[w]) for w in order)  # W1..W5, each in the order first seen
 
 
 def selected(only: str) -> list[Job]:

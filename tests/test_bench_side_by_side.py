@@ -47,12 +47,12 @@ def test_table_gives_min_median_max_rss_fills_and_the_ratio_to_spreadhawk() -> N
     # best median first: nautilus (40k) ahead of spreadhawk (20k), which is its own reference
     assert w1[3].split(" | ") == [
         "| nautilus_trader 1.221.0", "3", "20,000", "40,000", "90,000", "1,500", "27,647/27,646",
-        "560,000,000,000.00", "x2 |",
+        "560,000,000,000.00", "x2", "- |",
     ]  # fmt: skip
     assert w1[4].split(" | ")[1:6] == ["3", "10,000", "20,000", "30,000", "950"]
-    assert w1[4].endswith("| x1 |")
+    assert w1[4].endswith("| x1 | - |")
     assert w1[5].startswith("| backtrader (backtrader) | not installed |")
-    assert "| spreadhawk 0.1.0 | 1 | 80.0 | 80.0 | 80.0 | 200 |" in text  # W5: latency, lower is better
+    assert "| spreadhawk 0.1.0 | 1 | 80.0 | 80.0 | 80.0 | 200 | - | - | x1 | p99_us 300.0 |" in text  # lower is better
 
 
 def test_only_picks_workloads_and_engines_and_keeps_spreadhawk() -> None:
