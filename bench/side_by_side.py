@@ -14,7 +14,8 @@ with their own venv (``bench/peers/setup.sh``: $HOME/peers/venv) from their scri
 
 Workloads (../shared/bench/README.md): W1 SMA cross on 1M one-minute bars; W2 1M top-of-book quotes, an
 order every 10k; W3 the real Binance L2 captures, without and with a strategy; W4 triangular re-scan over
-Binance's markets; W5 tick-to-order latency (W3-W5 are the project's own: no peer script).
+Binance's markets; W5 tick-to-order latency (W3-W5 are the project's own: no peer script); and OB, the peers'
+L2 book floor (W2's quotes as ~4M level updates, best bid and ask read after each tick; no engine).
 
     uv run python bench/side_by_side.py [--rounds 3] [--n 100000] [--only W1,W2] [--only nautilus,spreadhawk]
     uv run python bench/side_by_side.py --table results.jsonl   # the tables of a saved run
@@ -62,18 +63,22 @@ JOBS = (
     Job("hftbacktest", "W2", ("bench_hftbacktest.py",), module="hftbacktest"),
     Job("nautilus", "W2", ("bench_nautilus.py", "w2"), module="nautilus_trader"),
     Job("backtrader", "W2", ("bench_backtrader.py", "w2"), module="backtrader"),
+    Job("spreadhawk", "OB", ("side_spreadhawk.py", "ob"), peer=False),
+    Job("ref", "OB", ("bench_orderbook.py",), module="sortedcontainers"),
     Job("spreadhawk", "W3", ("side_spreadhawk.py", "w3"), peer=False),
     Job("spreadhawk", "W3", ("side_spreadhawk.py", "w3s"), peer=False),
     Job("spreadhawk", "W4", ("side_spreadhawk.py", "w4"), peer=False),
     Job("spreadhawk", "W5", ("side_spreadhawk.py", "w5"), peer=False),
 )
 
-# shown beside the figures when a run gives them: the same work was done (W2's sum of mids), tail latencies
-CHECKS = ("checksum", "median_us", "p99_us")
+# shown beside the figures when a run gives them: the same work was done (W2's sum of mids, OB's of the
+# best prices), L2 rows a second, tail latencies
+CHECKS = ("checksum", "rows_per_s", "median_us", "p99_us")
 # per workload: the figure compared, its unit, and whether more is better
 METRICS = {
     "W1": ("rate", "bars/s", True),
     "W2": ("rate", "ticks/s", True),
+    "OB": ("rate", "ticks/s", True),
     "W3": ("rate", "events/s", True),
     "W4": ("rate", "updates/s", True),
     "W5": ("p50_us", "us p50", False),
@@ -159,7 +164,8 @@ def collect(records: Iterable[dict[str, Any]]) -> dict[str, list[Row]]:
 
 
 def _checks(row: Row) -> str:
-    return "; ".join(f"{key} {statistics.median(v):,.1f}" for key, v in row.checks.items()) or "-"
+    medians = ((key, statistics.median(v)) for key, v in row.checks.items())
+    return "; ".join(f"{key} {m:,.0f}" if abs(m) >= 1000 else f"{key} {m:,.1f}" for key, m in medians) or "-"
 
 
 def _ratio(ratio: float) -> str:

@@ -8,6 +8,8 @@ scripts (../shared/bench/common.py ``emit``), so the driver reads both alike.
 * ``w2``: the workload's top-of-book quotes (``quotes_1m.npz``), each replayed as a one-level
   ``BookSnapshot`` through the engine; a strategy reads the book on every tick (sums the mid) and
   sends a 0.01 market order every 10,000 ticks, alternating buy and sell (100 orders at 1M ticks);
+* ``ob``: the peers' L2 book floor: those quotes as level updates on an ``OrderBook`` alone, best bid and
+  ask read after each (no engine);
 * ``w3``/``w3s``: the real Binance BTCUSDT spot + USD-M L2 captures (``bench_replay``), without and
   with ``cross_exchange_arb``;
 * ``w4``: the triangular re-scan over Binance's exchangeInfo markets (``bench_triangular``), the
@@ -37,7 +39,8 @@ import numpy as np
 from spreadhawk.domain.events import OrderFilled, OrderSide
 from spreadhawk.domain.identifiers import InstrumentId
 from spreadhawk.domain.instruments import Instrument, InstrumentKind
-from spreadhawk.domain.market import Bar, BookSnapshot, MarketData
+from spreadhawk.domain.market import Bar, BookDeltas, BookSnapshot, MarketData
+from spreadhawk.domain.orderbook import OrderBook
 from spreadhawk.engine.clock import SimClock
 from spreadhawk.engine.engine import Engine
 from spreadhawk.engine.replay import ReplayFeed, run_replay
@@ -179,6 +182,45 @@ def w2(n: int, data: Path | None) -> None:
     )  # fmt: skip
 
 
+def book_updates(arrays: dict[str, np.ndarray], inst: Instrument) -> list[BookSnapshot | BookDeltas]:
+    """The quotes as L2 level updates, as the peers' OB script makes them: the old bid (ask) level deleted
+    when the price moved, then the new level set; one ``BookDeltas`` a tick after a first snapshot."""
+    quotes = quote_snapshots(arrays, inst)
+    first = quotes[0]
+    assert isinstance(first, BookSnapshot)
+    out: list[BookSnapshot | BookDeltas] = [first]
+    (bid0, _), (ask0, _) = first.bids[0], first.asks[0]
+    for q in quotes[1:]:
+        assert isinstance(q, BookSnapshot)
+        (bid, bid_size), (ask, ask_size) = q.bids[0], q.asks[0]
+        bids = ((bid0, 0), (bid, bid_size)) if bid != bid0 else ((bid, bid_size),)
+        asks = ((ask0, 0), (ask, ask_size)) if ask != ask0 else ((ask, ask_size),)
+        out.append(BookDeltas(q.instrument_id, q.ts_ns, q.sequence, q.sequence, q.sequence - 1, bids, asks))
+        bid0, ask0 = bid, ask
+    return out
+
+
+def ob(n: int, data: Path | None) -> None:
+    """The peers' OB floor (``bench_orderbook.py``): L2 book upkeep alone, best bid and ask read after each tick."""
+    arrays = load(data, "quotes_1m.npz", n)
+    if arrays is None:
+        sys.exit(f"quotes_1m.npz not found in {data} (the peers' gen_data.py writes it; bench/peers/setup.sh)")
+    inst = instrument("0.001")
+    updates = book_updates(arrays, inst)
+    rows = sum(len(u.bids) + len(u.asks) for u in updates)
+    book = OrderBook(inst.id)
+    apply, best_bid, best_ask = book.apply, book.best_bid, book.best_ask
+    checksum = 0
+    started = time.perf_counter()
+    for update in updates:
+        apply(update)
+        bid, ask = best_bid(), best_ask()
+        if bid is not None and ask is not None:
+            checksum += bid[0] + ask[0]
+    seconds = time.perf_counter() - started
+    emit("OB", len(updates), seconds, rows=rows, rows_per_s=round(rows / seconds), checksum=checksum)
+
+
 def w3(with_strategy: bool) -> None:
     import bench_replay
 
@@ -218,7 +260,7 @@ def w5(seconds: float) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("workload", choices=("w1", "w2", "w3", "w3s", "w4", "w5"))
+    parser.add_argument("workload", choices=("w1", "w2", "ob", "w3", "w3s", "w4", "w5"))
     parser.add_argument("--n", type=int, default=0, help="truncate the data to N records (0: all; W3 ignores it)")
     parser.add_argument("--data", type=Path, default=None, help="the peers' data folder (bars_1m.npz, quotes_1m.npz)")
     parser.add_argument("--seconds", type=float, default=5.0, help="W5: how long the generator sends")
@@ -227,6 +269,8 @@ def main() -> int:
         w1(args.n, args.data)
     elif args.workload == "w2":
         w2(args.n, args.data)
+    elif args.workload == "ob":
+        ob(args.n, args.data)
     elif args.workload in ("w3", "w3s"):
         w3(args.workload == "w3s")
     elif args.workload == "w4":

@@ -59,7 +59,7 @@ def test_only_picks_workloads_and_engines_and_keeps_spreadhawk() -> None:
     side = load("side_by_side")
     jobs = side.selected("W2,nautilus")
     assert [(j.key, j.workload) for j in jobs] == [("spreadhawk", "W2"), ("nautilus", "W2")]
-    assert {j.workload for j in side.selected("")} == {"W1", "W2", "W3", "W4", "W5"}
+    assert {j.workload for j in side.selected("")} == {"W1", "W2", "OB", "W3", "W4", "W5"}
 
 
 def test_a_missing_peers_interpreter_means_every_peer_is_not_installed(tmp_path: Path) -> None:
@@ -67,23 +67,45 @@ def test_a_missing_peers_interpreter_means_every_peer_is_not_installed(tmp_path:
     assert side.missing_modules(tmp_path / "no-python", ["numba", "vectorbt"]) == {"numba", "vectorbt"}
 
 
+def quotes(n: int) -> dict[str, Any]:
+    rng = np.random.default_rng(7)
+    bid = np.round(30_000 + np.cumsum(rng.integers(-2, 3, n)) * 0.01, 2)
+    return {
+        "ts": 1_577_836_800_000_000_000 + np.arange(n, dtype=np.int64) * 100_000_000,
+        "bid": bid,
+        "ask": np.round(bid + rng.integers(1, 4, n) * 0.01, 2),
+        "bid_size": np.full(n, 1.5),
+        "ask_size": np.full(n, 2.0),
+    }
+
+
 def test_w2_reads_every_tick_and_alternates_market_orders(monkeypatch: pytest.MonkeyPatch) -> None:
     ours = load("side_spreadhawk")
     monkeypatch.setattr(ours, "ORDER_EVERY", 100)  # 10,000 ticks: the 100 orders of 1M ticks at 10,000
     n = 10_000
-    rng = np.random.default_rng(7)
-    bid = np.round(30_000 + np.cumsum(rng.integers(-2, 3, n)) * 0.01, 2)
-    arrays = {
-        "ts": 1_577_836_800_000_000_000 + np.arange(n, dtype=np.int64) * 100_000_000,
-        "bid": bid,
-        "ask": np.round(bid + 0.02, 2),
-        "bid_size": np.full(n, 1.5),
-        "ask_size": np.full(n, 2.0),
-    }
+    arrays = quotes(n)
+    bid = arrays["bid"]
     inst = ours.instrument("0.001")
     _, strategy, engine = ours.run_w2(ours.quote_snapshots(arrays, inst), inst)
     assert (strategy.ticks, strategy.orders, strategy.fills) == (n, 100, 100)
-    assert strategy.mid_ticks_sum == int(np.rint((bid + bid + 0.02) * 100).sum())
+    assert strategy.mid_ticks_sum == int(np.rint((bid + arrays["ask"]) * 100).sum())
     sides = [order.side for order in engine.orders.values()]
     assert sides == [ours.OrderSide.BUY, ours.OrderSide.SELL] * 50
     assert engine.portfolio.position(inst.id).quantity == 0  # alternating: flat after an even count
+
+
+def test_ob_level_updates_keep_the_book_at_each_quote() -> None:
+    ours = load("side_spreadhawk")
+    n = 2_000
+    arrays = quotes(n)
+    inst = ours.instrument("0.001")
+    updates = ours.book_updates(arrays, inst)
+    book = ours.OrderBook(inst.id)
+    touches = []
+    for update in updates:
+        book.apply(update)
+        touches.append((book.best_bid()[0], book.best_ask()[0], len(book.levels(0)), len(book.levels(1))))
+    bid, ask = np.rint(arrays["bid"] * 100).astype(int), np.rint(arrays["ask"] * 100).astype(int)
+    assert touches == [(b, a, 1, 1) for b, a in zip(bid.tolist(), ask.tolist(), strict=True)]
+    moved = int((np.diff(bid) != 0).sum() + (np.diff(ask) != 0).sum())
+    assert sum(len(u.bids) + len(u.asks) for u in updates) == 2 * n + moved  # the peers' row count
