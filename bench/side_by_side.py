@@ -168,6 +168,10 @@ def _checks(row: Row) -> str:
     return "; ".join(f"{key} {m:,.0f}" if abs(m) >= 1000 else f"{key} {m:,.1f}" for key, m in medians) or "-"
 
 
+def _money(value: float) -> str:
+    return f"{value:,.2f}" if abs(value) >= 1e4 else f"{value:.6g}"  # W1 ends near 0.56 of its 1e12 at 1M bars
+
+
 def _ratio(ratio: float) -> str:
     return f"x{ratio:,.0f}" if ratio >= 100 else f"x{ratio:.3g}"
 
@@ -195,8 +199,8 @@ def table(workload: str, rows: list[Row]) -> str:
         ratio = "-"
         if ref:
             ratio = _ratio(median / ref if more_is_better else ref / median)
-        equity = f"{r.equity[-1]:,.2f}" if r.equity else "-"
-        if len({round(e, 2) for e in r.equity}) > 1:
+        equity = _money(r.equity[-1]) if r.equity else "-"
+        if len({_money(e) for e in r.equity}) > 1:
             equity += " (varies)"
         cells = [r.engine, str(len(r.values)), _figure(min(r.values)), _figure(median), _figure(max(r.values))]
         cells += [f"{max(r.rss_mb):,.0f}", _one(r.fills), equity, ratio, _checks(r)]
