@@ -11,7 +11,7 @@ UV := python3 -m uv
 endif
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test install install-dev bench soak uv browser mutation
+.PHONY: demo test install install-dev bench bench-peers-setup bench-side soak uv browser mutation
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv || python3 -m pip install --quiet --user uv
@@ -50,6 +50,16 @@ bench: install-dev
 	$(UV) run --frozen python bench/bench_live_order.py
 	$(UV) run --frozen python bench/bench_binary_decision.py
 	$(UV) run --frozen python bench/bench_sweep.py
+
+# The side-by-side bench (bench/README.md): the peer engines in their own venv ($HOME/peers/venv, pinned in
+# bench/peers/requirements.txt) and the workloads' data ($HOME/peers/data), then spreadhawk and every installed
+# peer on W1..W5, interleaved rounds, one table per workload. BENCH_SIDE_ARGS="--rounds 2 --n 100000" for a quick try.
+bench-peers-setup:
+	bash bench/peers/setup.sh
+
+BENCH_SIDE_ARGS ?=
+bench-side: install-dev
+	$(UV) run --frozen python bench/side_by_side.py $(BENCH_SIDE_ARGS)
 
 # The fault scenarios with more seeds than CI runs: each crash point reached the 1st..Nth time
 # (CI: 2), seeded fault plans (CI: 8), backtest/live parity schedules (CI: 3), orphaned-stop runs

@@ -42,6 +42,13 @@ def level_updates(records: list[MarketData]) -> int:
 def run_once(
     instruments: list[Instrument], sources: list[list[MarketData]], with_strategy: bool, book_age_s: float = 0
 ) -> float:
+    return run_engine(instruments, sources, with_strategy, book_age_s)[0]
+
+
+def run_engine(
+    instruments: list[Instrument], sources: list[list[MarketData]], with_strategy: bool, book_age_s: float = 0
+) -> tuple[float, Engine]:
+    """The replay's seconds, and the engine after it (its fills, its equity)."""
     engine = Engine(instruments, valuation_currency="USDT", equity_interval_ns=10**12)
     if book_age_s:  # what every backtest does (the default 60 s per venue): the cost of the age check
         engine.limit_book_ages(lambda _venue: int(book_age_s * 1e9))
@@ -58,7 +65,16 @@ def run_once(
         attach_strategy(engine, strategy)
     started = time.perf_counter()
     run_replay(engine, ReplayFeed(sources))
-    return time.perf_counter() - started
+    return time.perf_counter() - started, engine
+
+
+def captures() -> tuple[Instrument, Instrument, list[MarketData], list[MarketData]]:
+    """Binance spot BTCUSDT and USD-M BTCUSDT (as a second spot venue) and their parsed records."""
+    spot = binance_spot_btcusdt()
+    perp = replace(binance_usdm_btcusdt(), venue="BINANCE_USDM", kind=InstrumentKind.SPOT)
+    spot_records = read_hftbacktest(DATA / "binance_spot" / "btcusdt_20240808.gz", spot)
+    perp_records = read_hftbacktest(DATA / "binance_usdm_futures" / "btcusdt_20240808.gz", perp)
+    return spot, perp, spot_records, perp_records
 
 
 def main() -> None:
@@ -67,10 +83,7 @@ def main() -> None:
     args = parser.parse_args()
     if not DATA.is_dir():
         sys.exit(f"real recordings not found at {DATA.resolve()} (../shared/data)")
-    spot = binance_spot_btcusdt()
-    perp = replace(binance_usdm_btcusdt(), venue="BINANCE_USDM", kind=InstrumentKind.SPOT)
-    spot_records = read_hftbacktest(DATA / "binance_spot" / "btcusdt_20240808.gz", spot)
-    perp_records = read_hftbacktest(DATA / "binance_usdm_futures" / "btcusdt_20240808.gz", perp)
+    spot, perp, spot_records, perp_records = captures()
 
     only_spot = [spot_records]
     n, levels = len(spot_records), level_updates(spot_records)

@@ -176,6 +176,23 @@ async def measure(port: int, every: int, journal: Journal) -> tuple[list[int], l
     return from_arrival, from_send, len(feed.arrived_ns)
 
 
+def run_at(rate: int, seconds: float, every: int, synced: bool) -> tuple[list[int], list[int], int]:
+    """One measurement against a generator process sending ``rate`` updates a second for ``seconds``:
+    latencies (ns) from arrival and from the server's send to the venue, and updates received."""
+    ports: multiprocessing.Queue[int] = multiprocessing.Queue()
+    server = multiprocessing.Process(target=serve, args=(rate, seconds, ports), daemon=True)
+    server.start()
+    with tempfile.TemporaryDirectory() as folder:
+        # paper mode journals to a file and fsyncs before every order intent leaves
+        journal = Journal(Path(folder) / "j", durability=Durability.SYNC_INTENTS) if synced else Journal()
+        try:
+            return asyncio.run(measure(ports.get(timeout=30), every, journal))
+        finally:
+            journal.close()
+            server.kill()
+            server.join()
+
+
 def _quantiles(values: list[int]) -> str:
     cuts = statistics.quantiles(values, n=100, method="inclusive")
     return f"p50 {cuts[49] / 1000:7.1f} µs   p99 {cuts[98] / 1000:7.1f} µs   max {max(values) / 1000:8.1f} µs"
@@ -190,18 +207,7 @@ def main() -> None:
     if not SAMPLE.is_file():
         sys.exit(f"the recorded exchangeInfo is not at {SAMPLE.resolve()} (../shared/data)")
     for rate, synced in ((rate, synced) for synced in (False, True) for rate in args.rates):
-        ports: multiprocessing.Queue[int] = multiprocessing.Queue()
-        server = multiprocessing.Process(target=serve, args=(rate, args.seconds, ports), daemon=True)
-        server.start()
-        with tempfile.TemporaryDirectory() as folder:
-            # paper mode journals to a file and fsyncs before every order intent leaves
-            journal = Journal(Path(folder) / "j", durability=Durability.SYNC_INTENTS) if synced else Journal()
-            try:
-                from_arrival, from_send, received = asyncio.run(measure(ports.get(timeout=30), args.every, journal))
-            finally:
-                journal.close()
-                server.kill()
-                server.join()
+        from_arrival, from_send, received = run_at(rate, args.seconds, args.every, synced)
         where = "journal file, fsync per intent (paper)" if synced else "journal in memory"
         print(f"{rate:>6,} updates/s, {where}: {received:,} received, {len(from_arrival):,} orders")
         print(f"   message arrived -> venue.submit   {_quantiles(from_arrival)}")

@@ -37,6 +37,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -163,7 +164,16 @@ def report(name: str, samples: list[int], touched: list[int], found: int) -> Non
     )
 
 
-def binance(args: argparse.Namespace) -> None:
+class BinanceWorkload(NamedTuple):
+    instruments: list[Instrument]
+    cycles_of: dict[InstrumentId, list[Cycle]]  # the cycles with a leg on each market
+    detector: TriangularDetector
+    snapshots: Sequence[BookRecord]  # every market's first book
+    updates: Sequence[BookRecord]  # the seeded touch updates
+
+
+def binance_workload(args: argparse.Namespace, *, quiet: bool = False) -> BinanceWorkload:
+    """The Binance spot market list, its cycles, and the books and updates replayed over them."""
     instruments = read_binance_exchange_info(SAMPLE / "BINANCE.0")
     started = time.perf_counter()
     graph = ConversionGraph.from_instruments(instruments)
@@ -173,11 +183,12 @@ def binance(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     detector = TriangularDetector(instruments, max_legs=args.legs)
     detector_built = time.perf_counter() - started
-    print(
-        f"Binance spot: {len(graph.markets):,} markets, {len(graph.assets)} assets, {len(cycles):,} cycles of "
-        f"3..{args.legs} legs on {len(index):,} markets; graph+cycles+index {built:.3f} s, "
-        f"scanner detector {detector_built:.3f} s"
-    )
+    if not quiet:
+        print(
+            f"Binance spot: {len(graph.markets):,} markets, {len(graph.assets)} assets, {len(cycles):,} cycles of "
+            f"3..{args.legs} legs on {len(index):,} markets; graph+cycles+index {built:.3f} s, "
+            f"scanner detector {detector_built:.3f} s"
+        )
     prices = fair_prices(instruments)
     mids = {i.id: market_mid_ticks(i, prices) for i in instruments}
     rng = np.random.default_rng(args.seed)
@@ -189,17 +200,29 @@ def binance(args: argparse.Namespace) -> None:
     for n, (pick, shock) in enumerate(zip(picks.tolist(), shocks.tolist(), strict=True)):
         inst = markets[pick]
         updates.append(touch_book(inst, mids[inst.id] * float(np.exp(shock)), n + 1, n + 2))
+    return BinanceWorkload(instruments, index, detector, snapshots, updates)
+
+
+def binance(args: argparse.Namespace) -> None:
+    instruments, index, detector, snapshots, updates = binance_workload(args)
+    markets = [i for i in instruments if i.id in index]
     touched = [len(index[u.instrument_id]) for u in updates]
     print(
         f"  {args.updates:,} touch updates over {len(markets):,} markets in a cycle (seed {args.seed}, "
         f"jitter {args.jitter_bps} bps)"
     )
     for mode in MODES:
-        warm = fresh_books(instruments, snapshots)
-        time_updates(updates[: min(2_000, len(updates))], warm, make_rescan(mode, index, detector, warm))
-        books = fresh_books(instruments, snapshots)
-        samples, found = time_updates(updates, books, make_rescan(mode, index, detector, books))
+        samples, found = time_mode(BinanceWorkload(instruments, index, detector, snapshots, updates), mode)
         report(mode, samples, touched, found)
+
+
+def time_mode(work: BinanceWorkload, mode: str) -> tuple[list[int], int]:
+    """``mode``'s re-scan after each update (after a warm-up on the first 2,000, on other books)."""
+    warm = fresh_books(work.instruments, work.snapshots)
+    rescan = make_rescan(mode, work.cycles_of, work.detector, warm)
+    time_updates(work.updates[: min(2_000, len(work.updates))], warm, rescan)
+    books = fresh_books(work.instruments, work.snapshots)
+    return time_updates(work.updates, books, make_rescan(mode, work.cycles_of, work.detector, books))
 
 
 def poloniex(args: argparse.Namespace) -> None:

@@ -54,6 +54,12 @@ def bars(n: int, instrument: InstrumentId, seed: int = 42) -> list[MarketData]:
 
 
 def run_once(records: list[MarketData], instrument: Instrument) -> tuple[float, int]:
+    seconds, engine = run_engine(records, instrument)
+    return seconds, len(engine.fills)
+
+
+def run_engine(records: list[MarketData], instrument: Instrument) -> tuple[float, Engine]:
+    """The run's seconds, and the engine after it (its fills, its equity)."""
     engine = Engine([instrument], clock=SimClock(T0_NS), valuation_currency="USDT")
     venue = SimulatedVenue(instrument.venue, balances={"USDT": Decimal(1_000_000_000_000)})
     connect_simulated(engine, venue)
@@ -63,7 +69,7 @@ def run_once(records: list[MarketData], instrument: Instrument) -> tuple[float, 
     attach_strategy(engine, strategy)
     started = time.perf_counter()
     run_replay(engine, ReplayFeed([records]))
-    return time.perf_counter() - started, len(engine.fills)
+    return time.perf_counter() - started, engine
 
 
 def main() -> int:
