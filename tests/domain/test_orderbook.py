@@ -90,6 +90,21 @@ def test_snapshot_ignores_zero_size_levels_and_any_input_order() -> None:
     assert book.levels(ASK) == [(105, 1), (110, 3)]
 
 
+def test_a_one_level_snapshot_is_a_book_like_any_other() -> None:
+    """The top-of-book shortcut (one level a side): then deltas add and remove levels around it, a
+    zero-size level empties its side, a locked or crossed quote is invalid."""
+    book = OrderBook(IID)
+    book.apply_snapshot(snap(10, ((100, 5),), ((102, 4),)))
+    book.apply_deltas(deltas(11, 11, ((99, 7), (100, 0)), ((101, 1),)))
+    assert (book.levels(BID), book.levels(ASK)) == ([(99, 7)], [(101, 1), (102, 4)])
+    book.apply_snapshot(snap(20, ((100, 0),), ((102, 4),)))
+    assert (book.levels(BID), book.levels(ASK), valid(book)) == ([], [(102, 4)], True)
+    for bid, ask in ((102, 102), (103, 102)):
+        book.apply_snapshot(snap(30, ((bid, 1),), ((ask, 1),)))
+        assert not book.is_valid
+        assert "crossed book" in (book.invalid_reason or "")
+
+
 def test_snapshot_replaces_the_previous_book_entirely() -> None:
     book = book_at_100()
     book.apply_snapshot(snap(200, ((50, 1),), ((60, 2),)))

@@ -143,12 +143,19 @@ class OrderBook:
         """
         if snap.instrument_id != self.instrument_id:
             raise ValueError(f"snapshot of {snap.instrument_id} applied to the book of {self.instrument_id}")
-        bid_sizes = {price: size for price, size in snap.bids if size}
-        ask_sizes = {-price: size for price, size in snap.asks if size}
-        self._bid_sizes = bid_sizes
-        self._ask_sizes = ask_sizes
-        self._bid_keys = sorted(bid_sizes)
-        self._ask_keys = sorted(ask_sizes)
+        bids, asks = snap.bids, snap.asks
+        if len(bids) == 1 and len(asks) == 1 and bids[0][1] and asks[0][1]:
+            # one level a side (a top-of-book quote as a snapshot): nothing to filter or sort
+            (bid, bid_size), (ask, ask_size) = bids[0], asks[0]
+            self._bid_sizes, self._ask_sizes = {bid: bid_size}, {-ask: ask_size}
+            self._bid_keys, self._ask_keys = [bid], [-ask]
+        else:
+            bid_sizes = {price: size for price, size in bids if size}
+            ask_sizes = {-price: size for price, size in asks if size}
+            self._bid_sizes = bid_sizes
+            self._ask_sizes = ask_sizes
+            self._bid_keys = sorted(bid_sizes)
+            self._ask_keys = sorted(ask_sizes)
         self.sequence = snap.sequence
         self.ts_ns = snap.ts_ns
         self.update_count += 1
