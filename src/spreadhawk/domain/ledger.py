@@ -19,7 +19,7 @@ is in transit, in no venue's balance; the portfolio counts it in equity (see ``P
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import ItemsView, Iterable, Mapping
 from decimal import Decimal
 
 from spreadhawk.domain.events import (
@@ -111,6 +111,10 @@ class Ledger:
 
     def balances(self) -> Mapping[tuple[str, str], Decimal]:
         return dict(self._balances)
+
+    def balance_items(self) -> ItemsView[tuple[str, str], Decimal]:
+        """The balances as a live view, not a copy (equity is valued from them at every sample)."""
+        return self._balances.items()
 
     def venue_balances(self, venue: str) -> dict[str, Decimal]:
         return {asset: amount for (v, asset), amount in self._balances.items() if v == venue}

@@ -56,6 +56,8 @@ class Portfolio:
         for inst in self.instruments.values():
             if inst.quote == valuation_currency and inst.kind is not InstrumentKind.PERPETUAL:
                 self._pricing.setdefault(inst.base, []).append(inst.id)
+        # Only a perpetual's position is worth more than its balances (its unrealised PnL).
+        self._has_perpetuals = any(i.kind is InstrumentKind.PERPETUAL for i in self.instruments.values())
 
     def position(self, instrument_id: InstrumentId) -> Position:
         pos = self.positions.get(instrument_id)
@@ -142,15 +144,18 @@ class Portfolio:
     def equity(self, price_of: PriceOf) -> Decimal:
         """Total value in the valuation currency; assets with no price yet are left out."""
         total = ZERO
-        for (_, asset), amount in self.ledger.balances().items():
+        for (_, asset), amount in self.ledger.balance_items():
             if amount:
                 price = self.asset_price(asset, price_of)
                 if price is not None:
                     total += amount * price
-        for asset, amount in self.transit_amounts().items():
-            price = self.asset_price(asset, price_of)
-            if price is not None:
-                total += amount * price
+        if self.in_transit:  # rarely: a withdrawal on its way
+            for asset, amount in self.transit_amounts().items():
+                price = self.asset_price(asset, price_of)
+                if price is not None:
+                    total += amount * price
+        if not self._has_perpetuals:  # spot and binaries: the balances hold all the value
+            return total
         for iid, pos in self.positions.items():
             inst = self.instruments[iid]
             if inst.kind is InstrumentKind.PERPETUAL and pos.quantity:
