@@ -31,8 +31,9 @@ def test_the_real_clob_trade_payload_as_one_object_a_page_or_a_list(shared_data:
     instruments = _trump(shared_data)
     yes = next(inst for inst in instruments if inst.base == YES)
     (trade,) = read_polymarket_trades(path, instruments)
-    # By hand from the file: 5 shares at 0.489 (tick 0.001, lot 0.01), matched 1726043102 s, a taker BUY.
-    assert (trade.instrument_id, trade.price, trade.size) == (yes.id, 489, 500)
+    # By hand from the file: 5 shares at 0.489 (tick 0.001, sizes in millionths of a share), matched
+    # 1726043102 s, a taker BUY.
+    assert (trade.instrument_id, trade.price, trade.size) == (yes.id, 489, 5_000_000)
     assert (trade.ts_ns, trade.aggressor, trade.trade_id) == (
         1_726_043_102 * 10**9,
         Aggressor.BUYER,
@@ -66,9 +67,9 @@ def test_data_api_trades_built_from_the_documented_shape(shared_data: Path, tmp_
     trades = read_polymarket_trades(path, instruments)
     no = next(inst for inst in instruments if inst.base == NO)
     assert [(t.instrument_id == no.id, t.price, t.size, t.aggressor, t.trade_id) for t in trades] == [
-        (True, 510, 300, Aggressor.BUYER, "0xbb-1"),
-        (True, 512, 10_000, Aggressor.BUYER, "0xbb-2"),
-        (False, 491, 1250, Aggressor.SELLER, "0xaa-1"),  # later in time: last
+        (True, 510, 3_000_000, Aggressor.BUYER, "0xbb-1"),  # sizes in millionths of a share
+        (True, 512, 100_000_000, Aggressor.BUYER, "0xbb-2"),
+        (False, 491, 12_500_000, Aggressor.SELLER, "0xaa-1"),  # later in time: last
     ]
     rows[1] = {"side": "BUY", "asset": NO, "size": 3, "timestamp": 1}
     path.write_text(json.dumps(rows))
