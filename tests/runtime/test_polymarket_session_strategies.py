@@ -19,6 +19,8 @@ import pytest
 
 from spreadhawk.data.catalog import ParquetCatalog
 from spreadhawk.domain.events import OrderSide
+from spreadhawk.domain.identifiers import InstrumentId
+from spreadhawk.domain.instruments import InstrumentKind
 from spreadhawk.domain.market import QuoteTick
 from spreadhawk.runtime.config import ConfigError, load_config
 from spreadhawk.runtime.feeds import load_feed
@@ -160,3 +162,32 @@ def test_the_session_imports_into_the_catalog_with_the_shared_reference_merged(
     btc = [q for q in quotes if q.instrument_id == "BINANCE:BTC/USDT"]
     assert rows[("quote_tick", "BINANCE:BTC/USDT")] == len(btc) > 0
     assert rows[("instrument_settled", "POLYMARKET:sol-updown-15m-1765450800-UP")] == 1
+
+
+def test_the_imported_session_backtests_from_the_catalog_alone(shared_data: Path, tmp_path: Path) -> None:
+    """The tokens exist for fifteen minutes and were declared by the recording, not the config: the
+    import keeps their definitions beside the data, so a config naming only the catalog replays the
+    session with the same fills and PnL as the recording read directly."""
+    catalog = tmp_path / "catalog"
+    config = load_config(EXAMPLE)
+    DataService(ParquetCatalog(catalog)).import_config(config, "pm")
+    body = EXAMPLE.read_text(encoding="utf-8")
+    head, _, rest = body.partition("[[data]]")
+    strategies = "[venues.POLYMARKET]" + rest.partition("[venues.POLYMARKET]")[2]
+    from_catalog = tmp_path / "from_catalog.toml"
+    from_catalog.write_text(f'{head}[[data]]\nformat = "catalog"\npath = "{catalog}"\n\n{strategies}', encoding="utf-8")
+    direct, stored = build_backtest(config), build_backtest(load_config(from_catalog))
+    direct.run()
+    stored.run()
+    fills = [
+        [(f.instrument_id, f.side, f.price, f.quantity, f.fee) for f in node.engine.fills] for node in (direct, stored)
+    ]
+    assert fills[0] == fills[1]
+    assert fills[0]  # the session traded
+    assert summarise(stored.engine).final_equity == summarise(direct.engine).final_equity
+    up = stored.engine.instruments[InstrumentId("POLYMARKET:sol-updown-15m-1765450800-UP")]
+    assert (up.kind, up.expiry_ns, up.size_increment) == (
+        InstrumentKind.BINARY,
+        1_765_451_700 * 10**9,
+        Decimal("0.000001"),
+    )

@@ -23,7 +23,13 @@ from spreadhawk.domain.instruments import Instrument
 from spreadhawk.domain.market import MarketData
 from spreadhawk.runtime.config import ConfigError, DataSection, RunConfig
 from spreadhawk.runtime.simulated_market import SimulatedMarket, simulated_market, with_bars
-from spreadhawk.runtime.sources import DECLARING, build_instruments, catalog_stream, load_source
+from spreadhawk.runtime.sources import (
+    DECLARING,
+    build_instruments,
+    catalog_instruments,
+    catalog_stream,
+    load_source,
+)
 
 log = logging.getLogger(__name__)
 _UNSORTED_HINT = " (set sort = true on this [[data]] to sort them)"
@@ -56,6 +62,10 @@ def load_feed(config: RunConfig) -> LoadedFeed:
             own = market.instruments()
         elif section.format in DECLARING:  # a capture that declares its own markets
             own, preloaded[index] = DECLARING[section.format](config, section)
+        elif section.format == "catalog":
+            # the definitions an import kept beside the data, for the instruments the config does
+            # not declare (a config's own definition wins: a what-if on fees changes only it)
+            own = [inst for inst in catalog_instruments(config, section) if inst.id not in instruments]
         _declare(instruments, own, section.format)
     if not instruments:
         raise ConfigError("no instruments: declare [[instruments]] or use a market_simulator or poloniex_books source")

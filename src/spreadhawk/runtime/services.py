@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from spreadhawk.data.catalog import CatalogEntry, ParquetCatalog
+from spreadhawk.data.catalog_instruments import write_instruments
 from spreadhawk.engine.clock import WallClock
 from spreadhawk.engine.engine import Engine
 from spreadhawk.persistence import RunRecord, RunStatus, RunStore, RunSummary
@@ -20,7 +21,7 @@ from spreadhawk.persistence.run_store import MetricValue
 from spreadhawk.runtime.config import ConfigError, RunConfig
 from spreadhawk.runtime.modes import build_backtest
 from spreadhawk.runtime.results import result_json, summarise
-from spreadhawk.runtime.sources import build_instruments, load_source
+from spreadhawk.runtime.sources import DECLARING, build_instruments, load_source
 
 
 class RunProgress(Protocol):
@@ -112,12 +113,24 @@ class DataService:
         self._catalog = catalog
 
     def import_config(self, config: RunConfig, name: str) -> list[CatalogEntry]:
+        """The records of every ``[[data]]`` section into the catalog, and the definitions of their
+        instruments beside them (those of ``[[instruments]]`` and those a source declares itself)."""
         instruments = build_instruments(config)
+        sources = []
+        for section in config.data:
+            declaring = DECLARING.get(section.format)
+            if declaring is None:
+                sources.append(load_source(config, section, instruments))
+                continue
+            own, records = declaring(config, section)
+            instruments.update({inst.id: inst for inst in own})
+            sources.append(records)
         # merged in time: two sources may feed one instrument (the BTC 15-minute and hourly up/down
         # recordings both carry the Binance mid), and a catalog file's records go forward in time
-        sources = [load_source(config, section, instruments) for section in config.data]
         records = list(heapq.merge(*sources, key=lambda record: record.ts_ns))
+        stored = {record.instrument_id for record in records}
         try:  # one write: every record is checked before any file is (nothing half-imported)
+            write_instruments(self._catalog.root, [instruments[iid] for iid in sorted(stored) if iid in instruments])
             written = set(self._catalog.write(records, name))
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"catalog: {exc}") from None

@@ -12,6 +12,7 @@ import pyarrow as pa
 
 from spreadhawk.data.catalog import KINDS, ParquetCatalog
 from spreadhawk.data.catalog_files import EVERYTHING, CatalogStream, Window
+from spreadhawk.data.catalog_instruments import read_instruments
 from spreadhawk.data.readers import (
     DataFormatError,
     iter_poloniex_books,
@@ -209,6 +210,14 @@ DECLARING: dict[str, Callable[[RunConfig, DataSection], tuple[list[Instrument], 
     "polymarket_collector": polymarket_collector,
     "polymarket": polymarket_session,
 }
+
+
+def catalog_instruments(config: RunConfig, section: DataSection) -> list[Instrument]:
+    """The instrument definitions kept in a catalog (``spreadhawk import`` writes them)."""
+    try:
+        return read_instruments(_existing(config, section.path))
+    except DataFormatError as exc:
+        raise ConfigError(f"data error: {exc}") from None
 
 
 def catalog_stream(
