@@ -156,15 +156,15 @@ def live_feeds(config: RunConfig, instruments: dict[InstrumentId, Instrument]) -
         raise ConfigError("paper trading needs at least one [[live]] feed (venue, exchange, instruments)")
     feeds: list[LiveFeed] = []
     for index, section in enumerate(config.live):
-        if section.exchange == POLYMARKET:  # its instruments are the tokens of the markets it names
-            feeds.append(polymarket_feed(section, index, instruments, config.run.seed))
-            continue
         missing = [iid for iid in section.instruments if iid not in instruments]
         if missing:
             raise ConfigError(f"live.{index}.instruments: {missing[0]} is not declared in [[instruments]]")
         wrong = [iid for iid in section.instruments if instruments[InstrumentId(iid)].venue != section.venue]
         if wrong:
             raise ConfigError(f"live.{index}.instruments: {wrong[0]} is not on venue {section.venue}")
+        if section.exchange == POLYMARKET:  # also the tokens of the markets it names
+            feeds.append(polymarket_feed(section, index, instruments, config.run.seed))
+            continue
         try:
             urls = local_urls(section.exchange, section.host) if section.host else None
             feeds.append(

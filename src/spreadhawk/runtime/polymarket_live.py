@@ -76,12 +76,7 @@ def polymarket_feed(
     """The market-channel feed of the section's tokens (the local emulator's when ``host`` is set)."""
     from spreadhawk.venues.polymarket.feed import FeedConfigError, PolymarketLiveFeed  # noqa: PLC0415
 
-    declared = []
-    for iid in section.instruments:
-        inst = instruments.get(InstrumentId(iid))
-        if inst is None or inst.venue != section.venue:
-            raise ConfigError(f"live.{index}.instruments: {iid} is not declared in [[instruments]] on {section.venue}")
-        declared.append(inst)
+    declared = [instruments[InstrumentId(iid)] for iid in section.instruments]  # checked by the caller
     tokens = [instruments[inst.id] for inst in section_instruments(section, index)] + declared
     try:
         return PolymarketLiveFeed(tokens, ws_url=_ws_url(section), staleness_s=section.staleness_s, seed=seed)
